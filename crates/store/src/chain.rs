@@ -1,0 +1,395 @@
+//! The hash chain over the log, and its verification.
+//!
+//! `hash = hex(SHA-256(prev_hash + "\n" + canonical(envelope without "hash")))`, where
+//! `canonical` is RFC 8785 JSON and the first event's `prev_hash` is 64 zeros. The log stores
+//! every envelope as its canonical bytes (hash included), so an export is the stored bytes and a
+//! verifier needs nothing but this module: it parses each envelope as plain JSON, so it checks
+//! exactly what an auditor's own verifier in another language would check.
+//!
+//! This module owns sealing an envelope and verifying a sequence of them; it does no I/O.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::types::{Head, Position, Recorded, StoreError, Version};
+
+/// A SHA-256 digest in the chain, written as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChainHash(pub [u8; 32]);
+
+impl ChainHash {
+    /// The `prev_hash` of the first event: 64 zeros.
+    pub const GENESIS: ChainHash = ChainHash([0; 32]);
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(text: &str) -> Option<ChainHash> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(ChainHash(bytes))
+    }
+
+    /// The 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainHash({})", self.to_hex())
+    }
+}
+
+impl Serialize for ChainHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChainHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ChainHash::from_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected 64 lowercase hex digits"))
+    }
+}
+
+/// The chain hash of an envelope, given the previous hash and the canonical bytes of the
+/// envelope without its `hash` member.
+pub fn link_hash(prev_hash: &ChainHash, canonical_without_hash: &[u8]) -> ChainHash {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.to_hex().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical_without_hash);
+    ChainHash(hasher.finalize().into())
+}
+
+/// Builds the envelope of `event` at `position`/`version` after `prev_hash`, and returns it
+/// with its canonical bytes (hash included) — the form the log stores and exports.
+pub fn seal<E: Serialize + Clone>(
+    position: Position,
+    version: Version,
+    event: &E,
+    prev_hash: ChainHash,
+) -> Result<(Recorded<E>, Vec<u8>), StoreError> {
+    let object = match serde_json::to_value(event) {
+        Ok(serde_json::Value::Object(object)) => object,
+        Ok(_) => {
+            return Err(StoreError::Encode(
+                "an event must serialise to a JSON object".into(),
+            ))
+        }
+        Err(error) => return Err(StoreError::Encode(error.to_string())),
+    };
+    let (hash, bytes) = seal_object(position, version, object, prev_hash)?;
+    let recorded = Recorded {
+        position,
+        version,
+        event: event.clone(),
+        prev_hash,
+        hash,
+    };
+    Ok((recorded, bytes))
+}
+
+/// [`seal`] for an event already encoded as a JSON object: adds `position`, `version` and
+/// `prev_hash`, computes the hash, and returns it with the canonical envelope bytes.
+pub fn seal_object(
+    position: Position,
+    version: Version,
+    mut envelope: serde_json::Map<String, serde_json::Value>,
+    prev_hash: ChainHash,
+) -> Result<(ChainHash, Vec<u8>), StoreError> {
+    for reserved in ["position", "version", "prev_hash", "hash"] {
+        if envelope.contains_key(reserved) {
+            return Err(StoreError::Encode(format!(
+                "an event may not carry the envelope field `{reserved}`"
+            )));
+        }
+    }
+    envelope.insert("position".into(), position.0.into());
+    envelope.insert("version".into(), version.0.into());
+    envelope.insert("prev_hash".into(), prev_hash.to_hex().into());
+    let mut value = serde_json::Value::Object(envelope);
+    let unhashed = canonical(&value)?;
+    let hash = link_hash(&prev_hash, &unhashed);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("hash".into(), hash.to_hex().into());
+    }
+    Ok((hash, canonical(&value)?))
+}
+
+fn canonical(value: &serde_json::Value) -> Result<Vec<u8>, StoreError> {
+    serde_jcs::to_vec(value).map_err(|error| StoreError::Encode(error.to_string()))
+}
+
+/// Why an envelope breaks the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainFault {
+    /// The line is not JSON.
+    #[error("not valid JSON: {0}")]
+    NotJson(String),
+    /// The line is JSON but not an envelope.
+    #[error("not an envelope: {0}")]
+    NotAnEnvelope(String),
+    /// The position is not the next one: an event was dropped, inserted or moved.
+    #[error(
+        "expected position {expected}, found {found} (an event was dropped, inserted or reordered)"
+    )]
+    PositionOutOfSequence {
+        /// The position that should come next.
+        expected: u64,
+        /// The position found.
+        found: u64,
+    },
+    /// `prev_hash` does not name the previous envelope's hash.
+    #[error(
+        "prev_hash does not match the hash of position {previous} (the chain was cut or spliced)"
+    )]
+    BrokenLink {
+        /// The previous position.
+        previous: u64,
+    },
+    /// The hash does not match the envelope's content.
+    #[error("hash does not match the content (the event was edited)")]
+    HashMismatch,
+}
+
+/// The first place where a chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("position {position}: {fault}")]
+pub struct ChainError {
+    /// The first bad position (the position the envelope should have had, when its own is
+    /// unreadable).
+    pub position: Position,
+    /// What is wrong there.
+    pub fault: ChainFault,
+}
+
+/// Verifies envelopes one after another, in constant memory.
+///
+/// ```
+/// use caseledger_store::chain::{seal, ChainVerifier, ChainFault};
+/// use caseledger_store::{Position, Version};
+///
+/// let event = serde_json::json!({"type": "NoteAdded", "data": {"text": "hello"}});
+/// let (first, line) = seal(Position(1), Version(1), &event, Default::default()).unwrap();
+/// let mut verifier = ChainVerifier::new();
+/// assert_eq!(verifier.verify(&line).unwrap().hash, first.hash);
+///
+/// // An edited envelope is caught at its position.
+/// let (_, second) = seal(Position(2), Version(2), &event, first.hash).unwrap();
+/// let edited = String::from_utf8(second).unwrap().replace("hello", "HELLO");
+/// let error = verifier.verify(edited.as_bytes()).unwrap_err();
+/// assert_eq!(error.position, Position(2));
+/// assert_eq!(error.fault, ChainFault::HashMismatch);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    head: Head,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Default for ChainHash {
+    fn default() -> Self {
+        ChainHash::GENESIS
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier expecting the first event of a log.
+    pub fn new() -> Self {
+        Self::resume(Head::EMPTY)
+    }
+
+    /// A verifier expecting the event after `head`.
+    pub fn resume(head: Head) -> Self {
+        ChainVerifier { head }
+    }
+
+    /// The last verified position and hash.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Checks the next envelope, given as its JSON bytes, and advances on success.
+    pub fn verify(&mut self, envelope: &[u8]) -> Result<Head, ChainError> {
+        let expected = self.head.position.next();
+        let fail = |fault| ChainError {
+            position: expected,
+            fault,
+        };
+        let mut value: serde_json::Value = serde_json::from_slice(envelope)
+            .map_err(|error| fail(ChainFault::NotJson(error.to_string())))?;
+        let object = value
+            .as_object_mut()
+            .ok_or_else(|| fail(ChainFault::NotAnEnvelope("not a JSON object".into())))?;
+        let position = object
+            .get("position")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| {
+                fail(ChainFault::NotAnEnvelope(
+                    "`position` is missing or not a whole number".into(),
+                ))
+            })?;
+        if position != expected.0 {
+            return Err(fail(ChainFault::PositionOutOfSequence {
+                expected: expected.0,
+                found: position,
+            }));
+        }
+        let hash = take_hash(object.remove("hash"), "hash").map_err(fail)?;
+        let prev_hash = take_hash(object.get("prev_hash").cloned(), "prev_hash").map_err(fail)?;
+        if prev_hash != self.head.hash {
+            return Err(fail(ChainFault::BrokenLink {
+                previous: self.head.position.0,
+            }));
+        }
+        let unhashed = serde_jcs::to_vec(&value)
+            .map_err(|error| fail(ChainFault::NotAnEnvelope(error.to_string())))?;
+        if link_hash(&prev_hash, &unhashed) != hash {
+            return Err(fail(ChainFault::HashMismatch));
+        }
+        self.head = Head {
+            position: expected,
+            hash,
+        };
+        Ok(self.head)
+    }
+}
+
+fn take_hash(value: Option<serde_json::Value>, field: &str) -> Result<ChainHash, ChainFault> {
+    value
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(ChainHash::from_hex)
+        .ok_or_else(|| {
+            ChainFault::NotAnEnvelope(format!("`{field}` is missing or not 64 hex digits"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use super::*;
+    use serde_json::json;
+
+    fn chain_of(count: u64) -> Vec<Vec<u8>> {
+        let mut prev = ChainHash::GENESIS;
+        (1..=count)
+            .map(|n| {
+                let event = json!({"type": "NoteAdded", "data": {"text": format!("note {n}")}});
+                let (recorded, bytes) = seal(Position(n), Version(n), &event, prev).unwrap();
+                prev = recorded.hash;
+                bytes
+            })
+            .collect()
+    }
+
+    fn verify_all(lines: &[Vec<u8>]) -> Result<Head, ChainError> {
+        let mut verifier = ChainVerifier::new();
+        for line in lines {
+            verifier.verify(line)?;
+        }
+        Ok(verifier.head())
+    }
+
+    #[test]
+    fn hash_follows_the_published_formula() {
+        let event = json!({"b": 1, "a": "x"});
+        let (recorded, bytes) = seal(Position(1), Version(1), &event, ChainHash::GENESIS).unwrap();
+        let unhashed = format!(
+            r#"{{"a":"x","b":1,"position":1,"prev_hash":"{}","version":1}}"#,
+            "0".repeat(64)
+        );
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{}\n{}", "0".repeat(64), unhashed));
+        let expected = hex::encode(hasher.finalize());
+        assert_eq!(recorded.hash.to_hex(), expected);
+        let stored = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            stored,
+            format!(
+                r#"{{"a":"x","b":1,"hash":"{expected}","position":1,"prev_hash":"{}","version":1}}"#,
+                "0".repeat(64)
+            )
+        );
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let lines = chain_of(5);
+        assert_eq!(verify_all(&lines).unwrap().position, Position(5));
+    }
+
+    #[test]
+    fn every_kind_of_tamper_is_caught_at_its_position() {
+        let lines = chain_of(5);
+
+        let mut dropped = lines.clone();
+        dropped.remove(2);
+        let error = verify_all(&dropped).unwrap_err();
+        assert_eq!(error.position, Position(3));
+        assert!(matches!(
+            error.fault,
+            ChainFault::PositionOutOfSequence {
+                expected: 3,
+                found: 4
+            }
+        ));
+
+        let mut reordered = lines.clone();
+        reordered.swap(1, 2);
+        assert_eq!(verify_all(&reordered).unwrap_err().position, Position(2));
+
+        let mut edited = lines.clone();
+        edited[3] = String::from_utf8(edited[3].clone())
+            .unwrap()
+            .replace("note 4", "note X")
+            .into_bytes();
+        let error = verify_all(&edited).unwrap_err();
+        assert_eq!(
+            (error.position, error.fault),
+            (Position(4), ChainFault::HashMismatch)
+        );
+
+        // A rewritten tail whose hashes were recomputed from a forged start still fails
+        // where it meets the untouched part of the chain.
+        let mut spliced = chain_of(3);
+        let forged_event = json!({"type": "NoteAdded", "data": {"text": "forged"}});
+        let (_, forged) = seal(Position(4), Version(4), &forged_event, ChainHash([7; 32])).unwrap();
+        spliced.push(forged);
+        let error = verify_all(&spliced).unwrap_err();
+        assert_eq!(error.position, Position(4));
+        assert!(matches!(
+            error.fault,
+            ChainFault::BrokenLink { previous: 3 }
+        ));
+
+        let garbage = vec![b"{not json".to_vec()];
+        assert!(matches!(
+            verify_all(&garbage).unwrap_err().fault,
+            ChainFault::NotJson(_)
+        ));
+    }
+
+    #[test]
+    fn a_truncated_chain_is_a_valid_prefix() {
+        let lines = chain_of(5);
+        assert_eq!(verify_all(&lines[..3]).unwrap().position, Position(3));
+    }
+}

@@ -1,0 +1,392 @@
+//! The conformance suite every [`EventLog`] backend must pass, written once and run against
+//! each backend (sled in this crate's tests, PostgreSQL in its own).
+//!
+//! A backend supplies a [`Harness`] that can make a fresh, empty log and reopen the same
+//! storage after dropping a handle (a restart). Each check panics with a message on failure, as
+//! a test should. This module owns the checks, not the backends.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::chain::ChainVerifier;
+use crate::{
+    AppendRejected, EventLog, ExpectedVersion, IdempotencyKey, Position, StreamId, Version,
+};
+
+/// The event type the suite appends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestEvent {
+    /// Which kind of test event.
+    pub kind: String,
+    /// A number to tell events apart.
+    pub n: u64,
+    /// Free text, including non-ASCII.
+    pub text: String,
+}
+
+impl TestEvent {
+    /// A test event numbered `n`.
+    pub fn numbered(n: u64) -> TestEvent {
+        TestEvent {
+            kind: "Tested".into(),
+            n,
+            text: format!("事件 {n} — \"quoted\"\n"),
+        }
+    }
+}
+
+/// A backend under test.
+#[async_trait]
+pub trait Harness: Send {
+    /// The log type.
+    type Log: EventLog<TestEvent> + 'static;
+    /// A new, empty log.
+    async fn fresh(&mut self) -> Self::Log;
+    /// Drops `log` (and every handle to it) and opens the same storage again.
+    async fn reopen(&mut self, log: Self::Log) -> Self::Log;
+}
+
+/// Runs every check of the suite, each on a fresh log.
+pub async fn run_all<H: Harness>(harness: &mut H) {
+    appends_are_read_back_in_order(harness).await;
+    expected_versions_are_enforced(harness).await;
+    positions_are_global_and_gapless(harness).await;
+    concurrent_appends_all_land_once(harness).await;
+    idempotent_appends_replay(harness).await;
+    everything_acknowledged_survives_a_restart(harness).await;
+    subscribers_are_woken(harness).await;
+    empty_appends_are_refused(harness).await;
+}
+
+fn stream() -> StreamId {
+    StreamId(Uuid::now_v7())
+}
+
+async fn append_one<L: EventLog<TestEvent>>(
+    log: &L,
+    stream: StreamId,
+    expected: ExpectedVersion,
+    n: u64,
+) -> Result<crate::Committed, AppendRejected> {
+    log.append(stream, expected, vec![TestEvent::numbered(n)], None)
+        .await
+        .expect("append must not fail for storage reasons")
+}
+
+/// Appended events come back, in order, with their versions, positions and chain.
+pub async fn appends_are_read_back_in_order<H: Harness>(harness: &mut H) {
+    let log = harness.fresh().await;
+    let stream = stream();
+    let events: Vec<TestEvent> = (1..=3).map(TestEvent::numbered).collect();
+    let committed = log
+        .append(stream, ExpectedVersion::NoStream, events.clone(), None)
+        .await
+        .expect("append")
+        .expect("accepted");
+    assert_eq!(committed.first_version, Version(1));
+    assert_eq!(committed.last_version, Version(3));
+    assert_eq!(committed.first_position, Position(1));
+    assert_eq!(committed.last_position, Position(3));
+    assert!(!committed.replayed);
+
+    let read = log
+        .read_stream(stream, Version(1), 100)
+        .await
+        .expect("read");
+    let read_events: Vec<TestEvent> = read.iter().map(|r| r.event.clone()).collect();
+    assert_eq!(read_events, events);
+    assert_eq!(
+        read.iter().map(|r| r.version.0).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let from_two = log.read_stream(stream, Version(2), 1).await.expect("read");
+    assert_eq!(from_two.len(), 1);
+    assert_eq!(from_two[0].version, Version(2));
+    assert_eq!(
+        log.stream_version(stream).await.expect("version"),
+        Some(Version(3))
+    );
+    assert_eq!(
+        log.stream_version(self::stream()).await.expect("version"),
+        None
+    );
+    assert_eq!(log.head().position, Position(3));
+    assert_eq!(log.head().hash, read[2].hash);
+    assert_eq!(read[1].prev_hash, read[0].hash);
+}
+
+/// `NoStream`, `Exact` and `Any` mean what they say, and conflicts are typed outcomes.
+pub async fn expected_versions_are_enforced<H: Harness>(harness: &mut H) {
+    let log = harness.fresh().await;
+    let stream = stream();
+    assert!(
+        append_one(&log, stream, ExpectedVersion::Exact(Version(1)), 1)
+            .await
+            .is_err()
+    );
+    append_one(&log, stream, ExpectedVersion::NoStream, 1)
+        .await
+        .expect("first append");
+    assert_eq!(
+        append_one(&log, stream, ExpectedVersion::NoStream, 2).await,
+        Err(AppendRejected::VersionConflict {
+            expected: ExpectedVersion::NoStream,
+            actual: Some(Version(1)),
+        })
+    );
+    assert!(
+        append_one(&log, stream, ExpectedVersion::Exact(Version(0)), 2)
+            .await
+            .is_err()
+    );
+    append_one(&log, stream, ExpectedVersion::Exact(Version(1)), 2)
+        .await
+        .expect("exact version");
+    let any = append_one(&log, stream, ExpectedVersion::Any, 3)
+        .await
+        .expect("any version");
+    assert_eq!(any.last_version, Version(3));
+    assert_eq!(
+        log.head().position,
+        Position(3),
+        "rejected appends write nothing"
+    );
+}
+
+/// Positions run 1, 2, 3… across all streams, and the whole log verifies.
+pub async fn positions_are_global_and_gapless<H: Harness>(harness: &mut H) {
+    let log = harness.fresh().await;
+    let streams: Vec<StreamId> = (0..4).map(|_| stream()).collect();
+    for n in 0..20u64 {
+        let stream = streams[(n % 4) as usize];
+        append_one(&log, stream, ExpectedVersion::Any, n)
+            .await
+            .expect("append");
+    }
+    let all = log.read_all(Position::ZERO, 1000).await.expect("read all");
+    assert_eq!(
+        all.iter().map(|r| r.position.0).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+    let page = log.read_all(Position(5), 3).await.expect("page");
+    assert_eq!(
+        page.iter().map(|r| r.position.0).collect::<Vec<_>>(),
+        vec![6, 7, 8]
+    );
+    assert!(log
+        .read_all(Position(20), 10)
+        .await
+        .expect("tail")
+        .is_empty());
+    let raw = log.read_all_raw(Position::ZERO, 1000).await.expect("raw");
+    let mut verifier = ChainVerifier::new();
+    for (_, bytes) in &raw {
+        verifier.verify(bytes).expect("the chain verifies");
+    }
+    assert_eq!(verifier.head(), log.head());
+}
+
+/// 64 concurrent writers on 8 streams: every append lands exactly once, versions per stream
+/// are 1..n, and the chain verifies.
+pub async fn concurrent_appends_all_land_once<H: Harness>(harness: &mut H) {
+    let log = Arc::new(harness.fresh().await);
+    let streams: Vec<StreamId> = (0..8).map(|_| stream()).collect();
+    let mut tasks = Vec::new();
+    for writer in 0..64u64 {
+        let log = Arc::clone(&log);
+        let stream = streams[(writer % 8) as usize];
+        tasks.push(tokio::spawn(async move {
+            let mut committed = Vec::new();
+            for round in 0..5u64 {
+                let result = log
+                    .append(
+                        stream,
+                        ExpectedVersion::Any,
+                        vec![TestEvent::numbered(writer * 100 + round)],
+                        None,
+                    )
+                    .await
+                    .expect("append")
+                    .expect("any version is always accepted");
+                committed.push(result);
+            }
+            committed
+        }));
+    }
+    let mut positions = HashSet::new();
+    for task in tasks {
+        for committed in task.await.expect("writer task") {
+            assert!(
+                positions.insert(committed.last_position),
+                "a position was given twice"
+            );
+        }
+    }
+    assert_eq!(positions.len(), 320);
+    assert_eq!(log.head().position, Position(320));
+    for stream in &streams {
+        let events = log
+            .read_stream(*stream, Version(1), 1000)
+            .await
+            .expect("read");
+        assert_eq!(
+            events.iter().map(|r| r.version.0).collect::<Vec<_>>(),
+            (1..=40).collect::<Vec<_>>()
+        );
+    }
+    let raw = log.read_all_raw(Position::ZERO, 1000).await.expect("raw");
+    let mut verifier = ChainVerifier::new();
+    for (_, bytes) in &raw {
+        verifier.verify(bytes).expect("the chain verifies");
+    }
+}
+
+/// The same key and request replays the first outcome; the same key with another request is
+/// refused; neither appends anything.
+pub async fn idempotent_appends_replay<H: Harness>(harness: &mut H) {
+    let log = harness.fresh().await;
+    let stream = stream();
+    let key = |fingerprint: &str| IdempotencyKey {
+        key: "token-1:key-1".into(),
+        fingerprint: fingerprint.into(),
+    };
+    let first = log
+        .append(
+            stream,
+            ExpectedVersion::NoStream,
+            vec![TestEvent::numbered(1)],
+            Some(key("a")),
+        )
+        .await
+        .expect("append")
+        .expect("accepted");
+    let again = log
+        .append(
+            stream,
+            ExpectedVersion::NoStream,
+            vec![TestEvent::numbered(1)],
+            Some(key("a")),
+        )
+        .await
+        .expect("append")
+        .expect("replayed, not a conflict");
+    assert!(again.replayed);
+    assert_eq!(
+        crate::Committed {
+            replayed: false,
+            ..again
+        },
+        first
+    );
+    let other = log
+        .append(
+            stream,
+            ExpectedVersion::Any,
+            vec![TestEvent::numbered(2)],
+            Some(key("b")),
+        )
+        .await
+        .expect("append");
+    assert_eq!(other, Err(AppendRejected::IdempotencyKeyReused));
+    assert_eq!(log.head().position, Position(1));
+    let record = log
+        .idempotency_record("token-1:key-1")
+        .await
+        .expect("lookup")
+        .expect("recorded");
+    assert_eq!(record.fingerprint, "a");
+    assert_eq!(record.committed.last_position, Position(1));
+    assert!(log
+        .idempotency_record("unknown")
+        .await
+        .expect("lookup")
+        .is_none());
+}
+
+/// Every acknowledged append, its stream head and its idempotency record survive a restart,
+/// and appending goes on from there.
+pub async fn everything_acknowledged_survives_a_restart<H: Harness>(harness: &mut H) {
+    let log = harness.fresh().await;
+    let stream = stream();
+    for n in 1..=10 {
+        log.append(
+            stream,
+            ExpectedVersion::after(Version(n - 1)),
+            vec![TestEvent::numbered(n)],
+            Some(IdempotencyKey {
+                key: format!("k{n}"),
+                fingerprint: "f".into(),
+            }),
+        )
+        .await
+        .expect("append")
+        .expect("accepted");
+    }
+    let head = log.head();
+    let log = harness.reopen(log).await;
+    assert_eq!(log.head(), head);
+    assert_eq!(
+        log.stream_version(stream).await.expect("version"),
+        Some(Version(10))
+    );
+    let replay = log
+        .append(
+            stream,
+            ExpectedVersion::Any,
+            vec![TestEvent::numbered(3)],
+            Some(IdempotencyKey {
+                key: "k3".into(),
+                fingerprint: "f".into(),
+            }),
+        )
+        .await
+        .expect("append")
+        .expect("replayed");
+    assert!(replay.replayed);
+    assert_eq!(replay.last_version, Version(3));
+    let next = append_one(&log, stream, ExpectedVersion::Exact(Version(10)), 11)
+        .await
+        .expect("appends continue after a restart");
+    assert_eq!(next.last_position, Position(11));
+    let read = log
+        .read_stream(stream, Version(1), 100)
+        .await
+        .expect("read");
+    assert_eq!(read.len(), 11);
+    assert_eq!(read[10].prev_hash, head.hash);
+}
+
+/// A subscriber sees the head move after an append.
+pub async fn subscribers_are_woken<H: Harness>(harness: &mut H) {
+    let log = Arc::new(harness.fresh().await);
+    let mut receiver = log.subscribe();
+    let waiter = tokio::spawn(async move {
+        receiver
+            .wait_for(|head| head.position >= Position(1))
+            .await
+            .map(|head| head.position)
+            .expect("the log stays open")
+    });
+    append_one(log.as_ref(), stream(), ExpectedVersion::Any, 1)
+        .await
+        .expect("append");
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+        .await
+        .expect("the subscriber is woken")
+        .expect("waiter task");
+    assert_eq!(seen, Position(1));
+}
+
+/// An append without events is a caller's mistake, reported as an error.
+pub async fn empty_appends_are_refused<H: Harness>(harness: &mut H) {
+    let log = harness.fresh().await;
+    let result = log
+        .append(stream(), ExpectedVersion::Any, Vec::new(), None)
+        .await;
+    assert!(matches!(result, Err(crate::StoreError::EmptyAppend)));
+    assert_eq!(log.head().position, Position::ZERO);
+}

@@ -1,0 +1,100 @@
+//! The event log of caseledger: append-only, gapless, hash-chained, and durable in groups.
+//!
+//! This crate owns the log and nothing else. It knows streams (identified by a UUID), stream
+//! versions, global positions and the hash chain; it knows nothing of cases, letters or HTTP.
+//! Events are any `serde` type that serialises to a JSON object; the log wraps each one into an
+//! envelope with `position`, `version`, `prev_hash` and `hash` and chains the envelopes in
+//! position order.
+//!
+//! The central types:
+//! - [`EventLog`], the backend-neutral trait every store implements (sled now, PostgreSQL later);
+//! - [`SledLog`], the embedded backend: one writer thread, group commit, `fdatasync` per batch;
+//! - [`Recorded`], an event as the log holds it;
+//! - [`chain`], the hash chain and its verification, shared with offline verifiers.
+//!
+//! Errors follow sled's nested style: the outer `Result` carries fail-stop [`StoreError`]s, the
+//! inner one the expected outcomes of an append ([`AppendRejected`]).
+#![warn(missing_docs)]
+
+pub mod chain;
+pub mod conformance;
+mod keyspace;
+mod sled_log;
+mod types;
+
+pub use chain::{ChainError, ChainHash, ChainVerifier};
+pub use keyspace::{Keyspace, KeyspaceChange};
+pub use sled_log::{SledLog, SledLogOptions};
+pub use types::{
+    AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
+    Recorded, StoreError, StreamId, Version,
+};
+
+use async_trait::async_trait;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// What an event type must be to live in the log: a JSON object when serialised, cloneable and
+/// shareable across threads.
+pub trait LogEvent: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {}
+impl<T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static> LogEvent for T {}
+
+/// An append-only event log of streams, ordered globally by a gapless position and chained by
+/// hashes. Every backend passes the suite in [`conformance`].
+#[async_trait]
+pub trait EventLog<E: LogEvent>: Send + Sync {
+    /// Appends `events` to `stream` if the stream is at the `expected` version, durably: the
+    /// call returns only once the events are on disk (or in the database's committed state).
+    ///
+    /// With an `idempotency` key that was used before, nothing is appended: the first append's
+    /// [`Committed`] comes back with `replayed: true`, or [`AppendRejected::IdempotencyKeyReused`]
+    /// when the fingerprint differs.
+    async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<E>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Result<Committed, AppendRejected>, StoreError>;
+
+    /// Reads up to `limit` events of `stream` with a version of at least `from`, oldest first.
+    async fn read_stream(
+        &self,
+        stream: StreamId,
+        from: Version,
+        limit: usize,
+    ) -> Result<Vec<Recorded<E>>, StoreError>;
+
+    /// Reads up to `limit` events of the whole log with a position after `after`, in order.
+    async fn read_all(&self, after: Position, limit: usize)
+        -> Result<Vec<Recorded<E>>, StoreError>;
+
+    /// Reads up to `limit` envelopes after `after` as the exact bytes the chain was computed
+    /// over plus the hash: what an export writes, one line each.
+    async fn read_all_raw(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<(Position, Vec<u8>)>, StoreError>;
+
+    /// The current version of `stream`, `None` when it has no events.
+    async fn stream_version(&self, stream: StreamId) -> Result<Option<Version>, StoreError>;
+
+    /// Looks up an idempotency record without appending anything.
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// The last durable position and its hash.
+    fn head(&self) -> Head;
+
+    /// A receiver that changes whenever the durable head moves; readers wait on it instead of
+    /// polling.
+    fn subscribe(&self) -> tokio::sync::watch::Receiver<Head>;
+}
+
+/// Runs blocking storage work off the async executor, as every sled call should.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| StoreError::Storage(format!("a storage task failed: {error}")))?
+}

@@ -1,0 +1,787 @@
+//! The embedded backend: the event log in sled 0.34, with group commit.
+//!
+//! One writer thread owns every write to the log. Concurrent appends queue on a channel; the
+//! writer takes whatever has queued (up to a bound), checks each against the stream heads,
+//! seals the accepted events into the hash chain, writes them in one sled transaction over the
+//! four log trees, then makes the batch durable — sled's `flush` *and* an `fdatasync` of sled's
+//! data file, because sled 0.34's flush ends in `sync_file_range`, which survives neither a
+//! power cut nor a disk write cache — and only then answers the callers. One flush per batch is
+//! what makes many concurrent appends cheap.
+//!
+//! Readers never see an event before it is durable: every read is bounded by the durable head,
+//! which the writer publishes after the sync.
+//!
+//! This module owns the sled layout of the log; derived state uses [`crate::Keyspace`].
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Transactional, Tree};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::chain::{seal_object, ChainHash, ChainVerifier};
+use crate::keyspace::Keyspace;
+use crate::types::{
+    AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
+    Recorded, StoreError, StreamId, Version,
+};
+use crate::{blocking, EventLog, LogEvent};
+
+const EVENTS_TREE: &str = "log.events";
+const STREAM_INDEX_TREE: &str = "log.stream_index";
+const STREAM_HEADS_TREE: &str = "log.stream_heads";
+const IDEMPOTENCY_TREE: &str = "log.idempotency";
+
+/// Tuning of the sled log.
+#[derive(Debug, Clone)]
+pub struct SledLogOptions {
+    /// How many appends the writer gathers into one batch at most.
+    pub max_batch_appends: usize,
+    /// How many appends may wait for the writer before callers wait to enqueue.
+    pub queue_depth: usize,
+    /// How many events at the end of the log are re-verified when the store opens.
+    pub tail_check_events: u64,
+    /// sled's page cache size in bytes.
+    pub cache_capacity_bytes: u64,
+}
+
+impl Default for SledLogOptions {
+    fn default() -> Self {
+        SledLogOptions {
+            max_batch_appends: 512,
+            queue_depth: 4096,
+            tail_check_events: 1024,
+            cache_capacity_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+type AppendOutcome = Result<Result<Committed, AppendRejected>, StoreError>;
+
+struct AppendRequest {
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<serde_json::Map<String, serde_json::Value>>,
+    idempotency: Option<IdempotencyKey>,
+    reply: oneshot::Sender<AppendOutcome>,
+}
+
+#[derive(Clone)]
+struct LogTrees {
+    events: Tree,
+    stream_index: Tree,
+    stream_heads: Tree,
+    idempotency: Tree,
+}
+
+struct Shared {
+    db: sled::Db,
+    trees: LogTrees,
+    head: watch::Receiver<Head>,
+    durability: Arc<Durability>,
+}
+
+/// The sled-backed [`EventLog`].
+///
+/// Cloning is cheap; all clones share one writer. The writer stops, and sled is closed, when
+/// the last clone is dropped.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use caseledger_store::{EventLog, ExpectedVersion, AppendRejected, SledLog, StreamId, Version};
+/// let dir = tempfile::tempdir().unwrap();
+/// let log = SledLog::open(dir.path(), Default::default()).unwrap();
+/// let stream = StreamId(uuid::Uuid::now_v7());
+/// let event = serde_json::json!({"type": "Opened"});
+///
+/// let first = log.append(stream, ExpectedVersion::NoStream, vec![event.clone()], None).await;
+/// assert_eq!(first.unwrap().unwrap().last_version, Version(1));
+///
+/// // A stale expectation is an expected outcome, not an error.
+/// let stale = log.append(stream, ExpectedVersion::NoStream, vec![event], None).await;
+/// assert!(matches!(stale.unwrap(), Err(AppendRejected::VersionConflict { .. })));
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(future: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
+/// # }
+/// ```
+pub struct SledLog {
+    shared: Arc<Shared>,
+    sender: Arc<WriterHandle>,
+}
+
+impl Clone for SledLog {
+    fn clone(&self) -> Self {
+        SledLog {
+            shared: Arc::clone(&self.shared),
+            sender: Arc::clone(&self.sender),
+        }
+    }
+}
+
+impl std::fmt::Debug for SledLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledLog")
+            .field("head", &*self.shared.head.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sending side of the writer; dropping it stops the writer thread and waits for it, so
+/// that sled's file lock is released when the last log handle goes.
+struct WriterHandle {
+    sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WriterHandle {
+    fn sender(&self) -> Result<mpsc::Sender<AppendRequest>, StoreError> {
+        self.sender
+            .lock()
+            .map_err(|_| StoreError::Closed)?
+            .clone()
+            .ok_or(StoreError::Closed)
+    }
+}
+
+impl Drop for WriterHandle {
+    fn drop(&mut self) {
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+        if let Ok(mut thread) = self.thread.lock() {
+            if let Some(thread) = thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// Makes a written batch durable: sled's flush, then `fdatasync` of the data file and of any
+/// blob files sled wrote for large items (sled writes those without syncing them).
+pub(crate) struct Durability {
+    db: sled::Db,
+    data_file: File,
+    blob_dir: PathBuf,
+    synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+}
+
+impl Durability {
+    fn open(db: sled::Db, dir: &Path) -> Result<Durability, StoreError> {
+        let data_file = File::open(dir.join("db")).map_err(|error| {
+            StoreError::Storage(format!("cannot open sled's data file: {error}"))
+        })?;
+        // The directory entries of a new store must survive a power cut too.
+        sync_directory(dir)?;
+        Ok(Durability {
+            db,
+            data_file,
+            blob_dir: dir.join("blobs"),
+            synced_blobs: Mutex::new(HashSet::new()),
+        })
+    }
+
+    pub(crate) fn make_durable(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        self.data_file
+            .sync_data()
+            .map_err(|error| StoreError::Storage(format!("fdatasync failed: {error}")))?;
+        self.sync_new_blobs()
+    }
+
+    fn sync_new_blobs(&self) -> Result<(), StoreError> {
+        let entries = match std::fs::read_dir(&self.blob_dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(StoreError::Storage(error.to_string())),
+        };
+        let mut synced = self
+            .synced_blobs
+            .lock()
+            .map_err(|_| StoreError::Storage("blob sync state poisoned".into()))?;
+        let mut present = HashSet::new();
+        let mut any_new = false;
+        for entry in entries {
+            let entry = entry.map_err(|error| StoreError::Storage(error.to_string()))?;
+            let name = entry.file_name();
+            if !synced.contains(&name) {
+                File::open(entry.path())
+                    .and_then(|file| file.sync_data())
+                    .map_err(|error| StoreError::Storage(format!("blob sync failed: {error}")))?;
+                any_new = true;
+            }
+            present.insert(name);
+        }
+        if any_new {
+            sync_directory(&self.blob_dir)?;
+        }
+        *synced = present;
+        Ok(())
+    }
+}
+
+fn sync_directory(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|directory| directory.sync_all())
+        .map_err(|error| StoreError::Storage(format!("cannot sync {}: {error}", dir.display())))
+}
+
+impl SledLog {
+    /// Opens (or creates) the log in `dir`, re-verifies the tail of its chain, and starts the
+    /// writer. Refuses to open a log whose tail is broken, naming the first bad position.
+    pub fn open(dir: &Path, options: SledLogOptions) -> Result<SledLog, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|error| {
+            StoreError::Storage(format!("cannot create {}: {error}", dir.display()))
+        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_capacity_bytes)
+            // We flush once per batch ourselves; sled's timer would only add flushes.
+            .flush_every_ms(None)
+            .open()?;
+        let trees = LogTrees {
+            events: db.open_tree(EVENTS_TREE)?,
+            stream_index: db.open_tree(STREAM_INDEX_TREE)?,
+            stream_heads: db.open_tree(STREAM_HEADS_TREE)?,
+            idempotency: db.open_tree(IDEMPOTENCY_TREE)?,
+        };
+        let head = check_tail(&trees.events, options.tail_check_events)?;
+        let durability = Arc::new(Durability::open(db.clone(), dir)?);
+        let (head_sender, head_receiver) = watch::channel(head);
+        let (sender, receiver) = mpsc::channel(options.queue_depth);
+        let writer = Writer {
+            trees: trees.clone(),
+            durability: Arc::clone(&durability),
+            head,
+            head_sender,
+            poisoned: None,
+            max_batch: options.max_batch_appends.max(1),
+        };
+        let thread = std::thread::Builder::new()
+            .name("caseledger-log-writer".into())
+            .spawn(move || writer.run(receiver))
+            .map_err(|error| StoreError::Storage(format!("cannot start the writer: {error}")))?;
+        tracing::info!(head = head.position.0, "event log opened");
+        Ok(SledLog {
+            shared: Arc::new(Shared {
+                db,
+                trees,
+                head: head_receiver,
+                durability,
+            }),
+            sender: Arc::new(WriterHandle {
+                sender: Mutex::new(Some(sender)),
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// A typed keyspace for derived state (tokens, projections, cursors) in the same database.
+    /// Its writes are durable when they return.
+    pub fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
+        let tree = self.shared.db.open_tree(format!("kv.{name}"))?;
+        Ok(Keyspace::new(tree, Arc::clone(&self.shared.durability)))
+    }
+
+    /// Verifies the whole chain from position 1, calling `progress` every 10,000 events.
+    pub async fn verify_chain(
+        &self,
+        mut progress: impl FnMut(Head) + Send + 'static,
+    ) -> Result<Result<Head, crate::ChainError>, StoreError> {
+        let events = self.shared.trees.events.clone();
+        let head = self.head();
+        blocking(move || {
+            let mut verifier = ChainVerifier::new();
+            for entry in events.range(..=head.position.0.to_be_bytes()) {
+                let (_, bytes) = entry?;
+                if let Err(error) = verifier.verify(&bytes) {
+                    return Ok(Err(error));
+                }
+                if verifier.head().position.0 % 10_000 == 0 {
+                    progress(verifier.head());
+                }
+            }
+            Ok(Ok(verifier.head()))
+        })
+        .await
+    }
+}
+
+/// Reads the chain's tail, checks it, and returns the durable head.
+fn check_tail(events: &Tree, tail_events: u64) -> Result<Head, StoreError> {
+    let Some((last_key, _)) = events.last()? else {
+        return Ok(Head::EMPTY);
+    };
+    let last = decode_position(&last_key)?;
+    let start = last.0.saturating_sub(tail_events.max(1)).max(1);
+    let start_hash = if start == 1 {
+        ChainHash::GENESIS
+    } else {
+        let previous = events
+            .get(Position(start - 1).0.to_be_bytes())?
+            .ok_or_else(|| StoreError::Corrupt {
+                position: Position(start - 1),
+                reason: "the event is missing".into(),
+            })?;
+        envelope_hash(Position(start - 1), &previous)?
+    };
+    let mut verifier = ChainVerifier::resume(Head {
+        position: Position(start - 1),
+        hash: start_hash,
+    });
+    for entry in events.range(start.to_be_bytes()..) {
+        let (key, bytes) = entry?;
+        let position = decode_position(&key)?;
+        let expected = verifier.head().position.next();
+        if position != expected {
+            return Err(StoreError::Corrupt {
+                position: expected,
+                reason: format!("the event is missing (the next stored position is {position})"),
+            });
+        }
+        verifier
+            .verify(&bytes)
+            .map_err(|error| StoreError::Corrupt {
+                position: error.position,
+                reason: error.fault.to_string(),
+            })?;
+    }
+    Ok(verifier.head())
+}
+
+fn envelope_hash(position: Position, bytes: &[u8]) -> Result<ChainHash, StoreError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
+            position,
+            reason: format!("not valid JSON: {error}"),
+        })?;
+    value
+        .get("hash")
+        .and_then(serde_json::Value::as_str)
+        .and_then(ChainHash::from_hex)
+        .ok_or_else(|| StoreError::Corrupt {
+            position,
+            reason: "the envelope has no valid hash".into(),
+        })
+}
+
+fn decode_position(key: &[u8]) -> Result<Position, StoreError> {
+    let bytes: [u8; 8] = key
+        .try_into()
+        .map_err(|_| StoreError::Storage(format!("bad position key of {} bytes", key.len())))?;
+    Ok(Position(u64::from_be_bytes(bytes)))
+}
+
+fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+    let bytes: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| StoreError::Storage(format!("bad integer of {} bytes", bytes.len())))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn stream_index_key(stream: StreamId, version: Version) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..16].copy_from_slice(stream.0.as_bytes());
+    key[16..].copy_from_slice(&version.0.to_be_bytes());
+    key
+}
+
+/// The single writer: gathers appends into batches and commits each batch durably.
+struct Writer {
+    trees: LogTrees,
+    durability: Arc<Durability>,
+    head: Head,
+    head_sender: watch::Sender<Head>,
+    /// Set after a failed commit: sled's memory may then hold what the disk does not, so no
+    /// further write is accepted until the process restarts from the durable state.
+    poisoned: Option<String>,
+    max_batch: usize,
+}
+
+/// One accepted append inside a batch.
+struct Staged {
+    committed: Committed,
+    rows: Vec<(Position, Vec<u8>)>,
+    idempotency: Option<(String, IdempotencyRecord)>,
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<AppendRequest>) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        while let Some(first) = receiver.blocking_recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match receiver.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            self.commit_batch(&mut batch);
+        }
+        tracing::debug!("event log writer stopped");
+    }
+
+    fn commit_batch(&mut self, batch: &mut Vec<AppendRequest>) {
+        if let Some(reason) = &self.poisoned {
+            for request in batch.drain(..) {
+                let _ = request
+                    .reply
+                    .send(Err(StoreError::Poisoned(reason.clone())));
+            }
+            return;
+        }
+        let mut replies: Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)> = Vec::new();
+        let mut staged: Vec<(oneshot::Sender<AppendOutcome>, Staged)> = Vec::new();
+        let mut stream_heads: HashMap<StreamId, Option<Version>> = HashMap::new();
+        let mut keys_in_batch: HashMap<String, IdempotencyRecord> = HashMap::new();
+        let mut head = self.head;
+
+        for request in batch.drain(..) {
+            match self.stage(&request, &mut head, &mut stream_heads, &mut keys_in_batch) {
+                Ok(Ok(Some(accepted))) => staged.push((request.reply, accepted)),
+                Ok(Ok(None)) => {}
+                Ok(Err(outcome)) => replies.push((request.reply, outcome)),
+                Err(error) => replies.push((request.reply, Err(error))),
+            }
+            // `stage` answers replayed idempotent appends through `replies` via `Ok(Err(..))`.
+        }
+
+        if !staged.is_empty() {
+            match self.write(&staged) {
+                Ok(()) => {
+                    self.head = head;
+                    self.head_sender.send_replace(head);
+                    for (reply, accepted) in staged {
+                        replies.push((reply, Ok(Ok(accepted.committed))));
+                    }
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    tracing::error!(%reason, "committing a batch failed; the log stops accepting writes");
+                    self.poisoned = Some(reason.clone());
+                    for (reply, _) in staged {
+                        replies.push((reply, Err(StoreError::Poisoned(reason.clone()))));
+                    }
+                }
+            }
+        }
+        for (reply, outcome) in replies {
+            // A caller that went away no longer needs its answer; its events are written.
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Checks one append against the log (and the appends staged before it in this batch) and
+    /// seals its events. `Ok(Err(outcome))` answers the caller without writing anything.
+    #[allow(
+        clippy::type_complexity,
+        reason = "the nesting is the store's error style"
+    )]
+    fn stage(
+        &self,
+        request: &AppendRequest,
+        head: &mut Head,
+        stream_heads: &mut HashMap<StreamId, Option<Version>>,
+        keys_in_batch: &mut HashMap<String, IdempotencyRecord>,
+    ) -> Result<Result<Option<Staged>, AppendOutcome>, StoreError> {
+        if request.events.is_empty() {
+            return Ok(Err(Err(StoreError::EmptyAppend)));
+        }
+        if let Some(key) = &request.idempotency {
+            let earlier = match keys_in_batch.get(&key.key) {
+                Some(record) => Some(record.clone()),
+                None => read_idempotency(&self.trees.idempotency, &key.key)?,
+            };
+            if let Some(record) = earlier {
+                let outcome = if record.fingerprint == key.fingerprint {
+                    Ok(Committed {
+                        replayed: true,
+                        ..record.committed
+                    })
+                } else {
+                    Err(AppendRejected::IdempotencyKeyReused)
+                };
+                return Ok(Err(Ok(outcome)));
+            }
+        }
+        let actual = match stream_heads.get(&request.stream) {
+            Some(version) => *version,
+            None => self
+                .trees
+                .stream_heads
+                .get(request.stream.0.as_bytes())?
+                .map(|bytes| decode_u64(&bytes).map(Version))
+                .transpose()?,
+        };
+        if !request.expected.admits(actual) {
+            return Ok(Err(Ok(Err(AppendRejected::VersionConflict {
+                expected: request.expected,
+                actual,
+            }))));
+        }
+        let base_version = actual.unwrap_or_default().0;
+        let mut rows = Vec::with_capacity(request.events.len());
+        let mut chain = *head;
+        for (offset, event) in request.events.iter().enumerate() {
+            let position = chain.position.next();
+            let version = Version(base_version + offset as u64 + 1);
+            let (hash, bytes) = seal_object(position, version, event.clone(), chain.hash)?;
+            rows.push((position, bytes));
+            chain = Head { position, hash };
+        }
+        let committed = Committed {
+            stream: request.stream,
+            first_version: Version(base_version + 1),
+            last_version: Version(base_version + request.events.len() as u64),
+            first_position: head.position.next(),
+            last_position: chain.position,
+            replayed: false,
+        };
+        *head = chain;
+        stream_heads.insert(request.stream, Some(committed.last_version));
+        let idempotency = request.idempotency.as_ref().map(|key| {
+            let record = IdempotencyRecord {
+                fingerprint: key.fingerprint.clone(),
+                committed,
+                recorded_at_unix: unix_now(),
+            };
+            keys_in_batch.insert(key.key.clone(), record.clone());
+            (key.key.clone(), record)
+        });
+        Ok(Ok(Some(Staged {
+            committed,
+            rows,
+            idempotency,
+        })))
+    }
+
+    /// Writes the staged appends in one transaction and makes them durable.
+    fn write(&self, staged: &[(oneshot::Sender<AppendOutcome>, Staged)]) -> Result<(), StoreError> {
+        let trees = &self.trees;
+        let idempotency_rows: Vec<(String, Vec<u8>)> = staged
+            .iter()
+            .filter_map(|(_, accepted)| accepted.idempotency.as_ref())
+            .map(|(key, record)| {
+                serde_json::to_vec(record)
+                    .map(|bytes| (key.clone(), bytes))
+                    .map_err(|error| StoreError::Encode(error.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let result: Result<(), TransactionError<StoreError>> = (
+            &trees.events,
+            &trees.stream_index,
+            &trees.stream_heads,
+            &trees.idempotency,
+        )
+            .transaction(|(events, stream_index, stream_heads, idempotency)| {
+                for (_, accepted) in staged {
+                    let committed = &accepted.committed;
+                    for (offset, (position, bytes)) in accepted.rows.iter().enumerate() {
+                        let version = Version(committed.first_version.0 + offset as u64);
+                        events.insert(&position.0.to_be_bytes(), bytes.as_slice())?;
+                        stream_index.insert(
+                            &stream_index_key(committed.stream, version),
+                            &position.0.to_be_bytes(),
+                        )?;
+                    }
+                    stream_heads.insert(
+                        committed.stream.0.as_bytes(),
+                        &committed.last_version.0.to_be_bytes(),
+                    )?;
+                }
+                for (key, bytes) in &idempotency_rows {
+                    idempotency.insert(key.as_bytes(), bytes.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            });
+        match result {
+            Ok(()) => {}
+            Err(TransactionError::Abort(error)) => return Err(error),
+            Err(TransactionError::Storage(error)) => return Err(error.into()),
+        }
+        self.durability.make_durable()
+    }
+}
+
+fn read_idempotency(tree: &Tree, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+    tree.get(key.as_bytes())?
+        .map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|error| {
+                StoreError::Storage(format!("bad idempotency record for a key: {error}"))
+            })
+        })
+        .transpose()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+fn decode_recorded<E: LogEvent>(
+    position: Position,
+    bytes: &[u8],
+) -> Result<Recorded<E>, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Decode {
+        position,
+        reason: error.to_string(),
+    })
+}
+
+#[async_trait]
+impl<E: LogEvent> EventLog<E> for SledLog {
+    async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<E>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Result<Committed, AppendRejected>, StoreError> {
+        // Encoding happens on the caller's task, so the writer only seals and writes.
+        let events = events
+            .iter()
+            .map(|event| match serde_json::to_value(event) {
+                Ok(serde_json::Value::Object(object)) => Ok(object),
+                Ok(_) => Err(StoreError::Encode(
+                    "an event must serialise to a JSON object".into(),
+                )),
+                Err(error) => Err(StoreError::Encode(error.to_string())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest {
+            stream,
+            expected,
+            events,
+            idempotency,
+            reply,
+        };
+        self.sender
+            .sender()?
+            .send(request)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: StreamId,
+        from: Version,
+        limit: usize,
+    ) -> Result<Vec<Recorded<E>>, StoreError> {
+        let trees = self.shared.trees.clone();
+        let head = self.head();
+        blocking(move || {
+            let start = stream_index_key(stream, from);
+            let end = stream_index_key(stream, Version(u64::MAX));
+            let mut recorded = Vec::new();
+            for entry in trees.stream_index.range(start..=end) {
+                if recorded.len() >= limit {
+                    break;
+                }
+                let (_, position_bytes) = entry?;
+                let position = Position(decode_u64(&position_bytes)?);
+                if position > head.position {
+                    break;
+                }
+                let bytes = trees.events.get(position.0.to_be_bytes())?.ok_or_else(|| {
+                    StoreError::Corrupt {
+                        position,
+                        reason: "indexed event is missing".into(),
+                    }
+                })?;
+                recorded.push(decode_recorded(position, &bytes)?);
+            }
+            Ok(recorded)
+        })
+        .await
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<Recorded<E>>, StoreError> {
+        let raw = EventLog::<E>::read_all_raw(self, after, limit).await?;
+        raw.into_iter()
+            .map(|(position, bytes)| decode_recorded(position, &bytes))
+            .collect()
+    }
+
+    async fn read_all_raw(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<(Position, Vec<u8>)>, StoreError> {
+        let events = self.shared.trees.events.clone();
+        let head = self.head();
+        if after >= head.position {
+            return Ok(Vec::new());
+        }
+        blocking(move || {
+            let start = after.next().0.to_be_bytes();
+            let end = head.position.0.to_be_bytes();
+            events
+                .range(start..=end)
+                .take(limit)
+                .map(|entry| {
+                    let (key, bytes) = entry?;
+                    Ok((decode_position(&key)?, bytes.to_vec()))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn stream_version(&self, stream: StreamId) -> Result<Option<Version>, StoreError> {
+        let trees = self.shared.trees.clone();
+        let head = self.head();
+        blocking(move || {
+            // The newest version whose event is durable; a batch being written is not yet.
+            let start = stream_index_key(stream, Version(0));
+            let end = stream_index_key(stream, Version(u64::MAX));
+            for entry in trees.stream_index.range(start..=end).rev() {
+                let (key, position_bytes) = entry?;
+                if Position(decode_u64(&position_bytes)?) <= head.position {
+                    return Ok(Some(Version(decode_u64(&key[16..])?)));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let tree = self.shared.trees.idempotency.clone();
+        let head = self.head();
+        let key = key.to_owned();
+        blocking(move || {
+            Ok(read_idempotency(&tree, &key)?
+                .filter(|record| record.committed.last_position <= head.position))
+        })
+        .await
+    }
+
+    fn head(&self) -> Head {
+        *self.shared.head.borrow()
+    }
+
+    fn subscribe(&self) -> watch::Receiver<Head> {
+        self.shared.head.clone()
+    }
+}
+
+impl SledLog {
+    /// The durable head (also available through [`EventLog::head`]).
+    pub fn head(&self) -> Head {
+        *self.shared.head.borrow()
+    }
+}
