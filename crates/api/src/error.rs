@@ -1,0 +1,273 @@
+//! Every failure of the API as an RFC 9457 `application/problem+json` response.
+//!
+//! [`ApiError`] maps each app and domain outcome to a status and a problem body. Details of
+//! internal failures go to `tracing`, never to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use caseledger_app::AppError;
+use caseledger_domain::{FieldError, Rejection};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` or a caseledger problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong in this request.
+    pub detail: String,
+    /// The broken rule, for 409s (e.g. `case_closed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Each invalid field, for 400s and 422s.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// The field, as a JSON path (`employer.credit_code`, `departments[1]`) or a header or
+    /// query parameter name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<FieldError> for ProblemField {
+    fn from(error: FieldError) -> Self {
+        ProblemField {
+            field: error.field,
+            message: error.message,
+        }
+    }
+}
+
+/// An error answer of the API (boxed: errors travel in every `Result` of the handlers).
+#[derive(Debug)]
+pub struct ApiError(Box<ErrorDetails>);
+
+#[derive(Debug)]
+struct ErrorDetails {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    rule: Option<String>,
+    errors: Vec<ProblemField>,
+    retry_after_seconds: Option<u64>,
+    current_version: Option<u64>,
+}
+
+impl ApiError {
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError(Box::new(ErrorDetails {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            rule: None,
+            errors: Vec::new(),
+            retry_after_seconds: None,
+            current_version: None,
+        }))
+    }
+
+    /// 400: the request could not be read (malformed JSON, wrong content type, bad header).
+    pub fn bad_request(detail: impl Into<String>, field: Option<(&str, String)>) -> Self {
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        );
+        if let Some((field, message)) = field {
+            error.0.errors.push(ProblemField {
+                field: field.into(),
+                message,
+            });
+        }
+        error
+    }
+
+    /// 422: well-formed but invalid fields.
+    pub fn invalid(errors: Vec<ProblemField>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "Invalid input",
+            detail,
+        );
+        error.0.errors = errors;
+        error
+    }
+
+    /// 401: no valid token.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no such {what}, or it is not visible to this token"),
+        )
+    }
+
+    /// 413: the body exceeds the limit.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!("the request body exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    /// 503 with `Retry-After`.
+    pub fn unavailable(detail: impl Into<String>, retry_after_seconds: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        );
+        error.0.retry_after_seconds = Some(retry_after_seconds);
+        error
+    }
+
+    /// 500: the cause is logged here and not shown.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the service failed; the cause is in its logs",
+        )
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// The problem document of this error.
+    pub fn problem(&self) -> Problem {
+        let details = &self.0;
+        Problem {
+            kind: format!("https://caseledger.invalid/problems/{}", details.slug),
+            title: details.title.into(),
+            status: details.status.as_u16(),
+            detail: details.detail.clone(),
+            rule: details.rule.clone(),
+            errors: details.errors.clone(),
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::Invalid(errors) => {
+                ApiError::invalid(errors.into_iter().map(ProblemField::from).collect())
+            }
+            Rejection::Forbidden { reason } => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", reason)
+            }
+            Rejection::NotFound { what } => ApiError::not_found(&what),
+            Rejection::Conflict { rule, detail } => {
+                let mut error = ApiError::new(
+                    StatusCode::CONFLICT,
+                    "rule-broken",
+                    "Not allowed in the case's current state",
+                    format!("{rule}: {detail}"),
+                );
+                error.0.rule = Some(rule.code().into());
+                error
+            }
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Rejected(rejection) => rejection.into(),
+            AppError::NotFound(what) => ApiError::not_found(&what),
+            AppError::Forbidden(reason) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", reason)
+            }
+            AppError::Invalid { field, message } => {
+                ApiError::invalid(vec![ProblemField { field, message }])
+            }
+            AppError::PreconditionFailed { expected, current } => {
+                let mut error = ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "stale-version",
+                    "Precondition failed",
+                    format!(
+                        "If-Match names version {expected}, but the case is at version {current}"
+                    ),
+                );
+                error.0.current_version = Some(current);
+                error
+            }
+            AppError::IdempotencyKeyReused => ApiError::invalid(vec![ProblemField {
+                field: "Idempotency-Key".into(),
+                message: "this key was used before with a different request".into(),
+            }]),
+            AppError::Unavailable {
+                reason,
+                retry_after_seconds,
+            } => ApiError::unavailable(reason, retry_after_seconds),
+            AppError::Internal(cause) => ApiError::internal(&format!("{cause:#}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.0.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = self.0.retry_after_seconds {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(version) = self.0.current_version {
+            if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+                headers.insert(header::ETAG, value);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,319 @@
+//! Extractors: authentication, JSON bodies and query strings that fail in our problem shape,
+//! command headers (`If-Match`, `Idempotency-Key`) and case ids in paths.
+//!
+//! Parsing and validation of the wire format live here so handlers stay thin. A body that is
+//! not JSON is a 400; JSON of the wrong shape (missing field, wrong type, unknown enum value)
+//! is a 422 naming the field, found with `serde_path_to_error`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use caseledger_app::{Caller, Idempotency};
+use caseledger_domain::{CaseId, LetterId};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ProblemField};
+use crate::AppState;
+
+/// The caller, authenticated by `Authorization: Bearer <token>`.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <token>`"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+            })?;
+        state
+            .app
+            .authenticate(token)
+            .map(Authenticated)
+            .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+    }
+}
+
+/// A JSON body of type `T`, with a fingerprint of the request for idempotency.
+#[derive(Debug)]
+pub struct ApiJson<T> {
+    /// The decoded body.
+    pub value: T,
+    /// SHA-256 over method, path and body.
+    pub fingerprint: String,
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Decodes JSON: syntax errors are 400, shape errors 422 with the field's path.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::invalid(vec![ProblemField {
+                    field,
+                    message: strip_position(&inner.to_string()),
+                }])
+            }
+            _ => ApiError::bad_request(
+                format!("the body is not valid JSON: {inner}"),
+                Some(("body", inner.to_string())),
+            ),
+        }
+    })
+}
+
+/// serde's messages end in "at line 1 column 42", which says nothing useful about a field.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if !is_json(&content_type) {
+            return Err(ApiError::bad_request(
+                "the body must be JSON, sent with `Content-Type: application/json`",
+                Some((
+                    "Content-Type",
+                    format!("expected application/json, got '{content_type}'"),
+                )),
+            ));
+        }
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| body_rejection(rejection, state))?;
+        let value = decode_json(&bytes)?;
+        Ok(ApiJson {
+            value,
+            fingerprint: fingerprint(&method, &path, &bytes),
+        })
+    }
+}
+
+fn body_rejection(rejection: BytesRejection, state: &AppState) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::payload_too_large(state.config.body_limit_bytes)
+    } else {
+        ApiError::bad_request(format!("the body could not be read: {rejection}"), None)
+    }
+}
+
+fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+/// A command request: its JSON body and the optional `If-Match` and `Idempotency-Key` headers.
+#[derive(Debug)]
+pub struct CommandInput<T> {
+    /// The decoded body.
+    pub body: T,
+    /// The version named by `If-Match`.
+    pub if_match: Option<u64>,
+    /// The idempotency key with the request's fingerprint.
+    pub idempotency: Option<Idempotency>,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CommandInput<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = request.into_parts();
+        let headers = CommandHeaders::from_request_parts(&mut parts, state).await?;
+        let json = ApiJson::<T>::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(CommandInput {
+            body: json.value,
+            if_match: headers.if_match,
+            idempotency: headers.idempotency_key.map(|key| Idempotency {
+                key,
+                fingerprint: json.fingerprint,
+            }),
+        })
+    }
+}
+
+/// `If-Match` and `Idempotency-Key`, for commands without a body.
+#[derive(Debug, Default)]
+pub struct CommandHeaders {
+    /// The version named by `If-Match`.
+    pub if_match: Option<u64>,
+    /// The raw idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+impl CommandHeaders {
+    /// The idempotency key bound to a bodiless request on `path`.
+    pub fn idempotency_for(&self, method: &Method, path: &str) -> Option<Idempotency> {
+        self.idempotency_key.clone().map(|key| Idempotency {
+            key,
+            fingerprint: fingerprint(method, path, b""),
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for CommandHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let if_match = match parts.headers.get(header::IF_MATCH) {
+            None => None,
+            Some(value) => Some(
+                parse_if_match(value.to_str().unwrap_or_default()).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "If-Match must name one version as an ETag, e.g. `\"3\"`",
+                        Some(("If-Match", "expected a quoted version number".into())),
+                    )
+                })?,
+            ),
+        };
+        let idempotency_key = match parts.headers.get("idempotency-key") {
+            None => None,
+            Some(value) => {
+                let key = value.to_str().unwrap_or_default().trim();
+                if key.is_empty() || key.len() > 255 {
+                    return Err(ApiError::bad_request(
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                        Some((
+                            "Idempotency-Key",
+                            "expected 1 to 255 visible ASCII characters".into(),
+                        )),
+                    ));
+                }
+                Some(key.to_owned())
+            }
+        };
+        Ok(CommandHeaders {
+            if_match,
+            idempotency_key,
+        })
+    }
+}
+
+fn parse_if_match(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let value = value.strip_prefix("W/").unwrap_or(value);
+    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+    inner.parse().ok()
+}
+
+/// A query string of type `T` that fails as a 400 problem naming the parameter.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                let field = if field == "." {
+                    "query".to_owned()
+                } else {
+                    field
+                };
+                ApiError::bad_request(
+                    format!("invalid query parameter: {}", error.inner()),
+                    Some((&field, error.inner().to_string())),
+                )
+            })
+    }
+}
+
+/// A case id in the path. A malformed id names no case: 404.
+#[derive(Debug, Clone, Copy)]
+pub struct CasePath(pub CaseId);
+
+impl<S: Send + Sync> FromRequestParts<S> for CasePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("case"))?;
+        let id = params
+            .iter()
+            .find(|(name, _)| name == "id")
+            .and_then(|(_, value)| Uuid::parse_str(value).ok())
+            .ok_or_else(|| ApiError::not_found("case"))?;
+        Ok(CasePath(CaseId(id)))
+    }
+}
+
+/// A case id and a letter id in the path.
+#[derive(Debug, Clone, Copy)]
+pub struct LetterPath(pub CaseId, pub LetterId);
+
+impl<S: Send + Sync> FromRequestParts<S> for LetterPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let CasePath(case) = CasePath::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("letter"))?;
+        let letter = params
+            .iter()
+            .find(|(name, _)| name == "letter_id")
+            .and_then(|(_, value)| Uuid::parse_str(value).ok())
+            .ok_or_else(|| ApiError::not_found("letter"))?;
+        Ok(LetterPath(case, LetterId(letter)))
+    }
+}
+
+/// The `{id}` path parameter, for the OpenAPI document.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CaseIdParam {
+    /// The case's id (a UUID); a malformed id is a 404 like an unknown one.
+    #[allow(dead_code, reason = "read by the OpenAPI derive only")]
+    id: Uuid,
+}

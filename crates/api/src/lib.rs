@@ -1,0 +1,75 @@
+//! The caseledger HTTP API: the axum router over [`caseledger_app::App`].
+//!
+//! Central types: [`AppState`] (what every handler gets), [`ApiError`] (every failure as an
+//! RFC 9457 problem), the extractors in [`extract`] (authentication, JSON bodies that fail in
+//! our problem shape, command headers) and [`openapi::ApiDoc`]. Handlers stay thin: request
+//! type → app call → response type. This crate knows nothing of sled or of any store.
+
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod types;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caseledger_app::App;
+
+pub use error::ApiError;
+
+/// Limits and waits of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The largest request body accepted; larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// How long a read with `?min_position=` waits for the log before answering 503.
+    pub read_wait: Duration,
+    /// How long a request may take in all before it is answered 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit_bytes: 1024 * 1024,
+            read_wait: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The service.
+    pub app: Arc<App>,
+    /// The HTTP layer's limits.
+    pub config: ApiConfig,
+    /// Renders the Prometheus metrics.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl AppState {
+    /// State over `app` with `config`, without a metrics recorder.
+    pub fn new(app: Arc<App>, config: ApiConfig) -> AppState {
+        AppState {
+            app,
+            config,
+            metrics: None,
+        }
+    }
+
+    /// Serves `/metrics` from this Prometheus recorder.
+    pub fn with_metrics(mut self, handle: metrics_exporter_prometheus::PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
+    }
+}
+
+/// The whole API as one router, with its middleware.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}

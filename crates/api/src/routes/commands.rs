@@ -1,0 +1,403 @@
+//! The case commands, each `POST /v1/cases/{id}/<command>`: request type → domain command →
+//! `App::execute` → [`CommandReply`]. State rules live in the domain; nothing is decided here.
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use caseledger_app::{Caller, Idempotency};
+use caseledger_domain::{CaseId, Command, LetterId, LetterKind, Outcome, Tier};
+use uuid::Uuid;
+
+use super::cases::CommandReply;
+use crate::error::ApiError;
+use crate::extract::{
+    Authenticated, CaseIdParam, CasePath, CommandHeaders, CommandInput, LetterPath,
+};
+use crate::openapi::CommandProblems;
+use crate::types::{
+    AssignRequest, CloseRequest, CommandResponse, EscalateRequest, FeedbackRequest, FieldErrors,
+    FindingRequest, LetterRequest, LetterResponseRequest, NoteRequest, ReferRequest, ReopenRequest,
+};
+use crate::AppState;
+
+/// The command routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/cases/{id}/assign", post(assign_officer))
+        .route("/v1/cases/{id}/findings", post(record_finding))
+        .route("/v1/cases/{id}/letters", post(issue_letter))
+        .route(
+            "/v1/cases/{id}/letters/{letter_id}/response",
+            post(answer_letter),
+        )
+        .route("/v1/cases/{id}/escalate", post(escalate_case))
+        .route("/v1/cases/{id}/refer", post(refer_case))
+        .route("/v1/cases/{id}/feedback", post(record_feedback))
+        .route("/v1/cases/{id}/notes", post(add_note))
+        .route("/v1/cases/{id}/close", post(close_case))
+        .route("/v1/cases/{id}/reopen", post(reopen_case))
+        .route(
+            "/v1/cases/{id}/erase-personal-data",
+            post(erase_personal_data),
+        )
+}
+
+async fn run(
+    state: &AppState,
+    caller: &Caller,
+    case: CaseId,
+    command: Command,
+    if_match: Option<u64>,
+    idempotency: Option<Idempotency>,
+) -> Result<CommandReply, ApiError> {
+    let outcome = state
+        .app
+        .execute(caller, case, command, if_match, idempotency)
+        .await?;
+    Ok(CommandReply {
+        status: StatusCode::OK,
+        body: outcome.into(),
+    })
+}
+
+/// Assigns the case to an officer (`OfficerAssigned`). Reassigning a case that someone else
+/// holds needs a supervisor.
+///
+/// Roles: admin, supervisor, officer. Allowed while the case is not closed.
+#[utoipa::path(post, path = "/v1/cases/{id}/assign", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = AssignRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn assign_officer(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<AssignRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::AssignOfficer {
+        officer: input.body.officer,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Records a finding of the investigation (`FindingRecorded`).
+///
+/// Roles: admin, supervisor, officer. Allowed while the case is not closed.
+#[utoipa::path(post, path = "/v1/cases/{id}/findings", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = FindingRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn record_finding(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<FindingRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::RecordFinding {
+        summary: input.body.summary,
+        hazard: input.body.hazard,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Issues a supervision letter (`SupervisionLetterIssued`) with a new letter number such as
+/// `MY-2026-0042`: a reminder (提示函, no answer needed), an opinion letter to the employer
+/// (意见书) or a recommendation letter to a government department (建议书, which needs an
+/// earlier opinion letter that was refused or went unanswered, names the department, and
+/// shares the case with it).
+///
+/// Roles: admin, supervisor, officer. Allowed while the case is not closed; `deadline` must be
+/// in the future.
+#[utoipa::path(post, path = "/v1/cases/{id}/letters", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = LetterRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn issue_letter(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<LetterRequest>,
+) -> Result<CommandReply, ApiError> {
+    let body = input.body;
+    let mut errors = FieldErrors::default();
+    let kind = errors.parse::<LetterKind>("kind", &body.kind);
+    let department = errors.department("department", body.department.as_deref());
+    let command = errors.finish(|| {
+        Some(Command::IssueLetter {
+            letter_id: LetterId(Uuid::now_v7()),
+            // The app allocates the number once the letter is accepted.
+            number: String::new(),
+            kind: kind?,
+            recipient: body.recipient,
+            content: body.content,
+            deadline: body.deadline,
+            department,
+        })
+    })?;
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Records the answer to an open letter (`LetterAnswered`): whether the employer (or the
+/// department) corrected the violation.
+///
+/// Roles: admin, supervisor, officer. Allowed while that letter is open.
+#[utoipa::path(post, path = "/v1/cases/{id}/letters/{letter_id}/response", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The letter's id."), crate::openapi::CommandHeaderParams),
+    request_body = LetterResponseRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn answer_letter(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    LetterPath(id, letter_id): LetterPath,
+    input: CommandInput<LetterResponseRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::AnswerLetter {
+        letter_id,
+        rectified: input.body.rectified,
+        content: input.body.content,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Escalates the case to a tier of the joint mechanism (`EscalatedToJointMechanism`) and
+/// shares it with each participating department. Tiers only go up.
+///
+/// Roles: admin, supervisor, officer. Allowed while the case is not closed.
+#[utoipa::path(post, path = "/v1/cases/{id}/escalate", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = EscalateRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn escalate_case(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<EscalateRequest>,
+) -> Result<CommandReply, ApiError> {
+    let body = input.body;
+    let mut errors = FieldErrors::default();
+    let tier = errors.parse::<Tier>("tier", &body.tier);
+    let departments = body.departments.map(|names| {
+        names
+            .iter()
+            .enumerate()
+            .filter_map(|(index, name)| {
+                errors.department(&format!("departments[{index}]"), Some(name))
+            })
+            .collect::<Vec<_>>()
+    });
+    let command = errors.finish(|| {
+        Some(Command::Escalate {
+            tier: tier?,
+            departments,
+            reason: body.reason,
+        })
+    })?;
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Refers the case to a partner department (`ReferredToDepartment`) and shares it with it.
+///
+/// Roles: admin, supervisor, officer. Allowed while the case is not closed.
+#[utoipa::path(post, path = "/v1/cases/{id}/refer", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = ReferRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn refer_case(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<ReferRequest>,
+) -> Result<CommandReply, ApiError> {
+    let body = input.body;
+    let mut errors = FieldErrors::default();
+    let department = errors.department("department", Some(&body.department));
+    let command = errors.finish(|| {
+        Some(Command::Refer {
+            department: department?,
+            reason: body.reason,
+        })
+    })?;
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Records a partner department's feedback (`DepartmentFeedbackRecorded`).
+///
+/// Roles: partner (for cases shared with its department).
+#[utoipa::path(post, path = "/v1/cases/{id}/feedback", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = FeedbackRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn record_feedback(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<FeedbackRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::RecordFeedback {
+        content: input.body.content,
+        outcome: input.body.outcome,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Adds an internal note (`NoteAdded`), at any time.
+///
+/// Roles: admin, supervisor, officer.
+#[utoipa::path(post, path = "/v1/cases/{id}/notes", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = NoteRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn add_note(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<NoteRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::AddNote {
+        text: input.body.text,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Closes the case with an outcome (`CaseClosed`). While an opinion letter awaits the
+/// employer's answer, only `referred` and `withdrawn` may close it.
+///
+/// Roles: admin, supervisor, officer. Allowed while the case is not closed.
+#[utoipa::path(post, path = "/v1/cases/{id}/close", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = CloseRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn close_case(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<CloseRequest>,
+) -> Result<CommandReply, ApiError> {
+    let body = input.body;
+    let mut errors = FieldErrors::default();
+    let outcome = errors.parse::<Outcome>("outcome", &body.outcome);
+    let command = errors.finish(|| {
+        Some(Command::Close {
+            outcome: outcome?,
+            summary: body.summary,
+        })
+    })?;
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Reopens a closed case (`CaseReopened`).
+///
+/// Roles: admin, supervisor.
+#[utoipa::path(post, path = "/v1/cases/{id}/reopen", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = ReopenRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn reopen_case(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    input: CommandInput<ReopenRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::Reopen {
+        reason: input.body.reason,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Erases the complainant's personal data (`PersonalDataErased`): the case's data key is
+/// destroyed, so every sealed copy in the log becomes unreadable, while the chain — which
+/// covers only the sealed form — still verifies. No body.
+///
+/// Roles: admin.
+#[utoipa::path(post, path = "/v1/cases/{id}/erase-personal-data", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, crate::openapi::CommandHeaderParams),
+    responses((status = 200, description = "Erased.", body = CommandResponse), CommandProblems))]
+pub async fn erase_personal_data(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+    OriginalUri(uri): OriginalUri,
+    headers: CommandHeaders,
+) -> Result<CommandReply, ApiError> {
+    let idempotency = headers.idempotency_for(&Method::POST, uri.path());
+    let outcome = state
+        .app
+        .erase_personal_data(&caller, id, idempotency)
+        .await?;
+    Ok(CommandReply {
+        status: StatusCode::OK,
+        body: outcome.into(),
+    })
+}

@@ -1,0 +1,834 @@
+//! The wire format: request and response bodies, with their OpenAPI schemas.
+//!
+//! These are deliberately not domain types: the wire is a boundary of its own. Vocabulary
+//! fields arrive as strings and are parsed here, so an unknown value is a 422 that names the
+//! field and lists the accepted values.
+
+use std::str::FromStr;
+
+use caseledger_app::{
+    CaseView, ChainPoint, CommandOutcome, ComplainantView, StoredEvent, TokenRecord,
+};
+use caseledger_domain::{
+    Category, ComplainantInput, Department, EmployerInput, LetterKind, Outcome, Role, Source, Tier,
+    UnknownValueError,
+};
+use caseledger_store::Recorded;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ProblemField};
+
+/// Collects field errors while a request is turned into an app input.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<ProblemField>);
+
+impl FieldErrors {
+    /// Parses a vocabulary value, recording a failure against `field`.
+    pub fn parse<T: FromStr<Err = UnknownValueError>>(
+        &mut self,
+        field: &str,
+        text: &str,
+    ) -> Option<T> {
+        match text.parse() {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(ProblemField {
+                    field: field.into(),
+                    message: error.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Parses an optional department name.
+    pub fn department(&mut self, field: &str, text: Option<&str>) -> Option<Department> {
+        let text = text?;
+        match Department::new(text) {
+            Ok(department) => Some(department),
+            Err(error) => {
+                self.0.push(ProblemField {
+                    field: field.into(),
+                    message: error.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    /// Ok with `value` when nothing failed, else a 422 naming every bad field.
+    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, ApiError> {
+        if !self.0.is_empty() {
+            return Err(ApiError::invalid(self.0));
+        }
+        value().ok_or_else(|| ApiError::invalid(vec![]))
+    }
+}
+
+fn vocabulary_schema(description: &str, names: &[&str]) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(names.iter().copied()))
+        .into()
+}
+
+/// OpenAPI schema of a category.
+pub fn category_schema() -> Schema {
+    vocabulary_schema("What the case is about.", Category::NAMES)
+}
+/// OpenAPI schema of a source.
+pub fn source_schema() -> Schema {
+    vocabulary_schema("How the case reached the union.", Source::NAMES)
+}
+/// OpenAPI schema of a letter kind.
+pub fn letter_kind_schema() -> Schema {
+    vocabulary_schema(
+        "reminder (提示函), opinion letter to the employer (意见书) or recommendation letter to a government department (建议书).",
+        LetterKind::NAMES,
+    )
+}
+/// OpenAPI schema of a tier of the joint mechanism.
+pub fn tier_schema() -> Schema {
+    vocabulary_schema(
+        "Tier of the joint mechanism (三方驻会、四方协作、五方联动); tiers only go up.",
+        Tier::NAMES,
+    )
+}
+/// OpenAPI schema of a closing outcome.
+pub fn outcome_schema() -> Schema {
+    vocabulary_schema("How the case ended.", Outcome::NAMES)
+}
+/// OpenAPI schema of a role.
+pub fn role_schema() -> Schema {
+    vocabulary_schema("What a token may do.", Role::NAMES)
+}
+/// OpenAPI schema of a case status.
+pub fn status_schema() -> Schema {
+    vocabulary_schema(
+        "Where the case stands.",
+        caseledger_domain::CaseStatus::NAMES,
+    )
+}
+
+/// `POST /v1/cases`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCaseRequest {
+    /// Short title, at most 200 characters.
+    pub title: String,
+    /// What the case is about.
+    #[schema(schema_with = category_schema)]
+    pub category: String,
+    /// Full description.
+    pub description: String,
+    /// How the case reached the union.
+    #[schema(schema_with = source_schema)]
+    pub source: String,
+    /// The employer.
+    pub employer: EmployerRequest,
+    /// Administrative region, e.g. `Fucheng District`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Industry, e.g. `building_materials`.
+    #[serde(default)]
+    pub industry: Option<String>,
+    /// How many workers are affected.
+    #[serde(default)]
+    pub workers_affected: Option<u32>,
+    /// The complainant (sensitive personal data: stored sealed, shown only to officers,
+    /// supervisors and admins).
+    #[serde(default)]
+    pub complainant: Option<ComplainantRequest>,
+}
+
+/// The employer of a new case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmployerRequest {
+    /// The employer's name.
+    pub name: String,
+    /// Unified social credit code (GB 32100-2015), 18 characters with a check character.
+    #[serde(default)]
+    pub credit_code: Option<String>,
+    /// A supervisor may keep a code that fails its check (some pilot-era codes do); the event
+    /// records the override.
+    #[serde(default)]
+    pub credit_code_unverified: Option<bool>,
+}
+
+/// A complainant's details.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComplainantRequest {
+    /// Full name.
+    pub name: String,
+    /// Phone number.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Resident identity number (GB 11643-1999), 18 characters with a check character.
+    #[serde(default)]
+    pub id_number: Option<String>,
+}
+
+impl std::fmt::Debug for ComplainantRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ComplainantRequest(<redacted>)")
+    }
+}
+
+impl OpenCaseRequest {
+    /// The app's input, or a 422 naming every unknown vocabulary value.
+    pub fn into_input(self) -> Result<caseledger_app::OpenCase, ApiError> {
+        let mut errors = FieldErrors::default();
+        let category = errors.parse::<Category>("category", &self.category);
+        let source = errors.parse::<Source>("source", &self.source);
+        errors.finish(|| {
+            Some(caseledger_app::OpenCase {
+                title: self.title,
+                category: category?,
+                description: self.description,
+                source: source?,
+                employer: EmployerInput {
+                    name: self.employer.name,
+                    credit_code: self.employer.credit_code,
+                    credit_code_unverified: self.employer.credit_code_unverified.unwrap_or(false),
+                },
+                region: self.region,
+                industry: self.industry,
+                workers_affected: self.workers_affected,
+                complainant: self.complainant.map(|complainant| ComplainantInput {
+                    name: complainant.name,
+                    phone: complainant.phone,
+                    id_number: complainant.id_number,
+                }),
+            })
+        })
+    }
+}
+
+/// `POST /v1/cases/{id}/assign`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The officer's name.
+    pub officer: String,
+}
+
+/// `POST /v1/cases/{id}/findings`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindingRequest {
+    /// What the investigation found.
+    pub summary: String,
+    /// The hazard involved, e.g. `silica dust`.
+    #[serde(default)]
+    pub hazard: Option<String>,
+}
+
+/// `POST /v1/cases/{id}/letters`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterRequest {
+    /// The kind of letter.
+    #[schema(schema_with = letter_kind_schema)]
+    pub kind: String,
+    /// To whom it goes: the employer, or for a recommendation the department's office.
+    pub recipient: String,
+    /// The letter's text, with the itemised corrections.
+    pub content: String,
+    /// When the answer is due (RFC 3339, in the future); the configured default for the kind
+    /// when left out.
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// The government department a recommendation letter goes to (required for
+    /// recommendations, refused for the others); the case is shared with it.
+    #[serde(default)]
+    pub department: Option<String>,
+}
+
+/// `POST /v1/cases/{id}/letters/{letter_id}/response`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterResponseRequest {
+    /// Whether the violation was corrected.
+    pub rectified: bool,
+    /// The answer's text.
+    pub content: String,
+}
+
+/// `POST /v1/cases/{id}/escalate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalateRequest {
+    /// The tier to escalate to; higher than the current one.
+    #[schema(schema_with = tier_schema)]
+    pub tier: String,
+    /// Participating departments; the tier's configured members when left out.
+    #[serde(default)]
+    pub departments: Option<Vec<String>>,
+    /// Why.
+    pub reason: String,
+}
+
+/// `POST /v1/cases/{id}/refer`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferRequest {
+    /// The partner department.
+    pub department: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// `POST /v1/cases/{id}/feedback` (partner departments).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    /// What the department did or found.
+    pub content: String,
+    /// The department's own outcome, free text (e.g. `case opened`, `award issued`).
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+/// `POST /v1/cases/{id}/notes`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// The note.
+    pub text: String,
+}
+
+/// `POST /v1/cases/{id}/close`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// How the case ended.
+    #[schema(schema_with = outcome_schema)]
+    pub outcome: String,
+    /// A closing summary.
+    pub summary: String,
+}
+
+/// `POST /v1/cases/{id}/reopen` (supervisors).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReopenRequest {
+    /// Why.
+    pub reason: String,
+}
+
+/// The answer to every command.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommandResponse {
+    /// The case.
+    pub case_id: Uuid,
+    /// The case's version after the command; send it as `If-Match` to build on this state.
+    pub version: u64,
+    /// The global log position of the last event written; pass it as `?min_position=` to
+    /// read your own write.
+    pub position: u64,
+    /// The types of the events written.
+    pub events: Vec<String>,
+}
+
+impl From<CommandOutcome> for CommandResponse {
+    fn from(outcome: CommandOutcome) -> Self {
+        CommandResponse {
+            case_id: outcome.case_id.0,
+            version: outcome.version,
+            position: outcome.position,
+            events: outcome.events,
+        }
+    }
+}
+
+/// The employer as a case shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmployerView {
+    /// Name.
+    pub name: String,
+    /// Unified social credit code.
+    pub credit_code: Option<String>,
+    /// True when a supervisor kept a code that fails its check.
+    pub credit_code_unverified: bool,
+}
+
+/// A complainant, as officers, supervisors and admins see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComplainantResponse {
+    /// Full name; absent once erased.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Phone; absent once erased.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Resident identity number; absent once erased.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    /// True when the data was erased.
+    pub erased: bool,
+}
+
+/// A finding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingView {
+    /// What was found.
+    pub summary: String,
+    /// The hazard.
+    pub hazard: Option<String>,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A supervision letter and its answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LetterView {
+    /// The letter's id, for its response.
+    pub letter_id: Uuid,
+    /// The letter number, e.g. `MY-2026-0042`.
+    pub number: String,
+    /// The kind.
+    #[schema(schema_with = letter_kind_schema)]
+    pub kind: String,
+    /// To whom.
+    pub recipient: String,
+    /// The text.
+    pub content: String,
+    /// The department of a recommendation letter.
+    pub department: Option<String>,
+    /// When issued.
+    pub issued_at: DateTime<Utc>,
+    /// When the answer is due.
+    pub deadline: Option<DateTime<Utc>>,
+    /// True while an answer is awaited.
+    pub open: bool,
+    /// True when the deadline passed unanswered.
+    pub deadline_missed: bool,
+    /// The answer, once given.
+    pub answer: Option<LetterAnswerView>,
+}
+
+/// An answer to a letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LetterAnswerView {
+    /// Whether the violation was corrected.
+    pub rectified: bool,
+    /// The text.
+    pub content: String,
+    /// When.
+    pub answered_at: DateTime<Utc>,
+}
+
+/// The case's place in the joint mechanism.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EscalationView {
+    /// The tier.
+    #[schema(schema_with = tier_schema)]
+    pub tier: String,
+    /// The departments taking part.
+    pub departments: Vec<String>,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub escalated_at: DateTime<Utc>,
+}
+
+/// A referral to a department.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReferralView {
+    /// The department.
+    pub department: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub referred_at: DateTime<Utc>,
+}
+
+/// A department's feedback.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackView {
+    /// The department.
+    pub department: String,
+    /// What it said.
+    pub content: String,
+    /// Its outcome.
+    pub outcome: Option<String>,
+    /// When.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// An internal note (not shown to partner departments).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NoteView {
+    /// The note.
+    pub text: String,
+    /// When.
+    pub added_at: DateTime<Utc>,
+}
+
+/// A point of the hash chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainPointView {
+    /// Global position of the last event in the view.
+    pub position: u64,
+    /// Its hash (64 hex digits).
+    pub hash: String,
+}
+
+impl From<ChainPoint> for ChainPointView {
+    fn from(point: ChainPoint) -> Self {
+        ChainPointView {
+            position: point.position,
+            hash: point.hash,
+        }
+    }
+}
+
+/// A case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseResponse {
+    /// The case id.
+    pub id: Uuid,
+    /// Short title.
+    pub title: String,
+    /// Category.
+    #[schema(schema_with = category_schema)]
+    pub category: String,
+    /// Description.
+    pub description: String,
+    /// Source.
+    #[schema(schema_with = source_schema)]
+    pub source: String,
+    /// Status: open, investigating, awaiting_reply, escalated or closed.
+    #[schema(schema_with = status_schema)]
+    pub status: String,
+    /// The case's version (also its `ETag`).
+    pub version: u64,
+    /// When opened.
+    pub opened_at: Option<DateTime<Utc>>,
+    /// When last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The employer.
+    pub employer: EmployerView,
+    /// Region.
+    pub region: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Workers affected.
+    pub workers_affected: Option<u32>,
+    /// The assigned officer.
+    pub assignee: Option<String>,
+    /// Findings.
+    pub findings: Vec<FindingView>,
+    /// Letters issued.
+    pub letters: Vec<LetterView>,
+    /// Escalation to the joint mechanism.
+    pub escalation: Option<EscalationView>,
+    /// Departments the case is shared with.
+    pub shared_with: Vec<String>,
+    /// Referrals.
+    pub referrals: Vec<ReferralView>,
+    /// Departments' feedback.
+    pub feedback: Vec<FeedbackView>,
+    /// Internal notes; absent for partner departments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<NoteView>>,
+    /// The earliest deadline of an open letter.
+    pub deadline: Option<DateTime<Utc>>,
+    /// True when an open letter's deadline passed unanswered.
+    pub overdue: bool,
+    /// When closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    #[schema(schema_with = outcome_schema_nullable)]
+    pub outcome: Option<String>,
+    /// The closing summary.
+    pub closing_summary: Option<String>,
+    /// How often the case was reopened.
+    pub reopened_count: u32,
+    /// The complainant; present only for admins, supervisors and officers, and only when the
+    /// case names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complainant: Option<ComplainantResponse>,
+    /// The chain point of the view's last event.
+    pub chain: ChainPointView,
+}
+
+/// OpenAPI schema of an optional outcome.
+pub fn outcome_schema_nullable() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .description(Some("How the case ended; null while open."))
+        .enum_values(Some(Outcome::NAMES.iter().copied().map(Some).chain([None])))
+        .into()
+}
+
+impl CaseResponse {
+    /// The response for `view`; partners get no internal notes.
+    pub fn new(view: CaseView, include_notes: bool) -> CaseResponse {
+        let case = view.case;
+        let status = case.status().as_str().to_owned();
+        let deadline = case.deadline();
+        let overdue = case.overdue();
+        CaseResponse {
+            id: case.id.0,
+            title: case.title,
+            category: case
+                .category
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            description: case.description,
+            source: case
+                .source
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            status,
+            version: case.version,
+            opened_at: case.opened_at,
+            updated_at: case.updated_at,
+            employer: EmployerView {
+                name: case.employer.name,
+                credit_code: case.employer.credit_code,
+                credit_code_unverified: case.employer.credit_code_unverified,
+            },
+            region: case.region,
+            industry: case.industry,
+            workers_affected: case.workers_affected,
+            assignee: case.assignee,
+            findings: case
+                .findings
+                .into_iter()
+                .map(|finding| FindingView {
+                    summary: finding.summary,
+                    hazard: finding.hazard,
+                    recorded_at: finding.recorded_at,
+                })
+                .collect(),
+            letters: case
+                .letters
+                .into_iter()
+                .map(|letter| LetterView {
+                    letter_id: letter.letter_id.0,
+                    open: letter.is_open(),
+                    number: letter.number,
+                    kind: letter.kind.as_str().to_owned(),
+                    recipient: letter.recipient,
+                    content: letter.content,
+                    department: letter.department.map(|d| d.as_str().to_owned()),
+                    issued_at: letter.issued_at,
+                    deadline: letter.deadline,
+                    deadline_missed: letter.deadline_missed,
+                    answer: letter.answered.map(|answer| LetterAnswerView {
+                        rectified: answer.rectified,
+                        content: answer.content,
+                        answered_at: answer.answered_at,
+                    }),
+                })
+                .collect(),
+            escalation: case.escalation.map(|escalation| EscalationView {
+                tier: escalation.tier.as_str().to_owned(),
+                departments: escalation
+                    .departments
+                    .into_iter()
+                    .map(|d| d.as_str().to_owned())
+                    .collect(),
+                reason: escalation.reason,
+                escalated_at: escalation.escalated_at,
+            }),
+            shared_with: case
+                .shared_with
+                .into_iter()
+                .map(|d| d.as_str().to_owned())
+                .collect(),
+            referrals: case
+                .referrals
+                .into_iter()
+                .map(|referral| ReferralView {
+                    department: referral.department.as_str().to_owned(),
+                    reason: referral.reason,
+                    referred_at: referral.referred_at,
+                })
+                .collect(),
+            feedback: case
+                .feedback
+                .into_iter()
+                .map(|feedback| FeedbackView {
+                    department: feedback.department.as_str().to_owned(),
+                    content: feedback.content,
+                    outcome: feedback.outcome,
+                    recorded_at: feedback.recorded_at,
+                })
+                .collect(),
+            notes: include_notes.then(|| {
+                case.notes
+                    .into_iter()
+                    .map(|note| NoteView {
+                        text: note.text,
+                        added_at: note.added_at,
+                    })
+                    .collect()
+            }),
+            deadline,
+            overdue,
+            closed_at: case.closed_at,
+            outcome: case.outcome.map(|o| o.as_str().to_owned()),
+            closing_summary: case.closing_summary,
+            reopened_count: case.reopened_count,
+            complainant: match view.complainant {
+                ComplainantView::None | ComplainantView::Withheld => None,
+                ComplainantView::Erased => Some(ComplainantResponse {
+                    name: None,
+                    phone: None,
+                    id_number: None,
+                    erased: true,
+                }),
+                ComplainantView::Present(complainant) => Some(ComplainantResponse {
+                    name: Some(complainant.name),
+                    phone: complainant.phone,
+                    id_number: complainant.id_number,
+                    erased: false,
+                }),
+            },
+            chain: view.chain.into(),
+        }
+    }
+}
+
+/// Who ran a command, as an envelope records it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorSchema {
+    /// The token used; null for the service itself.
+    pub token_id: Option<Uuid>,
+    /// The token's name, or `system`.
+    pub name: String,
+    /// The role, or `system`.
+    pub role: String,
+    /// A partner's department.
+    pub department: Option<String>,
+}
+
+/// An event envelope of the hash-chained log (contract §5). `data` depends on `type`;
+/// complainants' personal data appears only sealed (`{"sealed":"<base64>"}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnvelopeSchema {
+    /// The event id (UUID v7).
+    pub id: Uuid,
+    /// Global position, from 1, without gaps.
+    pub position: u64,
+    /// The case.
+    pub case_id: Uuid,
+    /// The case's version after this event.
+    pub version: u64,
+    /// The event type, e.g. `SupervisionLetterIssued`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: ActorSchema,
+    /// The event's data.
+    pub data: serde_json::Value,
+    /// The previous envelope's hash (64 zeros for position 1).
+    pub prev_hash: String,
+    /// `hex(SHA-256(prev_hash + "\n" + RFC 8785 canonical JSON of this envelope without "hash"))`.
+    pub hash: String,
+}
+
+/// An envelope as served: the stored event in the log's envelope, unchanged.
+pub type Envelope = Recorded<StoredEvent>;
+
+/// `GET /v1/cases/{id}/history`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryResponse {
+    /// The case.
+    pub case_id: Uuid,
+    /// Its events, oldest first.
+    #[schema(value_type = Vec<EnvelopeSchema>)]
+    pub events: Vec<Envelope>,
+}
+
+/// `GET /v1/events`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsResponse {
+    /// Events in position order.
+    #[schema(value_type = Vec<EnvelopeSchema>)]
+    pub events: Vec<Envelope>,
+    /// Pass as `after` for the next page; null when this page reached the head.
+    pub next_after: Option<u64>,
+}
+
+/// `POST /v1/tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// Who or what uses the token.
+    pub name: String,
+    /// The role.
+    #[schema(schema_with = role_schema)]
+    pub role: String,
+    /// The department, for partner tokens only.
+    #[serde(default)]
+    pub department: Option<String>,
+}
+
+/// A token (the secret only in the answer to its creation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The token's id.
+    pub id: Uuid,
+    /// The bearer token; shown once, at creation, and never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Role.
+    #[schema(schema_with = role_schema)]
+    pub role: String,
+    /// Department (partners).
+    pub department: Option<String>,
+    /// When issued.
+    pub created_at: DateTime<Utc>,
+    /// When revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenResponse {
+    /// The response for a record, with the secret when it was just issued.
+    pub fn new(record: TokenRecord, token: Option<String>) -> TokenResponse {
+        TokenResponse {
+            id: record.id,
+            token,
+            name: record.name,
+            role: record.role.as_str().to_owned(),
+            department: record.department.map(|d| d.as_str().to_owned()),
+            created_at: record.created_at,
+            revoked_at: record.revoked_at,
+        }
+    }
+}
+
+/// `GET /v1/tokens`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenListResponse {
+    /// Every token, oldest first.
+    pub items: Vec<TokenResponse>,
+}
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`, or what is not ready.
+    pub status: String,
+    /// The log's durable head position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<u64>,
+}

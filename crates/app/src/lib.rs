@@ -1,0 +1,24 @@
+//! The caseledger service as a Rust API, below HTTP: load → decide → append, the queries, the
+//! roles, tokens and personal-data sealing.
+//!
+//! Central types: [`App`] (the service), [`Caller`] (an authenticated token), [`StoredEvent`]
+//! (what the log holds for a case event: the domain event plus id, case, time and actor) and
+//! [`AppError`]. This crate knows nothing of HTTP shapes; the API crate maps its results to
+//! requests and responses.
+
+pub mod clock;
+pub mod envelope;
+pub mod error;
+pub mod personal_data;
+mod service;
+pub mod storage;
+pub mod tokens;
+
+pub use clock::{Clock, SystemClock};
+pub use envelope::{ActorRecord, ActorRole, StoredEvent};
+pub use error::AppError;
+pub use service::{
+    App, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase, TimeTravel,
+};
+pub use storage::Storage;
+pub use tokens::{Caller, IssuedToken, TokenRecord};

@@ -1,0 +1,767 @@
+//! The service: every command goes load → decide → append; every read folds or reads the log.
+//!
+//! This module owns the flow around the domain — role gates, optimistic concurrency and its
+//! retries, idempotency, letter numbers, sealing personal data — and the read side that the
+//! API serves until the projections take over lists and search. It knows nothing of HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caseledger_domain::{
+    authorize, decide, letter_number, Actor, Case, CaseEvent, CaseId, Category, Command,
+    ComplainantInput, ComplainantRecord, Context, Department, EmployerInput, FieldError, Policy,
+    Rejection, Role, Rule, Source,
+};
+use caseledger_store::{
+    AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, Position, Recorded, StreamId,
+    Version,
+};
+use chrono::{DateTime, Datelike, Utc};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::envelope::{ActorRecord, StoredEvent};
+use crate::personal_data::CaseKey;
+use crate::storage::Storage;
+use crate::tokens::{Caller, IssuedToken, TokenRecord, Tokens};
+use crate::AppError;
+
+/// How often a command without `If-Match` is retried when another command on the same case
+/// lands between its load and its append.
+const MAX_CONFLICT_RETRIES: usize = 64;
+/// The most events read from a stream at once.
+const STREAM_READ_LIMIT: usize = 1_000_000;
+
+/// The rights-protection service.
+pub struct App {
+    storage: Storage,
+    tokens: Tokens,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The input of opening a case: the domain's, with the complainant's details in clear (the app
+/// validates and seals them).
+#[derive(Debug, Clone)]
+pub struct OpenCase {
+    /// Short title.
+    pub title: String,
+    /// What the case is about.
+    pub category: Category,
+    /// Full description.
+    pub description: String,
+    /// How the case reached the union.
+    pub source: Source,
+    /// The employer.
+    pub employer: EmployerInput,
+    /// Administrative region.
+    pub region: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Workers affected.
+    pub workers_affected: Option<u32>,
+    /// The complainant, in clear.
+    pub complainant: Option<ComplainantInput>,
+}
+
+/// An idempotency key as the caller sent it, with a fingerprint of the request.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The key from the `Idempotency-Key` header.
+    pub key: String,
+    /// A digest of the request (method, path and body).
+    pub fingerprint: String,
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The case.
+    pub case_id: CaseId,
+    /// The case's version after the command.
+    pub version: u64,
+    /// The global position of the last event written.
+    pub position: u64,
+    /// The types of the events written.
+    pub events: Vec<String>,
+    /// True when this repeats the answer to an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+/// Which state of a case to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeTravel {
+    /// The current state.
+    Latest,
+    /// The state right after version N.
+    AtVersion(u64),
+    /// The state as it stood at an instant.
+    AsOf(DateTime<Utc>),
+}
+
+/// A point of the hash chain: ties a view to a verifiable export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPoint {
+    /// The global position of the last event folded into the view.
+    pub position: u64,
+    /// That event's hash.
+    pub hash: String,
+}
+
+/// How a reader sees the complainant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComplainantView {
+    /// The case names no complainant.
+    None,
+    /// The caller may not see personal data (partners, auditors).
+    Withheld,
+    /// The data was erased.
+    Erased,
+    /// The details, for officers, supervisors and admins.
+    Present(ComplainantInput),
+}
+
+/// A case as a caller may see it.
+#[derive(Debug, Clone)]
+pub struct CaseView {
+    /// The folded case.
+    pub case: Case,
+    /// The complainant, as the caller may see it.
+    pub complainant: ComplainantView,
+    /// The chain point of the view's last event.
+    pub chain: ChainPoint,
+}
+
+fn may_see_personal_data(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Supervisor | Role::Officer)
+}
+
+fn require_role(caller: &Caller, allowed: &[Role], what: &str) -> Result<(), AppError> {
+    if allowed.contains(&caller.role) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "the {} role may not {what}",
+            caller.role
+        )))
+    }
+}
+
+impl App {
+    /// Builds the service over `storage`, loading the token index.
+    pub async fn new(
+        storage: Storage,
+        policy: Policy,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, AppError> {
+        let tokens = Tokens::load(storage.tokens.clone()).await?;
+        Ok(App {
+            storage,
+            tokens,
+            policy,
+            clock,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The storage handle.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The current time of the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The durable head of the log.
+    pub fn head(&self) -> Head {
+        self.storage.log.head()
+    }
+
+    /// Waits until the log includes `position`, at most `timeout`; reads taken after this see
+    /// every write up to it.
+    pub async fn wait_for_position(
+        &self,
+        position: u64,
+        timeout: Duration,
+    ) -> Result<(), AppError> {
+        let mut receiver = self.storage.log.subscribe();
+        let reached = tokio::time::timeout(
+            timeout,
+            receiver.wait_for(|head| head.position.0 >= position),
+        )
+        .await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(AppError::Unavailable {
+                reason: format!(
+                    "the log has not reached position {position} yet (it is at {})",
+                    self.head().position
+                ),
+                retry_after_seconds: 1,
+            }),
+        }
+    }
+
+    // ----- tokens -------------------------------------------------------------------------
+
+    /// The caller a bearer token stands for.
+    pub fn authenticate(&self, token: &str) -> Option<Caller> {
+        self.tokens.authenticate(token)
+    }
+
+    /// On a store with no token yet, issues the first admin token.
+    pub async fn issue_initial_admin_token(&self) -> Result<Option<IssuedToken>, AppError> {
+        if !self.tokens.is_empty() {
+            return Ok(None);
+        }
+        let issued = self
+            .tokens
+            .issue("initial-admin".into(), Role::Admin, None, self.now())
+            .await?;
+        Ok(Some(issued))
+    }
+
+    /// Issues a token (admins only). Partners need a known department; no other role has one.
+    pub async fn issue_token(
+        &self,
+        caller: &Caller,
+        name: String,
+        role: Role,
+        department: Option<Department>,
+    ) -> Result<IssuedToken, AppError> {
+        require_role(caller, &[Role::Admin], "manage tokens")?;
+        let mut errors = Vec::new();
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 {
+            errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+        }
+        match (&department, role) {
+            (None, Role::Partner) => errors.push(FieldError::new(
+                "department",
+                "a partner token needs the department it acts for",
+            )),
+            (Some(department), Role::Partner) if !self.policy.knows(department) => errors.push(
+                FieldError::new("department", format!("unknown department '{department}'")),
+            ),
+            (Some(_), role) if role != Role::Partner => errors.push(FieldError::new(
+                "department",
+                "only partner tokens belong to a department",
+            )),
+            _ => {}
+        }
+        if !errors.is_empty() {
+            return Err(Rejection::Invalid(errors).into());
+        }
+        self.tokens.issue(name, role, department, self.now()).await
+    }
+
+    /// Every token record (admins only).
+    pub fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenRecord>, AppError> {
+        require_role(caller, &[Role::Admin], "manage tokens")?;
+        Ok(self.tokens.list())
+    }
+
+    /// Revokes a token at once (admins only).
+    pub async fn revoke_token(&self, caller: &Caller, id: Uuid) -> Result<TokenRecord, AppError> {
+        require_role(caller, &[Role::Admin], "manage tokens")?;
+        self.tokens.revoke(id, self.now()).await
+    }
+
+    // ----- commands -----------------------------------------------------------------------
+
+    /// Opens a case.
+    pub async fn open_case(
+        &self,
+        caller: &Caller,
+        input: OpenCase,
+        idempotency: Option<Idempotency>,
+    ) -> Result<CommandOutcome, AppError> {
+        let idempotency = self.scope(caller, idempotency);
+        if let Some(replayed) = self.replay(idempotency.as_ref()).await? {
+            return Ok(replayed);
+        }
+        let now = self.now();
+        let case_id = CaseId(Uuid::now_v7());
+        let complainant = input
+            .complainant
+            .as_ref()
+            .map(|complainant| complainant.validate(now.date_naive()));
+        let command = |sealed| Command::OpenCase {
+            title: input.title.clone(),
+            category: input.category,
+            description: input.description.clone(),
+            source: input.source,
+            employer: input.employer.clone(),
+            region: input.region.clone(),
+            industry: input.industry.clone(),
+            workers_affected: input.workers_affected,
+            complainant: sealed,
+        };
+        let actor = self.actor(caller);
+        let context = self.context(&actor, now);
+        let empty = Case::new(case_id);
+        authorize(caller.role, &command(None))?;
+        // Check everything but the complainant first, so every bad field is reported at once.
+        let checked = decide(&empty, command(None), &context);
+        let complainant = match complainant {
+            Some(Err(mut complainant_errors)) => {
+                if let Err(Rejection::Invalid(errors)) = checked {
+                    complainant_errors.splice(0..0, errors);
+                }
+                return Err(Rejection::Invalid(complainant_errors).into());
+            }
+            Some(Ok(complainant)) => Some(complainant),
+            None => None,
+        };
+        checked?;
+        let sealed = match complainant {
+            Some(complainant) => {
+                let key = CaseKey::generate();
+                // The key is stored before the event that needs it; a key whose append then
+                // fails is never used and harms nothing.
+                self.storage
+                    .personal_data_keys
+                    .put(case_id.0.as_bytes(), &key)
+                    .await?;
+                Some(key.seal(case_id, &complainant)?)
+            }
+            None => None,
+        };
+        let events = decide(&empty, command(sealed), &context)?;
+        let committed = self
+            .append(
+                caller,
+                case_id,
+                ExpectedVersion::NoStream,
+                events.clone(),
+                now,
+                idempotency,
+            )
+            .await?
+            .map_err(|rejected| match rejected {
+                AppendRejected::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
+                AppendRejected::VersionConflict { .. } => {
+                    AppError::Internal(anyhow::anyhow!("a new case id was already taken"))
+                }
+            })?;
+        Ok(outcome(case_id, &committed, &events))
+    }
+
+    /// Runs a command on a case. With `if_match`, the case must be at that version (else
+    /// [`AppError::PreconditionFailed`]); without, a concurrent change is retried against the
+    /// new state.
+    pub async fn execute(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+        command: Command,
+        if_match: Option<u64>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<CommandOutcome, AppError> {
+        let idempotency = self.scope(caller, idempotency);
+        if let Some(replayed) = self.replay(idempotency.as_ref()).await? {
+            return Ok(replayed);
+        }
+        let actor = self.actor(caller);
+        let mut command = command;
+        let mut letter_number_allocated = false;
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let (case, _) = self.load(case_id, TimeTravel::Latest).await?;
+            self.ensure_visible(caller, &case)?;
+            authorize(caller.role, &command)?;
+            if let Some(expected) = if_match {
+                if case.version != expected {
+                    return Err(AppError::PreconditionFailed {
+                        expected,
+                        current: case.version,
+                    });
+                }
+            }
+            let now = self.now();
+            let context = self.context(&actor, now);
+            let mut events = decide(&case, command.clone(), &context)
+                .map_err(|rejection| self.hide_unshared(caller, rejection))?;
+            if !letter_number_allocated && needs_letter_number(&command) {
+                // The number is taken only once the letter is known to be acceptable, and kept
+                // across retries, so refused letters leave no gaps.
+                let number = self.next_letter_number(now).await?;
+                if let Command::IssueLetter { number: slot, .. } = &mut command {
+                    *slot = number;
+                }
+                letter_number_allocated = true;
+                events = decide(&case, command.clone(), &context)?;
+            }
+            let expected = ExpectedVersion::after(Version(case.version));
+            match self
+                .append(
+                    caller,
+                    case_id,
+                    expected,
+                    events.clone(),
+                    now,
+                    idempotency.clone(),
+                )
+                .await?
+            {
+                Ok(committed) => return Ok(outcome(case_id, &committed, &events)),
+                Err(AppendRejected::IdempotencyKeyReused) => {
+                    return Err(AppError::IdempotencyKeyReused)
+                }
+                Err(AppendRejected::VersionConflict { actual, .. }) => {
+                    if let Some(expected) = if_match {
+                        return Err(AppError::PreconditionFailed {
+                            expected,
+                            current: actual.map(|version| version.0).unwrap_or(0),
+                        });
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        Err(AppError::Unavailable {
+            reason: "the case is changing too fast; try again".into(),
+            retry_after_seconds: 1,
+        })
+    }
+
+    /// Erases a case's complainant data (admins only): records `PersonalDataErased`, then
+    /// destroys the case's key, so the sealed copies in the log can never be opened again.
+    pub async fn erase_personal_data(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+        idempotency: Option<Idempotency>,
+    ) -> Result<CommandOutcome, AppError> {
+        require_role(caller, &[Role::Admin], "erase personal data")?;
+        let outcome = self
+            .execute(
+                caller,
+                case_id,
+                Command::ErasePersonalData,
+                None,
+                idempotency,
+            )
+            .await?;
+        self.storage
+            .personal_data_keys
+            .remove(case_id.0.as_bytes())
+            .await?;
+        Ok(outcome)
+    }
+
+    fn actor(&self, caller: &Caller) -> Actor {
+        Actor {
+            name: caller.name.clone(),
+            role: caller.role,
+            department: caller.department.clone(),
+        }
+    }
+
+    fn context<'a>(&'a self, actor: &'a Actor, now: DateTime<Utc>) -> Context<'a> {
+        Context {
+            now,
+            today: now.date_naive(),
+            actor,
+            policy: &self.policy,
+        }
+    }
+
+    /// Idempotency keys are per token.
+    fn scope(&self, caller: &Caller, idempotency: Option<Idempotency>) -> Option<IdempotencyKey> {
+        idempotency.map(|idempotency| IdempotencyKey {
+            key: format!("{}:{}", caller.token_id, idempotency.key),
+            fingerprint: idempotency.fingerprint,
+        })
+    }
+
+    /// The first answer to a repeated idempotent request, or `None` for a new key.
+    async fn replay(
+        &self,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Option<CommandOutcome>, AppError> {
+        let Some(key) = idempotency else {
+            return Ok(None);
+        };
+        let Some(record) = self.storage.log.idempotency_record(&key.key).await? else {
+            return Ok(None);
+        };
+        if record.fingerprint != key.fingerprint {
+            return Err(AppError::IdempotencyKeyReused);
+        }
+        Ok(Some(self.replayed_outcome(&record.committed).await?))
+    }
+
+    async fn replayed_outcome(&self, committed: &Committed) -> Result<CommandOutcome, AppError> {
+        let count = (committed.last_version.0 + 1).saturating_sub(committed.first_version.0);
+        let events = self
+            .storage
+            .log
+            .read_stream(committed.stream, committed.first_version, count as usize)
+            .await?;
+        Ok(CommandOutcome {
+            case_id: CaseId(committed.stream.0),
+            version: committed.last_version.0,
+            position: committed.last_position.0,
+            events: events
+                .iter()
+                .map(|recorded| recorded.event.event.event_type().to_owned())
+                .collect(),
+            replayed: true,
+        })
+    }
+
+    async fn append(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+        expected: ExpectedVersion,
+        events: Vec<CaseEvent>,
+        now: DateTime<Utc>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Result<Committed, AppendRejected>, AppError> {
+        let actor = ActorRecord {
+            token_id: Some(caller.token_id),
+            name: caller.name.clone(),
+            role: caller.role.into(),
+            department: caller.department.clone(),
+        };
+        self.append_as(actor, case_id, expected, events, now, idempotency)
+            .await
+    }
+
+    /// Appends events to a case's stream in the envelope of `actor`.
+    pub(crate) async fn append_as(
+        &self,
+        actor: ActorRecord,
+        case_id: CaseId,
+        expected: ExpectedVersion,
+        events: Vec<CaseEvent>,
+        now: DateTime<Utc>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Result<Committed, AppendRejected>, AppError> {
+        let envelopes = events
+            .into_iter()
+            .map(|event| StoredEvent {
+                id: Uuid::now_v7(),
+                case_id,
+                at: now,
+                actor: actor.clone(),
+                event,
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let result = self
+            .storage
+            .log
+            .append(StreamId(case_id.0), expected, envelopes, idempotency)
+            .await?;
+        tracing::debug!(
+            case = %case_id,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "append"
+        );
+        Ok(result)
+    }
+
+    async fn next_letter_number(&self, now: DateTime<Utc>) -> Result<String, AppError> {
+        let year = now.year();
+        let sequence = self
+            .storage
+            .counters
+            .increment(format!("letter_number:{year}").as_bytes())
+            .await?;
+        let sequence = u32::try_from(sequence)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("letter numbers ran out")))?;
+        Ok(letter_number(
+            &self.policy.letter_number_prefix,
+            year,
+            sequence,
+        ))
+    }
+
+    /// A partner asking about a case not shared with it learns nothing, not even that it exists.
+    fn hide_unshared(&self, caller: &Caller, rejection: Rejection) -> AppError {
+        match (&rejection, caller.role) {
+            (
+                Rejection::Conflict {
+                    rule: Rule::NotSharedWithDepartment,
+                    ..
+                },
+                Role::Partner,
+            ) => AppError::NotFound("case".into()),
+            _ => rejection.into(),
+        }
+    }
+
+    // ----- reads --------------------------------------------------------------------------
+
+    /// Folds the case's stream up to `at`; `NotFound` when the case did not exist then.
+    async fn load(
+        &self,
+        case_id: CaseId,
+        at: TimeTravel,
+    ) -> Result<(Case, Option<Recorded<StoredEvent>>), AppError> {
+        let events = self
+            .storage
+            .log
+            .read_stream(StreamId(case_id.0), Version(1), STREAM_READ_LIMIT)
+            .await?;
+        let mut case = Case::new(case_id);
+        let mut last = None;
+        for recorded in events {
+            let include = match at {
+                TimeTravel::Latest => true,
+                TimeTravel::AtVersion(version) => recorded.version.0 <= version,
+                TimeTravel::AsOf(instant) => recorded.event.at <= instant,
+            };
+            if !include {
+                break;
+            }
+            case.evolve(&recorded.event.event, recorded.event.at);
+            last = Some(recorded);
+        }
+        if at != TimeTravel::Latest && last.is_none() {
+            return Err(AppError::NotFound("case".into()));
+        }
+        Ok((case, last))
+    }
+
+    fn ensure_visible(&self, caller: &Caller, case: &Case) -> Result<(), AppError> {
+        if !case.opened {
+            return Err(AppError::NotFound("case".into()));
+        }
+        if caller.role == Role::Partner {
+            let shared = caller
+                .department
+                .as_ref()
+                .is_some_and(|department| case.is_shared_with(department));
+            if !shared {
+                return Err(AppError::NotFound("case".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A case as the caller may see it, now or at an earlier point.
+    pub async fn case(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+        at: TimeTravel,
+    ) -> Result<CaseView, AppError> {
+        let (case, last) = self.load(case_id, at).await?;
+        self.ensure_visible(caller, &case)?;
+        // A partner sees a case from the moment it was shared, so time travel to before
+        // that moment shows nothing to it.
+        let last = last.ok_or_else(|| AppError::NotFound("case".into()))?;
+        let complainant = self.complainant_view(caller, &case).await?;
+        Ok(CaseView {
+            case,
+            complainant,
+            chain: ChainPoint {
+                position: last.position.0,
+                hash: last.hash.to_hex(),
+            },
+        })
+    }
+
+    async fn complainant_view(
+        &self,
+        caller: &Caller,
+        case: &Case,
+    ) -> Result<ComplainantView, AppError> {
+        Ok(match &case.complainant {
+            ComplainantRecord::None => ComplainantView::None,
+            _ if !may_see_personal_data(caller.role) => ComplainantView::Withheld,
+            ComplainantRecord::Erased => ComplainantView::Erased,
+            ComplainantRecord::Sealed(sealed) => {
+                let key: Option<CaseKey> = self
+                    .storage
+                    .personal_data_keys
+                    .get(case.id.0.as_bytes())
+                    .await?;
+                match key {
+                    Some(key) => ComplainantView::Present(key.open(case.id, sealed)?),
+                    None => ComplainantView::Erased,
+                }
+            }
+        })
+    }
+
+    /// A case's events, oldest first. Partners see them from the event that shared the case
+    /// with their department on.
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+    ) -> Result<Vec<Recorded<StoredEvent>>, AppError> {
+        let events = self
+            .storage
+            .log
+            .read_stream(StreamId(case_id.0), Version(1), STREAM_READ_LIMIT)
+            .await?;
+        let mut case = Case::new(case_id);
+        let mut shared_from = None;
+        for (index, recorded) in events.iter().enumerate() {
+            case.evolve(&recorded.event.event, recorded.event.at);
+            if shared_from.is_none() {
+                if let Some(department) = &caller.department {
+                    if case.is_shared_with(department) {
+                        shared_from = Some(index);
+                    }
+                }
+            }
+        }
+        self.ensure_visible(caller, &case)?;
+        Ok(match caller.role {
+            Role::Partner => events.into_iter().skip(shared_from.unwrap_or(0)).collect(),
+            _ => events,
+        })
+    }
+
+    /// The global log after `after`, at most `limit` events (auditors and admins).
+    pub async fn events(
+        &self,
+        caller: &Caller,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Recorded<StoredEvent>>, AppError> {
+        require_role(
+            caller,
+            &[Role::Admin, Role::Auditor],
+            "read the global event log",
+        )?;
+        Ok(self.storage.log.read_all(Position(after), limit).await?)
+    }
+}
+
+fn needs_letter_number(command: &Command) -> bool {
+    matches!(command, Command::IssueLetter { .. })
+}
+
+fn outcome(case_id: CaseId, committed: &Committed, events: &[CaseEvent]) -> CommandOutcome {
+    CommandOutcome {
+        case_id,
+        version: committed.last_version.0,
+        position: committed.last_position.0,
+        events: events
+            .iter()
+            .map(|event| event.event_type().to_owned())
+            .collect(),
+        replayed: committed.replayed,
+    }
+}

@@ -1,0 +1,47 @@
+//! Where the app keeps things: the event log and the keyspaces beside it, behind one handle.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use caseledger_store::{EventLog, Keyspace, SledLog, SledLogOptions};
+
+use crate::envelope::StoredEvent;
+
+/// The log and the keyspaces of one store.
+#[derive(Clone)]
+pub struct Storage {
+    /// The case event log.
+    pub log: Arc<dyn EventLog<StoredEvent>>,
+    /// API tokens, by id.
+    pub tokens: Keyspace,
+    /// Per-case keys of complainants' personal data.
+    pub personal_data_keys: Keyspace,
+    /// Counters (letter numbers).
+    pub counters: Keyspace,
+    /// The sled log itself, for backend-specific work (verification with progress).
+    pub sled: Option<SledLog>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("head", &self.log.head())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Storage {
+    /// Opens the embedded sled store in `dir`.
+    pub fn open_sled(dir: &Path) -> anyhow::Result<Storage> {
+        let log = SledLog::open(dir, SledLogOptions::default())
+            .with_context(|| format!("opening the event log in {}", dir.display()))?;
+        Ok(Storage {
+            tokens: log.keyspace("tokens")?,
+            personal_data_keys: log.keyspace("personal_data_keys")?,
+            counters: log.keyspace("counters")?,
+            log: Arc::new(log.clone()),
+            sled: Some(log),
+        })
+    }
+}

@@ -1,0 +1,464 @@
+//! The state of a case, rebuilt from its events: [`Case`] and [`Case::evolve`].
+//!
+//! This module owns the fold and the questions asked of the state (status, open letters,
+//! deadline, overdue, sharing). `evolve` is total: it never panics and applies any event in any
+//! state as best it can, because the log is the truth and a fold must always finish. It does not
+//! check rules (that is [`crate::decide()`]) and it never decrypts personal data.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::command::SealedPersonalData;
+use crate::event::{CaseEvent, Employer};
+use crate::ids::{CaseId, LetterId};
+use crate::policy::Department;
+use crate::vocab::{CaseStatus, Category, LetterKind, Outcome, Source, Tier};
+
+/// What the case holds of the complainant's personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ComplainantRecord {
+    /// No complainant details were given.
+    #[default]
+    None,
+    /// Sealed details, readable by whoever holds the case's key.
+    Sealed(SealedPersonalData),
+    /// The details were erased (the key destroyed).
+    Erased,
+}
+
+/// A finding of the investigation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What was found.
+    pub summary: String,
+    /// The hazard involved, if any.
+    pub hazard: Option<String>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The answer to a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LetterAnswer {
+    /// Whether the violation was corrected.
+    pub rectified: bool,
+    /// The answer's text.
+    pub content: String,
+    /// When the answer was recorded.
+    pub answered_at: DateTime<Utc>,
+}
+
+/// A supervision letter of the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Letter {
+    /// The letter's id.
+    pub letter_id: LetterId,
+    /// Its number, such as `MY-2026-0042`.
+    pub number: String,
+    /// Reminder, opinion or recommendation.
+    pub kind: LetterKind,
+    /// To whom it went.
+    pub recipient: String,
+    /// Its text.
+    pub content: String,
+    /// The department a recommendation letter went to.
+    pub department: Option<Department>,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// When the answer is due, if ever.
+    pub deadline: Option<DateTime<Utc>>,
+    /// The answer, once recorded.
+    pub answered: Option<LetterAnswer>,
+    /// Whether the deadline was recorded as missed.
+    pub deadline_missed: bool,
+}
+
+impl Letter {
+    /// Whether the letter awaits its answer: an opinion or recommendation letter not yet
+    /// answered. Reminders need no answer and are never open.
+    pub fn is_open(&self) -> bool {
+        self.kind != LetterKind::Reminder && self.answered.is_none()
+    }
+
+    /// Whether this is an opinion letter the employer did not heed: answered without
+    /// rectification, or with its deadline missed.
+    pub fn is_unheeded_opinion(&self) -> bool {
+        self.kind == LetterKind::Opinion
+            && (self.deadline_missed
+                || self
+                    .answered
+                    .as_ref()
+                    .is_some_and(|answer| !answer.rectified))
+    }
+}
+
+/// The current escalation in the joint mechanism.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The tier reached.
+    pub tier: Tier,
+    /// The participating departments.
+    pub departments: Vec<Department>,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub escalated_at: DateTime<Utc>,
+}
+
+/// A referral to a partner department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Referral {
+    /// The department.
+    pub department: Department,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub referred_at: DateTime<Utc>,
+}
+
+/// Feedback from a partner department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feedback {
+    /// The reporting department.
+    pub department: Department,
+    /// The feedback.
+    pub content: String,
+    /// The department's outcome, in its own words.
+    pub outcome: Option<String>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A note on the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// The note.
+    pub text: String,
+    /// When it was added.
+    pub added_at: DateTime<Utc>,
+}
+
+/// A case as its events left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    /// The case's id.
+    pub id: CaseId,
+    /// How many events were applied.
+    pub version: u64,
+    /// Whether `CaseOpened` was applied.
+    pub opened: bool,
+    /// Short title.
+    pub title: String,
+    /// What the case is about (`None` until opened).
+    pub category: Option<Category>,
+    /// Full description.
+    pub description: String,
+    /// How the case reached the union (`None` until opened).
+    pub source: Option<Source>,
+    /// The employer concerned.
+    pub employer: Employer,
+    /// Administrative region.
+    pub region: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// How many workers are affected.
+    pub workers_affected: Option<u32>,
+    /// The complainant's personal data, sealed or erased.
+    pub complainant: ComplainantRecord,
+    /// When the case was opened.
+    pub opened_at: Option<DateTime<Utc>>,
+    /// When the last event was applied.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The assigned officer.
+    pub assignee: Option<String>,
+    /// Findings, oldest first.
+    pub findings: Vec<Finding>,
+    /// Letters, in the order issued.
+    pub letters: Vec<Letter>,
+    /// The current escalation.
+    pub escalation: Option<Escalation>,
+    /// Departments the case is shared with (recommendation letters, escalations, referrals).
+    pub shared_with: BTreeSet<Department>,
+    /// Referrals, oldest first.
+    pub referrals: Vec<Referral>,
+    /// Department feedback, oldest first.
+    pub feedback: Vec<Feedback>,
+    /// Notes, oldest first.
+    pub notes: Vec<Note>,
+    /// When the case was closed; `None` while open (and again after a reopening).
+    pub closed_at: Option<DateTime<Utc>>,
+    /// How the case ended, while closed.
+    pub outcome: Option<Outcome>,
+    /// The closing summary, while closed.
+    pub closing_summary: Option<String>,
+    /// How many times the case was reopened.
+    pub reopened_count: u32,
+}
+
+impl Case {
+    /// The state before any event: not opened, version 0.
+    pub fn new(id: CaseId) -> Self {
+        Self {
+            id,
+            version: 0,
+            opened: false,
+            title: String::new(),
+            category: None,
+            description: String::new(),
+            source: None,
+            employer: Employer::default(),
+            region: None,
+            industry: None,
+            workers_affected: None,
+            complainant: ComplainantRecord::None,
+            opened_at: None,
+            updated_at: None,
+            assignee: None,
+            findings: Vec::new(),
+            letters: Vec::new(),
+            escalation: None,
+            shared_with: BTreeSet::new(),
+            referrals: Vec::new(),
+            feedback: Vec::new(),
+            notes: Vec::new(),
+            closed_at: None,
+            outcome: None,
+            closing_summary: None,
+            reopened_count: 0,
+        }
+    }
+
+    /// Rebuilds a case from its events and their times, oldest first.
+    pub fn fold<'e>(
+        id: CaseId,
+        events: impl IntoIterator<Item = (&'e CaseEvent, DateTime<Utc>)>,
+    ) -> Self {
+        let mut case = Self::new(id);
+        for (event, at) in events {
+            case.evolve(event, at);
+        }
+        case
+    }
+
+    /// Applies one event that happened at `at`: increments the version and sets `updated_at`.
+    ///
+    /// Total: an event that makes no sense in the current state (say, an answer to an unknown
+    /// letter) changes nothing but the version and `updated_at`, and never panics.
+    pub fn evolve(&mut self, event: &CaseEvent, at: DateTime<Utc>) {
+        self.version = self.version.saturating_add(1);
+        self.updated_at = Some(at);
+        for department in event.shares_with() {
+            self.shared_with.insert(department.clone());
+        }
+        match event {
+            CaseEvent::CaseOpened {
+                title,
+                category,
+                description,
+                source,
+                employer,
+                region,
+                industry,
+                workers_affected,
+                complainant,
+            } => {
+                self.opened = true;
+                self.opened_at.get_or_insert(at);
+                self.title.clone_from(title);
+                self.category = Some(*category);
+                self.description.clone_from(description);
+                self.source = Some(*source);
+                self.employer.clone_from(employer);
+                self.region.clone_from(region);
+                self.industry.clone_from(industry);
+                self.workers_affected = *workers_affected;
+                // Erasure is final: a replayed opening must not bring sealed data back.
+                if self.complainant != ComplainantRecord::Erased {
+                    self.complainant = complainant
+                        .clone()
+                        .map_or(ComplainantRecord::None, ComplainantRecord::Sealed);
+                }
+            }
+            CaseEvent::OfficerAssigned { officer, .. } => {
+                self.assignee = Some(officer.clone());
+            }
+            CaseEvent::FindingRecorded { summary, hazard } => self.findings.push(Finding {
+                summary: summary.clone(),
+                hazard: hazard.clone(),
+                recorded_at: at,
+            }),
+            CaseEvent::SupervisionLetterIssued {
+                letter_id,
+                number,
+                kind,
+                recipient,
+                content,
+                deadline,
+                department,
+            } => {
+                // A duplicate id replaces nothing: the first letter with an id is the letter.
+                if self.letter(*letter_id).is_none() {
+                    self.letters.push(Letter {
+                        letter_id: *letter_id,
+                        number: number.clone(),
+                        kind: *kind,
+                        recipient: recipient.clone(),
+                        content: content.clone(),
+                        department: department.clone(),
+                        issued_at: at,
+                        deadline: *deadline,
+                        answered: None,
+                        deadline_missed: false,
+                    });
+                }
+            }
+            CaseEvent::LetterAnswered {
+                letter_id,
+                rectified,
+                content,
+            } => {
+                if let Some(letter) = self.letter_mut(*letter_id) {
+                    letter.answered = Some(LetterAnswer {
+                        rectified: *rectified,
+                        content: content.clone(),
+                        answered_at: at,
+                    });
+                }
+            }
+            CaseEvent::LetterDeadlineMissed { letter_id, .. } => {
+                if let Some(letter) = self.letter_mut(*letter_id) {
+                    letter.deadline_missed = true;
+                }
+            }
+            CaseEvent::EscalatedToJointMechanism {
+                tier,
+                departments,
+                reason,
+                ..
+            } => {
+                self.escalation = Some(Escalation {
+                    tier: *tier,
+                    departments: departments.clone(),
+                    reason: reason.clone(),
+                    escalated_at: at,
+                });
+            }
+            CaseEvent::ReferredToDepartment { department, reason } => {
+                self.referrals.push(Referral {
+                    department: department.clone(),
+                    reason: reason.clone(),
+                    referred_at: at,
+                });
+            }
+            CaseEvent::DepartmentFeedbackRecorded {
+                department,
+                content,
+                outcome,
+            } => self.feedback.push(Feedback {
+                department: department.clone(),
+                content: content.clone(),
+                outcome: outcome.clone(),
+                recorded_at: at,
+            }),
+            CaseEvent::NoteAdded { text } => self.notes.push(Note {
+                text: text.clone(),
+                added_at: at,
+            }),
+            CaseEvent::CaseClosed { outcome, summary } => {
+                self.closed_at = Some(at);
+                self.outcome = Some(*outcome);
+                self.closing_summary = Some(summary.clone());
+            }
+            CaseEvent::CaseReopened { .. } => {
+                self.closed_at = None;
+                self.outcome = None;
+                self.closing_summary = None;
+                self.reopened_count = self.reopened_count.saturating_add(1);
+            }
+            CaseEvent::PersonalDataErased {} => {
+                self.complainant = ComplainantRecord::Erased;
+            }
+        }
+    }
+
+    /// Where the case stands: closed if closed; else escalated if escalated; else awaiting
+    /// reply while a letter is open; else investigating once assigned or with findings; else
+    /// open.
+    pub fn status(&self) -> CaseStatus {
+        if self.is_closed() {
+            CaseStatus::Closed
+        } else if self.escalation.is_some() {
+            CaseStatus::Escalated
+        } else if self.open_letters().next().is_some() {
+            CaseStatus::AwaitingReply
+        } else if self.assignee.is_some() || !self.findings.is_empty() {
+            CaseStatus::Investigating
+        } else {
+            CaseStatus::Open
+        }
+    }
+
+    /// Whether the case is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed_at.is_some()
+    }
+
+    /// Whether the case is shared with `department`.
+    pub fn is_shared_with(&self, department: &Department) -> bool {
+        self.shared_with.contains(department)
+    }
+
+    /// The letter with this id.
+    pub fn letter(&self, letter_id: LetterId) -> Option<&Letter> {
+        self.letters
+            .iter()
+            .find(|letter| letter.letter_id == letter_id)
+    }
+
+    fn letter_mut(&mut self, letter_id: LetterId) -> Option<&mut Letter> {
+        self.letters
+            .iter_mut()
+            .find(|letter| letter.letter_id == letter_id)
+    }
+
+    /// Letters awaiting their answer (see [`Letter::is_open`]), in the order issued.
+    pub fn open_letters(&self) -> impl Iterator<Item = &Letter> + '_ {
+        self.letters.iter().filter(|letter| letter.is_open())
+    }
+
+    /// The earliest deadline among open letters.
+    pub fn deadline(&self) -> Option<DateTime<Utc>> {
+        self.open_letters()
+            .filter_map(|letter| letter.deadline)
+            .min()
+    }
+
+    /// Whether an open letter's deadline was recorded as missed.
+    pub fn overdue(&self) -> bool {
+        self.open_letters().any(|letter| letter.deadline_missed)
+    }
+
+    /// The letters the deadline watcher should mark missed at `now`: open letters whose deadline
+    /// has passed and is not yet recorded as missed, on a case that is not closed. Each is a
+    /// valid `MarkDeadlineMissed` at `now`.
+    pub fn deadlines_to_mark(&self, now: DateTime<Utc>) -> Vec<LetterId> {
+        if !self.opened || self.is_closed() {
+            return Vec::new();
+        }
+        self.open_letters()
+            .filter(|letter| {
+                !letter.deadline_missed && letter.deadline.is_some_and(|deadline| deadline <= now)
+            })
+            .map(|letter| letter.letter_id)
+            .collect()
+    }
+
+    /// Whether an opinion letter was answered without rectification or left past its deadline;
+    /// a recommendation letter may follow only then.
+    pub fn has_unheeded_opinion(&self) -> bool {
+        self.letters.iter().any(Letter::is_unheeded_opinion)
+    }
+}

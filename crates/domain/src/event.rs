@@ -1,0 +1,202 @@
+//! What happened to a case: [`CaseEvent`], the stored format of the event log, forever.
+//!
+//! This module owns the event shapes and their JSON form: `{"type": "<EventType>", "data":
+//! {...}}`, with every optional field present (as `null` when absent) so each type has one
+//! fixed shape, and no floats (the log is hashed over RFC 8785 canonical JSON). Golden files in
+//! `tests/golden/` pin the format; change a shape only by adding a new event type.
+//!
+//! It does not own the envelope (id, position, time, actor, hashes), which the store and the app
+//! add, nor the effect of an event on a case (that is [`crate::case::Case::evolve`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::command::SealedPersonalData;
+use crate::ids::LetterId;
+use crate::policy::Department;
+use crate::vocab::{Category, LetterKind, Outcome, Source, Tier};
+
+/// The employer of a case, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Employer {
+    /// The employer's name.
+    pub name: String,
+    /// Its unified social credit code, normalised, if known.
+    pub credit_code: Option<String>,
+    /// True when the code failed its check and a supervisor or admin kept it anyway.
+    pub credit_code_unverified: bool,
+}
+
+/// Every event type name, in declaration order.
+pub const EVENT_TYPES: &[&str] = &[
+    "CaseOpened",
+    "OfficerAssigned",
+    "FindingRecorded",
+    "SupervisionLetterIssued",
+    "LetterAnswered",
+    "LetterDeadlineMissed",
+    "EscalatedToJointMechanism",
+    "ReferredToDepartment",
+    "DepartmentFeedbackRecorded",
+    "NoteAdded",
+    "CaseClosed",
+    "CaseReopened",
+    "PersonalDataErased",
+];
+
+/// An event of a case's stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum CaseEvent {
+    /// The case was opened.
+    CaseOpened {
+        /// Short title.
+        title: String,
+        /// What the case is about.
+        category: Category,
+        /// Full description.
+        description: String,
+        /// How the case reached the union.
+        source: Source,
+        /// The employer concerned.
+        employer: Employer,
+        /// Administrative region.
+        region: Option<String>,
+        /// Industry.
+        industry: Option<String>,
+        /// How many workers are affected.
+        workers_affected: Option<u32>,
+        /// The complainant's details, sealed.
+        complainant: Option<SealedPersonalData>,
+    },
+    /// The case was assigned to an officer.
+    OfficerAssigned {
+        /// The new assignee.
+        officer: String,
+        /// The previous assignee, if any.
+        previous: Option<String>,
+    },
+    /// A finding of the investigation was recorded.
+    FindingRecorded {
+        /// What was found.
+        summary: String,
+        /// The hazard involved, if any.
+        hazard: Option<String>,
+    },
+    /// A supervision letter was issued.
+    SupervisionLetterIssued {
+        /// The letter's id.
+        letter_id: LetterId,
+        /// Its number, such as `MY-2026-0042`.
+        number: String,
+        /// Reminder, opinion or recommendation.
+        kind: LetterKind,
+        /// To whom it went.
+        recipient: String,
+        /// Its text.
+        content: String,
+        /// When the answer is due, if ever.
+        deadline: Option<DateTime<Utc>>,
+        /// The department a recommendation letter went to; the case is shared with it.
+        department: Option<Department>,
+    },
+    /// A letter was answered.
+    LetterAnswered {
+        /// Which letter.
+        letter_id: LetterId,
+        /// Whether the violation was corrected.
+        rectified: bool,
+        /// The answer's text.
+        content: String,
+    },
+    /// An open letter's deadline passed unanswered.
+    LetterDeadlineMissed {
+        /// Which letter.
+        letter_id: LetterId,
+        /// The deadline that passed.
+        deadline: DateTime<Utc>,
+    },
+    /// The case was escalated to a tier of the joint mechanism and shared with its departments.
+    EscalatedToJointMechanism {
+        /// The new tier.
+        tier: Tier,
+        /// The participating departments.
+        departments: Vec<Department>,
+        /// Why.
+        reason: String,
+        /// The tier before, if any.
+        previous_tier: Option<Tier>,
+    },
+    /// The case was referred to a department and shared with it.
+    ReferredToDepartment {
+        /// The department.
+        department: Department,
+        /// Why.
+        reason: String,
+    },
+    /// A partner department reported back.
+    DepartmentFeedbackRecorded {
+        /// The reporting department.
+        department: Department,
+        /// The feedback.
+        content: String,
+        /// The department's outcome, in its own words.
+        outcome: Option<String>,
+    },
+    /// A note was added.
+    NoteAdded {
+        /// The note.
+        text: String,
+    },
+    /// The case was closed.
+    CaseClosed {
+        /// How it ended.
+        outcome: Outcome,
+        /// Closing summary.
+        summary: String,
+    },
+    /// The case was reopened.
+    CaseReopened {
+        /// Why.
+        reason: String,
+    },
+    /// The complainant's personal data was erased (its key destroyed); the sealed form stays in
+    /// the log and reads as erased.
+    PersonalDataErased {},
+}
+
+impl CaseEvent {
+    /// The event's type name, as in the `type` field of its JSON and in [`EVENT_TYPES`].
+    pub const fn event_type(&self) -> &'static str {
+        match self {
+            Self::CaseOpened { .. } => "CaseOpened",
+            Self::OfficerAssigned { .. } => "OfficerAssigned",
+            Self::FindingRecorded { .. } => "FindingRecorded",
+            Self::SupervisionLetterIssued { .. } => "SupervisionLetterIssued",
+            Self::LetterAnswered { .. } => "LetterAnswered",
+            Self::LetterDeadlineMissed { .. } => "LetterDeadlineMissed",
+            Self::EscalatedToJointMechanism { .. } => "EscalatedToJointMechanism",
+            Self::ReferredToDepartment { .. } => "ReferredToDepartment",
+            Self::DepartmentFeedbackRecorded { .. } => "DepartmentFeedbackRecorded",
+            Self::NoteAdded { .. } => "NoteAdded",
+            Self::CaseClosed { .. } => "CaseClosed",
+            Self::CaseReopened { .. } => "CaseReopened",
+            Self::PersonalDataErased {} => "PersonalDataErased",
+        }
+    }
+
+    /// The departments this event shares the case with (recommendation letters, escalations,
+    /// referrals); empty for every other event.
+    pub fn shares_with(&self) -> Vec<&Department> {
+        match self {
+            Self::SupervisionLetterIssued {
+                kind: LetterKind::Recommendation,
+                department: Some(department),
+                ..
+            }
+            | Self::ReferredToDepartment { department, .. } => vec![department],
+            Self::EscalatedToJointMechanism { departments, .. } => departments.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}

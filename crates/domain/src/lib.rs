@@ -1,0 +1,35 @@
+//! The rights-protection case as a pure decider, with no I/O.
+//!
+//! Central types: [`Case`] (the state, rebuilt by [`Case::evolve`]), [`Command`] (what a caller
+//! asks), [`CaseEvent`] (what happened: the stored format, forever) and [`decide()`], which turns a
+//! command on a case into events or a [`Rejection`]. The national ID checks live in [`checks`].
+//!
+//! This crate knows nothing of storage, HTTP, async runtimes or clocks: time, ids, letter
+//! numbers and configuration ([`Policy`]) are arguments.
+
+#![warn(missing_docs)]
+
+pub mod case;
+pub mod checks;
+pub mod command;
+pub mod decide;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod limits;
+pub mod policy;
+pub mod vocab;
+
+pub use case::{
+    Case, ComplainantRecord, Escalation, Feedback, Finding, Letter, LetterAnswer, Note, Referral,
+};
+pub use checks::{
+    check_credit_code, check_resident_id, normalize_credit_code, CreditCodeError, ResidentIdError,
+};
+pub use command::{Actor, Command, ComplainantInput, Context, EmployerInput, SealedPersonalData};
+pub use decide::{authorize, decide};
+pub use error::{FieldError, Rejection, Rule};
+pub use event::{CaseEvent, Employer, EVENT_TYPES};
+pub use ids::{CaseId, LetterId};
+pub use policy::{letter_number, Department, DepartmentError, Policy, PolicyError};
+pub use vocab::{CaseStatus, Category, LetterKind, Outcome, Role, Source, Tier, UnknownValueError};

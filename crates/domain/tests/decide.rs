@@ -1,0 +1,1542 @@
+//! Table tests of the rules: `check(given events, when command, expect outcome)` for every
+//! command's happy path and every rejection, the whole life of a case in order and out of order,
+//! and the questions asked of a case's state (status, deadline, overdue).
+//!
+//! Owns no fixtures beyond the table; shared builders live in `common`.
+
+mod common;
+
+use caseledger_domain::{
+    decide, Actor, Case, CaseEvent, CaseId, CaseStatus, Command, Context, Employer, LetterKind,
+    Outcome, Policy, Rejection, Role, Rule, Tier,
+};
+use chrono::Duration;
+use common::*;
+use uuid::Uuid;
+
+/// What a scenario expects.
+#[derive(Debug)]
+enum Then {
+    /// Accepted, with exactly these events.
+    Events(Vec<CaseEvent>),
+    /// Accepted, with one event of this type (for events whose details another test pins).
+    EventType(&'static str),
+    /// Refused with 409 under this rule.
+    Conflict(Rule),
+    /// Refused with 403.
+    Forbidden,
+    /// Refused with 404 for this thing.
+    NotFound(&'static str),
+    /// Refused with 422 naming exactly these fields, in this order.
+    Invalid(Vec<&'static str>),
+}
+
+struct Scenario {
+    name: &'static str,
+    given: Vec<CaseEvent>,
+    actor: Actor,
+    when: Command,
+    then: Then,
+}
+
+fn scenario(
+    name: &'static str,
+    given: Vec<CaseEvent>,
+    actor: Actor,
+    when: Command,
+    then: Then,
+) -> Scenario {
+    Scenario {
+        name,
+        given,
+        actor,
+        when,
+        then,
+    }
+}
+
+fn case_id() -> CaseId {
+    CaseId(Uuid::from_u128(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8192))
+}
+
+/// Folds the given events (an hour apart, ending an hour before now) into a case.
+fn given_case(given: &[CaseEvent]) -> Case {
+    let count = given.len();
+    Case::fold(
+        case_id(),
+        given
+            .iter()
+            .enumerate()
+            .map(|(index, event)| (event, given_at(index, count))),
+    )
+}
+
+/// Decides `when` on the case made of `given`, as `actor`, at `now()`, under the default policy.
+fn check(given: &[CaseEvent], actor: &Actor, when: Command) -> Result<Vec<CaseEvent>, Rejection> {
+    let policy = Policy::default();
+    let context = Context {
+        now: now(),
+        today: today(),
+        actor,
+        policy: &policy,
+    };
+    decide(&given_case(given), when, &context)
+}
+
+fn matches(then: &Then, result: &Result<Vec<CaseEvent>, Rejection>) -> bool {
+    match (then, result) {
+        (Then::Events(expected), Ok(events)) => expected == events,
+        (Then::EventType(expected), Ok(events)) => {
+            events.len() == 1 && events[0].event_type() == *expected
+        }
+        (Then::Conflict(expected), Err(Rejection::Conflict { rule, .. })) => expected == rule,
+        (Then::Forbidden, Err(Rejection::Forbidden { .. })) => true,
+        (Then::NotFound(expected), Err(Rejection::NotFound { what })) => expected == what,
+        (Then::Invalid(expected), Err(Rejection::Invalid(errors))) => {
+            let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+            *expected == fields
+        }
+        _ => false,
+    }
+}
+
+fn run(scenarios: Vec<Scenario>) {
+    let count = scenarios.len();
+    let mut failures = Vec::new();
+    for Scenario {
+        name,
+        given,
+        actor,
+        when,
+        then,
+    } in scenarios
+    {
+        let result = check(&given, &actor, when);
+        if !matches(&then, &result) {
+            failures.push(format!(
+                "{name}:\n  expected {then:?}\n  got      {result:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {count} scenarios failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn opened_and(rest: Vec<CaseEvent>) -> Vec<CaseEvent> {
+    let mut events = vec![opened()];
+    events.extend(rest);
+    events
+}
+
+#[test]
+fn open_case() {
+    use Then::*;
+    let long_chinese_title = "水".repeat(200);
+    run(vec![
+        scenario(
+            "an officer opens a case; texts are trimmed and the code normalised",
+            vec![],
+            officer(),
+            common::open_case(),
+            Events(vec![opened()]),
+        ),
+        scenario(
+            "a case is opened once",
+            vec![opened()],
+            officer(),
+            common::open_case(),
+            Conflict(Rule::CaseAlreadyOpened),
+        ),
+        scenario(
+            "every invalid field is reported at once",
+            vec![],
+            officer(),
+            Command::OpenCase {
+                title: " \n ".to_owned(),
+                category: caseledger_domain::Category::WageArrears,
+                description: "x".repeat(20_001),
+                source: caseledger_domain::Source::Hotline,
+                employer: caseledger_domain::EmployerInput {
+                    name: String::new(),
+                    credit_code: Some("91110000600037341".to_owned()),
+                    credit_code_unverified: false,
+                },
+                region: Some("r".repeat(101)),
+                industry: Some("  ".to_owned()),
+                workers_affected: Some(10_000_001),
+                complainant: Some(caseledger_domain::SealedPersonalData {
+                    sealed: String::new(),
+                }),
+            },
+            Invalid(vec![
+                "title",
+                "description",
+                "employer.name",
+                "employer.credit_code",
+                "region",
+                "workers_affected",
+                "complainant.sealed",
+            ]),
+        ),
+        scenario(
+            "limits count characters, not bytes",
+            vec![],
+            officer(),
+            Command::OpenCase {
+                title: long_chinese_title.clone(),
+                category: caseledger_domain::Category::WageArrears,
+                description: "欠薪".to_owned(),
+                source: caseledger_domain::Source::Hotline,
+                employer: caseledger_domain::EmployerInput {
+                    name: "某建筑劳务公司".to_owned(),
+                    credit_code: None,
+                    credit_code_unverified: false,
+                },
+                region: None,
+                industry: None,
+                workers_affected: None,
+                complainant: None,
+            },
+            Events(vec![CaseEvent::CaseOpened {
+                title: long_chinese_title,
+                category: caseledger_domain::Category::WageArrears,
+                description: "欠薪".to_owned(),
+                source: caseledger_domain::Source::Hotline,
+                employer: Employer {
+                    name: "某建筑劳务公司".to_owned(),
+                    credit_code: None,
+                    credit_code_unverified: false,
+                },
+                region: None,
+                industry: None,
+                workers_affected: None,
+                complainant: None,
+            }]),
+        ),
+        scenario(
+            "a title is one line",
+            vec![],
+            officer(),
+            match common::open_case() {
+                Command::OpenCase {
+                    category,
+                    description,
+                    source,
+                    employer,
+                    region,
+                    industry,
+                    workers_affected,
+                    complainant,
+                    ..
+                } => Command::OpenCase {
+                    title: "two\nlines".to_owned(),
+                    category,
+                    description,
+                    source,
+                    employer,
+                    region,
+                    industry,
+                    workers_affected,
+                    complainant,
+                },
+                other => other,
+            },
+            Invalid(vec!["title"]),
+        ),
+        scenario(
+            "a failing credit code is invalid",
+            vec![],
+            supervisor(),
+            open_case_with_code(Some(PILOT_ERA_CODE), false),
+            Invalid(vec!["employer.credit_code"]),
+        ),
+        scenario(
+            "an officer may not keep a failing code unverified",
+            vec![],
+            officer(),
+            open_case_with_code(Some(PILOT_ERA_CODE), true),
+            Forbidden,
+        ),
+        scenario(
+            "a supervisor may keep a failing code unverified",
+            vec![],
+            supervisor(),
+            open_case_with_code(Some("91350211m0000xuf46"), true),
+            Events(vec![opened_with_employer(Employer {
+                name: "Fucheng Cement Co., Ltd.".to_owned(),
+                credit_code: Some(PILOT_ERA_CODE.to_owned()),
+                credit_code_unverified: true,
+            })]),
+        ),
+        scenario(
+            "an admin may keep an old 15-digit registration number unverified",
+            vec![],
+            admin(),
+            open_case_with_code(Some("110000001234567"), true),
+            EventType("CaseOpened"),
+        ),
+        scenario(
+            "free text is no credit code, even unverified",
+            vec![],
+            admin(),
+            open_case_with_code(Some("unknown, ask the boss"), true),
+            Invalid(vec!["employer.credit_code"]),
+        ),
+        scenario(
+            "a passing code is recorded as verified whatever the client asked",
+            vec![],
+            officer(),
+            open_case_with_code(Some(VALID_CODE), true),
+            Events(vec![opened()]),
+        ),
+        scenario(
+            "credit_code_unverified needs a code",
+            vec![],
+            supervisor(),
+            open_case_with_code(None, true),
+            Invalid(vec!["employer.credit_code_unverified"]),
+        ),
+        scenario(
+            "full-width codes are refused",
+            vec![],
+            officer(),
+            open_case_with_code(Some("９1110000600037341L"), false),
+            Invalid(vec!["employer.credit_code"]),
+        ),
+        scenario(
+            "partners open no cases",
+            vec![],
+            partner("hrss"),
+            common::open_case(),
+            Forbidden,
+        ),
+        scenario(
+            "auditors open no cases",
+            vec![],
+            auditor(),
+            common::open_case(),
+            Forbidden,
+        ),
+    ]);
+}
+
+fn opened_with_employer(employer: Employer) -> CaseEvent {
+    match opened() {
+        CaseEvent::CaseOpened {
+            title,
+            category,
+            description,
+            source,
+            region,
+            industry,
+            workers_affected,
+            complainant,
+            ..
+        } => CaseEvent::CaseOpened {
+            title,
+            category,
+            description,
+            source,
+            employer,
+            region,
+            industry,
+            workers_affected,
+            complainant,
+        },
+        other => other,
+    }
+}
+
+#[test]
+fn the_credit_code_error_names_the_check_character() {
+    let result = check(
+        &[],
+        &officer(),
+        open_case_with_code(Some(PILOT_ERA_CODE), false),
+    );
+    let Err(Rejection::Invalid(errors)) = result else {
+        panic!("expected a 422, got {result:?}");
+    };
+    assert_eq!(
+        errors[0].message,
+        "check character is '6' but should be 'R'"
+    );
+}
+
+#[test]
+fn every_command_needs_an_opened_case() {
+    let commands = vec![
+        Command::AssignOfficer {
+            officer: OFFICER.to_owned(),
+        },
+        Command::RecordFinding {
+            summary: "s".to_owned(),
+            hazard: None,
+        },
+        issue(1, LetterKind::Opinion, None),
+        answer(1, true),
+        Command::MarkDeadlineMissed {
+            letter_id: letter_id(1),
+        },
+        escalate(Tier::ThreeParty),
+        refer("hrss"),
+        feedback(),
+        Command::AddNote {
+            text: "t".to_owned(),
+        },
+        close(Outcome::Rectified),
+        reopen(),
+        Command::ErasePersonalData,
+    ];
+    let scenarios = commands
+        .into_iter()
+        .map(|command| {
+            scenario(
+                command.name(),
+                vec![],
+                admin(),
+                command,
+                Then::NotFound("case"),
+            )
+        })
+        .collect();
+    run(scenarios);
+}
+
+#[test]
+fn assign_officer() {
+    use Then::*;
+    let assign = |officer: &str| Command::AssignOfficer {
+        officer: officer.to_owned(),
+    };
+    run(vec![
+        scenario(
+            "an officer takes an unassigned case",
+            vec![opened()],
+            officer(),
+            assign(&format!(" {OFFICER} ")),
+            Events(vec![CaseEvent::OfficerAssigned {
+                officer: OFFICER.to_owned(),
+                previous: None,
+            }]),
+        ),
+        scenario(
+            "the assignee hands the case over",
+            opened_and(vec![assigned(OFFICER)]),
+            officer(),
+            assign(OTHER_OFFICER),
+            Events(vec![CaseEvent::OfficerAssigned {
+                officer: OTHER_OFFICER.to_owned(),
+                previous: Some(OFFICER.to_owned()),
+            }]),
+        ),
+        scenario(
+            "another officer may not take an assigned case",
+            opened_and(vec![assigned(OFFICER)]),
+            other_officer(),
+            assign(OTHER_OFFICER),
+            Forbidden,
+        ),
+        scenario(
+            "a supervisor reassigns any case",
+            opened_and(vec![assigned(OFFICER)]),
+            supervisor(),
+            assign(OTHER_OFFICER),
+            EventType("OfficerAssigned"),
+        ),
+        scenario(
+            "assigning the current assignee again is a conflict",
+            opened_and(vec![assigned(OFFICER)]),
+            supervisor(),
+            assign(OFFICER),
+            Conflict(Rule::AlreadyAssigned),
+        ),
+        scenario(
+            "the officer's name is required",
+            vec![opened()],
+            officer(),
+            assign("  "),
+            Invalid(vec!["officer"]),
+        ),
+        scenario(
+            "a closed case is not assigned",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            supervisor(),
+            assign(OFFICER),
+            Conflict(Rule::CaseClosed),
+        ),
+        scenario(
+            "auditors change nothing",
+            vec![opened()],
+            auditor(),
+            assign(OFFICER),
+            Forbidden,
+        ),
+    ]);
+}
+
+#[test]
+fn record_finding() {
+    use Then::*;
+    run(vec![
+        scenario(
+            "a finding with a blank hazard records none",
+            vec![opened()],
+            officer(),
+            Command::RecordFinding {
+                summary: " No respirators. ".to_owned(),
+                hazard: Some(" ".to_owned()),
+            },
+            Events(vec![CaseEvent::FindingRecorded {
+                summary: "No respirators.".to_owned(),
+                hazard: None,
+            }]),
+        ),
+        scenario(
+            "a finding needs a summary",
+            vec![opened()],
+            officer(),
+            Command::RecordFinding {
+                summary: String::new(),
+                hazard: Some("h".repeat(1_001)),
+            },
+            Invalid(vec!["summary", "hazard"]),
+        ),
+        scenario(
+            "no findings on a closed case",
+            opened_and(vec![closed(Outcome::Unfounded)]),
+            officer(),
+            Command::RecordFinding {
+                summary: "late".to_owned(),
+                hazard: None,
+            },
+            Conflict(Rule::CaseClosed),
+        ),
+        scenario(
+            "partners record no findings",
+            opened_and(vec![referred("hrss")]),
+            partner("hrss"),
+            Command::RecordFinding {
+                summary: "s".to_owned(),
+                hazard: None,
+            },
+            Forbidden,
+        ),
+    ]);
+}
+
+#[test]
+fn issue_letter() {
+    use Then::*;
+    let opinion_open = || opened_and(vec![issued(1, LetterKind::Opinion, Some(future()))]);
+    let opinion_refused = || {
+        opened_and(vec![
+            issued(1, LetterKind::Opinion, Some(future())),
+            answered(1, false),
+        ])
+    };
+    run(vec![
+        scenario(
+            "an opinion letter without a deadline gets the policy's default",
+            vec![opened()],
+            officer(),
+            issue(1, LetterKind::Opinion, None),
+            Events(vec![issued(
+                1,
+                LetterKind::Opinion,
+                Some(now() + Duration::days(21)),
+            )]),
+        ),
+        scenario(
+            "an opinion letter with its own deadline",
+            vec![opened()],
+            officer(),
+            issue(1, LetterKind::Opinion, Some(future())),
+            Events(vec![issued(1, LetterKind::Opinion, Some(future()))]),
+        ),
+        scenario(
+            "a reminder has no default deadline",
+            vec![opened()],
+            officer(),
+            issue(1, LetterKind::Reminder, None),
+            Events(vec![issued(1, LetterKind::Reminder, None)]),
+        ),
+        scenario(
+            "a deadline must be in the future",
+            vec![opened()],
+            officer(),
+            issue(1, LetterKind::Opinion, Some(now())),
+            Invalid(vec!["deadline"]),
+        ),
+        scenario(
+            "every bad field of a letter at once",
+            vec![opened()],
+            officer(),
+            Command::IssueLetter {
+                letter_id: letter_id(1),
+                number: " ".to_owned(),
+                kind: LetterKind::Opinion,
+                recipient: String::new(),
+                content: "bad \u{0} byte".to_owned(),
+                deadline: Some(past()),
+                department: Some(dept("hrss")),
+            },
+            Invalid(vec![
+                "number",
+                "recipient",
+                "content",
+                "deadline",
+                "department",
+            ]),
+        ),
+        scenario(
+            "a recommendation letter names its department",
+            opinion_refused(),
+            officer(),
+            without_department(recommend(2, "hrss")),
+            Invalid(vec!["department"]),
+        ),
+        scenario(
+            "a recommendation letter goes to a known department",
+            opinion_refused(),
+            officer(),
+            recommend(2, "ministry_of_magic"),
+            Invalid(vec!["department"]),
+        ),
+        scenario(
+            "no recommendation without an opinion letter",
+            vec![opened()],
+            officer(),
+            recommend(2, "hrss"),
+            Conflict(Rule::RecommendationNeedsUnheededOpinion),
+        ),
+        scenario(
+            "no recommendation while the opinion letter awaits its answer",
+            opinion_open(),
+            officer(),
+            recommend(2, "hrss"),
+            Conflict(Rule::RecommendationNeedsUnheededOpinion),
+        ),
+        scenario(
+            "no recommendation when the employer rectified",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(future())),
+                answered(1, true),
+            ]),
+            officer(),
+            recommend(2, "hrss"),
+            Conflict(Rule::RecommendationNeedsUnheededOpinion),
+        ),
+        scenario(
+            "a recommendation follows a refused opinion letter",
+            opinion_refused(),
+            officer(),
+            recommend(2, "hrss"),
+            Events(vec![CaseEvent::SupervisionLetterIssued {
+                letter_id: letter_id(2),
+                number: number(2),
+                kind: LetterKind::Recommendation,
+                recipient: "Fucheng Human Resources and Social Security Bureau".to_owned(),
+                content: "The employer refused the opinion letter; please open a case.".to_owned(),
+                deadline: Some(now() + Duration::days(60)),
+                department: Some(dept("hrss")),
+            }]),
+        ),
+        scenario(
+            "a recommendation follows an opinion letter left past its deadline",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(past())),
+                missed(1, past()),
+            ]),
+            officer(),
+            recommend(2, "hrss"),
+            EventType("SupervisionLetterIssued"),
+        ),
+        scenario(
+            "a letter id is issued once",
+            opinion_open(),
+            officer(),
+            issue(1, LetterKind::Reminder, None),
+            Conflict(Rule::LetterAlreadyIssued),
+        ),
+        scenario(
+            "a letter number is used once per case",
+            opinion_open(),
+            officer(),
+            with_letter_id(issue(1, LetterKind::Reminder, None), 2),
+            Invalid(vec!["number"]),
+        ),
+        scenario(
+            "no letters on a closed case",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            officer(),
+            issue(1, LetterKind::Opinion, None),
+            Conflict(Rule::CaseClosed),
+        ),
+    ]);
+}
+
+fn without_department(command: Command) -> Command {
+    match command {
+        Command::IssueLetter {
+            letter_id,
+            number,
+            kind,
+            recipient,
+            content,
+            deadline,
+            ..
+        } => Command::IssueLetter {
+            letter_id,
+            number,
+            kind,
+            recipient,
+            content,
+            deadline,
+            department: None,
+        },
+        other => other,
+    }
+}
+
+fn with_letter_id(command: Command, n: u128) -> Command {
+    match command {
+        Command::IssueLetter {
+            number,
+            kind,
+            recipient,
+            content,
+            deadline,
+            department,
+            ..
+        } => Command::IssueLetter {
+            letter_id: letter_id(n),
+            number,
+            kind,
+            recipient,
+            content,
+            deadline,
+            department,
+        },
+        other => other,
+    }
+}
+
+#[test]
+fn answer_letter() {
+    use Then::*;
+    let opinion_open = || opened_and(vec![issued(1, LetterKind::Opinion, Some(future()))]);
+    run(vec![
+        scenario(
+            "the employer's refusal is recorded",
+            opinion_open(),
+            officer(),
+            answer(1, false),
+            Events(vec![answered(1, false)]),
+        ),
+        scenario(
+            "an unknown letter is not found",
+            opinion_open(),
+            officer(),
+            answer(9, true),
+            NotFound("letter"),
+        ),
+        scenario(
+            "a reminder needs no answer",
+            opened_and(vec![issued(1, LetterKind::Reminder, None)]),
+            officer(),
+            answer(1, true),
+            Conflict(Rule::LetterNotOpen),
+        ),
+        scenario(
+            "a letter is answered once",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(future())),
+                answered(1, true),
+            ]),
+            officer(),
+            answer(1, true),
+            Conflict(Rule::LetterNotOpen),
+        ),
+        scenario(
+            "a late answer after the deadline was missed is still recorded",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(past())),
+                missed(1, past()),
+            ]),
+            officer(),
+            answer(1, true),
+            EventType("LetterAnswered"),
+        ),
+        scenario(
+            "an answer arriving after the case was closed is recorded",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(future())),
+                closed(Outcome::Referred),
+            ]),
+            officer(),
+            answer(1, true),
+            EventType("LetterAnswered"),
+        ),
+        scenario(
+            "an answer has content",
+            opinion_open(),
+            officer(),
+            Command::AnswerLetter {
+                letter_id: letter_id(1),
+                rectified: true,
+                content: "\t".to_owned(),
+            },
+            Invalid(vec!["content"]),
+        ),
+    ]);
+}
+
+#[test]
+fn mark_deadline_missed() {
+    use Then::*;
+    let mark = |n| Command::MarkDeadlineMissed {
+        letter_id: letter_id(n),
+    };
+    let system = || actor("system", Role::Admin, None);
+    run(vec![
+        scenario(
+            "a passed deadline is marked missed",
+            opened_and(vec![issued(1, LetterKind::Opinion, Some(past()))]),
+            system(),
+            mark(1),
+            Events(vec![missed(1, past())]),
+        ),
+        scenario(
+            "a deadline exactly now has passed",
+            opened_and(vec![issued(1, LetterKind::Opinion, Some(now()))]),
+            system(),
+            mark(1),
+            Events(vec![missed(1, now())]),
+        ),
+        scenario(
+            "a future deadline has not passed",
+            opened_and(vec![issued(1, LetterKind::Opinion, Some(future()))]),
+            system(),
+            mark(1),
+            Conflict(Rule::DeadlineNotPassed),
+        ),
+        scenario(
+            "a letter without a deadline never misses it",
+            opened_and(vec![issued(1, LetterKind::Opinion, None)]),
+            system(),
+            mark(1),
+            Conflict(Rule::DeadlineNotPassed),
+        ),
+        scenario(
+            "a missed deadline is recorded once",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(past())),
+                missed(1, past()),
+            ]),
+            system(),
+            mark(1),
+            Conflict(Rule::DeadlineAlreadyMissed),
+        ),
+        scenario(
+            "an answered letter is not overdue",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(past())),
+                answered(1, false),
+            ]),
+            system(),
+            mark(1),
+            Conflict(Rule::LetterNotOpen),
+        ),
+        scenario(
+            "a reminder is never overdue",
+            opened_and(vec![issued(1, LetterKind::Reminder, Some(past()))]),
+            system(),
+            mark(1),
+            Conflict(Rule::LetterNotOpen),
+        ),
+        scenario(
+            "an unknown letter is not found",
+            vec![opened()],
+            system(),
+            mark(1),
+            NotFound("letter"),
+        ),
+        scenario(
+            "deadlines are not watched on closed cases",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(past())),
+                closed(Outcome::Withdrawn),
+            ]),
+            system(),
+            mark(1),
+            Conflict(Rule::CaseClosed),
+        ),
+    ]);
+}
+
+#[test]
+fn escalate_through_the_joint_mechanism() {
+    use Then::*;
+    run(vec![
+        scenario(
+            "the first escalation takes the tier's configured members",
+            vec![opened()],
+            officer(),
+            escalate(Tier::ThreeParty),
+            Events(vec![escalated(
+                Tier::ThreeParty,
+                &["arbitration", "justice", "labour_inspection"],
+            )]),
+        ),
+        scenario(
+            "named departments are deduplicated in order",
+            vec![opened()],
+            officer(),
+            Command::Escalate {
+                tier: Tier::FourWay,
+                departments: Some(vec![dept("hrss"), dept("court"), dept("hrss")]),
+                reason: " The employer ignores the recommendation. ".to_owned(),
+            },
+            Events(vec![escalated(Tier::FourWay, &["hrss", "court"])]),
+        ),
+        scenario(
+            "up a tier records the previous one",
+            opened_and(vec![escalated(
+                Tier::FourWay,
+                &["hrss", "justice", "court"],
+            )]),
+            officer(),
+            escalate(Tier::FiveWay),
+            Events(vec![CaseEvent::EscalatedToJointMechanism {
+                tier: Tier::FiveWay,
+                departments: ["hrss", "justice", "court", "procuratorate"]
+                    .into_iter()
+                    .map(dept)
+                    .collect(),
+                reason: "The employer ignores the recommendation.".to_owned(),
+                previous_tier: Some(Tier::FourWay),
+            }]),
+        ),
+        scenario(
+            "tiers never go down",
+            opened_and(vec![escalated(Tier::FourWay, &["hrss"])]),
+            officer(),
+            escalate(Tier::ThreeParty),
+            Conflict(Rule::TierNotHigher),
+        ),
+        scenario(
+            "the same tier is not higher",
+            opened_and(vec![escalated(Tier::FourWay, &["hrss"])]),
+            officer(),
+            escalate(Tier::FourWay),
+            Conflict(Rule::TierNotHigher),
+        ),
+        scenario(
+            "unknown departments are named by index",
+            vec![opened()],
+            officer(),
+            Command::Escalate {
+                tier: Tier::FourWay,
+                departments: Some(vec![dept("hrss"), dept("ministry_of_magic")]),
+                reason: String::new(),
+            },
+            Invalid(vec!["reason", "departments[1]"]),
+        ),
+        scenario(
+            "an empty list of departments is invalid",
+            vec![opened()],
+            officer(),
+            Command::Escalate {
+                tier: Tier::FourWay,
+                departments: Some(vec![]),
+                reason: "r".to_owned(),
+            },
+            Invalid(vec!["departments"]),
+        ),
+        scenario(
+            "no escalation of a closed case",
+            opened_and(vec![closed(Outcome::Mediated)]),
+            officer(),
+            escalate(Tier::FiveWay),
+            Conflict(Rule::CaseClosed),
+        ),
+    ]);
+}
+
+#[test]
+fn refer_to_a_department() {
+    use Then::*;
+    run(vec![
+        scenario(
+            "a referral",
+            vec![opened()],
+            officer(),
+            refer("labour_inspection"),
+            Events(vec![referred("labour_inspection")]),
+        ),
+        scenario(
+            "only to a known department",
+            vec![opened()],
+            officer(),
+            Command::Refer {
+                department: dept("ministry_of_magic"),
+                reason: String::new(),
+            },
+            Invalid(vec!["department", "reason"]),
+        ),
+        scenario(
+            "not from a closed case",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            officer(),
+            refer("hrss"),
+            Conflict(Rule::CaseClosed),
+        ),
+    ]);
+}
+
+#[test]
+fn record_feedback() {
+    use Then::*;
+    run(vec![
+        scenario(
+            "a department reports on a case referred to it",
+            opened_and(vec![referred("labour_inspection")]),
+            partner("labour_inspection"),
+            feedback(),
+            Events(vec![CaseEvent::DepartmentFeedbackRecorded {
+                department: dept("labour_inspection"),
+                content: "Case opened under inspection order 2026-117.".to_owned(),
+                outcome: Some("investigating".to_owned()),
+            }]),
+        ),
+        scenario(
+            "a member of the joint mechanism reports",
+            opened_and(vec![escalated(Tier::ThreeParty, &["justice"])]),
+            partner("justice"),
+            feedback(),
+            EventType("DepartmentFeedbackRecorded"),
+        ),
+        scenario(
+            "the department of a recommendation letter reports",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(future())),
+                answered(1, false),
+                recommended(2, "hrss"),
+            ]),
+            partner("hrss"),
+            feedback(),
+            EventType("DepartmentFeedbackRecorded"),
+        ),
+        scenario(
+            "feedback still arrives after closing",
+            opened_and(vec![referred("hrss"), closed(Outcome::Referred)]),
+            partner("hrss"),
+            feedback(),
+            EventType("DepartmentFeedbackRecorded"),
+        ),
+        scenario(
+            "a department the case is not shared with",
+            opened_and(vec![referred("hrss")]),
+            partner("court"),
+            feedback(),
+            Conflict(Rule::NotSharedWithDepartment),
+        ),
+        scenario(
+            "an actor without a department",
+            opened_and(vec![referred("hrss")]),
+            officer(),
+            feedback(),
+            Conflict(Rule::NotSharedWithDepartment),
+        ),
+        scenario(
+            "feedback has content",
+            opened_and(vec![referred("hrss")]),
+            partner("hrss"),
+            Command::RecordFeedback {
+                content: " ".to_owned(),
+                outcome: None,
+            },
+            Invalid(vec!["content"]),
+        ),
+    ]);
+}
+
+#[test]
+fn add_note() {
+    use Then::*;
+    let note = |text: &str| Command::AddNote {
+        text: text.to_owned(),
+    };
+    run(vec![
+        scenario(
+            "a note",
+            vec![opened()],
+            officer(),
+            note("Called the site manager.\nNo answer."),
+            Events(vec![CaseEvent::NoteAdded {
+                text: "Called the site manager.\nNo answer.".to_owned(),
+            }]),
+        ),
+        scenario(
+            "notes any time, even when closed",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            officer(),
+            note("Follow-up visit done."),
+            EventType("NoteAdded"),
+        ),
+        scenario(
+            "a note has text",
+            vec![opened()],
+            officer(),
+            note(""),
+            Invalid(vec!["text"]),
+        ),
+        scenario(
+            "a note is at most 20,000 characters",
+            vec![opened()],
+            officer(),
+            note(&"注".repeat(20_001)),
+            Invalid(vec!["text"]),
+        ),
+        scenario(
+            "partners add no notes",
+            opened_and(vec![referred("hrss")]),
+            partner("hrss"),
+            note("n"),
+            Forbidden,
+        ),
+    ]);
+}
+
+#[test]
+fn close_case() {
+    use Then::*;
+    let opinion_open = || opened_and(vec![issued(1, LetterKind::Opinion, Some(future()))]);
+    run(vec![
+        scenario(
+            "a case closes with an outcome",
+            vec![opened()],
+            officer(),
+            close(Outcome::Rectified),
+            Events(vec![closed(Outcome::Rectified)]),
+        ),
+        scenario(
+            "not as rectified while an opinion letter awaits its answer",
+            opinion_open(),
+            officer(),
+            close(Outcome::Rectified),
+            Conflict(Rule::OpinionLetterAwaitingAnswer),
+        ),
+        scenario(
+            "as referred while an opinion letter awaits its answer",
+            opinion_open(),
+            officer(),
+            close(Outcome::Referred),
+            Events(vec![closed(Outcome::Referred)]),
+        ),
+        scenario(
+            "as withdrawn while an opinion letter awaits its answer",
+            opinion_open(),
+            officer(),
+            close(Outcome::Withdrawn),
+            Events(vec![closed(Outcome::Withdrawn)]),
+        ),
+        scenario(
+            "an open recommendation letter does not hold the case open",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(future())),
+                answered(1, false),
+                recommended(2, "hrss"),
+            ]),
+            officer(),
+            close(Outcome::Litigation),
+            EventType("CaseClosed"),
+        ),
+        scenario(
+            "once answered, any outcome",
+            opened_and(vec![
+                issued(1, LetterKind::Opinion, Some(future())),
+                answered(1, true),
+            ]),
+            officer(),
+            close(Outcome::Rectified),
+            EventType("CaseClosed"),
+        ),
+        scenario(
+            "a case is closed once",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            officer(),
+            close(Outcome::Rectified),
+            Conflict(Rule::CaseClosed),
+        ),
+        scenario(
+            "a closing summary is required",
+            vec![opened()],
+            officer(),
+            Command::Close {
+                outcome: Outcome::Unfounded,
+                summary: String::new(),
+            },
+            Invalid(vec!["summary"]),
+        ),
+    ]);
+}
+
+#[test]
+fn reopen_case() {
+    use Then::*;
+    run(vec![
+        scenario(
+            "a supervisor reopens a closed case",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            supervisor(),
+            reopen(),
+            Events(vec![reopened()]),
+        ),
+        scenario(
+            "an officer may not reopen",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            officer(),
+            reopen(),
+            Forbidden,
+        ),
+        scenario(
+            "only a closed case reopens",
+            vec![opened()],
+            supervisor(),
+            reopen(),
+            Conflict(Rule::CaseNotClosed),
+        ),
+        scenario(
+            "a reopened case is open",
+            opened_and(vec![closed(Outcome::Rectified), reopened()]),
+            admin(),
+            reopen(),
+            Conflict(Rule::CaseNotClosed),
+        ),
+        scenario(
+            "a reason is required",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            supervisor(),
+            Command::Reopen {
+                reason: " ".to_owned(),
+            },
+            Invalid(vec!["reason"]),
+        ),
+    ]);
+}
+
+#[test]
+fn erase_personal_data() {
+    use Then::*;
+    run(vec![
+        scenario(
+            "an admin erases the complainant's details",
+            vec![opened()],
+            admin(),
+            Command::ErasePersonalData,
+            Events(vec![CaseEvent::PersonalDataErased {}]),
+        ),
+        scenario(
+            "also on a closed case",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            admin(),
+            Command::ErasePersonalData,
+            EventType("PersonalDataErased"),
+        ),
+        scenario(
+            "only an admin erases",
+            vec![opened()],
+            supervisor(),
+            Command::ErasePersonalData,
+            Forbidden,
+        ),
+        scenario(
+            "nothing to erase",
+            vec![opened_without_complainant()],
+            admin(),
+            Command::ErasePersonalData,
+            Conflict(Rule::NoPersonalData),
+        ),
+        scenario(
+            "erased once",
+            opened_and(vec![CaseEvent::PersonalDataErased {}]),
+            admin(),
+            Command::ErasePersonalData,
+            Conflict(Rule::PersonalDataAlreadyErased),
+        ),
+    ]);
+}
+
+/// Runs commands in order, each at the next hour, applying accepted events; panics with the
+/// step's name on a refusal.
+struct Life {
+    case: Case,
+    hour: i64,
+    policy: Policy,
+}
+
+impl Life {
+    fn new() -> Self {
+        Self {
+            case: Case::new(case_id()),
+            hour: 0,
+            policy: Policy::default(),
+        }
+    }
+
+    fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        now() + Duration::hours(self.hour)
+    }
+
+    fn try_run(&mut self, actor: &Actor, command: Command) -> Result<(), Rejection> {
+        self.hour += 1;
+        let context = Context {
+            now: self.at(),
+            today: self.at().date_naive(),
+            actor,
+            policy: &self.policy,
+        };
+        let events = decide(&self.case, command, &context)?;
+        for event in &events {
+            self.case.evolve(event, self.at());
+        }
+        Ok(())
+    }
+
+    fn run(&mut self, step: &str, actor: &Actor, command: Command) {
+        if let Err(rejection) = self.try_run(actor, command) {
+            panic!("step {step} was refused: {rejection}");
+        }
+    }
+
+    fn refused(&mut self, step: &str, actor: &Actor, command: Command) -> Rejection {
+        let version = self.case.version;
+        match self.try_run(actor, command) {
+            Ok(()) => panic!("step {step} was accepted"),
+            Err(rejection) => {
+                assert_eq!(self.case.version, version, "{step} changed nothing");
+                rejection
+            }
+        }
+    }
+
+    fn conflict(&mut self, step: &str, actor: &Actor, command: Command) -> Rule {
+        match self.refused(step, actor, command) {
+            Rejection::Conflict { rule, .. } => rule,
+            other => panic!("step {step}: expected a conflict, got {other}"),
+        }
+    }
+}
+
+#[test]
+fn the_whole_life_of_a_case() {
+    let mut life = Life::new();
+    life.run("open", &officer(), common::open_case());
+    assert_eq!(life.case.status(), CaseStatus::Open);
+    life.run(
+        "assign",
+        &officer(),
+        Command::AssignOfficer {
+            officer: OFFICER.to_owned(),
+        },
+    );
+    assert_eq!(life.case.status(), CaseStatus::Investigating);
+    life.run(
+        "findings",
+        &officer(),
+        Command::RecordFinding {
+            summary: "No respirators in the grinding hall.".to_owned(),
+            hazard: Some("silica dust".to_owned()),
+        },
+    );
+    life.run("opinion", &officer(), issue(1, LetterKind::Opinion, None));
+    assert_eq!(life.case.status(), CaseStatus::AwaitingReply);
+    assert_eq!(
+        life.case.deadline(),
+        Some(now() + Duration::hours(4) + Duration::days(21))
+    );
+    life.run("answer", &officer(), answer(1, false));
+    assert_eq!(life.case.status(), CaseStatus::Investigating);
+    life.run("recommendation", &officer(), recommend(2, "hrss"));
+    assert_eq!(life.case.status(), CaseStatus::AwaitingReply);
+    assert!(life.case.is_shared_with(&dept("hrss")));
+    life.run("escalate", &officer(), escalate(Tier::FourWay));
+    assert_eq!(life.case.status(), CaseStatus::Escalated);
+    assert!(life.case.is_shared_with(&dept("court")));
+    life.run("refer", &officer(), refer("labour_inspection"));
+    life.run("feedback", &partner("labour_inspection"), feedback());
+    life.run("close", &officer(), close(Outcome::Rectified));
+    assert_eq!(life.case.status(), CaseStatus::Closed);
+    assert_eq!(life.case.outcome, Some(Outcome::Rectified));
+    life.run("reopen", &supervisor(), reopen());
+    assert_eq!(life.case.status(), CaseStatus::Escalated);
+    assert_eq!(life.case.reopened_count, 1);
+    assert_eq!(life.case.outcome, None);
+    assert_eq!(life.case.version, 11);
+    let shared: Vec<&str> = life.case.shared_with.iter().map(|d| d.as_str()).collect();
+    assert_eq!(shared, ["court", "hrss", "justice", "labour_inspection"]);
+}
+
+#[test]
+fn each_step_out_of_order_breaks_its_rule() {
+    let mut life = Life::new();
+    assert_eq!(
+        life.refused(
+            "assign before open",
+            &officer(),
+            Command::AssignOfficer {
+                officer: OFFICER.to_owned()
+            }
+        ),
+        Rejection::not_found("case")
+    );
+    life.run("open", &officer(), common::open_case());
+    assert_eq!(
+        life.conflict("open twice", &officer(), common::open_case()),
+        Rule::CaseAlreadyOpened
+    );
+    assert_eq!(
+        life.refused("answer before the letter", &officer(), answer(1, false)),
+        Rejection::not_found("letter")
+    );
+    assert_eq!(
+        life.conflict(
+            "recommend before an opinion",
+            &officer(),
+            recommend(2, "hrss")
+        ),
+        Rule::RecommendationNeedsUnheededOpinion
+    );
+    assert_eq!(
+        life.conflict("feedback before sharing", &partner("hrss"), feedback()),
+        Rule::NotSharedWithDepartment
+    );
+    assert_eq!(
+        life.conflict("reopen before closing", &supervisor(), reopen()),
+        Rule::CaseNotClosed
+    );
+    life.run("opinion", &officer(), issue(1, LetterKind::Opinion, None));
+    assert_eq!(
+        life.conflict(
+            "recommend before the answer",
+            &officer(),
+            recommend(2, "hrss")
+        ),
+        Rule::RecommendationNeedsUnheededOpinion
+    );
+    assert_eq!(
+        life.conflict(
+            "close as rectified before the answer",
+            &officer(),
+            close(Outcome::Rectified)
+        ),
+        Rule::OpinionLetterAwaitingAnswer
+    );
+    assert_eq!(
+        life.conflict(
+            "deadline missed before it passed",
+            &admin(),
+            Command::MarkDeadlineMissed {
+                letter_id: letter_id(1)
+            }
+        ),
+        Rule::DeadlineNotPassed
+    );
+    life.run("answer", &officer(), answer(1, false));
+    assert_eq!(
+        life.conflict("answer twice", &officer(), answer(1, true)),
+        Rule::LetterNotOpen
+    );
+    life.run("escalate", &officer(), escalate(Tier::FiveWay));
+    assert_eq!(
+        life.conflict("escalate down", &officer(), escalate(Tier::FourWay)),
+        Rule::TierNotHigher
+    );
+    life.run("close", &officer(), close(Outcome::Litigation));
+    for (step, command) in [
+        (
+            "assign after closing",
+            Command::AssignOfficer {
+                officer: OFFICER.to_owned(),
+            },
+        ),
+        ("letter after closing", issue(3, LetterKind::Reminder, None)),
+        ("escalate after closing", escalate(Tier::FiveWay)),
+        ("refer after closing", refer("court")),
+        ("close twice", close(Outcome::Rectified)),
+    ] {
+        assert_eq!(life.conflict(step, &officer(), command), Rule::CaseClosed);
+    }
+    life.run("erase", &admin(), Command::ErasePersonalData);
+    assert_eq!(
+        life.conflict("erase twice", &admin(), Command::ErasePersonalData),
+        Rule::PersonalDataAlreadyErased
+    );
+}
+
+#[test]
+fn status_deadline_and_overdue() {
+    let case = given_case(&opened_and(vec![
+        issued(1, LetterKind::Reminder, Some(now())),
+        issued(2, LetterKind::Opinion, Some(future())),
+        issued(3, LetterKind::Opinion, Some(past())),
+    ]));
+    assert_eq!(case.status(), CaseStatus::AwaitingReply);
+    let open: Vec<_> = case.open_letters().map(|letter| letter.letter_id).collect();
+    assert_eq!(
+        open,
+        [letter_id(2), letter_id(3)],
+        "reminders are never open"
+    );
+    assert_eq!(case.deadline(), Some(past()));
+    assert!(!case.overdue());
+    assert_eq!(case.deadlines_to_mark(now()), [letter_id(3)]);
+
+    let case = given_case(&opened_and(vec![
+        issued(2, LetterKind::Opinion, Some(future())),
+        issued(3, LetterKind::Opinion, Some(past())),
+        missed(3, past()),
+    ]));
+    assert!(case.overdue());
+    assert!(case.deadlines_to_mark(now()).is_empty());
+
+    let case = given_case(&opened_and(vec![
+        issued(3, LetterKind::Opinion, Some(past())),
+        missed(3, past()),
+        answered(3, false),
+    ]));
+    assert!(!case.overdue(), "an answered letter is no longer overdue");
+    assert_eq!(case.deadline(), None);
+    assert_eq!(case.status(), CaseStatus::Open);
+
+    let case = given_case(&opened_and(vec![
+        issued(3, LetterKind::Opinion, Some(past())),
+        closed(Outcome::Withdrawn),
+    ]));
+    assert!(
+        case.deadlines_to_mark(now()).is_empty(),
+        "closed cases are not watched"
+    );
+}
+
+#[test]
+fn evolve_records_times_and_erasure() {
+    let case = given_case(&opened_and(vec![
+        assigned(OFFICER),
+        CaseEvent::PersonalDataErased {},
+    ]));
+    assert_eq!(case.version, 3);
+    assert_eq!(case.opened_at, Some(given_at(0, 3)));
+    assert_eq!(case.updated_at, Some(given_at(2, 3)));
+    assert_eq!(
+        case.complainant,
+        caseledger_domain::ComplainantRecord::Erased
+    );
+    assert_eq!(case.assignee.as_deref(), Some(OFFICER));
+}
