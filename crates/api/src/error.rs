@@ -101,6 +101,18 @@ impl ApiError {
         error
     }
 
+    /// 400 naming several bad parameters.
+    pub fn bad_request_fields(detail: impl Into<String>, errors: Vec<ProblemField>) -> Self {
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        );
+        error.0.errors = errors;
+        error
+    }
+
     /// 422: well-formed but invalid fields.
     pub fn invalid(errors: Vec<ProblemField>) -> Self {
         let detail = errors

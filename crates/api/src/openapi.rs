@@ -35,6 +35,8 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
         routes::cases::open_case,
         routes::cases::get_case,
         routes::cases::case_history,
+        routes::cases::list_cases,
+        routes::cases::case_stats,
         routes::commands::assign_officer,
         routes::commands::record_finding,
         routes::commands::issue_letter,

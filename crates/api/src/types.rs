@@ -60,6 +60,20 @@ impl FieldErrors {
         }
     }
 
+    /// For query parameters: a 400 naming every bad parameter, if any failed.
+    pub fn into_bad_request(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let detail = self
+            .0
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(ApiError::bad_request_fields(detail, self.0))
+    }
+
     /// Ok with `value` when nothing failed, else a 422 naming every bad field.
     pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, ApiError> {
         if !self.0.is_empty() {
@@ -556,8 +570,9 @@ pub struct CaseResponse {
     /// case names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub complainant: Option<ComplainantResponse>,
-    /// The chain point of the view's last event.
-    pub chain: ChainPointView,
+    /// The chain point of the view's last event (single-case reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainPointView>,
 }
 
 /// OpenAPI schema of an optional outcome.
@@ -698,7 +713,80 @@ impl CaseResponse {
                     erased: false,
                 }),
             },
-            chain: view.chain.into(),
+            chain: Some(view.chain.into()),
+        }
+    }
+
+    /// A list item: the case without complainant details or chain point.
+    pub fn summary(case: caseledger_domain::Case, include_notes: bool) -> CaseResponse {
+        let view = CaseView {
+            case,
+            complainant: ComplainantView::Withheld,
+            chain: ChainPoint {
+                position: 0,
+                hash: String::new(),
+            },
+        };
+        CaseResponse {
+            chain: None,
+            ..CaseResponse::new(view, include_notes)
+        }
+    }
+}
+
+/// `GET /v1/cases`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseListResponse {
+    /// The cases of this page, in opening order (without complainant details).
+    pub items: Vec<CaseResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/stats`: the figures unions report upward.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsResponse {
+    /// Cases opened in the period.
+    pub cases: u64,
+    /// Those cases by status.
+    pub by_status: std::collections::BTreeMap<String, u64>,
+    /// Those cases by category.
+    pub by_category: std::collections::BTreeMap<String, u64>,
+    /// Open cases with an overdue letter now.
+    pub overdue: u64,
+    /// Cases closed in the period.
+    pub closed: u64,
+    /// Median days from opening to closing of the cases closed in the period.
+    pub median_days_to_close: Option<f64>,
+    /// Letters issued in the period, by kind.
+    pub letters_issued: std::collections::BTreeMap<String, u64>,
+    /// Opinion letters issued in the period.
+    pub opinion_letters: u64,
+    /// Of those, answered by the employer.
+    pub opinion_letters_answered: u64,
+    /// Of those, answered with the violation corrected.
+    pub opinion_letters_rectified: u64,
+    /// The employers' reply rate for opinion letters (answered / issued).
+    pub reply_rate: Option<f64>,
+    /// The rectification rate for opinion letters (rectified / issued).
+    pub rectification_rate: Option<f64>,
+}
+
+impl From<caseledger_app::Stats> for StatsResponse {
+    fn from(stats: caseledger_app::Stats) -> Self {
+        StatsResponse {
+            cases: stats.cases,
+            by_status: stats.by_status,
+            by_category: stats.by_category,
+            overdue: stats.overdue,
+            closed: stats.closed,
+            median_days_to_close: stats.median_days_to_close,
+            letters_issued: stats.letters_issued,
+            opinion_letters: stats.opinion_letters,
+            opinion_letters_answered: stats.opinion_letters_answered,
+            opinion_letters_rectified: stats.opinion_letters_rectified,
+            reply_rate: stats.reply_rate,
+            rectification_rate: stats.rectification_rate,
         }
     }
 }

@@ -7,18 +7,20 @@
 //! requests and responses.
 
 pub mod clock;
-pub mod envelope;
 pub mod error;
 pub mod personal_data;
 mod service;
 pub mod storage;
 pub mod tokens;
+pub mod workers;
 
+pub use caseledger_domain::{ActorRecord, ActorRole, StoredEvent};
+pub use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
 pub use clock::{Clock, SystemClock};
-pub use envelope::{ActorRecord, ActorRole, StoredEvent};
 pub use error::AppError;
 pub use service::{
     App, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase, TimeTravel,
 };
 pub use storage::Storage;
 pub use tokens::{Caller, IssuedToken, TokenRecord};
+pub use workers::{spawn_workers, Workers};

@@ -19,12 +19,14 @@ use caseledger_store::{
 use chrono::{DateTime, Datelike, Utc};
 use uuid::Uuid;
 
+use caseledger_projections::{CaseFilter, CaseProjection, Cursor, Page, Period, Stats};
+
 use crate::clock::Clock;
-use crate::envelope::{ActorRecord, StoredEvent};
 use crate::personal_data::CaseKey;
 use crate::storage::Storage;
 use crate::tokens::{Caller, IssuedToken, TokenRecord, Tokens};
 use crate::AppError;
+use caseledger_domain::{ActorRecord, StoredEvent};
 
 /// How often a command without `If-Match` is retried when another command on the same case
 /// lands between its load and its append.
@@ -38,6 +40,7 @@ pub struct App {
     tokens: Tokens,
     policy: Policy,
     clock: Arc<dyn Clock>,
+    cases: CaseProjection,
 }
 
 impl std::fmt::Debug for App {
@@ -163,12 +166,21 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, AppError> {
         let tokens = Tokens::load(storage.tokens.clone()).await?;
+        let cases = CaseProjection::load(storage.case_projection.clone())
+            .await
+            .map_err(|error| AppError::Internal(error.into()))?;
         Ok(App {
             storage,
             tokens,
             policy,
             clock,
+            cases,
         })
+    }
+
+    /// The case projection (lists, search, statistics, deadlines).
+    pub fn case_projection(&self) -> &CaseProjection {
+        &self.cases
     }
 
     /// The configuration in force.
@@ -376,13 +388,70 @@ impl App {
         if let Some(replayed) = self.replay(idempotency.as_ref()).await? {
             return Ok(replayed);
         }
-        let actor = self.actor(caller);
+        self.run_command(
+            Principal::Token(caller),
+            case_id,
+            command,
+            if_match,
+            idempotency,
+        )
+        .await
+    }
+
+    /// Records a missed deadline as the service itself (the deadline watcher).
+    pub async fn mark_deadline_missed(
+        &self,
+        case_id: CaseId,
+        letter_id: caseledger_domain::LetterId,
+    ) -> Result<CommandOutcome, AppError> {
+        self.run_command(
+            Principal::System,
+            case_id,
+            Command::MarkDeadlineMissed { letter_id },
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// One scan of the deadline watcher: appends `LetterDeadlineMissed` for every open letter
+    /// whose deadline has passed, and returns how many it recorded. Safe to run in several
+    /// places at once: the domain refuses a second record of the same missed deadline, and the
+    /// version check makes two racing watchers meet there.
+    pub async fn scan_deadlines(&self) -> Result<usize, AppError> {
+        let due = self
+            .cases
+            .deadlines_due(self.now())
+            .map_err(|error| AppError::Internal(error.into()))?;
+        let mut recorded = 0;
+        for (case_id, letter_id) in due {
+            match self.mark_deadline_missed(case_id, letter_id).await {
+                Ok(_) => recorded += 1,
+                // Another watcher, or an answer, got there first.
+                Err(AppError::Rejected(Rejection::Conflict { .. })) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(recorded)
+    }
+
+    async fn run_command(
+        &self,
+        principal: Principal<'_>,
+        case_id: CaseId,
+        command: Command,
+        if_match: Option<u64>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CommandOutcome, AppError> {
+        let actor = principal.actor();
         let mut command = command;
         let mut letter_number_allocated = false;
         for _ in 0..MAX_CONFLICT_RETRIES {
             let (case, _) = self.load(case_id, TimeTravel::Latest).await?;
-            self.ensure_visible(caller, &case)?;
-            authorize(caller.role, &command)?;
+            if let Principal::Token(caller) = principal {
+                self.ensure_visible(caller, &case)?;
+            }
+            authorize(actor.role, &command)?;
             if let Some(expected) = if_match {
                 if case.version != expected {
                     return Err(AppError::PreconditionFailed {
@@ -394,7 +463,7 @@ impl App {
             let now = self.now();
             let context = self.context(&actor, now);
             let mut events = decide(&case, command.clone(), &context)
-                .map_err(|rejection| self.hide_unshared(caller, rejection))?;
+                .map_err(|rejection| self.hide_unshared(actor.role, rejection))?;
             if !letter_number_allocated && needs_letter_number(&command) {
                 // The number is taken only once the letter is known to be acceptable, and kept
                 // across retries, so refused letters leave no gaps.
@@ -407,8 +476,8 @@ impl App {
             }
             let expected = ExpectedVersion::after(Version(case.version));
             match self
-                .append(
-                    caller,
+                .append_as(
+                    principal.record(),
                     case_id,
                     expected,
                     events.clone(),
@@ -464,11 +533,7 @@ impl App {
     }
 
     fn actor(&self, caller: &Caller) -> Actor {
-        Actor {
-            name: caller.name.clone(),
-            role: caller.role,
-            department: caller.department.clone(),
-        }
+        Principal::Token(caller).actor()
     }
 
     fn context<'a>(&'a self, actor: &'a Actor, now: DateTime<Utc>) -> Context<'a> {
@@ -533,18 +598,19 @@ impl App {
         now: DateTime<Utc>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Result<Committed, AppendRejected>, AppError> {
-        let actor = ActorRecord {
-            token_id: Some(caller.token_id),
-            name: caller.name.clone(),
-            role: caller.role.into(),
-            department: caller.department.clone(),
-        };
-        self.append_as(actor, case_id, expected, events, now, idempotency)
-            .await
+        self.append_as(
+            Principal::Token(caller).record(),
+            case_id,
+            expected,
+            events,
+            now,
+            idempotency,
+        )
+        .await
     }
 
     /// Appends events to a case's stream in the envelope of `actor`.
-    pub(crate) async fn append_as(
+    async fn append_as(
         &self,
         actor: ActorRecord,
         case_id: CaseId,
@@ -569,11 +635,8 @@ impl App {
             .log
             .append(StreamId(case_id.0), expected, envelopes, idempotency)
             .await?;
-        tracing::debug!(
-            case = %case_id,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "append"
-        );
+        metrics::histogram!("caseledger_append_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         Ok(result)
     }
 
@@ -594,8 +657,8 @@ impl App {
     }
 
     /// A partner asking about a case not shared with it learns nothing, not even that it exists.
-    fn hide_unshared(&self, caller: &Caller, rejection: Rejection) -> AppError {
-        match (&rejection, caller.role) {
+    fn hide_unshared(&self, role: Role, rejection: Rejection) -> AppError {
+        match (&rejection, role) {
             (
                 Rejection::Conflict {
                     rule: Rule::NotSharedWithDepartment,
@@ -733,6 +796,67 @@ impl App {
         })
     }
 
+    /// Waits until the case projection includes `position`, at most `timeout`.
+    pub async fn wait_for_projection(
+        &self,
+        position: u64,
+        timeout: Duration,
+    ) -> Result<(), AppError> {
+        if self.cases.wait_for(position, timeout).await {
+            Ok(())
+        } else {
+            Err(AppError::Unavailable {
+                reason: format!(
+                    "the case lists have not reached position {position} yet (they are at {})",
+                    self.cases.checkpoint()
+                ),
+                retry_after_seconds: 1,
+            })
+        }
+    }
+
+    /// A page of the cases the caller may see that match `filter`, in opening order. Partners
+    /// see only cases shared with their department.
+    pub fn list_cases(
+        &self,
+        caller: &Caller,
+        mut filter: CaseFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, AppError> {
+        if caller.role == Role::Partner {
+            match (&filter.department, &caller.department) {
+                (Some(asked), Some(own)) if asked != own => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    })
+                }
+                (_, own) => filter.department = own.clone(),
+            }
+            if filter.department.is_none() {
+                return Err(AppError::Forbidden(
+                    "a partner token needs a department".into(),
+                ));
+            }
+        }
+        self.cases
+            .list(&filter, cursor, limit)
+            .map_err(|error| AppError::Internal(error.into()))
+    }
+
+    /// The figures unions report upward (supervisors, admins and auditors).
+    pub fn stats(&self, caller: &Caller, period: Period) -> Result<Stats, AppError> {
+        require_role(
+            caller,
+            &[Role::Admin, Role::Supervisor, Role::Auditor],
+            "read statistics",
+        )?;
+        self.cases
+            .stats(&CaseFilter::default(), period)
+            .map_err(|error| AppError::Internal(error.into()))
+    }
+
     /// The global log after `after`, at most `limit` events (auditors and admins).
     pub async fn events(
         &self,
@@ -746,6 +870,45 @@ impl App {
             "read the global event log",
         )?;
         Ok(self.storage.log.read_all(Position(after), limit).await?)
+    }
+}
+
+/// Who runs a command: a token's holder, or the service itself.
+#[derive(Debug, Clone, Copy)]
+enum Principal<'a> {
+    Token(&'a Caller),
+    System,
+}
+
+impl Principal<'_> {
+    /// The domain's view of the actor. The service acts with an admin's powers, limited by
+    /// what it ever asks: recording missed deadlines.
+    fn actor(&self) -> Actor {
+        match self {
+            Principal::Token(caller) => Actor {
+                name: caller.name.clone(),
+                role: caller.role,
+                department: caller.department.clone(),
+            },
+            Principal::System => Actor {
+                name: "system".into(),
+                role: Role::Admin,
+                department: None,
+            },
+        }
+    }
+
+    /// The actor as the envelope records it.
+    fn record(&self) -> ActorRecord {
+        match self {
+            Principal::Token(caller) => ActorRecord {
+                token_id: Some(caller.token_id),
+                name: caller.name.clone(),
+                role: caller.role.into(),
+                department: caller.department.clone(),
+            },
+            Principal::System => ActorRecord::system(),
+        }
     }
 }
 

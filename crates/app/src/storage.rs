@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use caseledger_store::{EventLog, Keyspace, SledLog, SledLogOptions};
 
-use crate::envelope::StoredEvent;
+use caseledger_domain::StoredEvent;
 
 /// The log and the keyspaces of one store.
 #[derive(Clone)]
@@ -19,6 +19,8 @@ pub struct Storage {
     pub personal_data_keys: Keyspace,
     /// Counters (letter numbers).
     pub counters: Keyspace,
+    /// The case projection's rows and checkpoint.
+    pub case_projection: Keyspace,
     /// The sled log itself, for backend-specific work (verification with progress).
     pub sled: Option<SledLog>,
 }
@@ -40,6 +42,7 @@ impl Storage {
             tokens: log.keyspace("tokens")?,
             personal_data_keys: log.keyspace("personal_data_keys")?,
             counters: log.keyspace("counters")?,
+            case_projection: log.keyspace("projection.cases")?,
             log: Arc::new(log.clone()),
             sled: Some(log),
         })

@@ -13,6 +13,7 @@ pub mod case;
 pub mod checks;
 pub mod command;
 pub mod decide;
+pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod ids;
@@ -28,6 +29,7 @@ pub use checks::{
 };
 pub use command::{Actor, Command, ComplainantInput, Context, EmployerInput, SealedPersonalData};
 pub use decide::{authorize, decide};
+pub use envelope::{ActorRecord, ActorRole, StoredEvent};
 pub use error::{FieldError, Rejection, Rule};
 pub use event::{CaseEvent, Employer, EVENT_TYPES};
 pub use ids::{CaseId, LetterId};

@@ -106,6 +106,12 @@ impl Keyspace {
         .await
     }
 
+    /// Removes every key (not synced: for rebuildable state).
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        let tree = self.tree.clone();
+        blocking(move || Ok(tree.clear()?)).await
+    }
+
     /// Adds one to the counter at `key` and returns the new value, durably. Counters start at 0.
     pub async fn increment(&self, key: &[u8]) -> Result<u64, StoreError> {
         let tree = self.tree.clone();

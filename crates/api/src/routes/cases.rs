@@ -5,8 +5,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use caseledger_app::TimeTravel;
-use caseledger_domain::Role;
+use caseledger_app::{CaseFilter, Cursor, Period, TimeTravel};
+use caseledger_domain::{CaseStatus, Category, Role};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -14,13 +14,17 @@ use utoipa::IntoParams;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath, CommandInput};
 use crate::openapi::{CommandProblems, ReadProblems};
-use crate::types::{CaseResponse, CommandResponse, HistoryResponse, OpenCaseRequest};
+use crate::types::{
+    CaseListResponse, CaseResponse, CommandResponse, FieldErrors, HistoryResponse, OpenCaseRequest,
+    StatsResponse,
+};
 use crate::AppState;
 
 /// The case routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/cases", post(open_case))
+        .route("/v1/cases", post(open_case).get(list_cases))
+        .route("/v1/stats", get(case_stats))
         .route("/v1/cases/{id}", get(get_case))
         .route("/v1/cases/{id}/history", get(case_history))
 }
@@ -172,4 +176,169 @@ pub async fn case_history(
         case_id: id.0,
         events,
     }))
+}
+
+const DEFAULT_PAGE: usize = 50;
+const MAX_PAGE: usize = 200;
+
+/// The filters of a case list; all given filters must match.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// open, investigating, awaiting_reply, escalated or closed.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// A category, e.g. `wage_arrears`.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The assigned officer, exactly.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// A department the case is shared with.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Whether an open letter's deadline was missed.
+    #[serde(default)]
+    pub overdue: Option<bool>,
+    /// The region, case-insensitively.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Opened at or after this instant (RFC 3339).
+    #[serde(default)]
+    pub opened_after: Option<DateTime<Utc>>,
+    /// Opened before this instant (RFC 3339).
+    #[serde(default)]
+    pub opened_before: Option<DateTime<Utc>>,
+    /// Text search: every whitespace-separated term must occur, case-insensitively, in the
+    /// title or the description (Chinese text without spaces is found by any part of it).
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Answer only once the list includes this log position, or 503 with `Retry-After`.
+    #[serde(default)]
+    pub min_position: Option<u64>,
+}
+
+fn bad_parameter(field: &str, message: String) -> ApiError {
+    ApiError::bad_request(format!("{field}: {message}"), Some((field, message)))
+}
+
+/// Lists cases in opening order, filtered and searched, a page at a time. Partner departments
+/// see only the cases shared with them.
+///
+/// Roles: all.
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, description = "A page of cases.", body = CaseListResponse), ReadProblems))]
+pub async fn list_cases(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<CaseListResponse>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(bad_parameter(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let mut errors = FieldErrors::default();
+    let status = query
+        .status
+        .as_deref()
+        .and_then(|text| errors.parse::<CaseStatus>("status", text));
+    let category = query
+        .category
+        .as_deref()
+        .and_then(|text| errors.parse::<Category>("category", text));
+    let department = errors.department("department", query.department.as_deref());
+    errors.into_bad_request()?;
+    let cursor = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            Cursor::decode(text)
+                .ok_or_else(|| bad_parameter("cursor", "not a cursor from this API".into()))?,
+        ),
+    };
+    if let Some(position) = query.min_position {
+        state
+            .app
+            .wait_for_projection(position, state.config.read_wait)
+            .await?;
+    }
+    let filter = CaseFilter {
+        status,
+        category,
+        assignee: query.assignee,
+        department,
+        overdue: query.overdue,
+        region: query.region,
+        opened_after: query.opened_after,
+        opened_before: query.opened_before,
+        q: query.q,
+    };
+    let page = state.app.list_cases(&caller, filter, cursor, limit)?;
+    let include_notes = caller.role != Role::Partner;
+    Ok(Json(CaseListResponse {
+        items: page
+            .items
+            .into_iter()
+            .map(|case| CaseResponse::summary(case, include_notes))
+            .collect(),
+        next_cursor: page.next_cursor.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// The period of statistics.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// From this instant on (RFC 3339).
+    #[serde(default)]
+    pub from: Option<DateTime<Utc>>,
+    /// Before this instant (RFC 3339).
+    #[serde(default)]
+    pub to: Option<DateTime<Utc>>,
+    /// Answer only once the figures include this log position.
+    #[serde(default)]
+    pub min_position: Option<u64>,
+}
+
+/// Counts by status and category, overdue count, median days to close, letters issued by
+/// kind, and the employers' reply and rectification rates for opinion letters — optionally
+/// for a period (cases opened, cases closed and letters issued within it).
+///
+/// Roles: admin, supervisor, auditor.
+#[utoipa::path(get, path = "/v1/stats", tag = "cases", security(("bearer" = [])),
+    params(StatsQuery),
+    responses((status = 200, description = "The figures.", body = StatsResponse), ReadProblems))]
+pub async fn case_stats(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(query): ApiQuery<StatsQuery>,
+) -> Result<Json<StatsResponse>, ApiError> {
+    if let (Some(from), Some(to)) = (query.from, query.to) {
+        if from >= to {
+            return Err(bad_parameter("to", "must be after `from`".into()));
+        }
+    }
+    if let Some(position) = query.min_position {
+        state
+            .app
+            .wait_for_projection(position, state.config.read_wait)
+            .await?;
+    }
+    let stats = state.app.stats(
+        &caller,
+        Period {
+            from: query.from,
+            to: query.to,
+        },
+    )?;
+    Ok(Json(stats.into()))
 }

@@ -2,9 +2,13 @@
 //!
 //! Serialised, a [`StoredEvent`] is the caller's part of the contract's envelope
 //! (`id, case_id, type, at, actor, data`); the store adds `position, version, prev_hash, hash`.
-//! This is stored format: fields may be added, never renamed.
+//! This is stored format: fields may be added, never renamed. It is plain data, like the rest of
+//! the domain; the app fills it in and the store wraps it.
 
-use caseledger_domain::{CaseEvent, CaseId, Department, Role};
+use crate::event::CaseEvent;
+use crate::ids::CaseId;
+use crate::policy::Department;
+use crate::vocab::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

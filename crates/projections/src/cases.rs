@@ -1,0 +1,327 @@
+//! The case projection: every case's folded state, kept in memory for queries and persisted
+//! with its checkpoint in one keyspace.
+//!
+//! Layout of the keyspace: `meta/version` (the projection's format version), `meta/checkpoint`
+//! (the last position applied) and `case/<16-byte id>` (the case's JSON). A step writes the
+//! changed cases and the checkpoint in one atomic batch, so after a crash the projection
+//! resumes from a checkpoint that matches its rows. The batch is not synced: the log is the
+//! durable truth, and anything lost is replayed from it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use caseledger_domain::{Case, CaseId, LetterId, StoredEvent};
+use caseledger_store::{EventLog, Keyspace, KeyspaceChange, Position, StoreError};
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+/// The format version of the stored rows; bump it when `Case` changes shape, and the
+/// projection rebuilds itself from the log at the next start.
+pub const PROJECTION_VERSION: u64 = 1;
+
+const VERSION_KEY: &[u8] = b"meta/version";
+const CHECKPOINT_KEY: &[u8] = b"meta/checkpoint";
+const CASE_PREFIX: &[u8] = b"case/";
+
+/// How many events one step applies at most.
+const STEP_EVENTS: usize = 2_000;
+
+/// What a projection step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Events were applied; there may be more.
+    Progressed,
+    /// The projection has reached the log's head.
+    Idle,
+}
+
+/// Why a projection could not advance.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The in-memory state was poisoned by a panic.
+    #[error("the projection's state was poisoned")]
+    Poisoned,
+}
+
+/// A case as the projection holds it: the folded state plus its search text.
+#[derive(Debug, Clone)]
+pub(crate) struct CaseRow {
+    pub(crate) case: Case,
+    /// Title and description, lowercased, for `q`.
+    pub(crate) search_text: String,
+}
+
+impl CaseRow {
+    fn new(case: Case) -> CaseRow {
+        let mut row = CaseRow {
+            case,
+            search_text: String::new(),
+        };
+        row.refresh_search_text();
+        row
+    }
+
+    fn refresh_search_text(&mut self) {
+        self.search_text = format!("{}\n{}", self.case.title, self.case.description).to_lowercase();
+    }
+}
+
+/// The cases, in opening order (case ids are UUID v7, so their order is the order of opening).
+#[derive(Debug, Default)]
+pub(crate) struct CaseTable {
+    pub(crate) rows: BTreeMap<CaseId, CaseRow>,
+}
+
+/// Every case's current state, built from the log.
+#[derive(Debug, Clone)]
+pub struct CaseProjection {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keyspace: Keyspace,
+    table: RwLock<CaseTable>,
+    checkpoint: watch::Sender<u64>,
+}
+
+fn case_key(id: CaseId) -> Vec<u8> {
+    let mut key = CASE_PREFIX.to_vec();
+    key.extend_from_slice(id.0.as_bytes());
+    key
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
+    serde_json::to_vec(value).map_err(|error| StoreError::Encode(error.to_string()).into())
+}
+
+impl CaseProjection {
+    /// Loads the projection from `keyspace`. A keyspace of another format version is cleared,
+    /// and the projection starts over from position 0 (see [`CaseProjection::catch_up`]).
+    pub async fn load(keyspace: Keyspace) -> Result<CaseProjection, ProjectionError> {
+        let version: Option<u64> = keyspace.get(VERSION_KEY).await?;
+        let mut table = CaseTable::default();
+        let mut checkpoint = 0;
+        if version == Some(PROJECTION_VERSION) {
+            checkpoint = keyspace.get(CHECKPOINT_KEY).await?.unwrap_or(0);
+            for (_, case) in keyspace.scan::<Case>(CASE_PREFIX).await? {
+                table.rows.insert(case.id, CaseRow::new(case));
+            }
+        } else {
+            if version.is_some() {
+                tracing::info!(
+                    stored = version,
+                    current = PROJECTION_VERSION,
+                    "the case projection's format changed; rebuilding it from the log"
+                );
+            }
+            keyspace.clear().await?;
+            keyspace
+                .apply(
+                    vec![
+                        (VERSION_KEY.to_vec(), Some(encode(&PROJECTION_VERSION)?)),
+                        (CHECKPOINT_KEY.to_vec(), Some(encode(&0u64)?)),
+                    ],
+                    false,
+                )
+                .await?;
+        }
+        let (sender, _) = watch::channel(checkpoint);
+        Ok(CaseProjection {
+            inner: Arc::new(Inner {
+                keyspace,
+                table: RwLock::new(table),
+                checkpoint: sender,
+            }),
+        })
+    }
+
+    /// Forgets everything, so the next steps rebuild the projection from position 0.
+    pub async fn reset(&self) -> Result<(), ProjectionError> {
+        self.inner.keyspace.clear().await?;
+        self.inner
+            .keyspace
+            .apply(
+                vec![
+                    (VERSION_KEY.to_vec(), Some(encode(&PROJECTION_VERSION)?)),
+                    (CHECKPOINT_KEY.to_vec(), Some(encode(&0u64)?)),
+                ],
+                false,
+            )
+            .await?;
+        self.table_mut()?.rows.clear();
+        self.inner.checkpoint.send_replace(0);
+        Ok(())
+    }
+
+    /// The last log position applied.
+    pub fn checkpoint(&self) -> u64 {
+        *self.inner.checkpoint.borrow()
+    }
+
+    /// A receiver that changes whenever the checkpoint moves.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.checkpoint.subscribe()
+    }
+
+    pub(crate) fn table(&self) -> Result<RwLockReadGuard<'_, CaseTable>, ProjectionError> {
+        self.inner
+            .table
+            .read()
+            .map_err(|_| ProjectionError::Poisoned)
+    }
+
+    fn table_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, CaseTable>, ProjectionError> {
+        self.inner
+            .table
+            .write()
+            .map_err(|_| ProjectionError::Poisoned)
+    }
+
+    /// Applies the next events of `log` after the checkpoint, at most a step's worth.
+    pub async fn try_project_next(
+        &self,
+        log: &dyn EventLog<StoredEvent>,
+    ) -> Result<Outcome, ProjectionError> {
+        self.project_next(log, STEP_EVENTS).await
+    }
+
+    /// Applies at most `limit` events after the checkpoint.
+    pub async fn project_next(
+        &self,
+        log: &dyn EventLog<StoredEvent>,
+        limit: usize,
+    ) -> Result<Outcome, ProjectionError> {
+        let after = self.checkpoint();
+        let events = log.read_all(Position(after), limit).await?;
+        let Some(last) = events.last().map(|recorded| recorded.position.0) else {
+            return Ok(Outcome::Idle);
+        };
+        let changes = {
+            let mut table = self.table_mut()?;
+            let mut changed: BTreeMap<CaseId, ()> = BTreeMap::new();
+            for recorded in &events {
+                let stored = &recorded.event;
+                let row = table
+                    .rows
+                    .entry(stored.case_id)
+                    .or_insert_with(|| CaseRow::new(Case::new(stored.case_id)));
+                row.case.evolve(&stored.event, stored.at);
+                if matches!(
+                    stored.event,
+                    caseledger_domain::CaseEvent::CaseOpened { .. }
+                ) {
+                    row.refresh_search_text();
+                }
+                changed.insert(stored.case_id, ());
+            }
+            let mut changes: Vec<KeyspaceChange> = Vec::with_capacity(changed.len() + 1);
+            for id in changed.keys() {
+                if let Some(row) = table.rows.get(id) {
+                    changes.push((case_key(*id), Some(encode(&row.case)?)));
+                }
+            }
+            changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&last)?)));
+            changes
+        };
+        self.inner.keyspace.apply(changes, false).await?;
+        self.inner.checkpoint.send_replace(last);
+        metrics::gauge!("caseledger_projection_checkpoint", "projection" => "cases")
+            .set(last as f64);
+        Ok(Outcome::Progressed)
+    }
+
+    /// Steps until the projection reaches the log's head, calling `progress` after each step.
+    pub async fn catch_up(
+        &self,
+        log: &dyn EventLog<StoredEvent>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(), ProjectionError> {
+        while self.try_project_next(log).await? == Outcome::Progressed {
+            progress(self.checkpoint());
+        }
+        Ok(())
+    }
+
+    /// Follows the log until `shutdown` turns true: a step whenever the log grows.
+    pub async fn run_until_stopped(
+        &self,
+        log: Arc<dyn EventLog<StoredEvent>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut heads = log.subscribe();
+        loop {
+            match self.try_project_next(log.as_ref()).await {
+                Ok(Outcome::Progressed) => continue,
+                Ok(Outcome::Idle) => {}
+                Err(error) => {
+                    tracing::error!(%error, "the case projection failed a step; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            let lag = log.head().position.0.saturating_sub(self.checkpoint());
+            metrics::gauge!("caseledger_projection_lag_events", "projection" => "cases")
+                .set(lag as f64);
+            tokio::select! {
+                changed = heads.changed() => if changed.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until the checkpoint reaches `position`, at most `timeout`; `false` if it did not.
+    pub async fn wait_for(&self, position: u64, timeout: std::time::Duration) -> bool {
+        let mut receiver = self.subscribe();
+        let reached = tokio::time::timeout(
+            timeout,
+            receiver.wait_for(|checkpoint| *checkpoint >= position),
+        )
+        .await;
+        matches!(reached, Ok(Ok(_)))
+    }
+
+    /// A case's current state, if the projection has seen it opened.
+    pub fn get(&self, id: CaseId) -> Result<Option<Case>, ProjectionError> {
+        Ok(self
+            .table()?
+            .rows
+            .get(&id)
+            .filter(|row| row.case.opened)
+            .map(|row| row.case.clone()))
+    }
+
+    /// Every open letter whose deadline passed at `now` without being recorded as missed.
+    pub fn deadlines_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(CaseId, LetterId)>, ProjectionError> {
+        Ok(self
+            .table()?
+            .rows
+            .values()
+            .flat_map(|row| {
+                row.case
+                    .deadlines_to_mark(now)
+                    .into_iter()
+                    .map(|letter| (row.case.id, letter))
+            })
+            .collect())
+    }
+
+    /// How many cases the projection holds.
+    pub fn len(&self) -> Result<usize, ProjectionError> {
+        Ok(self.table()?.rows.len())
+    }
+
+    /// Whether the projection holds no case.
+    pub fn is_empty(&self) -> Result<bool, ProjectionError> {
+        Ok(self.len()? == 0)
+    }
+}

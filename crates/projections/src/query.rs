@@ -1,0 +1,304 @@
+//! Queries over the case projection: filtered, searchable, cursor-paged lists in opening
+//! order, and the statistics unions report upward.
+//!
+//! Filters are AND-ed. `q` splits on whitespace; every term must occur, case-insensitively, as
+//! a substring of the title or the description — so Chinese text, which has no spaces between
+//! words, is found by any part of it.
+
+use caseledger_domain::{Case, CaseId, CaseStatus, Category, Department, LetterKind};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::cases::{CaseProjection, CaseRow};
+use crate::ProjectionError;
+
+/// Which cases a list returns. Every field set must match.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Where the case stands.
+    pub status: Option<CaseStatus>,
+    /// What it is about.
+    pub category: Option<Category>,
+    /// The assigned officer, exactly.
+    pub assignee: Option<String>,
+    /// A department the case is shared with.
+    pub department: Option<Department>,
+    /// Whether an open letter's deadline was missed.
+    pub overdue: Option<bool>,
+    /// The region, case-insensitively.
+    pub region: Option<String>,
+    /// Opened at or after.
+    pub opened_after: Option<DateTime<Utc>>,
+    /// Opened before.
+    pub opened_before: Option<DateTime<Utc>>,
+    /// Free text: every whitespace-separated term must occur in the title or description.
+    pub q: Option<String>,
+}
+
+/// Where a page starts: after the case with this id, in opening order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor(pub CaseId);
+
+impl Cursor {
+    /// The cursor as clients see it: the last case id of the page, as 32 hex digits.
+    pub fn encode(&self) -> String {
+        self.0 .0.simple().to_string()
+    }
+
+    /// Parses [`Cursor::encode`]'s text.
+    pub fn decode(text: &str) -> Option<Cursor> {
+        if text.len() != 32 {
+            return None;
+        }
+        Uuid::try_parse(text).ok().map(|id| Cursor(CaseId(id)))
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The cases, in opening order.
+    pub items: Vec<Case>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<Cursor>,
+}
+
+/// A period for statistics: `[from, to)`, either end open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Period {
+    /// From this instant on.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Period {
+    fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|from| at >= from) && self.to.is_none_or(|to| at < to)
+    }
+}
+
+struct CompiledFilter<'a> {
+    filter: &'a CaseFilter,
+    terms: Vec<String>,
+    region: Option<String>,
+}
+
+impl<'a> CompiledFilter<'a> {
+    fn new(filter: &'a CaseFilter) -> Self {
+        CompiledFilter {
+            filter,
+            terms: filter
+                .q
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect(),
+            region: filter.region.as_deref().map(str::to_lowercase),
+        }
+    }
+
+    fn matches(&self, row: &CaseRow) -> bool {
+        let case = &row.case;
+        let filter = self.filter;
+        if !case.opened {
+            return false;
+        }
+        if filter.category.is_some() && case.category != filter.category {
+            return false;
+        }
+        if filter
+            .assignee
+            .as_deref()
+            .is_some_and(|assignee| case.assignee.as_deref() != Some(assignee))
+        {
+            return false;
+        }
+        if filter
+            .department
+            .as_ref()
+            .is_some_and(|department| !case.is_shared_with(department))
+        {
+            return false;
+        }
+        if let Some(region) = &self.region {
+            if case.region.as_deref().map(str::to_lowercase).as_deref() != Some(region) {
+                return false;
+            }
+        }
+        if let Some(opened_at) = case.opened_at {
+            if filter.opened_after.is_some_and(|after| opened_at < after)
+                || filter
+                    .opened_before
+                    .is_some_and(|before| opened_at >= before)
+            {
+                return false;
+            }
+        }
+        if filter.status.is_some_and(|status| case.status() != status) {
+            return false;
+        }
+        if filter
+            .overdue
+            .is_some_and(|overdue| case.overdue() != overdue)
+        {
+            return false;
+        }
+        self.terms
+            .iter()
+            .all(|term| row.search_text.contains(term.as_str()))
+    }
+}
+
+/// The figures unions report upward.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Stats {
+    /// Cases considered (opened in the period).
+    pub cases: u64,
+    /// Those cases by status.
+    pub by_status: std::collections::BTreeMap<String, u64>,
+    /// Those cases by category.
+    pub by_category: std::collections::BTreeMap<String, u64>,
+    /// Open cases with an overdue letter (now, whatever the period).
+    pub overdue: u64,
+    /// Cases closed in the period.
+    pub closed: u64,
+    /// The median days from opening to closing of the cases closed in the period.
+    pub median_days_to_close: Option<f64>,
+    /// Letters issued in the period, by kind.
+    pub letters_issued: std::collections::BTreeMap<String, u64>,
+    /// Opinion letters issued in the period.
+    pub opinion_letters: u64,
+    /// Of those, answered by the employer.
+    pub opinion_letters_answered: u64,
+    /// Of those, answered with the violation corrected.
+    pub opinion_letters_rectified: u64,
+    /// answered / issued, for opinion letters of the period.
+    pub reply_rate: Option<f64>,
+    /// rectified / issued, for opinion letters of the period.
+    pub rectification_rate: Option<f64>,
+}
+
+impl CaseProjection {
+    /// A page of the cases matching `filter`, in opening order, after `cursor`.
+    pub fn list(
+        &self,
+        filter: &CaseFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, ProjectionError> {
+        let compiled = CompiledFilter::new(filter);
+        let table = self.table()?;
+        let rows: Box<dyn Iterator<Item = &CaseRow>> = match cursor {
+            Some(Cursor(after)) => Box::new(
+                table
+                    .rows
+                    .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+                    .map(|(_, row)| row),
+            ),
+            None => Box::new(table.rows.values()),
+        };
+        let mut items = Vec::with_capacity(limit.min(256));
+        let mut more = false;
+        for row in rows.filter(|row| compiled.matches(row)) {
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(row.case.clone());
+        }
+        let next_cursor = if more {
+            items.last().map(|case: &Case| Cursor(case.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Statistics over the cases visible through `filter` (a partner's department, say),
+    /// for `period`.
+    pub fn stats(&self, filter: &CaseFilter, period: Period) -> Result<Stats, ProjectionError> {
+        let compiled = CompiledFilter::new(filter);
+        let table = self.table()?;
+        let mut stats = Stats::default();
+        let mut days_to_close = Vec::new();
+        for row in table.rows.values().filter(|row| compiled.matches(row)) {
+            let case = &row.case;
+            if case.opened_at.is_some_and(|at| period.contains(at)) {
+                stats.cases += 1;
+                *stats
+                    .by_status
+                    .entry(case.status().as_str().to_owned())
+                    .or_default() += 1;
+                if let Some(category) = case.category {
+                    *stats
+                        .by_category
+                        .entry(category.as_str().to_owned())
+                        .or_default() += 1;
+                }
+            }
+            if case.overdue() && !case.is_closed() {
+                stats.overdue += 1;
+            }
+            if let (Some(opened), Some(closed)) = (case.opened_at, case.closed_at) {
+                if period.contains(closed) {
+                    stats.closed += 1;
+                    days_to_close.push((closed - opened).num_seconds() as f64 / 86_400.0);
+                }
+            }
+            for letter in case
+                .letters
+                .iter()
+                .filter(|letter| period.contains(letter.issued_at))
+            {
+                *stats
+                    .letters_issued
+                    .entry(letter.kind.as_str().to_owned())
+                    .or_default() += 1;
+                if letter.kind == LetterKind::Opinion {
+                    stats.opinion_letters += 1;
+                    if let Some(answer) = &letter.answered {
+                        stats.opinion_letters_answered += 1;
+                        if answer.rectified {
+                            stats.opinion_letters_rectified += 1;
+                        }
+                    }
+                }
+            }
+        }
+        for kind in LetterKind::ALL {
+            stats
+                .letters_issued
+                .entry(kind.as_str().to_owned())
+                .or_default();
+        }
+        for status in CaseStatus::ALL {
+            stats
+                .by_status
+                .entry(status.as_str().to_owned())
+                .or_default();
+        }
+        stats.median_days_to_close = median(&mut days_to_close);
+        if stats.opinion_letters > 0 {
+            let issued = stats.opinion_letters as f64;
+            stats.reply_rate = Some(stats.opinion_letters_answered as f64 / issued);
+            stats.rectification_rate = Some(stats.opinion_letters_rectified as f64 / issued);
+        }
+        Ok(stats)
+    }
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
+    })
+}
