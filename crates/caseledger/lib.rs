@@ -1,0 +1,13 @@
+//! The `caseledger` binary as a library: configuration, telemetry, startup and the command line.
+//!
+//! Central types: [`cli::Cli`] (the command line), [`config::Config`] (the TOML file and its
+//! defaults) resolved into [`config::Settings`] (what `serve` runs with), and
+//! [`serve::Server`] (the started service, bound to its real address). The HTTP API lives in
+//! `caseledger-api`, the service in `caseledger-app`, the event log in `caseledger-store`; this
+//! package owns no business rule and no route, only how they are put together and started.
+
+pub mod cli;
+pub mod config;
+pub mod serve;
+pub mod telemetry;
+pub mod verify;

@@ -1,0 +1,370 @@
+//! `caseledger serve`: startup, the first admin token, the HTTP server and graceful shutdown.
+//!
+//! This module owns the order of startup (configuration → data dir → store → [`App`] → initial
+//! admin token → listener → metrics → router) and of shutdown (stop accepting, drain in-flight
+//! requests, close the store). [`Server`] is the started service, bound but not yet serving, so
+//! tests can read its real address after binding port 0; [`run`] is what the binary does with
+//! it. Routes live in `caseledger-api`, the service in `caseledger-app`; this module only wires
+//! them together.
+
+use std::future::{Future, IntoFuture as _};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use caseledger_api::{router, AppState};
+use caseledger_app::{spawn_workers, App, Storage, SystemClock};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::cli::ServeArgs;
+use crate::config::{Config, Settings, StoreSelection};
+
+/// The file in the data dir that receives the first admin token.
+pub const INITIAL_ADMIN_TOKEN_FILE: &str = "initial-admin-token";
+
+/// The directory inside the data dir that holds the embedded sled log.
+pub const SLED_DIR: &str = "sled";
+
+/// How much longer than one request's timeout shutdown waits for in-flight requests.
+const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// How often the metrics recorder drains its histograms.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs `caseledger serve` until SIGTERM or Ctrl-C.
+pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load_or_default(args.config.as_deref())?;
+    let settings = config
+        .resolve(args.overrides())
+        .with_context(|| match &args.config {
+            Some(path) => format!("invalid configuration (config file {})", path.display()),
+            None => "invalid configuration".to_owned(),
+        })?;
+    // Listen for signals before anything else, so that a SIGTERM during startup is not lost.
+    let shutdown = shutdown_signal()?;
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let upkeep = tokio::spawn(run_metrics_upkeep(metrics.clone()));
+    let server = Server::build(settings, Some(metrics)).await?;
+    let served = server.run_until_stopped(shutdown).await;
+    upkeep.abort();
+    served
+}
+
+/// The started service: store open, first admin token written, listener bound.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    app: Arc<App>,
+    state: AppState,
+    initial_admin_token_file: Option<PathBuf>,
+    drain_limit: Duration,
+    deadline_scan_interval: Duration,
+}
+
+impl Server {
+    /// Opens the store in the data dir, builds the service, writes the initial admin token on
+    /// first start and binds the listener. `metrics` serves `/metrics`; the caller installs the
+    /// recorder, since a process can hold only one.
+    pub async fn build(
+        settings: Settings,
+        metrics: Option<PrometheusHandle>,
+    ) -> anyhow::Result<Server> {
+        if let StoreSelection::Postgres(_) = settings.store {
+            anyhow::bail!(
+                "the PostgreSQL store is not available in this build yet (store {}); leave \
+                 --store, CASELEDGER_STORE and store.url unset to use the embedded store in the \
+                 data dir",
+                settings.store
+            );
+        }
+        if let Some(signing_key) = &settings.signing_key {
+            tracing::warn!(
+                signing_key = %signing_key.display(),
+                "signed audit checkpoints are not available in this build yet; the signing key \
+                 is not used"
+            );
+        }
+        let data_dir = settings.data_dir.clone();
+        tracing::info!(
+            data_dir = %data_dir.display(),
+            store = %settings.store,
+            departments = settings.policy.departments.len(),
+            body_limit_bytes = settings.api.body_limit_bytes,
+            read_wait = ?settings.api.read_wait,
+            request_timeout = ?settings.api.request_timeout,
+            deadline_scan_interval = ?settings.deadline_scan_interval,
+            "starting caseledger {}",
+            env!("CARGO_PKG_VERSION")
+        );
+
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        let sled_dir = data_dir.join(SLED_DIR);
+        let storage = tokio::task::spawn_blocking(move || Storage::open_sled(&sled_dir))
+            .await
+            .context("opening the store stopped unexpectedly")?
+            .context("cannot open the store")?;
+        let app = App::new(storage, settings.policy.clone(), Arc::new(SystemClock))
+            .await
+            .context("cannot start the service")?;
+        let app = Arc::new(app);
+
+        let initial_admin_token_file = write_initial_admin_token(&app, &data_dir).await?;
+        if let Some(path) = &initial_admin_token_file {
+            // The path only: the token itself never goes to the log.
+            tracing::info!(
+                path = %path.display(),
+                "first start: wrote the initial admin token to {}",
+                path.display()
+            );
+        }
+
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local_addr = listener
+            .local_addr()
+            .context("cannot read the listener's address")?;
+
+        let mut state = AppState::new(Arc::clone(&app), settings.api.clone());
+        if let Some(metrics) = metrics {
+            state = state.with_metrics(metrics);
+        }
+        Ok(Server {
+            listener,
+            local_addr,
+            app,
+            state,
+            initial_admin_token_file,
+            drain_limit: settings.api.request_timeout + DRAIN_GRACE,
+            deadline_scan_interval: settings.deadline_scan_interval,
+        })
+    }
+
+    /// The address the listener is bound to (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The service.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Where the first admin token was written, when this start made one.
+    pub fn initial_admin_token_file(&self) -> Option<&Path> {
+        self.initial_admin_token_file.as_deref()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections, lets in-flight
+    /// requests finish (for at most the request timeout plus a few seconds) and closes the
+    /// store.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Server {
+            listener,
+            local_addr,
+            app,
+            state,
+            drain_limit,
+            deadline_scan_interval,
+            ..
+        } = self;
+        // The projection follower and the deadline watcher run beside the server and stop
+        // after it.
+        let (stop_workers, workers_stopping) = tokio::sync::watch::channel(false);
+        let workers = spawn_workers(&app, deadline_scan_interval, workers_stopping);
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stopping_signal = Arc::clone(&stopping);
+        let serving = axum::serve(listener, router(state))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                stopping_signal.notify_one();
+            })
+            .into_future();
+        // Tests read the port from this line; it must stay one line with the bound address.
+        tracing::info!("caseledger listening on http://{local_addr}");
+
+        let drain_expired = async {
+            stopping.notified().await;
+            tokio::time::sleep(drain_limit).await;
+        };
+        tokio::select! {
+            served = serving => served.context("the HTTP server failed")?,
+            () = drain_expired => tracing::warn!(
+                drain_limit_secs = drain_limit.as_secs(),
+                "in-flight requests did not finish in time; stopping without them"
+            ),
+        }
+        let _ = stop_workers.send(true);
+        workers.join().await;
+        close(app).await;
+        tracing::info!("caseledger stopped");
+        Ok(())
+    }
+}
+
+/// Closes the store once nothing else holds the service, so the log writer finishes its last
+/// batch and releases the data dir before the process exits.
+async fn close(app: Arc<App>) {
+    match Arc::try_unwrap(app) {
+        // Dropping the last handle joins the log writer's thread: blocking work.
+        Ok(app) => {
+            if tokio::task::spawn_blocking(move || drop(app))
+                .await
+                .is_err()
+            {
+                tracing::warn!("closing the store stopped unexpectedly");
+            }
+        }
+        Err(_still_shared) => tracing::warn!(
+            "requests still hold the store; it closes when they end or the process exits"
+        ),
+    }
+}
+
+/// On a store with no token yet, issues the first admin token and writes it, alone on one
+/// line, to `<data-dir>/initial-admin-token` with mode 0600. Returns the file's path when it
+/// did.
+async fn write_initial_admin_token(app: &App, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
+    let path = data_dir.join(INITIAL_ADMIN_TOKEN_FILE);
+    let staging = data_dir.join(format!("{INITIAL_ADMIN_TOKEN_FILE}.new"));
+    // The token is stored before it is written out, and a store that holds a token never
+    // issues another. So prove the data dir writable first, with the file the token will go
+    // to: a failure then costs nothing. `create_new` with `mode` makes the file 0600 from its
+    // first moment; a staging file left by an interrupted start holds no live token.
+    remove_if_present(&staging)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staging)
+        .with_context(|| format!("cannot create {}", staging.display()))?;
+    let issued = match app.issue_initial_admin_token().await {
+        Ok(issued) => issued,
+        Err(error) => {
+            drop(file);
+            remove_if_present(&staging)?;
+            return Err(error).context("cannot issue the initial admin token");
+        }
+    };
+    let Some(issued) = issued else {
+        drop(file);
+        remove_if_present(&staging)?;
+        return Ok(None);
+    };
+    file.write_all(format!("{}\n", issued.token).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", staging.display()))?;
+    drop(file);
+    // An older file here belongs to a store that was since removed; its token is dead.
+    std::fs::rename(&staging, &path)
+        .with_context(|| format!("cannot rename {} to {}", staging.display(), path.display()))?;
+    std::fs::File::open(data_dir)
+        .and_then(|directory| directory.sync_all())
+        .with_context(|| format!("cannot sync the data dir {}", data_dir.display()))?;
+    Ok(Some(path))
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("cannot remove {}", path.display())),
+    }
+}
+
+/// Completes at the first SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is
+/// called, not when the future is first polled.
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    Ok(async move {
+        let received = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = received, "received a shutdown signal");
+    })
+}
+
+async fn run_metrics_upkeep(metrics: PrometheusHandle) {
+    let mut interval = tokio::time::interval(METRICS_UPKEEP_EVERY);
+    loop {
+        interval.tick().await;
+        metrics.run_upkeep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+    use crate::config::Overrides;
+
+    fn settings_in(data_dir: &Path) -> Settings {
+        Config::default()
+            .resolve(Overrides {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                data_dir: Some(data_dir.to_owned()),
+                ..Overrides::default()
+            })
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn first_start_writes_the_token_file_and_later_starts_do_not() {
+        let directory = tempfile::tempdir().unwrap();
+        let data_dir = directory.path().join("data");
+
+        let server = Server::build(settings_in(&data_dir), None).await.unwrap();
+        assert_ne!(server.local_addr().port(), 0, "the real port is known");
+        let path = server.initial_admin_token_file().unwrap().to_owned();
+        assert_eq!(path, data_dir.join(INITIAL_ADMIN_TOKEN_FILE));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let token = text.strip_suffix('\n').unwrap();
+        assert!(!token.is_empty() && !token.contains(char::is_whitespace));
+        assert!(server.app().authenticate(token).is_some());
+        assert!(!data_dir
+            .join(format!("{INITIAL_ADMIN_TOKEN_FILE}.new"))
+            .exists());
+
+        server.run_until_stopped(async {}).await.unwrap();
+
+        let again = Server::build(settings_in(&data_dir), None).await.unwrap();
+        assert_eq!(again.initial_admin_token_file(), None);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        assert!(again.app().authenticate(token).is_some());
+        assert!(!data_dir
+            .join(format!("{INITIAL_ADMIN_TOKEN_FILE}.new"))
+            .exists());
+    }
+
+    #[tokio::test]
+    async fn the_postgres_store_is_refused_clearly() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut settings = settings_in(directory.path());
+        settings.store = "postgres://u:secret@db/caseledger".parse().unwrap();
+        let error = Server::build(settings, None).await.unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("the PostgreSQL store is not available in this build yet"));
+        assert!(!message.contains("secret"));
+    }
+}
