@@ -36,10 +36,18 @@ const DOCS_PAGE: &str = r##"<!doctype html>
 </html>
 "##;
 
+/// The interactive API documentation (Swagger UI over `/openapi.json`). The page and its
+/// script and style are served from the binary, so it works without internet.
+#[utoipa::path(get, path = "/docs", tag = "system",
+    responses((status = 200, description = "The docs page.", content_type = "text/html", body = String)))]
+pub async fn docs_page() -> Html<&'static str> {
+    Html(DOCS_PAGE)
+}
+
 /// `/docs` and its assets.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route("/docs", get(docs_page))
         .route(
             "/docs/swagger-ui-bundle.js",
             get(|| async {

@@ -150,6 +150,16 @@ impl ApiError {
         )
     }
 
+    /// 405: the path exists, but not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            "this method is not allowed here",
+        )
+    }
+
     /// 413: the body exceeds the limit.
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(

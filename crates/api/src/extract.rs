@@ -69,24 +69,47 @@ fn is_json(content_type: &str) -> bool {
 
 /// Decodes JSON: syntax errors are 400, shape errors 422 with the field's path.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first: a body that is not JSON at all (trailing garbage included) is a 400 even
+    // when its readable prefix already has a field of the wrong shape.
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(not_json(&error));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
+                let message = strip_position(&inner.to_string());
                 ApiError::invalid(vec![ProblemField {
-                    field,
-                    message: strip_position(&inner.to_string()),
+                    field: field_of(&path, &message),
+                    message,
                 }])
             }
-            _ => ApiError::bad_request(
-                format!("the body is not valid JSON: {inner}"),
-                Some(("body", inner.to_string())),
-            ),
+            _ => not_json(&inner),
         }
     })
+}
+
+fn not_json(error: &serde_json::Error) -> ApiError {
+    ApiError::bad_request(
+        format!("the body is not valid JSON: {error}"),
+        Some(("body", error.to_string())),
+    )
+}
+
+/// The field a shape error is about. serde reports a missing field at its parent's path, with
+/// the name only in the message, so the name is added to the path here.
+fn field_of(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'));
+    match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (".", None) => "body".to_owned(),
+        (path, None) => path.to_owned(),
+    }
 }
 
 /// serde's messages end in "at line 1 column 42", which says nothing useful about a field.

@@ -6,6 +6,7 @@
 //! [`AppError`]. This crate knows nothing of HTTP shapes; the API crate maps its results to
 //! requests and responses.
 
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod personal_data;
@@ -14,6 +15,7 @@ pub mod storage;
 pub mod tokens;
 pub mod workers;
 
+pub use audit::{ReplayStep, Verification};
 pub use caseledger_domain::{ActorRecord, ActorRole, StoredEvent};
 pub use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
 pub use clock::{Clock, SystemClock};

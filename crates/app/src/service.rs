@@ -36,11 +36,12 @@ const STREAM_READ_LIMIT: usize = 1_000_000;
 
 /// The rights-protection service.
 pub struct App {
-    storage: Storage,
+    pub(crate) storage: Storage,
     tokens: Tokens,
     policy: Policy,
     clock: Arc<dyn Clock>,
     cases: CaseProjection,
+    pub(crate) signing_key: std::sync::OnceLock<ed25519_dalek::SigningKey>,
 }
 
 impl std::fmt::Debug for App {
@@ -147,7 +148,7 @@ fn may_see_personal_data(role: Role) -> bool {
     matches!(role, Role::Admin | Role::Supervisor | Role::Officer)
 }
 
-fn require_role(caller: &Caller, allowed: &[Role], what: &str) -> Result<(), AppError> {
+pub(crate) fn require_role(caller: &Caller, allowed: &[Role], what: &str) -> Result<(), AppError> {
     if allowed.contains(&caller.role) {
         Ok(())
     } else {
@@ -175,6 +176,7 @@ impl App {
             policy,
             clock,
             cases,
+            signing_key: std::sync::OnceLock::new(),
         })
     }
 
@@ -303,7 +305,7 @@ impl App {
         idempotency: Option<Idempotency>,
     ) -> Result<CommandOutcome, AppError> {
         let idempotency = self.scope(caller, idempotency);
-        if let Some(replayed) = self.replay(idempotency.as_ref()).await? {
+        if let Some(replayed) = self.replay_idempotent(idempotency.as_ref()).await? {
             return Ok(replayed);
         }
         let now = self.now();
@@ -370,7 +372,7 @@ impl App {
                     AppError::Internal(anyhow::anyhow!("a new case id was already taken"))
                 }
             })?;
-        Ok(outcome(case_id, &committed, &events))
+        Ok(outcome(&committed, &events))
     }
 
     /// Runs a command on a case. With `if_match`, the case must be at that version (else
@@ -385,7 +387,7 @@ impl App {
         idempotency: Option<Idempotency>,
     ) -> Result<CommandOutcome, AppError> {
         let idempotency = self.scope(caller, idempotency);
-        if let Some(replayed) = self.replay(idempotency.as_ref()).await? {
+        if let Some(replayed) = self.replay_idempotent(idempotency.as_ref()).await? {
             return Ok(replayed);
         }
         self.run_command(
@@ -462,6 +464,14 @@ impl App {
             }
             let now = self.now();
             let context = self.context(&actor, now);
+            if !letter_number_allocated {
+                if let Command::IssueLetter { number, .. } = &mut command {
+                    // Until the letter is known to be acceptable it carries a provisional
+                    // number that no letter ever gets (sequences start at 1), so this first
+                    // decision checks everything but the number.
+                    *number = letter_number(&self.policy.letter_number_prefix, now.year(), 0);
+                }
+            }
             let mut events = decide(&case, command.clone(), &context)
                 .map_err(|rejection| self.hide_unshared(actor.role, rejection))?;
             if !letter_number_allocated && needs_letter_number(&command) {
@@ -486,7 +496,7 @@ impl App {
                 )
                 .await?
             {
-                Ok(committed) => return Ok(outcome(case_id, &committed, &events)),
+                Ok(committed) => return Ok(outcome(&committed, &events)),
                 Err(AppendRejected::IdempotencyKeyReused) => {
                     return Err(AppError::IdempotencyKeyReused)
                 }
@@ -515,7 +525,9 @@ impl App {
         case_id: CaseId,
         idempotency: Option<Idempotency>,
     ) -> Result<CommandOutcome, AppError> {
-        require_role(caller, &[Role::Admin], "erase personal data")?;
+        // Only admins erase: the domain's `authorize` refuses every other role, after the
+        // visibility check, so a partner asking about a case not shared with it gets the same
+        // 404 as for every other command.
         let outcome = self
             .execute(
                 caller,
@@ -554,7 +566,7 @@ impl App {
     }
 
     /// The first answer to a repeated idempotent request, or `None` for a new key.
-    async fn replay(
+    async fn replay_idempotent(
         &self,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<Option<CommandOutcome>, AppError> {
@@ -916,9 +928,11 @@ fn needs_letter_number(command: &Command) -> bool {
     matches!(command, Command::IssueLetter { .. })
 }
 
-fn outcome(case_id: CaseId, committed: &Committed, events: &[CaseEvent]) -> CommandOutcome {
+/// What an append did. The case is the committed stream's: an idempotent replay answers with
+/// the case of the first request, which for `OpenCase` is not the id this request drew.
+fn outcome(committed: &Committed, events: &[CaseEvent]) -> CommandOutcome {
     CommandOutcome {
-        case_id,
+        case_id: CaseId(committed.stream.0),
         version: committed.last_version.0,
         position: committed.last_position.0,
         events: events

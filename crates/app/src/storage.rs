@@ -21,6 +21,8 @@ pub struct Storage {
     pub counters: Keyspace,
     /// The case projection's rows and checkpoint.
     pub case_projection: Keyspace,
+    /// Signed checkpoints of the log, by position.
+    pub checkpoints: Keyspace,
     /// The sled log itself, for backend-specific work (verification with progress).
     pub sled: Option<SledLog>,
 }
@@ -43,6 +45,7 @@ impl Storage {
             personal_data_keys: log.keyspace("personal_data_keys")?,
             counters: log.keyspace("counters")?,
             case_projection: log.keyspace("projection.cases")?,
+            checkpoints: log.keyspace("audit.checkpoints")?,
             log: Arc::new(log.clone()),
             sled: Some(log),
         })

@@ -1,6 +1,6 @@
-//! The background workers of a running service: the case projection follower and the deadline
-//! watcher. Each is one step under a loop that ends when the shutdown signal turns true, so
-//! tests can also drive the steps themselves.
+//! The background workers of a running service: the case projection follower, the deadline
+//! watcher and the checkpoint signer. Each is one step under a loop that ends when the
+//! shutdown signal turns true, so tests can also drive the steps themselves.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +42,7 @@ pub fn spawn_workers(
     };
     let watcher = {
         let app = Arc::clone(app);
-        let mut shutdown = shutdown;
+        let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(deadline_scan_interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -64,7 +64,12 @@ pub fn spawn_workers(
             }
         })
     };
+    let checkpoints = {
+        let app = Arc::clone(app);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { app.run_checkpoints_until_stopped(shutdown).await })
+    };
     Workers {
-        handles: vec![projection, watcher],
+        handles: vec![projection, watcher, checkpoints],
     }
 }

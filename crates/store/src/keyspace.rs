@@ -68,6 +68,56 @@ impl Keyspace {
         .await
     }
 
+    /// Up to `limit` keys and values with `prefix` whose key sorts after `after` (all of the
+    /// prefix when `after` is `None`), in key order.
+    pub async fn scan_after<T: DeserializeOwned + Send + 'static>(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+        let tree = self.tree.clone();
+        let prefix = prefix.to_vec();
+        let after = after.map(<[u8]>::to_vec);
+        blocking(move || {
+            let start = match &after {
+                Some(after) => std::ops::Bound::Excluded(after.clone()),
+                None => std::ops::Bound::Included(prefix.clone()),
+            };
+            tree.range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
+                .take_while(|entry| {
+                    entry
+                        .as_ref()
+                        .map(|(key, _)| key.starts_with(&prefix))
+                        .unwrap_or(true)
+                })
+                .take(limit)
+                .map(|entry| {
+                    let (key, bytes) = entry?;
+                    Ok((key.to_vec(), decode(&key, &bytes)?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// The last key and value with `prefix`.
+    pub async fn last<T: DeserializeOwned + Send + 'static>(
+        &self,
+        prefix: &[u8],
+    ) -> Result<Option<(Vec<u8>, T)>, StoreError> {
+        let tree = self.tree.clone();
+        let prefix = prefix.to_vec();
+        blocking(move || {
+            tree.scan_prefix(&prefix)
+                .next_back()
+                .transpose()?
+                .map(|(key, bytes)| Ok((key.to_vec(), decode(&key, &bytes)?)))
+                .transpose()
+        })
+        .await
+    }
+
     /// Stores `value` at `key`, durably.
     pub async fn put<T: Serialize>(&self, key: &[u8], value: &T) -> Result<(), StoreError> {
         let bytes =

@@ -10,19 +10,22 @@
 //! - [`EventLog`], the backend-neutral trait every store implements (sled now, PostgreSQL later);
 //! - [`SledLog`], the embedded backend: one writer thread, group commit, `fdatasync` per batch;
 //! - [`Recorded`], an event as the log holds it;
-//! - [`chain`], the hash chain and its verification, shared with offline verifiers.
+//! - [`chain`], the hash chain and its verification, shared with offline verifiers;
+//! - [`Checkpoint`], a signed statement of the log's head.
 //!
 //! Errors follow sled's nested style: the outer `Result` carries fail-stop [`StoreError`]s, the
 //! inner one the expected outcomes of an append ([`AppendRejected`]).
 #![warn(missing_docs)]
 
 pub mod chain;
+pub mod checkpoint;
 pub mod conformance;
 mod keyspace;
 mod sled_log;
 mod types;
 
 pub use chain::{ChainError, ChainHash, ChainVerifier};
+pub use checkpoint::Checkpoint;
 pub use keyspace::{Keyspace, KeyspaceChange};
 pub use sled_log::{SledLog, SledLogOptions};
 pub use types::{

@@ -1,6 +1,7 @@
 //! The router: one module per resource, each exposing `fn router() -> Router<AppState>`, and
 //! the middleware every request passes through.
 
+pub mod audit;
 pub mod cases;
 pub mod commands;
 pub mod events;
@@ -31,13 +32,9 @@ pub fn router(state: AppState) -> Router {
         .merge(cases::router())
         .merge(commands::router())
         .merge(events::router())
+        .merge(audit::router())
         .fallback(|| async { ApiError::not_found("resource") })
-        .method_not_allowed_fallback(|| async {
-            let mut response =
-                ApiError::bad_request("this method is not allowed here", None).into_response();
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            response
-        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(

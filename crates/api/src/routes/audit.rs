@@ -1,0 +1,316 @@
+//! `/v1/audit/*` and `/v1/cases/{id}/replay`: what auditors need to check the log without
+//! trusting the server — verification, a streamed export, signed checkpoints and the public
+//! key, and a case replayed event by event.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use caseledger_app::{Caller, Verification};
+use caseledger_domain::Role;
+use caseledger_store::Position;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ApiError;
+use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath};
+use crate::openapi::ReadProblems;
+use crate::types::{CaseResponse, Envelope, EnvelopeSchema};
+use crate::AppState;
+
+const EXPORT_PAGE: usize = 1_000;
+const MAX_CHECKPOINTS: usize = 1_000;
+
+/// The audit routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/audit/verify", get(verify_log))
+        .route("/v1/audit/export", get(export_log))
+        .route("/v1/audit/checkpoints", get(list_checkpoints))
+        .route("/v1/audit/public-key", get(public_key))
+        .route("/v1/cases/{id}/replay", get(replay_case))
+}
+
+/// `GET /v1/audit/verify`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResponse {
+    /// True when the chain is intact from position 1 to the head.
+    pub ok: bool,
+    /// Events verified (when ok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// The head (when ok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<HeadView>,
+    /// The first bad position (when not ok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad_position: Option<u64>,
+    /// Why it is bad (when not ok).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A position of the chain and its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeadView {
+    /// The position.
+    pub position: u64,
+    /// Its hash.
+    pub hash: String,
+}
+
+/// Walks the whole chain, in constant memory, and reports the head or the first bad position.
+///
+/// Roles: auditor, admin.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, description = "The verdict.", body = VerifyResponse), ReadProblems))]
+pub async fn verify_log(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<VerifyResponse>, ApiError> {
+    Ok(Json(match state.app.verify_log(&caller).await? {
+        Verification::Intact { events, head } => VerifyResponse {
+            ok: true,
+            events: Some(events),
+            head: Some(HeadView {
+                position: head.position.0,
+                hash: head.hash.to_hex(),
+            }),
+            first_bad_position: None,
+            reason: None,
+        },
+        Verification::Broken(error) => VerifyResponse {
+            ok: false,
+            events: None,
+            head: None,
+            first_bad_position: Some(error.position.0),
+            reason: Some(error.fault.to_string()),
+        },
+    }))
+}
+
+/// Where an export starts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// Export the envelopes after this position (0 or absent: from the start), to resume an
+    /// interrupted download.
+    #[serde(default)]
+    pub after: Option<u64>,
+}
+
+/// The log as NDJSON, one envelope a line in position order, exactly the bytes the chain
+/// covers; streamed page by page in constant memory, up to the head at the time of the
+/// request. Verify it offline with `caseledger audit verify FILE`.
+///
+/// Roles: auditor, admin.
+#[utoipa::path(get, path = "/v1/audit/export", tag = "audit", security(("bearer" = [])),
+    params(ExportQuery),
+    responses((status = 200, description = "NDJSON, one envelope a line.", content_type = "application/x-ndjson", body = EnvelopeSchema), ReadProblems))]
+pub async fn export_log(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let after = query.after.unwrap_or(0);
+    // Check the role now, so a refusal is a problem and not a broken stream.
+    state.app.export_page(&caller, after, 0).await?;
+    let end = state.app.head().position;
+    let stream = futures_util::stream::unfold(
+        ExportCursor {
+            state,
+            caller,
+            after: Position(after),
+            end,
+        },
+        next_export_chunk,
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+struct ExportCursor {
+    state: AppState,
+    caller: Caller,
+    after: Position,
+    end: Position,
+}
+
+async fn next_export_chunk(
+    mut cursor: ExportCursor,
+) -> Option<(Result<Bytes, std::io::Error>, ExportCursor)> {
+    if cursor.after >= cursor.end {
+        return None;
+    }
+    let page = match cursor
+        .state
+        .app
+        .export_page(&cursor.caller, cursor.after.0, EXPORT_PAGE)
+        .await
+    {
+        Ok(page) => page,
+        Err(error) => {
+            tracing::error!(%error, "the export stopped");
+            return Some((Err(std::io::Error::other("the export failed")), cursor));
+        }
+    };
+    let mut chunk = Vec::new();
+    for (position, bytes) in page {
+        if position > cursor.end {
+            cursor.after = cursor.end;
+            break;
+        }
+        chunk.extend_from_slice(&bytes);
+        chunk.push(b'\n');
+        cursor.after = position;
+    }
+    if chunk.is_empty() {
+        return None;
+    }
+    Some((Ok(Bytes::from(chunk)), cursor))
+}
+
+/// Paging through checkpoints.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CheckpointsQuery {
+    /// Checkpoints after this position.
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// At most this many (1–1000, default 1000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// A signed checkpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointView {
+    /// The position attested.
+    pub position: u64,
+    /// The hash of the event at that position.
+    pub hash: String,
+    /// When it was signed (RFC 3339); part of the signed bytes exactly as written.
+    pub at: String,
+    /// Base64 Ed25519 signature over the RFC 8785 canonical JSON of `{"at","hash","position"}`.
+    pub signature: String,
+}
+
+/// `GET /v1/audit/checkpoints`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointsResponse {
+    /// Checkpoints in position order.
+    pub checkpoints: Vec<CheckpointView>,
+}
+
+/// Signed checkpoints of the log (at least every 1,000 events or 60 s while events are
+/// appended). Save them with the export: `caseledger audit verify EXPORT --public-key KEY
+/// --checkpoints FILE` checks the export against every checkpoint it covers.
+///
+/// Roles: all (checkpoints hold no case data; partner departments keep them as witnesses).
+#[utoipa::path(get, path = "/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])),
+    params(CheckpointsQuery),
+    responses((status = 200, description = "Checkpoints.", body = CheckpointsResponse), ReadProblems))]
+pub async fn list_checkpoints(
+    State(state): State<AppState>,
+    Authenticated(_caller): Authenticated,
+    ApiQuery(query): ApiQuery<CheckpointsQuery>,
+) -> Result<Json<CheckpointsResponse>, ApiError> {
+    let limit = query.limit.unwrap_or(MAX_CHECKPOINTS);
+    if limit == 0 || limit > MAX_CHECKPOINTS {
+        return Err(ApiError::bad_request(
+            format!("limit must be between 1 and {MAX_CHECKPOINTS}"),
+            Some(("limit", format!("must be between 1 and {MAX_CHECKPOINTS}"))),
+        ));
+    }
+    let checkpoints = state
+        .app
+        .checkpoints(query.after.unwrap_or(0), limit)
+        .await?
+        .into_iter()
+        .map(|checkpoint| CheckpointView {
+            position: checkpoint.position.0,
+            hash: checkpoint.hash.to_hex(),
+            at: checkpoint.at,
+            signature: checkpoint.signature,
+        })
+        .collect();
+    Ok(Json(CheckpointsResponse { checkpoints }))
+}
+
+/// `GET /v1/audit/public-key`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicKeyResponse {
+    /// Always `ed25519`.
+    pub algorithm: String,
+    /// The 32-byte public key, standard base64.
+    pub public_key: String,
+}
+
+/// The public key that verifies the checkpoints.
+///
+/// Roles: all.
+#[utoipa::path(get, path = "/v1/audit/public-key", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, description = "The key.", body = PublicKeyResponse), ReadProblems))]
+pub async fn public_key(
+    State(state): State<AppState>,
+    Authenticated(_caller): Authenticated,
+) -> Result<Json<PublicKeyResponse>, ApiError> {
+    let public_key = state
+        .app
+        .public_key()
+        .ok_or_else(|| ApiError::unavailable("this service has no signing key", 60))?;
+    Ok(Json(PublicKeyResponse {
+        algorithm: "ed25519".into(),
+        public_key,
+    }))
+}
+
+/// One step of a replay.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayStepView {
+    /// The event.
+    #[schema(value_type = EnvelopeSchema)]
+    pub event: Envelope,
+    /// The case right after it (never with complainant details).
+    pub case: CaseResponse,
+}
+
+/// `GET /v1/cases/{id}/replay`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayResponse {
+    /// The case.
+    pub case_id: uuid::Uuid,
+    /// Each event with the case right after it, oldest first.
+    pub steps: Vec<ReplayStepView>,
+}
+
+/// Each event of a case with the case view right after it. `caseledger audit replay EXPORT
+/// --case ID` does the same offline.
+///
+/// Roles: auditor, admin.
+#[utoipa::path(get, path = "/v1/cases/{id}/replay", tag = "audit", security(("bearer" = [])),
+    params(CaseIdParam),
+    responses((status = 200, description = "The replay.", body = ReplayResponse), ReadProblems))]
+pub async fn replay_case(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    CasePath(id): CasePath,
+) -> Result<Json<ReplayResponse>, ApiError> {
+    let steps = state.app.replay(&caller, id).await?;
+    let include_notes = caller.role != Role::Partner;
+    Ok(Json(ReplayResponse {
+        case_id: id.0,
+        steps: steps
+            .into_iter()
+            .map(|step| ReplayStepView {
+                event: step.event,
+                case: CaseResponse::summary(step.case, include_notes),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,237 @@
+//! The auditors' side of the service: verifying the chain, exporting the log, signed
+//! checkpoints, and replaying a case event by event.
+//!
+//! Checkpoints are made at least every [`CHECKPOINT_EVERY_EVENTS`] events or every
+//! [`CHECKPOINT_EVERY`], whichever comes first, whenever anything was appended since the last
+//! one; they are signed with the service's Ed25519 key, stored by position, and given out with
+//! the public key so an auditor can check an export without trusting the server.
+
+use std::time::Duration;
+
+use caseledger_domain::{Case, CaseId, Role, StoredEvent};
+use caseledger_store::checkpoint::public_key_base64;
+use caseledger_store::{ChainError, ChainVerifier, Checkpoint, Head, Position, Recorded};
+use chrono::{DateTime, SecondsFormat, Utc};
+use ed25519_dalek::SigningKey;
+use tokio::sync::watch;
+
+use crate::service::require_role;
+use crate::{App, AppError, Caller};
+
+/// A checkpoint is made at least this many events after the previous one.
+pub const CHECKPOINT_EVERY_EVENTS: u64 = 1_000;
+/// …and at least this often while events are being appended.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
+/// How many envelopes one page of verification or export reads.
+pub const AUDIT_PAGE: usize = 1_000;
+
+const CHECKPOINT_PREFIX: &[u8] = b"checkpoint/";
+
+fn checkpoint_key(position: Position) -> Vec<u8> {
+    let mut key = CHECKPOINT_PREFIX.to_vec();
+    key.extend_from_slice(&position.0.to_be_bytes());
+    key
+}
+
+/// The result of walking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Intact from position 1 to the head.
+    Intact {
+        /// How many events.
+        events: u64,
+        /// The head.
+        head: Head,
+    },
+    /// Broken at a position.
+    Broken(ChainError),
+}
+
+/// One event of a case with the case right after it.
+#[derive(Debug, Clone)]
+pub struct ReplayStep {
+    /// The event, in its envelope.
+    pub event: Recorded<StoredEvent>,
+    /// The case after the event (complainant details never decrypted here).
+    pub case: Case,
+}
+
+impl App {
+    /// Sets the key that signs checkpoints (once; later calls are ignored).
+    pub fn install_signing_key(&self, key: SigningKey) {
+        if self.signing_key.set(key).is_err() {
+            tracing::warn!("a signing key was already installed; keeping the first");
+        }
+    }
+
+    /// The checkpoints' public key (base64 Ed25519), if a key is installed.
+    pub fn public_key(&self) -> Option<String> {
+        self.signing_key.get().map(public_key_base64)
+    }
+
+    /// Walks the whole chain in pages, in constant memory (auditors and admins).
+    pub async fn verify_log(&self, caller: &Caller) -> Result<Verification, AppError> {
+        require_role(caller, &[Role::Admin, Role::Auditor], "verify the log")?;
+        let mut verifier = ChainVerifier::new();
+        let head = self.head();
+        loop {
+            let after = verifier.head().position;
+            if after >= head.position {
+                break;
+            }
+            let page = self.storage.log.read_all_raw(after, AUDIT_PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            for (_, bytes) in &page {
+                if let Err(error) = verifier.verify(bytes) {
+                    return Ok(Verification::Broken(error));
+                }
+            }
+        }
+        let head = verifier.head();
+        Ok(Verification::Intact {
+            events: head.position.0,
+            head,
+        })
+    }
+
+    /// One page of the export: stored envelopes after `after`, as the bytes the chain covers
+    /// (auditors and admins).
+    pub async fn export_page(
+        &self,
+        caller: &Caller,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(Position, Vec<u8>)>, AppError> {
+        require_role(caller, &[Role::Admin, Role::Auditor], "export the log")?;
+        Ok(self
+            .storage
+            .log
+            .read_all_raw(Position(after), limit)
+            .await?)
+    }
+
+    /// Signed checkpoints after `after`, oldest first (every role: they contain no case data
+    /// and partners hold them as witnesses).
+    pub async fn checkpoints(&self, after: u64, limit: usize) -> Result<Vec<Checkpoint>, AppError> {
+        let start = checkpoint_key(Position(after));
+        Ok(self
+            .storage
+            .checkpoints
+            .scan_after::<Checkpoint>(CHECKPOINT_PREFIX, Some(&start), limit)
+            .await?
+            .into_iter()
+            .map(|(_, checkpoint)| checkpoint)
+            .collect())
+    }
+
+    /// The newest checkpoint, if any.
+    pub async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, AppError> {
+        Ok(self
+            .storage
+            .checkpoints
+            .last::<Checkpoint>(CHECKPOINT_PREFIX)
+            .await?
+            .map(|(_, checkpoint)| checkpoint))
+    }
+
+    /// One step of the checkpoint worker: signs what is due at `now` and returns the new
+    /// checkpoints. Due means: the log moved at least [`CHECKPOINT_EVERY_EVENTS`] past the last
+    /// checkpoint (checkpoints are then made at every multiple of that distance), or it moved
+    /// at all and the last checkpoint is [`CHECKPOINT_EVERY`] old.
+    pub async fn try_checkpoint(&self, now: DateTime<Utc>) -> Result<Vec<Checkpoint>, AppError> {
+        let Some(key) = self.signing_key.get() else {
+            return Ok(Vec::new());
+        };
+        let head = self.head();
+        let last = self.last_checkpoint().await?;
+        let (mut last_position, last_at) = match &last {
+            Some(checkpoint) => (
+                checkpoint.position.0,
+                DateTime::parse_from_rfc3339(&checkpoint.at)
+                    .map(|at| at.with_timezone(&Utc))
+                    .ok(),
+            ),
+            None => (0, None),
+        };
+        let mut made = Vec::new();
+        let at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+        while head.position.0 >= last_position + CHECKPOINT_EVERY_EVENTS {
+            let position = Position(last_position + CHECKPOINT_EVERY_EVENTS);
+            let hash = self.hash_at(position).await?;
+            made.push(Checkpoint::sign(key, Head { position, hash }, at.clone()));
+            last_position = position.0;
+        }
+        let stale = last_at
+            .is_none_or(|last_at| (now - last_at).to_std().unwrap_or_default() >= CHECKPOINT_EVERY);
+        if head.position.0 > last_position && made.is_empty() && stale {
+            made.push(Checkpoint::sign(key, head, at.clone()));
+        }
+        for checkpoint in &made {
+            self.storage
+                .checkpoints
+                .put(&checkpoint_key(checkpoint.position), checkpoint)
+                .await?;
+        }
+        Ok(made)
+    }
+
+    async fn hash_at(&self, position: Position) -> Result<caseledger_store::ChainHash, AppError> {
+        let page = self
+            .storage
+            .log
+            .read_all(Position(position.0 - 1), 1)
+            .await?;
+        page.first()
+            .filter(|recorded| recorded.position == position)
+            .map(|recorded| recorded.hash)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("position {position} is missing")))
+    }
+
+    /// Runs [`App::try_checkpoint`] whenever the log grows and at least every few seconds,
+    /// until `shutdown` turns true.
+    pub async fn run_checkpoints_until_stopped(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut heads = self.storage.log.subscribe();
+        loop {
+            match self.try_checkpoint(self.now()).await {
+                Ok(made) => {
+                    for checkpoint in made {
+                        tracing::info!(position = checkpoint.position.0, "signed a checkpoint");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "making a checkpoint failed; retrying"),
+            }
+            tokio::select! {
+                _ = heads.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// Each event of a case with the case right after it (auditors and admins).
+    pub async fn replay(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+    ) -> Result<Vec<ReplayStep>, AppError> {
+        require_role(caller, &[Role::Admin, Role::Auditor], "replay a case")?;
+        let events = self.history(caller, case_id).await?;
+        let mut case = Case::new(case_id);
+        Ok(events
+            .into_iter()
+            .map(|event| {
+                case.evolve(&event.event.event, event.event.at);
+                ReplayStep {
+                    event,
+                    case: case.clone(),
+                }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,111 @@
+//! Signed checkpoints: the log's head at a moment, signed with the service's Ed25519 key, so
+//! that anyone holding the public key can tell whether an export agrees with what the service
+//! once attested — and partner departments, receiving each checkpoint, hold witnesses of the
+//! log that the service cannot take back.
+//!
+//! The signed bytes are the RFC 8785 canonical JSON of `{"at","hash","position"}`; the signature
+//! and the public key are standard base64 (Ed25519, RFC 8032). `at` is kept as the exact text
+//! that was signed. This module does no I/O.
+
+use base64::Engine as _;
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::chain::ChainHash;
+use crate::types::{Head, Position};
+
+/// A signed statement that the log's event at `position` has hash `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The position attested.
+    pub position: Position,
+    /// The hash of the event at that position.
+    pub hash: ChainHash,
+    /// When the checkpoint was signed (RFC 3339, UTC).
+    pub at: String,
+    /// Base64 Ed25519 signature over [`Checkpoint::signed_bytes`].
+    pub signature: String,
+}
+
+#[derive(Serialize)]
+struct SignedPart<'a> {
+    at: &'a str,
+    hash: &'a ChainHash,
+    position: Position,
+}
+
+/// Why a checkpoint does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// The public key is not a base64 Ed25519 key.
+    #[error("the public key is not a base64 Ed25519 public key")]
+    BadPublicKey,
+    /// The signature is not base64 of 64 bytes.
+    #[error("the signature of checkpoint {0} is malformed")]
+    MalformedSignature(Position),
+    /// The signature does not match.
+    #[error("the signature of checkpoint {0} is not valid for this public key")]
+    BadSignature(Position),
+}
+
+impl Checkpoint {
+    /// The bytes the signature covers: canonical JSON of `{"at","hash","position"}`.
+    pub fn signed_bytes(position: Position, hash: &ChainHash, at: &str) -> Vec<u8> {
+        serde_jcs::to_vec(&SignedPart { at, hash, position }).unwrap_or_default()
+    }
+
+    /// Signs `head` at `at` with `key`.
+    pub fn sign(key: &SigningKey, head: Head, at: String) -> Checkpoint {
+        let signature = key.sign(&Self::signed_bytes(head.position, &head.hash, &at));
+        Checkpoint {
+            position: head.position,
+            hash: head.hash,
+            at,
+            signature: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+        }
+    }
+
+    /// Checks the signature against a base64 public key.
+    ///
+    /// ```
+    /// use caseledger_store::checkpoint::{public_key_base64, Checkpoint, CheckpointError};
+    /// use caseledger_store::{ChainHash, Head, Position};
+    ///
+    /// let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    /// let head = Head { position: Position(1000), hash: ChainHash([1; 32]) };
+    /// let checkpoint = Checkpoint::sign(&key, head, "2026-11-29T08:00:00Z".into());
+    /// let public_key = public_key_base64(&key);
+    /// assert_eq!(checkpoint.verify(&public_key), Ok(()));
+    ///
+    /// let forged = Checkpoint { position: Position(999), ..checkpoint };
+    /// assert_eq!(forged.verify(&public_key), Err(CheckpointError::BadSignature(Position(999))));
+    /// ```
+    pub fn verify(&self, public_key: &str) -> Result<(), CheckpointError> {
+        let key = parse_public_key(public_key)?;
+        let bytes: [u8; 64] = base64::engine::general_purpose::STANDARD
+            .decode(self.signature.trim())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or(CheckpointError::MalformedSignature(self.position))?;
+        key.verify(
+            &Self::signed_bytes(self.position, &self.hash, &self.at),
+            &Signature::from_bytes(&bytes),
+        )
+        .map_err(|_| CheckpointError::BadSignature(self.position))
+    }
+}
+
+/// The public half of `key`, base64.
+pub fn public_key_base64(key: &SigningKey) -> String {
+    base64::engine::general_purpose::STANDARD.encode(key.verifying_key().to_bytes())
+}
+
+fn parse_public_key(text: &str) -> Result<VerifyingKey, CheckpointError> {
+    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or(CheckpointError::BadPublicKey)?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| CheckpointError::BadPublicKey)
+}
