@@ -1,9 +1,11 @@
-//! The command line: `caseledger serve` and `caseledger audit verify`, with clap.
+//! The command line: `caseledger serve`, the offline audit tools (`caseledger audit verify`,
+//! `export`, `replay`) and `caseledger projections rebuild`, with clap.
 //!
 //! This module owns the shape of the command line ([`Cli`], [`Command`], [`ServeArgs`],
-//! [`VerifyArgs`]) and its help text. Every `serve` flag also reads `CASELEDGER_<FLAG>`; the
-//! flag wins over the env var, and both win over the config file (see [`crate::config`]). It
-//! does not run anything: `main` dispatches to [`crate::serve`] and [`crate::verify`].
+//! [`VerifyArgs`], [`ExportArgs`], [`ReplayArgs`], [`RebuildArgs`]) and its help text. Every
+//! `serve` flag also reads `CASELEDGER_<FLAG>`; the flag wins over the env var, and both win
+//! over the config file (see [`crate::config`]). It does not run anything: `main` dispatches to
+//! [`crate::serve`], [`crate::verify`], [`crate::offline`] and [`crate::replay`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +13,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use caseledger_domain::CaseId;
+
+use caseledger_app::webhooks::{InvalidSchedule, RetrySchedule};
 
 use crate::config::{parse_duration, Overrides, StoreSelection};
 
@@ -46,9 +52,13 @@ pub enum Command {
     /// then exits 0. Precedence of every setting: flag > CASELEDGER_* env var > config file >
     /// default.
     Serve(ServeArgs),
-    /// Audit tools that work offline, with no server and no data dir.
+    /// Audit tools that work offline: verify and replay an export with no server and no data
+    /// dir; export the log of a data dir while the service is stopped.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Maintenance of the read models (projections), offline.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
 }
 
 /// `caseledger audit …`.
@@ -57,9 +67,38 @@ pub enum AuditCommand {
     /// Verify the hash chain of an export (GET /v1/audit/export), line by line.
     ///
     /// Prints `ok: N events, head <position> <hash>` and exits 0 when the chain is intact, or
-    /// `bad: position P: <reason>` for the first bad event and exits 1. Exits 2 when the file
-    /// cannot be read.
+    /// `bad: position P: <reason>` for the first bad event and exits 1. With --public-key and
+    /// --checkpoints it also checks every signed checkpoint the export covers (a bad signature
+    /// or a hash that disagrees with the export exits 1) and prints a second line
+    /// `checkpoints: K verified, M beyond the export`. Exits 2 when a file cannot be read.
     Verify(VerifyArgs),
+    /// Write the log of a data dir to an NDJSON file, offline.
+    ///
+    /// The service must not be running on that data dir (the embedded store allows one process
+    /// at a time). Writes FILE.partial and renames it to FILE when complete, then prints
+    /// `exported N events to FILE, head P HASH`. The file is what GET /v1/audit/export returns;
+    /// check it with `caseledger audit verify FILE`.
+    Export(ExportArgs),
+    /// Replay one case from an export, event by event, offline.
+    ///
+    /// Verifies the export's whole hash chain while reading it (a broken export is refused
+    /// with exit 1 and nothing printed), then prints one JSON line per event of the case:
+    /// `{"position","version","type","at","actor","case"}`, where `case` is the case right
+    /// after that event. Complainants' details stay sealed, as in the export. Exits 2 when the
+    /// file cannot be read or holds no event of the case.
+    Replay(ReplayArgs),
+}
+
+/// `caseledger projections …`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Rebuild the case projection (lists, search, statistics, deadlines) from the log,
+    /// offline.
+    ///
+    /// Forgets the projection and folds every event of the log into it again. The service must
+    /// not be running on that data dir. Needed only after a bug in the projection; the service
+    /// rebuilds on its own when the projection's format changes.
+    Rebuild(RebuildArgs),
 }
 
 /// Arguments of `caseledger serve`.
@@ -99,6 +138,17 @@ pub struct ServeArgs {
     /// [default: a key made at first start and kept in the data dir]
     #[arg(long, env = "CASELEDGER_SIGNING_KEY", value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+
+    /// Delays before each attempt to deliver one webhook message, ±20 % jitter; when all are
+    /// spent the endpoint is marked failing [config: webhooks.retry_schedule]
+    /// [default: 0s,5s,5m,30m,2h,5h,10h,10h]
+    #[arg(
+        long,
+        env = "CASELEDGER_WEBHOOK_RETRY_SCHEDULE",
+        value_name = "DELAYS",
+        value_parser = parse_retry_schedule
+    )]
+    pub webhook_retry_schedule: Option<RetrySchedule>,
 }
 
 /// Arguments of `caseledger audit verify`.
@@ -108,14 +158,58 @@ pub struct VerifyArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
 
-    /// The service's checkpoint public key (GET /v1/audit/public-key); with --checkpoints,
-    /// also checks the export against every signed checkpoint it covers.
+    /// The service's checkpoint public key: the base64 key itself, or a file holding it or
+    /// the JSON of GET /v1/audit/public-key. With --checkpoints, the export is also checked
+    /// against every signed checkpoint it covers.
     #[arg(long, value_name = "KEY", requires = "checkpoints")]
     pub public_key: Option<String>,
 
-    /// The signed checkpoints (GET /v1/audit/checkpoints), checked with --public-key.
+    /// The signed checkpoints, checked with --public-key: the JSON of
+    /// GET /v1/audit/checkpoints, a JSON array of checkpoints, or NDJSON (one checkpoint, or
+    /// one `audit.checkpoint` webhook message, a line).
     #[arg(long, value_name = "FILE2", requires = "public_key")]
     pub checkpoints: Option<PathBuf>,
+}
+
+/// Arguments of `caseledger audit export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The data dir of a stopped service (the one given to `caseledger serve --data-dir`).
+    #[arg(long, env = "CASELEDGER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Where to write the export (NDJSON, one envelope a line); replaced if it exists.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Export only the events after this position, to extend an earlier export: append the
+    /// new file to the old one to get a file that verifies from position 1.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub after: u64,
+}
+
+/// Arguments of `caseledger audit replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The export to read (GET /v1/audit/export or `caseledger audit export`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The case to replay (its UUID).
+    #[arg(long = "case", value_name = "ID")]
+    pub case_id: CaseId,
+}
+
+/// Arguments of `caseledger projections rebuild`.
+#[derive(Debug, Clone, Args)]
+pub struct RebuildArgs {
+    /// The data dir of a stopped service (the one given to `caseledger serve --data-dir`).
+    #[arg(long, env = "CASELEDGER_DATA_DIR", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// The service's configuration file, if it has one (for the departments and tiers).
+    #[arg(long, short = 'c', env = "CASELEDGER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// How the log is written on stderr.
@@ -129,11 +223,13 @@ pub enum LogFormat {
 
 impl Command {
     /// The exit code when the command fails with an error (rather than with a verdict): 2 for
-    /// `audit verify`, whose exit 1 means "the chain is broken", 1 otherwise.
+    /// `audit verify` and `audit replay`, whose exit 1 means "the chain is broken", 1 otherwise.
     pub fn failure_exit_code(&self) -> ExitCode {
         match self {
-            Command::Serve(_) => ExitCode::FAILURE,
-            Command::Audit(AuditCommand::Verify(_)) => ExitCode::from(2),
+            Command::Audit(AuditCommand::Verify(_) | AuditCommand::Replay(_)) => ExitCode::from(2),
+            Command::Serve(_)
+            | Command::Audit(AuditCommand::Export(_))
+            | Command::Projections(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -147,8 +243,14 @@ impl ServeArgs {
             store: self.store.clone(),
             deadline_scan_interval: self.deadline_scan_interval,
             signing_key: self.signing_key.clone(),
+            webhook_retry_schedule: self.webhook_retry_schedule.clone(),
         }
     }
+}
+
+fn parse_retry_schedule(text: &str) -> Result<RetrySchedule, String> {
+    text.parse()
+        .map_err(|error: InvalidSchedule| error.to_string())
 }
 
 fn parse_store(text: &str) -> Result<StoreSelection, String> {
@@ -221,7 +323,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 7);
+        assert_eq!(checked, 8);
     }
 
     #[test]
@@ -243,6 +345,8 @@ mod tests {
             "2m",
             "--signing-key",
             "/etc/key",
+            "--webhook-retry-schedule",
+            "0s,1s,1m",
         ])
         .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
@@ -259,6 +363,10 @@ mod tests {
             Some(Duration::from_secs(120))
         );
         assert_eq!(overrides.signing_key, Some(PathBuf::from("/etc/key")));
+        assert_eq!(
+            overrides.webhook_retry_schedule.unwrap().to_string(),
+            "0s,1s,1m"
+        );
     }
 
     #[test]
@@ -268,6 +376,7 @@ mod tests {
             ("--store", "mysql://x"),
             ("--deadline-scan-interval", "soon"),
             ("--log-format", "xml"),
+            ("--webhook-retry-schedule", "5s,soon"),
         ] {
             let error = Cli::try_parse_from(["caseledger", "serve", flag, value]).unwrap_err();
             assert!(error.to_string().contains(flag), "{flag}: {error}");
@@ -304,5 +413,57 @@ mod tests {
         ])
         .is_err());
         assert!(Cli::try_parse_from(["caseledger", "audit", "verify"]).is_err());
+    }
+
+    #[test]
+    fn the_offline_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "caseledger",
+            "audit",
+            "export",
+            "--data-dir",
+            "/srv/data",
+            "--out",
+            "export.ndjson",
+            "--after",
+            "1000",
+        ])
+        .unwrap();
+        let Command::Audit(AuditCommand::Export(export)) = &cli.command else {
+            panic!("expected audit export, got {:?}", cli.command)
+        };
+        assert_eq!(export.data_dir, PathBuf::from("/srv/data"));
+        assert_eq!(export.out, PathBuf::from("export.ndjson"));
+        assert_eq!(export.after, 1000);
+        assert_eq!(cli.command.failure_exit_code(), ExitCode::FAILURE);
+
+        let case = "0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192";
+        let cli =
+            Cli::try_parse_from(["caseledger", "audit", "replay", "x.ndjson", "--case", case])
+                .unwrap();
+        let Command::Audit(AuditCommand::Replay(replay)) = &cli.command else {
+            panic!("expected audit replay, got {:?}", cli.command)
+        };
+        assert_eq!(replay.case_id.to_string(), case);
+        assert_eq!(cli.command.failure_exit_code(), ExitCode::from(2));
+        let error = Cli::try_parse_from(["caseledger", "audit", "replay", "x", "--case", "nope"])
+            .unwrap_err();
+        assert!(error.to_string().contains("--case"), "{error}");
+
+        let cli = Cli::try_parse_from([
+            "caseledger",
+            "projections",
+            "rebuild",
+            "--data-dir",
+            "/srv/data",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Projections(ProjectionsCommand::Rebuild(RebuildArgs {
+                config: None,
+                ..
+            }))
+        ));
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use caseledger_api::ApiConfig;
+use caseledger_app::webhooks::{RetrySchedule, DEFAULT_RETRY_SCHEDULE};
 use caseledger_domain::{Department, LetterKind, Policy, PolicyError, Tier};
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +50,25 @@ pub struct Config {
     pub letters: LettersConfig,
     /// Default members of each joint-mechanism tier.
     pub tiers: TiersConfig,
+    /// Webhook delivery to partner departments.
+    pub webhooks: WebhooksConfig,
+}
+
+/// `[webhooks]`: delivery to partner departments' webhook endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Delays before each attempt at one message, comma-separated. Default
+    /// `0s,5s,5m,30m,2h,5h,10h,10h`.
+    pub retry_schedule: String,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            retry_schedule: DEFAULT_RETRY_SCHEDULE.to_owned(),
+        }
+    }
 }
 
 /// `[store]`: which event log to use.
@@ -140,6 +160,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             letters: LettersConfig::default(),
             tiers: TiersConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -284,6 +305,8 @@ pub struct Overrides {
     pub deadline_scan_interval: Option<Duration>,
     /// `--signing-key`.
     pub signing_key: Option<PathBuf>,
+    /// `--webhook-retry-schedule`.
+    pub webhook_retry_schedule: Option<RetrySchedule>,
 }
 
 /// A configuration value that cannot be used, naming its key (`tiers.four_way`) or flag.
@@ -329,6 +352,8 @@ pub struct Settings {
     pub deadline_scan_interval: Duration,
     /// The checkpoint signing key, when one is given.
     pub signing_key: Option<PathBuf>,
+    /// The delays before each attempt to deliver one webhook message.
+    pub webhook_retry_schedule: RetrySchedule,
 }
 
 impl Config {
@@ -403,6 +428,13 @@ impl Config {
             request_timeout: Duration::from_millis(limits.request_timeout_ms),
         };
         let policy = self.policy()?;
+        let webhook_retry_schedule =
+            match overrides.webhook_retry_schedule {
+                Some(schedule) => schedule,
+                None => self.webhooks.retry_schedule.parse().map_err(|error| {
+                    ConfigError::new("webhooks.retry_schedule", format!("{error}"))
+                })?,
+            };
         Ok(Settings {
             listen: overrides.listen.unwrap_or(self.listen),
             data_dir: overrides.data_dir.unwrap_or(self.data_dir),
@@ -414,6 +446,7 @@ impl Config {
             policy,
             deadline_scan_interval,
             signing_key: overrides.signing_key.or(self.signing_key),
+            webhook_retry_schedule,
         })
     }
 
@@ -655,6 +688,7 @@ mod tests {
             store: Some("postgres://caseledger@db/caseledger".parse().unwrap()),
             deadline_scan_interval: Some(Duration::from_secs(5)),
             signing_key: Some(PathBuf::from("/etc/caseledger/key")),
+            webhook_retry_schedule: Some("1s,1m".parse().unwrap()),
         };
         let from_flags = config.resolve(overrides).unwrap();
         assert_eq!(from_flags.listen, "127.0.0.1:0".parse().unwrap());
@@ -797,6 +831,25 @@ mod tests {
             );
             assert!(error.to_string().starts_with(key));
         }
+    }
+
+    #[test]
+    fn the_webhook_retry_schedule_comes_from_the_flag_the_file_or_the_default() {
+        let default = Config::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(default.webhook_retry_schedule, RetrySchedule::default());
+        let config = Config::from_toml("[webhooks]\nretry_schedule = \"0s,30s\"\n").unwrap();
+        let from_file = config.clone().resolve(Overrides::default()).unwrap();
+        assert_eq!(from_file.webhook_retry_schedule.to_string(), "0s,30s");
+        let from_flag = config
+            .resolve(Overrides {
+                webhook_retry_schedule: Some("5m".parse().unwrap()),
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(from_flag.webhook_retry_schedule.to_string(), "5m");
+        let error = error_of("[webhooks]\nretry_schedule = \"0s,soon\"\n");
+        assert_eq!(error.key, "webhooks.retry_schedule");
+        assert!(error.message.contains("soon"), "{error}");
     }
 
     #[test]

@@ -8,6 +8,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod offline;
+pub mod replay;
 pub mod serve;
+pub mod signing_key;
 pub mod telemetry;
 pub mod verify;

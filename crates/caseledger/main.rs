@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use caseledger::cli::{AuditCommand, Cli, Command};
-use caseledger::{serve, telemetry, verify};
+use caseledger::cli::{AuditCommand, Cli, Command, ProjectionsCommand};
+use caseledger::{offline, replay, serve, telemetry, verify};
 use clap::Parser as _;
 
 fn main() -> ExitCode {
@@ -32,5 +32,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify(args)) => verify::run(&args),
+        Command::Audit(AuditCommand::Replay(args)) => replay::run(&args),
+        Command::Audit(AuditCommand::Export(args)) => {
+            offline_runtime()?.block_on(offline::run_export(&args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Projections(ProjectionsCommand::Rebuild(args)) => {
+            offline_runtime()?.block_on(offline::run_rebuild(&args))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// A small runtime for the offline commands: they do one thing at a time, and the store's
+/// blocking calls run on the runtime's blocking pool.
+fn offline_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -1,11 +1,11 @@
 //! `caseledger serve`: startup, the first admin token, the HTTP server and graceful shutdown.
 //!
-//! This module owns the order of startup (configuration → data dir → store → [`App`] → initial
-//! admin token → listener → metrics → router) and of shutdown (stop accepting, drain in-flight
-//! requests, close the store). [`Server`] is the started service, bound but not yet serving, so
-//! tests can read its real address after binding port 0; [`run`] is what the binary does with
-//! it. Routes live in `caseledger-api`, the service in `caseledger-app`; this module only wires
-//! them together.
+//! This module owns the order of startup (configuration → data dir → checkpoint signing key →
+//! store → [`App`] → initial admin token → listener → metrics → router) and of shutdown (stop
+//! accepting, drain in-flight requests, close the store). [`Server`] is the started service,
+//! bound but not yet serving, so tests can read its real address after binding port 0; [`run`]
+//! is what the binary does with it. Routes live in `caseledger-api`, the service in
+//! `caseledger-app`; this module only wires them together.
 
 use std::future::{Future, IntoFuture as _};
 use std::io::Write as _;
@@ -18,12 +18,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use caseledger_api::{router, AppState};
 use caseledger_app::{spawn_workers, App, Storage, SystemClock};
+use caseledger_store::checkpoint::public_key_base64;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::ServeArgs;
 use crate::config::{Config, Settings, StoreSelection};
+use crate::signing_key::{self, KeySource};
 
 /// The file in the data dir that receives the first admin token.
 pub const INITIAL_ADMIN_TOKEN_FILE: &str = "initial-admin-token";
@@ -86,13 +88,6 @@ impl Server {
                 settings.store
             );
         }
-        if let Some(signing_key) = &settings.signing_key {
-            tracing::warn!(
-                signing_key = %signing_key.display(),
-                "signed audit checkpoints are not available in this build yet; the signing key \
-                 is not used"
-            );
-        }
         let data_dir = settings.data_dir.clone();
         tracing::info!(
             data_dir = %data_dir.display(),
@@ -102,12 +97,32 @@ impl Server {
             read_wait = ?settings.api.read_wait,
             request_timeout = ?settings.api.request_timeout,
             deadline_scan_interval = ?settings.deadline_scan_interval,
+            webhook_retry_schedule = %settings.webhook_retry_schedule,
             "starting caseledger {}",
             env!("CARGO_PKG_VERSION")
         );
 
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+        // The key before the store: a bad key file should stop the start before anything else.
+        let (signing_key, key_source) =
+            signing_key::load_or_create(settings.signing_key.as_deref(), &data_dir)?;
+        let public_key = public_key_base64(&signing_key);
+        // The path and the public key only: the key itself never goes to the log.
+        match &key_source {
+            KeySource::Created(path) => tracing::info!(
+                path = %path.display(),
+                public_key = %public_key,
+                "first start: made the checkpoint signing key in {}",
+                path.display()
+            ),
+            KeySource::Given(path) | KeySource::DataDir(path) => tracing::info!(
+                path = %path.display(),
+                public_key = %public_key,
+                "checkpoints are signed with the key in {}",
+                path.display()
+            ),
+        }
         let sled_dir = data_dir.join(SLED_DIR);
         let storage = tokio::task::spawn_blocking(move || Storage::open_sled(&sled_dir))
             .await
@@ -116,6 +131,11 @@ impl Server {
         let app = App::new(storage, settings.policy.clone(), Arc::new(SystemClock))
             .await
             .context("cannot start the service")?;
+        app.install_signing_key(signing_key);
+        app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
+            schedule: settings.webhook_retry_schedule.clone(),
+            ..caseledger_app::webhooks::DeliveryConfig::default()
+        });
         let app = Arc::new(app);
 
         let initial_admin_token_file = write_initial_admin_token(&app, &data_dir).await?;
@@ -355,6 +375,45 @@ mod tests {
         assert!(!data_dir
             .join(format!("{INITIAL_ADMIN_TOKEN_FILE}.new"))
             .exists());
+    }
+
+    #[tokio::test]
+    async fn the_signing_key_is_made_at_first_start_and_kept() {
+        let directory = tempfile::tempdir().unwrap();
+        let data_dir = directory.path().join("data");
+        let server = Server::build(settings_in(&data_dir), None).await.unwrap();
+        let key_file = data_dir.join(crate::signing_key::SIGNING_KEY_FILE);
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let key = crate::signing_key::read_key_file(&key_file).unwrap();
+        let public_key = server.app().public_key().unwrap();
+        assert_eq!(public_key, public_key_base64(&key));
+        server.run_until_stopped(async {}).await.unwrap();
+
+        let again = Server::build(settings_in(&data_dir), None).await.unwrap();
+        assert_eq!(again.app().public_key(), Some(public_key));
+        again.run_until_stopped(async {}).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_given_signing_key_is_used_and_a_bad_one_stops_the_start() {
+        let directory = tempfile::tempdir().unwrap();
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        let key_file = directory.path().join("checkpoint-key");
+        std::fs::write(&key_file, crate::signing_key::key_file_text(&key)).unwrap();
+        let data_dir = directory.path().join("data");
+        let mut settings = settings_in(&data_dir);
+        settings.signing_key = Some(key_file.clone());
+        let server = Server::build(settings.clone(), None).await.unwrap();
+        assert_eq!(server.app().public_key(), Some(public_key_base64(&key)));
+        assert!(!data_dir.join(crate::signing_key::SIGNING_KEY_FILE).exists());
+        server.run_until_stopped(async {}).await.unwrap();
+
+        std::fs::write(&key_file, "secret-but-not-a-key\n").unwrap();
+        let error = Server::build(settings, None).await.unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.contains("--signing-key"), "{message}");
+        assert!(!message.contains("secret-but-not-a-key"), "{message}");
     }
 
     #[tokio::test]

@@ -34,8 +34,13 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = header
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| {
+                // The scheme name is case-insensitive (RFC 9110 §11.1).
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            })
             .map(str::trim)
+            .filter(|token| !token.is_empty())
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
             })?;

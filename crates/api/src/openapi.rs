@@ -55,6 +55,15 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
         routes::audit::list_checkpoints,
         routes::audit::public_key,
         routes::audit::replay_case,
+        routes::webhooks::create_webhook,
+        routes::webhooks::list_webhooks,
+        routes::webhooks::get_webhook,
+        routes::webhooks::delete_webhook,
+        routes::webhooks::list_deliveries,
+        routes::webhooks::replay_webhook,
+        routes::webhooks::resume_webhook,
+        routes::webhooks::rotate_secret,
+        routes::feed::read_feed,
     ),
     components(schemas(Problem, ProblemField, EnvelopeSchema, ActorSchema)),
     modifiers(&BearerAuth),
@@ -63,6 +72,7 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
         (name = "commands", description = "Everything that changes a case; each appends events to the log."),
         (name = "tokens", description = "API tokens (admins)."),
         (name = "audit", description = "The hash-chained event log."),
+        (name = "webhooks", description = "Webhook feeds for partner departments (Standard Webhooks signatures), and the same feed pulled."),
         (name = "system", description = "Health, readiness, metrics and this document."),
     )
 )]

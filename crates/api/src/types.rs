@@ -850,7 +850,8 @@ pub struct EventsResponse {
     /// Events in position order.
     #[schema(value_type = Vec<EnvelopeSchema>)]
     pub events: Vec<Envelope>,
-    /// Pass as `after` for the next page; null when this page reached the head.
+    /// The last position of this page, to pass as `after` for the next; null when the page is
+    /// empty (keep the same `after` and poll again).
     pub next_after: Option<u64>,
 }
 

@@ -220,8 +220,10 @@ impl App {
         caller: &Caller,
         case_id: CaseId,
     ) -> Result<Vec<ReplayStep>, AppError> {
-        require_role(caller, &[Role::Admin, Role::Auditor], "replay a case")?;
+        // Visibility first, as for every case-scoped request: a partner asking about a case
+        // not shared with it gets 404, not a 403 that would differ from an unknown case's.
         let events = self.history(caller, case_id).await?;
+        require_role(caller, &[Role::Admin, Role::Auditor], "replay a case")?;
         let mut case = Case::new(case_id);
         Ok(events
             .into_iter()

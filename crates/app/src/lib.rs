@@ -13,6 +13,7 @@ pub mod personal_data;
 mod service;
 pub mod storage;
 pub mod tokens;
+pub mod webhooks;
 pub mod workers;
 
 pub use audit::{ReplayStep, Verification};

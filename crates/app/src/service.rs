@@ -42,6 +42,9 @@ pub struct App {
     clock: Arc<dyn Clock>,
     cases: CaseProjection,
     pub(crate) signing_key: std::sync::OnceLock<ed25519_dalek::SigningKey>,
+    /// The log's head when the service started; ready once the projection reaches it.
+    ready_at: Position,
+    pub(crate) webhooks: crate::webhooks::Webhooks,
 }
 
 impl std::fmt::Debug for App {
@@ -167,9 +170,11 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, AppError> {
         let tokens = Tokens::load(storage.tokens.clone()).await?;
+        let storage_head = storage.log.head().position;
         let cases = CaseProjection::load(storage.case_projection.clone())
             .await
             .map_err(|error| AppError::Internal(error.into()))?;
+        let webhooks = crate::webhooks::Webhooks::load(&storage, &policy).await?;
         Ok(App {
             storage,
             tokens,
@@ -177,7 +182,15 @@ impl App {
             clock,
             cases,
             signing_key: std::sync::OnceLock::new(),
+            ready_at: storage_head,
+            webhooks,
         })
+    }
+
+    /// Whether the service is ready to serve: its case lists have caught up with the log as it
+    /// stood when the service started.
+    pub fn is_ready(&self) -> bool {
+        self.cases.checkpoint() >= self.ready_at.0
     }
 
     /// The case projection (lists, search, statistics, deadlines).
@@ -778,7 +791,7 @@ impl App {
     }
 
     /// A case's events, oldest first. Partners see them from the event that shared the case
-    /// with their department on.
+    /// with their department on, without the union's internal notes.
     pub async fn history(
         &self,
         caller: &Caller,
@@ -803,7 +816,11 @@ impl App {
         }
         self.ensure_visible(caller, &case)?;
         Ok(match caller.role {
-            Role::Partner => events.into_iter().skip(shared_from.unwrap_or(0)).collect(),
+            Role::Partner => events
+                .into_iter()
+                .skip(shared_from.unwrap_or(0))
+                .filter(|recorded| !recorded.event.event.is_internal())
+                .collect(),
             _ => events,
         })
     }

@@ -23,6 +23,12 @@ pub struct Storage {
     pub case_projection: Keyspace,
     /// Signed checkpoints of the log, by position.
     pub checkpoints: Keyspace,
+    /// Webhook endpoints, with their secrets.
+    pub webhook_endpoints: Keyspace,
+    /// Webhook delivery cursors and attempt logs.
+    pub webhook_state: Keyspace,
+    /// The partner departments' feeds of webhook messages.
+    pub feed: Keyspace,
     /// The sled log itself, for backend-specific work (verification with progress).
     pub sled: Option<SledLog>,
 }
@@ -46,6 +52,9 @@ impl Storage {
             counters: log.keyspace("counters")?,
             case_projection: log.keyspace("projection.cases")?,
             checkpoints: log.keyspace("audit.checkpoints")?,
+            webhook_endpoints: log.keyspace("webhooks.endpoints")?,
+            webhook_state: log.keyspace("webhooks.state")?,
+            feed: log.keyspace("webhooks.feed")?,
             log: Arc::new(log.clone()),
             sled: Some(log),
         })

@@ -1,5 +1,5 @@
 //! The background workers of a running service: the case projection follower, the deadline
-//! watcher and the checkpoint signer. Each is one step under a loop that ends when the
+//! watcher, the checkpoint signer, and the webhook feed follower and delivery worker. Each is one step under a loop that ends when the
 //! shutdown signal turns true, so tests can also drive the steps themselves.
 
 use std::sync::Arc;
@@ -69,7 +69,8 @@ pub fn spawn_workers(
         let shutdown = shutdown.clone();
         tokio::spawn(async move { app.run_checkpoints_until_stopped(shutdown).await })
     };
-    Workers {
-        handles: vec![projection, watcher, checkpoints],
-    }
+    let mut handles = vec![projection, watcher, checkpoints];
+    // The webhook feed follower and the delivery worker (one lane per endpoint).
+    handles.extend(app.spawn_webhook_workers(&shutdown));
+    Workers { handles }
 }

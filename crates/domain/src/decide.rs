@@ -345,9 +345,10 @@ pub fn decide(
 
 /// Whether `role` may run this kind of command at all, whatever the case and input.
 ///
-/// Auditors change nothing; partners only record feedback; only supervisors and admins reopen;
-/// only admins erase personal data. Finer rules that depend on the case or the input (reassigning
-/// someone else's case, overriding a failing credit code) are checked by [`decide`].
+/// Auditors change nothing; partners only record feedback, and only they do; only supervisors
+/// and admins reopen; only admins erase personal data. Finer rules that depend on the case or
+/// the input (reassigning someone else's case, overriding a failing credit code) are checked
+/// by [`decide`].
 pub fn authorize(role: Role, command: &Command) -> Result<(), Rejection> {
     let refusal = match (role, command) {
         (Role::Auditor, _) => Some("an auditor changes nothing"),
@@ -358,6 +359,10 @@ pub fn authorize(role: Role, command: &Command) -> Result<(), Rejection> {
         }
         (Role::Officer | Role::Supervisor, Command::ErasePersonalData) => {
             Some("only an admin may erase personal data")
+        }
+        // Feedback is a partner department's answer; the union's own staff write notes.
+        (Role::Admin | Role::Supervisor | Role::Officer, Command::RecordFeedback { .. }) => {
+            Some("only a partner department records feedback")
         }
         (Role::Admin | Role::Supervisor | Role::Officer, _) => None,
     };

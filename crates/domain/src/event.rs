@@ -165,7 +165,16 @@ pub enum CaseEvent {
     PersonalDataErased {},
 }
 
+/// Event types internal to the union: they never reach a partner department (their history,
+/// case views and feeds leave them out).
+pub const INTERNAL_EVENT_TYPES: &[&str] = &["NoteAdded"];
+
 impl CaseEvent {
+    /// Whether this event stays inside the union (see [`INTERNAL_EVENT_TYPES`]).
+    pub fn is_internal(&self) -> bool {
+        INTERNAL_EVENT_TYPES.contains(&self.event_type())
+    }
+
     /// The event's type name, as in the `type` field of its JSON and in [`EVENT_TYPES`].
     pub const fn event_type(&self) -> &'static str {
         match self {

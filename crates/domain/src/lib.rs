@@ -31,7 +31,7 @@ pub use command::{Actor, Command, ComplainantInput, Context, EmployerInput, Seal
 pub use decide::{authorize, decide};
 pub use envelope::{ActorRecord, ActorRole, StoredEvent};
 pub use error::{FieldError, Rejection, Rule};
-pub use event::{CaseEvent, Employer, EVENT_TYPES};
+pub use event::{CaseEvent, Employer, EVENT_TYPES, INTERNAL_EVENT_TYPES};
 pub use ids::{CaseId, LetterId};
 pub use policy::{letter_number, Department, DepartmentError, Policy, PolicyError};
 pub use vocab::{CaseStatus, Category, LetterKind, Outcome, Role, Source, Tier, UnknownValueError};

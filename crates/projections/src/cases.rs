@@ -7,11 +7,11 @@
 //! resumes from a checkpoint that matches its rows. The batch is not synced: the log is the
 //! durable truth, and anything lost is replayed from it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use caseledger_domain::{Case, CaseId, LetterId, StoredEvent};
-use caseledger_store::{EventLog, Keyspace, KeyspaceChange, Position, StoreError};
+use caseledger_store::{EventLog, Keyspace, KeyspaceChange, Position, Recorded, StoreError};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
@@ -23,8 +23,12 @@ const VERSION_KEY: &[u8] = b"meta/version";
 const CHECKPOINT_KEY: &[u8] = b"meta/checkpoint";
 const CASE_PREFIX: &[u8] = b"case/";
 
-/// How many events one step applies at most.
+/// How many events one step of the follower applies at most.
 const STEP_EVENTS: usize = 2_000;
+/// How many events one step of [`CaseProjection::catch_up`] applies at most: larger, because a
+/// catch-up (a start behind the log, a rebuild) has many events to go and nobody waiting on
+/// each step.
+const CATCH_UP_EVENTS: usize = 10_000;
 
 /// What a projection step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,9 @@ struct Inner {
     keyspace: Keyspace,
     table: RwLock<CaseTable>,
     checkpoint: watch::Sender<u64>,
+    /// Held for a whole step (and a reset), so that two callers stepping the same projection
+    /// at once — the follower and a test or a rebuild — never apply the same events twice.
+    step: tokio::sync::Mutex<()>,
 }
 
 fn case_key(id: CaseId) -> Vec<u8> {
@@ -135,12 +142,14 @@ impl CaseProjection {
                 keyspace,
                 table: RwLock::new(table),
                 checkpoint: sender,
+                step: tokio::sync::Mutex::new(()),
             }),
         })
     }
 
     /// Forgets everything, so the next steps rebuild the projection from position 0.
     pub async fn reset(&self) -> Result<(), ProjectionError> {
+        let _step = self.inner.step.lock().await;
         self.inner.keyspace.clear().await?;
         self.inner
             .keyspace
@@ -195,20 +204,64 @@ impl CaseProjection {
         log: &dyn EventLog<StoredEvent>,
         limit: usize,
     ) -> Result<Outcome, ProjectionError> {
-        let after = self.checkpoint();
-        let events = log.read_all(Position(after), limit).await?;
-        let Some(last) = events.last().map(|recorded| recorded.position.0) else {
+        let _step = self.inner.step.lock().await;
+        let events = log.read_all(Position(self.checkpoint()), limit).await?;
+        if events.is_empty() {
             return Ok(Outcome::Idle);
+        }
+        self.apply(&events).await?;
+        Ok(Outcome::Progressed)
+    }
+
+    /// Steps until the projection reaches the log's head, calling `progress` after each step.
+    ///
+    /// Each page is read while the one before is applied, so that decoding the log and folding
+    /// and writing the rows overlap; and the pages are larger than a follower's step, so that
+    /// a case touched several times within a page is written once.
+    pub async fn catch_up(
+        &self,
+        log: &dyn EventLog<StoredEvent>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(), ProjectionError> {
+        let _step = self.inner.step.lock().await;
+        let mut events = log
+            .read_all(Position(self.checkpoint()), CATCH_UP_EVENTS)
+            .await?;
+        while let Some(last) = events.last().map(|recorded| recorded.position) {
+            // Reading after `last` is right only once `events` are applied; if applying fails,
+            // the read ahead is dropped with the error.
+            let (next, applied) =
+                tokio::join!(log.read_all(last, CATCH_UP_EVENTS), self.apply(&events));
+            applied?;
+            progress(self.checkpoint());
+            events = next?;
+        }
+        Ok(())
+    }
+
+    /// Applies `events`, the ones right after the checkpoint, and moves the checkpoint to the
+    /// last of them. The caller holds the step lock.
+    ///
+    /// The events are folded into copies of the rows they touch; the copies replace the rows
+    /// only once they and the new checkpoint are written. A failed write thus leaves the
+    /// projection exactly at its checkpoint, and the next step applies the same events again
+    /// to the same rows rather than a second time on top of them.
+    async fn apply(&self, events: &[Recorded<StoredEvent>]) -> Result<(), ProjectionError> {
+        let Some(last) = events.last().map(|recorded| recorded.position.0) else {
+            return Ok(());
         };
-        let changes = {
-            let mut table = self.table_mut()?;
-            let mut changed: BTreeMap<CaseId, ()> = BTreeMap::new();
-            for recorded in &events {
+        let mut touched: HashMap<CaseId, CaseRow> = HashMap::new();
+        {
+            let table = self.table()?;
+            for recorded in events {
                 let stored = &recorded.event;
-                let row = table
-                    .rows
-                    .entry(stored.case_id)
-                    .or_insert_with(|| CaseRow::new(Case::new(stored.case_id)));
+                let row = touched.entry(stored.case_id).or_insert_with(|| {
+                    table
+                        .rows
+                        .get(&stored.case_id)
+                        .cloned()
+                        .unwrap_or_else(|| CaseRow::new(Case::new(stored.case_id)))
+                });
                 row.case.evolve(&stored.event, stored.at);
                 if matches!(
                     stored.event,
@@ -216,33 +269,18 @@ impl CaseProjection {
                 ) {
                     row.refresh_search_text();
                 }
-                changed.insert(stored.case_id, ());
             }
-            let mut changes: Vec<KeyspaceChange> = Vec::with_capacity(changed.len() + 1);
-            for id in changed.keys() {
-                if let Some(row) = table.rows.get(id) {
-                    changes.push((case_key(*id), Some(encode(&row.case)?)));
-                }
-            }
-            changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&last)?)));
-            changes
-        };
+        }
+        let mut changes: Vec<KeyspaceChange> = Vec::with_capacity(touched.len() + 1);
+        for (id, row) in &touched {
+            changes.push((case_key(*id), Some(encode(&row.case)?)));
+        }
+        changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&last)?)));
         self.inner.keyspace.apply(changes, false).await?;
+        self.table_mut()?.rows.extend(touched);
         self.inner.checkpoint.send_replace(last);
         metrics::gauge!("caseledger_projection_checkpoint", "projection" => "cases")
             .set(last as f64);
-        Ok(Outcome::Progressed)
-    }
-
-    /// Steps until the projection reaches the log's head, calling `progress` after each step.
-    pub async fn catch_up(
-        &self,
-        log: &dyn EventLog<StoredEvent>,
-        mut progress: impl FnMut(u64),
-    ) -> Result<(), ProjectionError> {
-        while self.try_project_next(log).await? == Outcome::Progressed {
-            progress(self.checkpoint());
-        }
         Ok(())
     }
 

@@ -1,1 +1,183 @@
-fn main() {}
+//! The `append` benchmark: how many durable events per second the sled log's group commit
+//! delivers, against the raw `fdatasync` rate of the same disk.
+//!
+//! This file owns the benchmark and nothing else. In one run it measures
+//! - `raw_fdatasync`: write ~500 bytes to a file, then `File::sync_data`, per iteration — the
+//!   ceiling of any design that flushes once per event;
+//! - `durable_append/writers=1`: one task appending one ~500-byte JSON event at a time, each
+//!   append returning only once durable (one event per flush);
+//! - `durable_append/writers=16` and `writers=64`: that many concurrent tasks, each appending
+//!   one event at a time to its own stream, so the writer thread can batch them.
+//!
+//! Everything lives under one temporary directory made in [`std::env::temp_dir`], so the raw
+//! file and the stores share a filesystem. Each `durable_append` case gets a fresh store on a
+//! multi-thread tokio runtime with 2 workers, and prints how many commits (head changes, one per
+//! batch) it observed, so the mean batch size can be read off the run.
+#![allow(clippy::unwrap_used, reason = "benchmarks fail loudly")]
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use caseledger_store::{EventLog, ExpectedVersion, SledLog, SledLogOptions, StreamId};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use serde_json::Value;
+
+/// The size of one serialised event, before the log wraps it into its envelope.
+const EVENT_BYTES: usize = 500;
+/// The concurrent writers of the `durable_append` cases.
+const WRITERS: [usize; 3] = [1, 16, 64];
+/// The tokio worker threads; the machine has 2 cores.
+const WORKER_THREADS: usize = 2;
+
+/// A case-like JSON event that serialises to exactly [`EVENT_BYTES`] bytes.
+fn event() -> Value {
+    let mut event = serde_json::json!({
+        "type": "LetterReceived",
+        "case_id": "0190f3a4-7b1c-7d2e-9f00-3a5b6c7d8e9f",
+        "received_at": "2024-07-01T09:30:00Z",
+        "sender": "Employer Ltd, Human Resources",
+        "channel": "post",
+        "summary": "",
+    });
+    let bare = serde_json::to_vec(&event).unwrap().len();
+    event["summary"] = Value::String("x".repeat(EVENT_BYTES - bare));
+    assert_eq!(serde_json::to_vec(&event).unwrap().len(), EVENT_BYTES);
+    event
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The raw rate: append ~500 bytes to a file and `fdatasync` it, once per iteration.
+fn raw_fdatasync(c: &mut Criterion, dir: &Path) {
+    let mut file = File::create(dir.join("raw-fdatasync")).unwrap();
+    let payload = serde_json::to_vec(&event()).unwrap();
+    let mut group = c.benchmark_group("raw_fdatasync");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("raw_fdatasync", |b| {
+        b.iter(|| {
+            file.write_all(&payload).unwrap();
+            file.sync_data().unwrap();
+        });
+    });
+    group.finish();
+}
+
+/// Durable appends by `writers` concurrent tasks, each to its own stream, one event per append.
+fn durable_append(c: &mut Criterion, dir: &Path) {
+    let runtime = runtime();
+    let event = event();
+    let mut group = c.benchmark_group("durable_append");
+    group.throughput(Throughput::Elements(1));
+    for writers in WRITERS {
+        let log = SledLog::open(
+            &dir.join(format!("writers-{writers}")),
+            SledLogOptions::default(),
+        )
+        .unwrap();
+        let streams: Vec<StreamId> = (0..writers)
+            .map(|_| StreamId(uuid::Uuid::now_v7()))
+            .collect();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = runtime.spawn(count_commits(log.clone(), Arc::clone(&commits)));
+
+        group.bench_function(
+            BenchmarkId::from_parameter(format!("writers={writers}")),
+            |b| {
+                b.to_async(&runtime).iter_custom(|iters| {
+                    let log = log.clone();
+                    let streams = streams.clone();
+                    let event = event.clone();
+                    async move { append_concurrently(&log, &streams, &event, iters).await }
+                });
+            },
+        );
+
+        counter.abort();
+        let events = log.head().position.0;
+        let commits = commits.load(Ordering::Relaxed);
+        eprintln!(
+            "durable_append/writers={writers}: {events} events in {commits} observed commits, \
+             mean {:.1} events per commit",
+            events as f64 / commits.max(1) as f64
+        );
+    }
+    group.finish();
+}
+
+/// Appends `total` events split across one task per stream and returns the wall time.
+async fn append_concurrently(
+    log: &SledLog,
+    streams: &[StreamId],
+    event: &Value,
+    total: u64,
+) -> Duration {
+    let writers = streams.len() as u64;
+    let start = Instant::now();
+    let tasks: Vec<_> = streams
+        .iter()
+        .enumerate()
+        .map(|(index, &stream)| {
+            // The first `total % writers` writers take one append more.
+            let appends = total / writers + u64::from((index as u64) < total % writers);
+            let log = log.clone();
+            let event = event.clone();
+            tokio::spawn(async move {
+                for _ in 0..appends {
+                    EventLog::<Value>::append(
+                        &log,
+                        stream,
+                        ExpectedVersion::Any,
+                        vec![event.clone()],
+                        None,
+                    )
+                    .await
+                    .unwrap()
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    start.elapsed()
+}
+
+/// Counts the moves of the durable head: one per committed batch. A watch channel may fold two
+/// moves into one, so this is a lower bound on commits (an upper bound on the batch size).
+async fn count_commits(log: SledLog, commits: Arc<AtomicU64>) {
+    let mut head = EventLog::<Value>::subscribe(&log);
+    while head.changed().await.is_ok() {
+        commits.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let dir = tempfile::Builder::new()
+        .prefix("caseledger-append-bench-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
+    eprintln!("benchmark files in {}", dir.path().display());
+    raw_fdatasync(c, dir.path());
+    durable_append(c, dir.path());
+}
+
+criterion_group! {
+    name = append;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    targets = benches
+}
+criterion_main!(append);

@@ -5,8 +5,10 @@ pub mod audit;
 pub mod cases;
 pub mod commands;
 pub mod events;
+pub mod feed;
 pub mod system;
 pub mod tokens;
+pub mod webhooks;
 
 use std::any::Any;
 
@@ -33,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::router())
         .merge(events::router())
         .merge(audit::router())
+        .merge(webhooks::router())
+        .merge(feed::router())
         .fallback(|| async { ApiError::not_found("resource") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))

@@ -31,13 +31,32 @@ pub async fn healthz() -> Json<HealthResponse> {
 }
 
 /// The store is open and serving; reports the log's durable head.
+///
+/// Not ready (503) while the case lists are still catching up with the log as it stood when
+/// the service started — after an upgrade that rebuilds them, say.
 #[utoipa::path(get, path = "/readyz", tag = "system",
-    responses((status = 200, description = "Ready to serve.", body = HealthResponse)))]
-pub async fn readyz(State(state): State<AppState>) -> Json<HealthResponse> {
-    Json(HealthResponse {
-        status: "ok".into(),
-        head: Some(state.app.head().position.0),
-    })
+    responses(
+        (status = 200, description = "Ready to serve.", body = HealthResponse),
+        (status = 503, description = "Still catching up.", body = HealthResponse)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+    let head = Some(state.app.head().position.0);
+    if state.app.is_ready() {
+        (
+            StatusCode::OK,
+            Json(HealthResponse {
+                status: "ok".into(),
+                head,
+            }),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(HealthResponse {
+                status: "catching up: the case lists are being built from the log".into(),
+                head,
+            }),
+        )
+    }
 }
 
 /// Prometheus metrics, text exposition format.

@@ -1,0 +1,349 @@
+//! Webhook feeds in the service: the admin operations on endpoints, the partners' pull feed,
+//! and the workers that build the feed and deliver it, over `caseledger-webhooks`.
+//!
+//! This module owns the role gates (admins manage endpoints; partner tokens pull their own
+//! department's feed), the mapping of webhook errors to [`AppError`], and the glue that hands
+//! signed audit checkpoints to the feed. Everything about messages, signing, ordering and
+//! retries lives in the webhooks crate.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use caseledger_domain::{Rejection, Role};
+use caseledger_webhooks::{
+    AuditCheckpoint, Deliverer, FeedCursor, FeedProjection, Jitter, RandomJitter, Registry,
+    WebhookError,
+};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+pub use caseledger_webhooks::{
+    AttemptOutcome, DeliveryAttempt, DeliveryConfig, DeliveryOutcome, EndpointStatus, EndpointView,
+    EndpointWithSecret, FeedEntry, FeedPage, InvalidSchedule, NewEndpoint, NoJitter, RetrySchedule,
+    DEFAULT_RETRY_SCHEDULE,
+};
+
+use crate::service::require_role;
+use crate::storage::Storage;
+use crate::{App, AppError, Caller};
+
+/// The most messages one page of the pull feed holds.
+pub const MAX_FEED_PAGE: usize = 1_000;
+
+/// How often the feed worker looks for new signed checkpoints when the log is quiet.
+const CHECKPOINT_FORWARD_EVERY: Duration = Duration::from_secs(5);
+
+/// The webhook parts of the service.
+#[derive(Debug)]
+pub struct Webhooks {
+    registry: Registry,
+    feed: FeedProjection,
+    delivery: OnceLock<DeliveryConfig>,
+}
+
+impl Webhooks {
+    /// Loads the endpoints and the feed from `storage`; every department of `policy` receives
+    /// audit checkpoints.
+    pub(crate) async fn load(
+        storage: &Storage,
+        policy: &caseledger_domain::Policy,
+    ) -> Result<Webhooks, AppError> {
+        let registry = Registry::load(
+            storage.webhook_endpoints.clone(),
+            storage.webhook_state.clone(),
+        )
+        .await
+        .map_err(internal)?;
+        let feed = FeedProjection::load(storage.feed.clone(), policy.departments.iter().cloned())
+            .await
+            .map_err(internal)?;
+        Ok(Webhooks {
+            registry,
+            feed,
+            delivery: OnceLock::new(),
+        })
+    }
+}
+
+fn internal(error: WebhookError) -> AppError {
+    AppError::Internal(error.into())
+}
+
+fn webhook_error(error: WebhookError) -> AppError {
+    match error {
+        WebhookError::NotFound => AppError::NotFound("webhook".into()),
+        WebhookError::Store(store) => store.into(),
+        other => internal(other),
+    }
+}
+
+/// The service's clock, as the delivery worker reads it.
+#[derive(Debug)]
+struct AppClock(Arc<App>);
+
+impl caseledger_webhooks::Clock for AppClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now()
+    }
+}
+
+impl App {
+    /// Sets how webhooks are delivered (retry schedule, timeout); once, before the workers
+    /// start. Later calls are ignored.
+    pub fn configure_webhook_delivery(&self, config: DeliveryConfig) {
+        if self.webhooks.delivery.set(config).is_err() {
+            tracing::warn!("webhook delivery was already configured; keeping the first");
+        }
+    }
+
+    /// How webhooks are delivered.
+    pub fn webhook_delivery(&self) -> DeliveryConfig {
+        self.webhooks.delivery.get().cloned().unwrap_or_default()
+    }
+
+    /// The partner departments' feeds.
+    pub fn webhook_feed(&self) -> &FeedProjection {
+        &self.webhooks.feed
+    }
+
+    /// The webhook endpoints.
+    pub fn webhook_registry(&self) -> &Registry {
+        &self.webhooks.registry
+    }
+
+    /// A delivery worker over this service's endpoints and feed, on its clock, with `jitter`.
+    pub fn webhook_deliverer(
+        self: &Arc<Self>,
+        jitter: Arc<dyn Jitter>,
+    ) -> Result<Arc<Deliverer>, AppError> {
+        Deliverer::new(
+            self.webhooks.registry.clone(),
+            self.webhooks.feed.clone(),
+            self.webhook_delivery(),
+            Arc::new(AppClock(Arc::clone(self))),
+            jitter,
+        )
+        .map(Arc::new)
+        .map_err(internal)
+    }
+
+    /// Registers a webhook endpoint (admins). The answer carries the secret, this once.
+    pub async fn create_webhook(
+        &self,
+        caller: &Caller,
+        input: NewEndpoint,
+    ) -> Result<EndpointWithSecret, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        let valid = caseledger_webhooks::validate_endpoint(input, |department| {
+            self.policy().knows(department)
+        })
+        .map_err(Rejection::Invalid)?;
+        // A new endpoint receives what the feed adds from now on; a replay brings history.
+        let start = FeedCursor::after_position(self.webhooks.feed.position());
+        let created = self
+            .webhooks
+            .registry
+            .create(valid, start, self.now())
+            .await
+            .map_err(webhook_error)?;
+        tracing::info!(
+            webhook = %created.endpoint.id,
+            department = %created.endpoint.department,
+            "registered a webhook endpoint"
+        );
+        Ok(created)
+    }
+
+    /// Every webhook endpoint (admins).
+    pub async fn list_webhooks(&self, caller: &Caller) -> Result<Vec<EndpointView>, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        self.webhooks.registry.list().await.map_err(webhook_error)
+    }
+
+    /// One webhook endpoint (admins).
+    pub async fn webhook(&self, caller: &Caller, id: Uuid) -> Result<EndpointView, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        self.webhooks.registry.get(id).await.map_err(webhook_error)
+    }
+
+    /// Removes a webhook endpoint and its delivery log (admins).
+    pub async fn delete_webhook(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<EndpointView, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        self.webhooks
+            .registry
+            .delete(id)
+            .await
+            .map_err(webhook_error)
+    }
+
+    /// The endpoint's retained delivery attempts, newest first (admins).
+    pub async fn webhook_deliveries(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Vec<DeliveryAttempt>, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        self.webhooks
+            .registry
+            .attempts(id)
+            .await
+            .map_err(webhook_error)
+    }
+
+    /// Delivers the endpoint's feed again from log position `from_position` on (admins).
+    pub async fn replay_webhook(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        from_position: u64,
+    ) -> Result<EndpointView, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        let cursor = FeedCursor::after_position(from_position.saturating_sub(1));
+        self.webhooks
+            .registry
+            .reset_cursor(id, cursor)
+            .await
+            .map_err(webhook_error)
+    }
+
+    /// Resumes a failing endpoint at the message it was paused at (admins).
+    pub async fn resume_webhook(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<EndpointView, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        self.webhooks
+            .registry
+            .resume(id)
+            .await
+            .map_err(webhook_error)
+    }
+
+    /// Gives the endpoint a new secret; the old one keeps signing for 24 hours (admins).
+    pub async fn rotate_webhook_secret(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<EndpointWithSecret, AppError> {
+        require_role(caller, &[Role::Admin], "manage webhooks")?;
+        self.webhooks
+            .registry
+            .rotate_secret(id, self.now())
+            .await
+            .map_err(webhook_error)
+    }
+
+    /// A page of the caller's department's feed after log position `after` (partner tokens):
+    /// exactly the messages its webhooks carry, in the same order.
+    pub async fn feed_page(
+        &self,
+        caller: &Caller,
+        after: u64,
+        limit: usize,
+    ) -> Result<FeedPage, AppError> {
+        require_role(caller, &[Role::Partner], "read a department's feed")?;
+        let department = caller
+            .department
+            .as_ref()
+            .ok_or_else(|| AppError::Forbidden("a partner token needs a department".into()))?;
+        self.webhooks
+            .feed
+            .page(department, after, limit.clamp(1, MAX_FEED_PAGE))
+            .await
+            .map_err(webhook_error)
+    }
+
+    /// Hands every signed checkpoint the feed has not yet carried, up to the feed's position,
+    /// to the feed; returns how many. Checkpoints live in their own keyspace, so a crash
+    /// between signing and forwarding loses nothing: the next call forwards it.
+    pub async fn forward_checkpoints(&self) -> Result<usize, AppError> {
+        let Some(public_key) = self.public_key() else {
+            return Ok(0);
+        };
+        let feed = &self.webhooks.feed;
+        let mut forwarded = 0;
+        loop {
+            let after = feed.subscribe().borrow().audit_checkpoint;
+            let checkpoints = self.checkpoints(after, 100).await?;
+            if checkpoints.is_empty() {
+                return Ok(forwarded);
+            }
+            for checkpoint in checkpoints {
+                // A checkpoint follows the events it covers in every feed.
+                if checkpoint.position.0 > feed.position() {
+                    return Ok(forwarded);
+                }
+                let pushed = feed
+                    .push_checkpoint(&AuditCheckpoint {
+                        position: checkpoint.position.0,
+                        hash: checkpoint.hash.to_hex(),
+                        at: checkpoint.at.clone(),
+                        signature: checkpoint.signature.clone(),
+                        public_key: public_key.clone(),
+                    })
+                    .await
+                    .map_err(webhook_error)?;
+                forwarded += usize::from(pushed);
+            }
+        }
+    }
+
+    /// Builds the feed from the log and forwards signed checkpoints into it, until `shutdown`
+    /// turns true.
+    pub async fn run_feed_until_stopped(&self, mut shutdown: watch::Receiver<bool>) {
+        let log = Arc::clone(&self.storage.log);
+        let mut heads = log.subscribe();
+        loop {
+            heads.borrow_and_update();
+            if let Err(error) = self.webhooks.feed.catch_up(log.as_ref()).await {
+                tracing::error!(%error, "the webhook feed failed a step; retrying");
+            }
+            if let Err(error) = self.forward_checkpoints().await {
+                tracing::warn!(%error, "forwarding checkpoints to the webhook feed failed");
+            }
+            let lag = log
+                .head()
+                .position
+                .0
+                .saturating_sub(self.webhooks.feed.position());
+            metrics::gauge!("caseledger_projection_lag_events", "projection" => "feed")
+                .set(lag as f64);
+            tokio::select! {
+                changed = heads.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(CHECKPOINT_FORWARD_EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
+    }
+
+    /// Runs the feed worker and the delivery worker until `shutdown` turns true.
+    pub(crate) fn spawn_webhook_workers(
+        self: &Arc<Self>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let feed = {
+            let app = Arc::clone(self);
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { app.run_feed_until_stopped(shutdown).await })
+        };
+        let mut handles = vec![feed];
+        match self.webhook_deliverer(Arc::new(RandomJitter)) {
+            Ok(deliverer) => {
+                let shutdown = shutdown.clone();
+                handles.push(tokio::spawn(deliverer.run_until_stopped(shutdown)));
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot start webhook delivery; webhooks will not be sent")
+            }
+        }
+        handles
+    }
+}

@@ -1,0 +1,19 @@
+//! The integration tests: the real HTTP service on a loopback port over a fresh sled store,
+//! driven with a plain HTTP client the way officers' tools, partner departments and auditors
+//! drive it.
+//!
+//! One test binary (`autotests = false`), one module per concern. `support` owns `spawn_app`
+//! and the request helpers; the other modules own no setup of their own beyond their fixtures.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on purpose; an unwrap is an assertion here"
+)]
+
+mod bad_input;
+mod concurrency;
+mod crash;
+mod lifecycle;
+mod openapi;
+mod roles;
+mod support;
