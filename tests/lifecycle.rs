@@ -857,6 +857,10 @@ async fn erasing_personal_data_keeps_the_sealed_history() {
     assert_eq!(history["events"][0]["data"]["complainant"], sealed_before);
     assert!(sealed_before["sealed"].is_string());
     assert_eq!(history["events"][1]["type"], "PersonalDataErased");
+    // The chain covers only the sealed form, so it still verifies after the key is gone.
+    let auditor = app.token("auditor", None).await;
+    let verified = expect_status(app.get("/v1/audit/verify", &auditor).await, StatusCode::OK).await;
+    assert_eq!(verified["ok"], true, "{verified}");
     assert_conflict(
         app.post(
             &format!("/v1/cases/{case}/erase-personal-data"),
