@@ -76,7 +76,22 @@ struct TestApp {
 }
 
 async fn start_app(dir: &Path, clock: Arc<TestClock>) -> App {
-    let storage = Storage::open_sled(dir).unwrap();
+    // sled 0.34 finishes some writes of a closed database on its own thread pool, which holds
+    // the directory's file lock until they are done; a reopen in the same process may have to
+    // wait for them. There is nothing to wait on but the lock itself, so retry, boundedly.
+    let mut attempts = 0;
+    let storage = loop {
+        match Storage::open_sled(dir) {
+            Ok(storage) => break storage,
+            Err(error)
+                if attempts < 500 && format!("{error:#}").contains("could not acquire lock") =>
+            {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Err(error) => panic!("cannot open the store: {error:#}"),
+        }
+    };
     App::new(storage, Policy::default(), clock).await.unwrap()
 }
 
@@ -108,7 +123,10 @@ impl TestApp {
             dir,
         } = self;
         let app = Arc::try_unwrap(app).expect("no task still holds the app");
-        drop(app);
+        // Closing the store joins its writer thread: blocking work.
+        tokio::task::spawn_blocking(move || drop(app))
+            .await
+            .unwrap();
         let app = start_app(dir.path(), Arc::clone(&clock)).await;
         TestApp {
             app: Arc::new(app),

@@ -11,11 +11,11 @@
 //!    office, about a thousand cases are active at any point of the log and consecutive events
 //!    mostly belong to different cases. Appends go in concurrent chunks so group commit can
 //!    batch them.
-//! 2. **ceiling**: read the whole log with `read_all` pages of 10,000 events (the size of
+//! 2. **ceiling**: read the whole log with `read_all` pages of 50,000 events (the size of
 //!    `catch_up`'s pages), decoding each event and doing nothing else.
 //! 3. **rebuild**: `reset()` then `catch_up` of the case projection, which decodes the same
 //!    pages, folds every event into its case and writes the changed rows and the checkpoint per
-//!    step. Phases 2 and 3 run twice, interleaved, so that both meet the same state of the
+//!    step. Phases 2 and 3 run three times, interleaved, so that both meet the same state of the
 //!    caches; each pass is printed, and the ratio of the totals.
 //! 4. **queries** at 100,000 cases: median and p99 of 200 runs each of a filtered page
 //!    (status + category, limit 50), a text search whose term occurs in ~1% of the cases
@@ -45,7 +45,7 @@ const EVENTS_PER_CASE: usize = 10;
 /// The schedule is appended in chunks of this many events, all appends of a chunk at once.
 const CHUNK_EVENTS: usize = 4_096;
 /// The page size of the ceiling's reads: the size of `catch_up`'s pages.
-const READ_PAGE: usize = 10_000;
+const READ_PAGE: usize = 50_000;
 /// Runs per query.
 const QUERY_RUNS: usize = 200;
 /// The term of the ~1% text search; it occurs in no other generated text.
@@ -361,7 +361,7 @@ fn main() {
     let passes: usize = std::env::var("REBUILD_PASSES")
         .ok()
         .and_then(|text| text.parse().ok())
-        .unwrap_or(2);
+        .unwrap_or(3);
     runtime.block_on(run(cases, passes));
 }
 

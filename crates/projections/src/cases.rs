@@ -25,10 +25,11 @@ const CASE_PREFIX: &[u8] = b"case/";
 
 /// How many events one step of the follower applies at most.
 const STEP_EVENTS: usize = 2_000;
-/// How many events one step of [`CaseProjection::catch_up`] applies at most: larger, because a
-/// catch-up (a start behind the log, a rebuild) has many events to go and nobody waiting on
-/// each step.
-const CATCH_UP_EVENTS: usize = 10_000;
+/// How many events one step of [`CaseProjection::catch_up`] applies at most: many more than a
+/// follower's step, because a catch-up (a start behind the log, a rebuild) has many events to
+/// go and nobody waiting on each step, and a case touched several times within one step is
+/// encoded and written once. Two such pages (about 50 MB each) are in memory at a time.
+const CATCH_UP_EVENTS: usize = 50_000;
 
 /// What a projection step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,7 +230,7 @@ impl CaseProjection {
             .await?;
         while let Some(last) = events.last().map(|recorded| recorded.position) {
             // Reading after `last` is right only once `events` are applied; if applying fails,
-            // the read ahead is dropped with the error.
+            // what was read ahead is discarded with the error.
             let (next, applied) =
                 tokio::join!(log.read_all(last, CATCH_UP_EVENTS), self.apply(&events));
             applied?;
