@@ -703,12 +703,29 @@ impl App {
         case_id: CaseId,
         at: TimeTravel,
     ) -> Result<(Case, Option<Recorded<StoredEvent>>), AppError> {
+        // The current state starts from the projection's copy of the case, when it has one,
+        // and folds only the events after it — read from the log, so the result is as current
+        // as the log itself. The copy's own last event is read again for its chain point.
+        // Earlier states fold the stream from the start.
+        let snapshot = match at {
+            TimeTravel::Latest => self
+                .cases
+                .get(case_id)
+                .map_err(|error| AppError::Internal(error.into()))?,
+            _ => None,
+        };
+        let (mut case, from) = match snapshot {
+            Some(case) => {
+                let from = case.version;
+                (case, from)
+            }
+            None => (Case::new(case_id), 1),
+        };
         let events = self
             .storage
             .log
-            .read_stream(StreamId(case_id.0), Version(1), STREAM_READ_LIMIT)
+            .read_stream(StreamId(case_id.0), Version(from), STREAM_READ_LIMIT)
             .await?;
-        let mut case = Case::new(case_id);
         let mut last = None;
         for recorded in events {
             let include = match at {
@@ -719,7 +736,9 @@ impl App {
             if !include {
                 break;
             }
-            case.evolve(&recorded.event.event, recorded.event.at);
+            if recorded.version.0 > case.version {
+                case.evolve(&recorded.event.event, recorded.event.at);
+            }
             last = Some(recorded);
         }
         if at != TimeTravel::Latest && last.is_none() {
