@@ -118,13 +118,63 @@ pub fn seal_object(
     envelope.insert("position".into(), position.0.into());
     envelope.insert("version".into(), version.0.into());
     envelope.insert("prev_hash".into(), prev_hash.to_hex().into());
-    let mut value = serde_json::Value::Object(envelope);
-    let unhashed = canonical(&value)?;
+    // The stored envelope and the hashed one differ by the `hash` member alone, so each member
+    // is canonicalised once and the two objects are assembled from the same members: the
+    // writer thread pays for one canonicalisation per event, not two.
+    let mut members = CanonicalMembers::new(envelope)?;
+    let unhashed = members.object();
     let hash = link_hash(&prev_hash, &unhashed);
-    if let Some(object) = value.as_object_mut() {
-        object.insert("hash".into(), hash.to_hex().into());
+    members.insert("hash", &serde_json::Value::String(hash.to_hex()))?;
+    Ok((hash, members.object()))
+}
+
+/// The members of a JSON object, each as canonical `"key":value` bytes, in RFC 8785 order (keys
+/// compared by their UTF-16 code units).
+struct CanonicalMembers {
+    members: Vec<(String, Vec<u8>)>,
+}
+
+impl CanonicalMembers {
+    fn new(object: serde_json::Map<String, serde_json::Value>) -> Result<Self, StoreError> {
+        let mut members = CanonicalMembers {
+            members: Vec::with_capacity(object.len() + 1),
+        };
+        for (key, value) in &object {
+            members.insert(key, value)?;
+        }
+        Ok(members)
     }
-    Ok((hash, canonical(&value)?))
+
+    fn insert(&mut self, key: &str, value: &serde_json::Value) -> Result<(), StoreError> {
+        // RFC 8785 writes a property name exactly as it writes a string value.
+        let mut member = canonical(&serde_json::Value::String(key.to_owned()))?;
+        member.push(b':');
+        member.extend_from_slice(&canonical(value)?);
+        let index = self
+            .members
+            .partition_point(|(existing, _)| existing.encode_utf16().lt(key.encode_utf16()));
+        self.members.insert(index, (key.to_owned(), member));
+        Ok(())
+    }
+
+    fn object(&self) -> Vec<u8> {
+        let length = self
+            .members
+            .iter()
+            .map(|(_, member)| member.len() + 1)
+            .sum::<usize>()
+            + 2;
+        let mut bytes = Vec::with_capacity(length);
+        bytes.push(b'{');
+        for (index, (_, member)) in self.members.iter().enumerate() {
+            if index > 0 {
+                bytes.push(b',');
+            }
+            bytes.extend_from_slice(member);
+        }
+        bytes.push(b'}');
+        bytes
+    }
 }
 
 fn canonical(value: &serde_json::Value) -> Result<Vec<u8>, StoreError> {
@@ -327,6 +377,37 @@ mod tests {
                 r#"{{"a":"x","b":1,"hash":"{expected}","position":1,"prev_hash":"{}","version":1}}"#,
                 "0".repeat(64)
             )
+        );
+    }
+
+    #[test]
+    fn sealing_assembles_exactly_the_canonical_json_of_the_whole_envelope() {
+        let event = json!({
+            "type": "CaseOpened",
+            "id": "0193",
+            "case_id": "c",
+            "actor": {"name": "李", "role": "officer", "token_id": null, "department": null},
+            "data": {"title": "粉尘 \"quoted\" \n tab\t", "b": [3, 2, 1], "a": {"z": 1, "y": true}},
+            "at": "2026-11-29T08:00:00Z",
+            "\u{e000}private": 1,
+            "\u{1f600}emoji": 2,
+        });
+        let serde_json::Value::Object(object) = event else {
+            unreachable!()
+        };
+        let prev = ChainHash([9; 32]);
+        let (hash, bytes) = seal_object(Position(7), Version(3), object.clone(), prev).unwrap();
+
+        let mut whole = object;
+        whole.insert("position".into(), 7.into());
+        whole.insert("version".into(), 3.into());
+        whole.insert("prev_hash".into(), prev.to_hex().into());
+        let unhashed = serde_jcs::to_vec(&whole).unwrap();
+        assert_eq!(hash, link_hash(&prev, &unhashed));
+        whole.insert("hash".into(), hash.to_hex().into());
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            String::from_utf8(serde_jcs::to_vec(&whole).unwrap()).unwrap()
         );
     }
 
