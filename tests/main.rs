@@ -1,6 +1,6 @@
-//! The integration tests: the real HTTP service on a loopback port over a fresh sled store,
-//! driven with a plain HTTP client the way officers' tools, partner departments and auditors
-//! drive it.
+//! The integration tests: the real HTTP service on a loopback port over a fresh sled store (and,
+//! in `postgres`, the real binary on a fresh PostgreSQL database), driven with a plain HTTP
+//! client the way officers' tools, partner departments and auditors drive it.
 //!
 //! One test binary (`autotests = false`), one module per concern. `support` owns `spawn_app`
 //! and the request helpers; the other modules own no setup of their own beyond their fixtures.
@@ -15,5 +15,6 @@ mod concurrency;
 mod crash;
 mod lifecycle;
 mod openapi;
+mod postgres;
 mod roles;
 mod support;

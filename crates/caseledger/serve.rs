@@ -80,14 +80,6 @@ impl Server {
         settings: Settings,
         metrics: Option<PrometheusHandle>,
     ) -> anyhow::Result<Server> {
-        if let StoreSelection::Postgres(_) = settings.store {
-            anyhow::bail!(
-                "the PostgreSQL store is not available in this build yet (store {}); leave \
-                 --store, CASELEDGER_STORE and store.url unset to use the embedded store in the \
-                 data dir",
-                settings.store
-            );
-        }
         let data_dir = settings.data_dir.clone();
         tracing::info!(
             data_dir = %data_dir.display(),
@@ -123,11 +115,19 @@ impl Server {
                 path.display()
             ),
         }
-        let sled_dir = data_dir.join(SLED_DIR);
-        let storage = tokio::task::spawn_blocking(move || Storage::open_sled(&sled_dir))
-            .await
-            .context("opening the store stopped unexpectedly")?
-            .context("cannot open the store")?;
+        let storage = match &settings.store {
+            StoreSelection::Sled => {
+                let sled_dir = data_dir.join(SLED_DIR);
+                tokio::task::spawn_blocking(move || Storage::open_sled(&sled_dir))
+                    .await
+                    .context("opening the store stopped unexpectedly")?
+                    .context("cannot open the store")?
+            }
+            // The data dir still holds this instance's signing key and first admin token file.
+            StoreSelection::Postgres(url) => Storage::open_postgres(url)
+                .await
+                .with_context(|| format!("cannot open the store {}", settings.store))?,
+        };
         let app = App::new(storage, settings.policy.clone(), Arc::new(SystemClock))
             .await
             .context("cannot start the service")?;
@@ -417,13 +417,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_postgres_store_is_refused_clearly() {
+    async fn an_unreachable_postgres_store_fails_the_start_without_its_password() {
         let directory = tempfile::tempdir().unwrap();
         let mut settings = settings_in(directory.path());
-        settings.store = "postgres://u:secret@db/caseledger".parse().unwrap();
+        // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+        settings.store = "postgres://u:secret@127.0.0.1:1/caseledger"
+            .parse()
+            .unwrap();
         let error = Server::build(settings, None).await.unwrap_err();
         let message = format!("{error:#}");
-        assert!(message.contains("the PostgreSQL store is not available in this build yet"));
-        assert!(!message.contains("secret"));
+        assert!(message.contains("cannot open the store"), "{message}");
+        assert!(
+            message.contains("postgres://u:***@127.0.0.1:1/caseledger"),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
     }
 }

@@ -1,10 +1,16 @@
 //! Where the app keeps things: the event log and the keyspaces beside it, behind one handle.
+//!
+//! Two backends: the embedded sled store in a directory ([`Storage::open_sled`]) and a
+//! PostgreSQL database ([`Storage::open_postgres`]), where the log and every keyspace live in
+//! the same database, so that any number of service instances on it are full peers.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use caseledger_store::{EventLog, Keyspace, SledLog, SledLogOptions};
+use caseledger_store::{
+    EventLog, Keyspace, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
+};
 
 use caseledger_domain::StoredEvent;
 
@@ -31,6 +37,8 @@ pub struct Storage {
     pub feed: Keyspace,
     /// The sled log itself, for backend-specific work (verification with progress).
     pub sled: Option<SledLog>,
+    /// The PostgreSQL log itself, for backend-specific work.
+    pub postgres: Option<PostgresLog>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -57,6 +65,28 @@ impl Storage {
             feed: log.keyspace("webhooks.feed")?,
             log: Arc::new(log.clone()),
             sled: Some(log),
+            postgres: None,
+        })
+    }
+
+    /// Opens the PostgreSQL store at `url` (applying pending schema migrations), with every
+    /// keyspace in the same database. Errors never contain the URL, which may hold a password.
+    pub async fn open_postgres(url: &str) -> anyhow::Result<Storage> {
+        let log = PostgresLog::open(url, PostgresLogOptions::default())
+            .await
+            .context("opening the event log in PostgreSQL")?;
+        Ok(Storage {
+            tokens: log.keyspace("tokens"),
+            personal_data_keys: log.keyspace("personal_data_keys"),
+            counters: log.keyspace("counters"),
+            case_projection: log.keyspace("projection.cases"),
+            checkpoints: log.keyspace("audit.checkpoints"),
+            webhook_endpoints: log.keyspace("webhooks.endpoints"),
+            webhook_state: log.keyspace("webhooks.state"),
+            feed: log.keyspace("webhooks.feed"),
+            log: Arc::new(log.clone()),
+            sled: None,
+            postgres: Some(log),
         })
     }
 }

@@ -1,18 +1,25 @@
 //! The `append` benchmark: how many durable events per second the sled log's group commit
-//! delivers, against the raw `fdatasync` rate of the same disk.
+//! delivers, against the raw `fdatasync` rate of the same disk, and the PostgreSQL log's beside
+//! it in the same run.
 //!
 //! This file owns the benchmark and nothing else. In one run it measures
 //! - `raw_fdatasync`: write ~500 bytes to a file, then `File::sync_data`, per iteration — the
 //!   ceiling of any design that flushes once per event;
-//! - `durable_append/writers=1`: one task appending one ~500-byte JSON event at a time, each
-//!   append returning only once durable (one event per flush);
+//! - `durable_append/writers=1`: one task appending one ~500-byte JSON event at a time to the
+//!   sled log, each append returning only once durable (one event per flush);
 //! - `durable_append/writers=16` and `writers=64`: that many concurrent tasks, each appending
-//!   one event at a time to its own stream, so the writer thread can batch them.
+//!   one event at a time to its own stream, so the writer thread can batch them;
+//! - `durable_append_postgres/writers=1`, `16`, `64`: the same on the PostgreSQL log, each
+//!   append returning once its transaction committed (durable under the server's
+//!   `synchronous_commit` and `fsync`, which the run prints). The server is the one tests use
+//!   (`CASELEDGER_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/postgres`); each
+//!   case gets a fresh database, dropped afterwards. Without a reachable server these cases are
+//!   skipped with a message.
 //!
-//! Everything lives under one temporary directory made in [`std::env::temp_dir`], so the raw
-//! file and the stores share a filesystem. Each `durable_append` case gets a fresh store on a
-//! multi-thread tokio runtime with 2 workers, and prints how many commits (head changes, one per
-//! batch) it observed, so the mean batch size can be read off the run.
+//! Everything on disk lives under one temporary directory made in [`std::env::temp_dir`], so the
+//! raw file and the sled stores share a filesystem. Each `durable_append` case gets a fresh store
+//! on a multi-thread tokio runtime with 2 workers, and prints how many commits (head changes, one
+//! per batch) it observed, so the mean batch size can be read off the run.
 #![allow(clippy::unwrap_used, reason = "benchmarks fail loudly")]
 
 use std::fs::File;
@@ -22,7 +29,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caseledger_store::{EventLog, ExpectedVersion, SledLog, SledLogOptions, StreamId};
+use caseledger_store::conformance::ScratchDatabase;
+use caseledger_store::{
+    EventLog, ExpectedVersion, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions, StreamId,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::Value;
 
@@ -114,9 +124,87 @@ fn durable_append(c: &mut Criterion, dir: &Path) {
     group.finish();
 }
 
+/// The same durable appends on the PostgreSQL log, each case on a fresh database.
+fn durable_append_postgres(c: &mut Criterion) {
+    let runtime = runtime();
+    let probe = match runtime.block_on(ScratchDatabase::try_create()) {
+        Ok(database) => database,
+        Err(reason) => {
+            eprintln!("durable_append_postgres: skipped, {reason}");
+            return;
+        }
+    };
+    let settings = runtime.block_on(server_settings(probe.url()));
+    eprintln!("durable_append_postgres: server {settings}");
+    drop(probe);
+    let event = event();
+    let mut group = c.benchmark_group("durable_append_postgres");
+    group.throughput(Throughput::Elements(1));
+    for writers in WRITERS {
+        let database = runtime.block_on(ScratchDatabase::try_create()).unwrap();
+        let log = runtime
+            .block_on(PostgresLog::open(
+                database.url(),
+                PostgresLogOptions::default(),
+            ))
+            .unwrap();
+        let streams: Vec<StreamId> = (0..writers)
+            .map(|_| StreamId(uuid::Uuid::now_v7()))
+            .collect();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = runtime.spawn(count_commits(log.clone(), Arc::clone(&commits)));
+
+        group.bench_function(
+            BenchmarkId::from_parameter(format!("writers={writers}")),
+            |b| {
+                b.to_async(&runtime).iter_custom(|iters| {
+                    let log = log.clone();
+                    let streams = streams.clone();
+                    let event = event.clone();
+                    async move { append_concurrently(&log, &streams, &event, iters).await }
+                });
+            },
+        );
+
+        counter.abort();
+        let events = log.head().position.0;
+        let commits = commits.load(Ordering::Relaxed);
+        eprintln!(
+            "durable_append_postgres/writers={writers}: {events} events in {commits} observed \
+             commits, mean {:.1} events per commit",
+            events as f64 / commits.max(1) as f64
+        );
+        drop(log);
+        drop(database);
+    }
+    group.finish();
+}
+
+/// The server's settings that decide what a commit means, for the record of the run.
+async fn server_settings(url: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut settings = Vec::new();
+    for name in [
+        "server_version",
+        "synchronous_commit",
+        "fsync",
+        "wal_sync_method",
+    ] {
+        let row = client
+            .query_one(&format!("SHOW {name}"), &[])
+            .await
+            .unwrap();
+        settings.push(format!("{name}={}", row.get::<_, String>(0)));
+    }
+    settings.join(" ")
+}
+
 /// Appends `total` events split across one task per stream and returns the wall time.
-async fn append_concurrently(
-    log: &SledLog,
+async fn append_concurrently<L: EventLog<Value> + Clone + 'static>(
+    log: &L,
     streams: &[StreamId],
     event: &Value,
     total: u64,
@@ -155,7 +243,7 @@ async fn append_concurrently(
 
 /// Counts the moves of the durable head: one per committed batch. A watch channel may fold two
 /// moves into one, so this is a lower bound on commits (an upper bound on the batch size).
-async fn count_commits(log: SledLog, commits: Arc<AtomicU64>) {
+async fn count_commits<L: EventLog<Value>>(log: L, commits: Arc<AtomicU64>) {
     let mut head = EventLog::<Value>::subscribe(&log);
     while head.changed().await.is_ok() {
         commits.fetch_add(1, Ordering::Relaxed);
@@ -170,6 +258,7 @@ fn benches(c: &mut Criterion) {
     eprintln!("benchmark files in {}", dir.path().display());
     raw_fdatasync(c, dir.path());
     durable_append(c, dir.path());
+    durable_append_postgres(c);
 }
 
 criterion_group! {

@@ -3,7 +3,8 @@
 //!
 //! A backend supplies a [`Harness`] that can make a fresh, empty log and reopen the same
 //! storage after dropping a handle (a restart). Each check panics with a message on failure, as
-//! a test should. This module owns the checks, not the backends.
+//! a test should. [`ScratchDatabase`] gives PostgreSQL tests a database of their own. This
+//! module owns the checks, not the backends.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -389,4 +390,130 @@ pub async fn empty_appends_are_refused<H: Harness>(harness: &mut H) {
         .await;
     assert!(matches!(result, Err(crate::StoreError::EmptyAppend)));
     assert_eq!(log.head().position, Position::ZERO);
+}
+
+/// The environment variable naming the PostgreSQL server tests use: a URL of a database on it
+/// that the test user may connect to and create databases from.
+pub const TEST_POSTGRES_ENV: &str = "CASELEDGER_TEST_POSTGRES";
+
+/// The server tests use when [`TEST_POSTGRES_ENV`] is not set.
+pub const DEFAULT_TEST_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A fresh, empty PostgreSQL database for one test, created on the server named by
+/// [`TEST_POSTGRES_ENV`] and dropped (with every connection to it) when this is dropped.
+#[derive(Debug)]
+pub struct ScratchDatabase {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates `caseledger_test_<random>` on the test server. Panics with a hint when the
+    /// server cannot be reached, as a test should.
+    pub async fn create() -> ScratchDatabase {
+        ScratchDatabase::try_create()
+            .await
+            .unwrap_or_else(|reason| panic!("{reason}"))
+    }
+
+    /// [`ScratchDatabase::create`], but says why instead of panicking (for benchmarks that
+    /// skip PostgreSQL when no server runs).
+    pub async fn try_create() -> Result<ScratchDatabase, String> {
+        let server =
+            std::env::var(TEST_POSTGRES_ENV).unwrap_or_else(|_| DEFAULT_TEST_POSTGRES.to_owned());
+        let name = format!("caseledger_test_{}", Uuid::new_v4().simple());
+        let client = admin_connection(&server).await?;
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .map_err(|error| format!("cannot create the test database {name}: {error}"))?;
+        let url = database_url(&server, &name);
+        Ok(ScratchDatabase { server, name, url })
+    }
+
+    /// The database's URL, for `PostgresLog::open` or `--store`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let server = self.server.clone();
+        let name = self.name.clone();
+        // Drop may run inside or outside a runtime; a thread of its own works in both.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            runtime.block_on(async {
+                let client = admin_connection(&server).await?;
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .map_err(|error| error.to_string())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+async fn admin_connection(server: &str) -> Result<tokio_postgres::Client, String> {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls)
+        .await
+        .map_err(|error| {
+            format!(
+                "cannot reach the test PostgreSQL server ({error}); start it, or set \
+                 {TEST_POSTGRES_ENV} to a postgres:// URL of one"
+            )
+        })?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// `server` with its database replaced by `name`: `postgres://u@h:p/db?x` → `…/name?x`.
+fn database_url(server: &str, name: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server, None),
+    };
+    let authority_start = base.find("://").map(|index| index + 3).unwrap_or(0);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url;
+
+    #[test]
+    fn the_scratch_database_replaces_the_servers_database() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
+        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
+    }
 }

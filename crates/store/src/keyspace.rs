@@ -1,38 +1,78 @@
 //! Keyspaces: named, durable key-value maps for state derived from or kept beside the log.
 //!
 //! Tokens, projections, webhook cursors and counters live here, in the same database as the
-//! log but never in the log's own trees. A keyspace knows nothing of what it stores: values are
-//! JSON documents of the caller's types.
+//! log but never in the log's own tables or trees. A keyspace knows nothing of what it stores:
+//! values are JSON documents of the caller's types. [`Keyspace`] is backend-neutral; each
+//! backend supplies a [`KeyspaceBackend`]: sled (a tree per keyspace, synced with the log's
+//! `Durability`) here, PostgreSQL (rows of one `keyspace_entries` table) in
+//! `postgres_keyspace`.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::blocking;
 use crate::sled_log::Durability;
 use crate::types::StoreError;
 
+/// One change in an atomic batch: a value to put, or `None` to remove the key.
+pub type KeyspaceChange = (Vec<u8>, Option<Vec<u8>>);
+
+/// A key and its stored bytes.
+pub(crate) type Entry = (Vec<u8>, Vec<u8>);
+
+/// What a backend does for a keyspace, on raw bytes. Keys sort bytewise in every backend.
+#[async_trait]
+pub(crate) trait KeyspaceBackend: Send + Sync + 'static {
+    /// The bytes at `key`.
+    async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Up to `limit` (all when `None`) entries whose key starts with `prefix` and sorts after
+    /// `after` (every one when `None`), in key order.
+    async fn scan(
+        &self,
+        prefix: Vec<u8>,
+        after: Option<Vec<u8>>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, StoreError>;
+    /// The entry with `prefix` whose key sorts last.
+    async fn last(&self, prefix: Vec<u8>) -> Result<Option<Entry>, StoreError>;
+    /// Applies every change atomically (a later change of a key wins); with `durable`, returns
+    /// only once they are durable.
+    async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError>;
+    /// Removes every key, without waiting for durability.
+    async fn clear(&self) -> Result<(), StoreError>;
+    /// Adds one to the big-endian `u64` at `key` (0 when absent), durably, and returns it.
+    async fn increment(&self, key: Vec<u8>) -> Result<u64, StoreError>;
+}
+
 /// A named key-value map. Writes are durable when they return, unless said otherwise.
 #[derive(Clone)]
 pub struct Keyspace {
-    tree: sled::Tree,
-    durability: Arc<Durability>,
+    backend: Arc<dyn KeyspaceBackend>,
+    name: Arc<str>,
 }
 
 impl std::fmt::Debug for Keyspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keyspace")
-            .field("name", &String::from_utf8_lossy(&self.tree.name()))
-            .finish()
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
-/// One change in an atomic batch: a value to put, or `None` to remove the key.
-pub type KeyspaceChange = (Vec<u8>, Option<Vec<u8>>);
-
 impl Keyspace {
-    pub(crate) fn new(tree: sled::Tree, durability: Arc<Durability>) -> Keyspace {
-        Keyspace { tree, durability }
+    pub(crate) fn new(name: &str, backend: Arc<dyn KeyspaceBackend>) -> Keyspace {
+        Keyspace {
+            backend,
+            name: name.into(),
+        }
+    }
+
+    /// The keyspace's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Reads and decodes the value at `key`.
@@ -40,14 +80,11 @@ impl Keyspace {
         &self,
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
-        let tree = self.tree.clone();
-        let key = key.to_vec();
-        blocking(move || {
-            tree.get(&key)?
-                .map(|bytes| decode(&key, &bytes))
-                .transpose()
-        })
-        .await
+        self.backend
+            .get(key.to_vec())
+            .await?
+            .map(|bytes| decode(key, &bytes))
+            .transpose()
     }
 
     /// Every key and decoded value whose key starts with `prefix`, in key order.
@@ -55,17 +92,7 @@ impl Keyspace {
         &self,
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
-        let tree = self.tree.clone();
-        let prefix = prefix.to_vec();
-        blocking(move || {
-            tree.scan_prefix(&prefix)
-                .map(|entry| {
-                    let (key, bytes) = entry?;
-                    Ok((key.to_vec(), decode(&key, &bytes)?))
-                })
-                .collect()
-        })
-        .await
+        decode_all(self.backend.scan(prefix.to_vec(), None, None).await?)
     }
 
     /// Up to `limit` keys and values with `prefix` whose key sorts after `after` (all of the
@@ -76,29 +103,12 @@ impl Keyspace {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
-        let tree = self.tree.clone();
-        let prefix = prefix.to_vec();
         let after = after.map(<[u8]>::to_vec);
-        blocking(move || {
-            let start = match &after {
-                Some(after) => std::ops::Bound::Excluded(after.clone()),
-                None => std::ops::Bound::Included(prefix.clone()),
-            };
-            tree.range::<Vec<u8>, _>((start, std::ops::Bound::Unbounded))
-                .take_while(|entry| {
-                    entry
-                        .as_ref()
-                        .map(|(key, _)| key.starts_with(&prefix))
-                        .unwrap_or(true)
-                })
-                .take(limit)
-                .map(|entry| {
-                    let (key, bytes) = entry?;
-                    Ok((key.to_vec(), decode(&key, &bytes)?))
-                })
-                .collect()
-        })
-        .await
+        decode_all(
+            self.backend
+                .scan(prefix.to_vec(), after, Some(limit))
+                .await?,
+        )
     }
 
     /// The last key and value with `prefix`.
@@ -106,16 +116,11 @@ impl Keyspace {
         &self,
         prefix: &[u8],
     ) -> Result<Option<(Vec<u8>, T)>, StoreError> {
-        let tree = self.tree.clone();
-        let prefix = prefix.to_vec();
-        blocking(move || {
-            tree.scan_prefix(&prefix)
-                .next_back()
-                .transpose()?
-                .map(|(key, bytes)| Ok((key.to_vec(), decode(&key, &bytes)?)))
-                .transpose()
-        })
-        .await
+        self.backend
+            .last(prefix.to_vec())
+            .await?
+            .map(|(key, bytes)| Ok((key.clone(), decode(&key, &bytes)?)))
+            .transpose()
     }
 
     /// Stores `value` at `key`, durably.
@@ -130,13 +135,91 @@ impl Keyspace {
         self.apply(vec![(key.to_vec(), None)], true).await
     }
 
-    /// Applies every change atomically; with `durable`, returns only once they are on disk.
-    /// Rebuildable state (projections) may skip the sync and rely on the log instead.
+    /// Applies every change atomically; with `durable`, returns only once they are on disk (or
+    /// committed durably by the database). Rebuildable state (projections) may skip the sync
+    /// and rely on the log instead.
     pub async fn apply(
         &self,
         changes: Vec<KeyspaceChange>,
         durable: bool,
     ) -> Result<(), StoreError> {
+        self.backend.apply(changes, durable).await
+    }
+
+    /// Removes every key (not synced: for rebuildable state).
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        self.backend.clear().await
+    }
+
+    /// Adds one to the counter at `key` and returns the new value, durably. Counters start at
+    /// 0. Atomic across every handle on the same store, including other service instances on
+    /// the same PostgreSQL database.
+    pub async fn increment(&self, key: &[u8]) -> Result<u64, StoreError> {
+        self.backend.increment(key.to_vec()).await
+    }
+}
+
+/// A keyspace in sled: one tree, synced with the log's [`Durability`].
+pub(crate) struct SledKeyspace {
+    tree: sled::Tree,
+    durability: Arc<Durability>,
+}
+
+impl SledKeyspace {
+    pub(crate) fn new(tree: sled::Tree, durability: Arc<Durability>) -> SledKeyspace {
+        SledKeyspace { tree, durability }
+    }
+}
+
+#[async_trait]
+impl KeyspaceBackend for SledKeyspace {
+    async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
+        let tree = self.tree.clone();
+        blocking(move || Ok(tree.get(&key)?.map(|bytes| bytes.to_vec()))).await
+    }
+
+    async fn scan(
+        &self,
+        prefix: Vec<u8>,
+        after: Option<Vec<u8>>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let tree = self.tree.clone();
+        blocking(move || {
+            let start = match after {
+                Some(after) if after >= prefix => Bound::Excluded(after),
+                _ => Bound::Included(prefix.clone()),
+            };
+            tree.range::<Vec<u8>, _>((start, Bound::Unbounded))
+                .take_while(|entry| {
+                    entry
+                        .as_ref()
+                        .map(|(key, _)| key.starts_with(&prefix))
+                        .unwrap_or(true)
+                })
+                .take(limit.unwrap_or(usize::MAX))
+                .map(|entry| {
+                    let (key, bytes) = entry?;
+                    Ok((key.to_vec(), bytes.to_vec()))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn last(&self, prefix: Vec<u8>) -> Result<Option<Entry>, StoreError> {
+        let tree = self.tree.clone();
+        blocking(move || {
+            Ok(tree
+                .scan_prefix(&prefix)
+                .next_back()
+                .transpose()?
+                .map(|(key, bytes)| (key.to_vec(), bytes.to_vec())))
+        })
+        .await
+    }
+
+    async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError> {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
         blocking(move || {
@@ -156,17 +239,14 @@ impl Keyspace {
         .await
     }
 
-    /// Removes every key (not synced: for rebuildable state).
-    pub async fn clear(&self) -> Result<(), StoreError> {
+    async fn clear(&self) -> Result<(), StoreError> {
         let tree = self.tree.clone();
         blocking(move || Ok(tree.clear()?)).await
     }
 
-    /// Adds one to the counter at `key` and returns the new value, durably. Counters start at 0.
-    pub async fn increment(&self, key: &[u8]) -> Result<u64, StoreError> {
+    async fn increment(&self, key: Vec<u8>) -> Result<u64, StoreError> {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
-        let key = key.to_vec();
         blocking(move || {
             let updated = tree.update_and_fetch(&key, |old| {
                 let current = old
@@ -183,6 +263,16 @@ impl Keyspace {
         })
         .await
     }
+}
+
+fn decode_all<T: DeserializeOwned>(entries: Vec<Entry>) -> Result<Vec<(Vec<u8>, T)>, StoreError> {
+    entries
+        .into_iter()
+        .map(|(key, bytes)| {
+            let value = decode(&key, &bytes)?;
+            Ok((key, value))
+        })
+        .collect()
 }
 
 fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {

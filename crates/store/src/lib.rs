@@ -7,8 +7,10 @@
 //! position order.
 //!
 //! The central types:
-//! - [`EventLog`], the backend-neutral trait every store implements (sled now, PostgreSQL later);
+//! - [`EventLog`], the backend-neutral trait every store implements;
 //! - [`SledLog`], the embedded backend: one writer thread, group commit, `fdatasync` per batch;
+//! - [`PostgresLog`], the shared backend: one writer task per process, group commit in one
+//!   transaction under the `log_head` row lock, so any number of instances share one log;
 //! - [`Recorded`], an event as the log holds it;
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
 //! - [`Checkpoint`], a signed statement of the log's head.
@@ -17,16 +19,21 @@
 //! inner one the expected outcomes of an append ([`AppendRejected`]).
 #![warn(missing_docs)]
 
+mod batch;
 pub mod chain;
 pub mod checkpoint;
 pub mod conformance;
 mod keyspace;
+mod migrations;
+mod postgres_keyspace;
+mod postgres_log;
 mod sled_log;
 mod types;
 
 pub use chain::{ChainError, ChainHash, ChainVerifier};
 pub use checkpoint::Checkpoint;
 pub use keyspace::{Keyspace, KeyspaceChange};
+pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
 pub use sled_log::{SledLog, SledLogOptions};
 pub use types::{
     AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,

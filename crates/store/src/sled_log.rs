@@ -13,7 +13,7 @@
 //!
 //! This module owns the sled layout of the log; derived state uses [`crate::Keyspace`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,8 +24,12 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::chain::{seal_object, ChainHash, ChainVerifier};
-use crate::keyspace::Keyspace;
+use crate::batch::{
+    decode_recorded, encode_events, envelope_hash, stage_batch, AppendOutcome, AppendRequest,
+    Lookups, Staged,
+};
+use crate::chain::{ChainHash, ChainVerifier};
+use crate::keyspace::{Keyspace, SledKeyspace};
 use crate::types::{
     AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
     Recorded, StoreError, StreamId, Version,
@@ -59,16 +63,6 @@ impl Default for SledLogOptions {
             cache_capacity_bytes: 256 * 1024 * 1024,
         }
     }
-}
-
-type AppendOutcome = Result<Result<Committed, AppendRejected>, StoreError>;
-
-struct AppendRequest {
-    stream: StreamId,
-    expected: ExpectedVersion,
-    events: Vec<serde_json::Map<String, serde_json::Value>>,
-    idempotency: Option<IdempotencyKey>,
-    reply: oneshot::Sender<AppendOutcome>,
 }
 
 #[derive(Clone)]
@@ -238,12 +232,7 @@ impl SledLog {
         std::fs::create_dir_all(dir).map_err(|error| {
             StoreError::Storage(format!("cannot create {}: {error}", dir.display()))
         })?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(options.cache_capacity_bytes)
-            // We flush once per batch ourselves; sled's timer would only add flushes.
-            .flush_every_ms(None)
-            .open()?;
+        let db = open_db(dir, &options)?;
         let trees = LogTrees {
             events: db.open_tree(EVENTS_TREE)?,
             stream_index: db.open_tree(STREAM_INDEX_TREE)?,
@@ -285,7 +274,8 @@ impl SledLog {
     /// Its writes are durable when they return.
     pub fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
         let tree = self.shared.db.open_tree(format!("kv.{name}"))?;
-        Ok(Keyspace::new(tree, Arc::clone(&self.shared.durability)))
+        let backend = SledKeyspace::new(tree, Arc::clone(&self.shared.durability));
+        Ok(Keyspace::new(name, Arc::new(backend)))
     }
 
     /// Verifies the whole chain from position 1, calling `progress` every 10,000 events.
@@ -309,6 +299,37 @@ impl SledLog {
             Ok(Ok(verifier.head()))
         })
         .await
+    }
+}
+
+/// How long [`open_db`] waits for a file lock that this process may still be releasing.
+const LOCK_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens sled in `dir`. sled holds its file lock until the last reference to its file goes,
+/// and its background I/O threads (segment truncation with `sync_all`, buffer writes) keep
+/// such references for a while after the last `SledLog` is dropped — long on a busy machine.
+/// So a reopen in the same process (a restart in tests, `serve` after an offline command) that
+/// finds the lock taken waits that moment out instead of failing; a lock that another process
+/// holds is still refused, a few seconds later.
+fn open_db(dir: &Path, options: &SledLogOptions) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_capacity_bytes)
+            // We flush once per batch ourselves; sled's timer would only add flushes.
+            .flush_every_ms(None)
+            .open();
+        match opened {
+            // sled reports a held lock as an `Other` I/O error with this text.
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_RELEASE_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            opened => return Ok(opened?),
+        }
     }
 }
 
@@ -354,22 +375,6 @@ fn check_tail(events: &Tree, tail_events: u64) -> Result<Head, StoreError> {
     Ok(verifier.head())
 }
 
-fn envelope_hash(position: Position, bytes: &[u8]) -> Result<ChainHash, StoreError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
-            position,
-            reason: format!("not valid JSON: {error}"),
-        })?;
-    value
-        .get("hash")
-        .and_then(serde_json::Value::as_str)
-        .and_then(ChainHash::from_hex)
-        .ok_or_else(|| StoreError::Corrupt {
-            position,
-            reason: "the envelope has no valid hash".into(),
-        })
-}
-
 fn decode_position(key: &[u8]) -> Result<Position, StoreError> {
     let bytes: [u8; 8] = key
         .try_into()
@@ -403,13 +408,6 @@ struct Writer {
     max_batch: usize,
 }
 
-/// One accepted append inside a batch.
-struct Staged {
-    committed: Committed,
-    rows: Vec<(Position, Vec<u8>)>,
-    idempotency: Option<(String, IdempotencyRecord)>,
-}
-
 impl Writer {
     fn run(mut self, mut receiver: mpsc::Receiver<AppendRequest>) {
         let mut batch = Vec::with_capacity(self.max_batch);
@@ -435,28 +433,16 @@ impl Writer {
             }
             return;
         }
-        let mut replies: Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)> = Vec::new();
-        let mut staged: Vec<(oneshot::Sender<AppendOutcome>, Staged)> = Vec::new();
-        let mut stream_heads: HashMap<StreamId, Option<Version>> = HashMap::new();
-        let mut keys_in_batch: HashMap<String, IdempotencyRecord> = HashMap::new();
-        let mut head = self.head;
-
-        for request in batch.drain(..) {
-            match self.stage(&request, &mut head, &mut stream_heads, &mut keys_in_batch) {
-                Ok(Ok(Some(accepted))) => staged.push((request.reply, accepted)),
-                Ok(Ok(None)) => {}
-                Ok(Err(outcome)) => replies.push((request.reply, outcome)),
-                Err(error) => replies.push((request.reply, Err(error))),
-            }
-            // `stage` answers replayed idempotent appends through `replies` via `Ok(Err(..))`.
-        }
-
-        if !staged.is_empty() {
-            match self.write(&staged) {
+        // Nothing else writes these trees, so the writer reads them directly while staging.
+        let mut lookups = TreeLookups { trees: &self.trees };
+        let staged = stage_batch(self.head, batch.drain(..), &mut lookups);
+        let mut replies = staged.answered;
+        if !staged.accepted.is_empty() {
+            match self.write(&staged.accepted) {
                 Ok(()) => {
-                    self.head = head;
-                    self.head_sender.send_replace(head);
-                    for (reply, accepted) in staged {
+                    self.head = staged.head;
+                    self.head_sender.send_replace(staged.head);
+                    for (reply, accepted) in staged.accepted {
                         replies.push((reply, Ok(Ok(accepted.committed))));
                     }
                 }
@@ -464,7 +450,7 @@ impl Writer {
                     let reason = error.to_string();
                     tracing::error!(%reason, "committing a batch failed; the log stops accepting writes");
                     self.poisoned = Some(reason.clone());
-                    for (reply, _) in staged {
+                    for (reply, _) in staged.accepted {
                         replies.push((reply, Err(StoreError::Poisoned(reason.clone()))));
                     }
                 }
@@ -474,90 +460,6 @@ impl Writer {
             // A caller that went away no longer needs its answer; its events are written.
             let _ = reply.send(outcome);
         }
-    }
-
-    /// Checks one append against the log (and the appends staged before it in this batch) and
-    /// seals its events. `Ok(Err(outcome))` answers the caller without writing anything.
-    #[allow(
-        clippy::type_complexity,
-        reason = "the nesting is the store's error style"
-    )]
-    fn stage(
-        &self,
-        request: &AppendRequest,
-        head: &mut Head,
-        stream_heads: &mut HashMap<StreamId, Option<Version>>,
-        keys_in_batch: &mut HashMap<String, IdempotencyRecord>,
-    ) -> Result<Result<Option<Staged>, AppendOutcome>, StoreError> {
-        if request.events.is_empty() {
-            return Ok(Err(Err(StoreError::EmptyAppend)));
-        }
-        if let Some(key) = &request.idempotency {
-            let earlier = match keys_in_batch.get(&key.key) {
-                Some(record) => Some(record.clone()),
-                None => read_idempotency(&self.trees.idempotency, &key.key)?,
-            };
-            if let Some(record) = earlier {
-                let outcome = if record.fingerprint == key.fingerprint {
-                    Ok(Committed {
-                        replayed: true,
-                        ..record.committed
-                    })
-                } else {
-                    Err(AppendRejected::IdempotencyKeyReused)
-                };
-                return Ok(Err(Ok(outcome)));
-            }
-        }
-        let actual = match stream_heads.get(&request.stream) {
-            Some(version) => *version,
-            None => self
-                .trees
-                .stream_heads
-                .get(request.stream.0.as_bytes())?
-                .map(|bytes| decode_u64(&bytes).map(Version))
-                .transpose()?,
-        };
-        if !request.expected.admits(actual) {
-            return Ok(Err(Ok(Err(AppendRejected::VersionConflict {
-                expected: request.expected,
-                actual,
-            }))));
-        }
-        let base_version = actual.unwrap_or_default().0;
-        let mut rows = Vec::with_capacity(request.events.len());
-        let mut chain = *head;
-        for (offset, event) in request.events.iter().enumerate() {
-            let position = chain.position.next();
-            let version = Version(base_version + offset as u64 + 1);
-            let (hash, bytes) = seal_object(position, version, event.clone(), chain.hash)?;
-            rows.push((position, bytes));
-            chain = Head { position, hash };
-        }
-        let committed = Committed {
-            stream: request.stream,
-            first_version: Version(base_version + 1),
-            last_version: Version(base_version + request.events.len() as u64),
-            first_position: head.position.next(),
-            last_position: chain.position,
-            replayed: false,
-        };
-        *head = chain;
-        stream_heads.insert(request.stream, Some(committed.last_version));
-        let idempotency = request.idempotency.as_ref().map(|key| {
-            let record = IdempotencyRecord {
-                fingerprint: key.fingerprint.clone(),
-                committed,
-                recorded_at_unix: unix_now(),
-            };
-            keys_in_batch.insert(key.key.clone(), record.clone());
-            (key.key.clone(), record)
-        });
-        Ok(Ok(Some(Staged {
-            committed,
-            rows,
-            idempotency,
-        })))
     }
 
     /// Writes the staged appends in one transaction and makes them durable.
@@ -608,6 +510,25 @@ impl Writer {
     }
 }
 
+/// The writer's view of the log trees while it stages a batch.
+struct TreeLookups<'a> {
+    trees: &'a LogTrees,
+}
+
+impl Lookups for TreeLookups<'_> {
+    fn stream_version(&mut self, stream: StreamId) -> Result<Option<Version>, StoreError> {
+        self.trees
+            .stream_heads
+            .get(stream.0.as_bytes())?
+            .map(|bytes| decode_u64(&bytes).map(Version))
+            .transpose()
+    }
+
+    fn idempotency_record(&mut self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        read_idempotency(&self.trees.idempotency, key)
+    }
+}
+
 fn read_idempotency(tree: &Tree, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
     tree.get(key.as_bytes())?
         .map(|bytes| {
@@ -616,23 +537,6 @@ fn read_idempotency(tree: &Tree, key: &str) -> Result<Option<IdempotencyRecord>,
             })
         })
         .transpose()
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-fn decode_recorded<E: LogEvent>(
-    position: Position,
-    bytes: &[u8],
-) -> Result<Recorded<E>, StoreError> {
-    serde_json::from_slice(bytes).map_err(|error| StoreError::Decode {
-        position,
-        reason: error.to_string(),
-    })
 }
 
 #[async_trait]
@@ -645,16 +549,7 @@ impl<E: LogEvent> EventLog<E> for SledLog {
         idempotency: Option<IdempotencyKey>,
     ) -> Result<Result<Committed, AppendRejected>, StoreError> {
         // Encoding happens on the caller's task, so the writer only seals and writes.
-        let events = events
-            .iter()
-            .map(|event| match serde_json::to_value(event) {
-                Ok(serde_json::Value::Object(object)) => Ok(object),
-                Ok(_) => Err(StoreError::Encode(
-                    "an event must serialise to a JSON object".into(),
-                )),
-                Err(error) => Err(StoreError::Encode(error.to_string())),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let events = encode_events(&events)?;
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
             stream,

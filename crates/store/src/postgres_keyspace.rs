@@ -1,0 +1,244 @@
+//! Keyspaces in PostgreSQL: every keyspace is the rows of `keyspace_entries` with its name in
+//! `space`, in the same database as the log, so every service instance on that database shares
+//! them.
+//!
+//! Keys are `bytea`, which PostgreSQL orders bytewise like sled, so prefix scans are key ranges
+//! on the primary key. `apply` writes all its changes in one transaction; a change that need
+//! not be durable (rebuildable projections) commits with `synchronous_commit = off`, the
+//! PostgreSQL counterpart of skipping sled's sync. `increment` is one atomic
+//! `INSERT … ON CONFLICT … DO UPDATE … RETURNING`, so instances never hand out a number twice.
+//! This module owns the SQL of keyspaces; [`crate::Keyspace`] owns their typed API.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use tokio_postgres::types::ToSql;
+
+use crate::keyspace::{Entry, KeyspaceBackend, KeyspaceChange};
+use crate::migrations::pg_error;
+use crate::postgres_log::pooled;
+use crate::types::StoreError;
+
+/// One keyspace: a `space` name over the shared pool.
+pub(crate) struct PostgresKeyspace {
+    pool: Pool,
+    space: String,
+}
+
+impl PostgresKeyspace {
+    pub(crate) fn new(pool: Pool, space: &str) -> PostgresKeyspace {
+        PostgresKeyspace {
+            pool,
+            space: space.to_owned(),
+        }
+    }
+}
+
+/// The first key after every key that starts with `prefix`, or `None` when no such key exists
+/// (an empty prefix, or one of only `0xff` bytes).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// A limit as PostgreSQL's `bigint`.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl KeyspaceBackend for PostgresKeyspace {
+    async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
+        let client = pooled(&self.pool).await?;
+        let statement = client
+            .prepare_cached("SELECT value FROM keyspace_entries WHERE space = $1 AND key = $2")
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_opt(&statement, &[&self.space, &key])
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    async fn scan(
+        &self,
+        prefix: Vec<u8>,
+        after: Option<Vec<u8>>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let end = prefix_end(&prefix);
+        let limit = limit.map(sql_limit);
+        let mut sql =
+            String::from("SELECT key, value FROM keyspace_entries WHERE space = $1 AND key >= $2");
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.space, &prefix];
+        if let Some(end) = &end {
+            params.push(end);
+            sql.push_str(&format!(" AND key < ${}", params.len()));
+        }
+        if let Some(after) = &after {
+            params.push(after);
+            sql.push_str(&format!(" AND key > ${}", params.len()));
+        }
+        sql.push_str(" ORDER BY key");
+        if let Some(limit) = &limit {
+            params.push(limit);
+            sql.push_str(&format!(" LIMIT ${}", params.len()));
+        }
+        let client = pooled(&self.pool).await?;
+        let statement = client.prepare_cached(&sql).await.map_err(pg_error)?;
+        let rows = client.query(&statement, &params).await.map_err(pg_error)?;
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
+
+    async fn last(&self, prefix: Vec<u8>) -> Result<Option<Entry>, StoreError> {
+        let end = prefix_end(&prefix);
+        let client = pooled(&self.pool).await?;
+        let row = match &end {
+            Some(end) => {
+                let statement = client
+                    .prepare_cached(
+                        "SELECT key, value FROM keyspace_entries WHERE space = $1 AND key >= $2 \
+                         AND key < $3 ORDER BY key DESC LIMIT 1",
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                client
+                    .query_opt(&statement, &[&self.space, &prefix, end])
+                    .await
+            }
+            None => {
+                let statement = client
+                    .prepare_cached(
+                        "SELECT key, value FROM keyspace_entries WHERE space = $1 AND key >= $2 \
+                         ORDER BY key DESC LIMIT 1",
+                    )
+                    .await
+                    .map_err(pg_error)?;
+                client.query_opt(&statement, &[&self.space, &prefix]).await
+            }
+        }
+        .map_err(pg_error)?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
+    }
+
+    async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        // A later change of the same key wins, as in a sled batch.
+        let mut last_change: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for (key, value) in changes {
+            last_change.insert(key, value);
+        }
+        let mut removed: Vec<Vec<u8>> = Vec::new();
+        let mut put_keys: Vec<Vec<u8>> = Vec::new();
+        let mut put_values: Vec<Vec<u8>> = Vec::new();
+        for (key, value) in last_change {
+            match value {
+                Some(value) => {
+                    put_keys.push(key);
+                    put_values.push(value);
+                }
+                None => removed.push(key),
+            }
+        }
+        let mut client = pooled(&self.pool).await?;
+        let transaction = client.transaction().await.map_err(pg_error)?;
+        if !durable {
+            transaction
+                .batch_execute("SET LOCAL synchronous_commit TO off")
+                .await
+                .map_err(pg_error)?;
+        }
+        if !removed.is_empty() {
+            let statement = transaction
+                .prepare_cached("DELETE FROM keyspace_entries WHERE space = $1 AND key = ANY($2)")
+                .await
+                .map_err(pg_error)?;
+            transaction
+                .execute(&statement, &[&self.space, &removed])
+                .await
+                .map_err(pg_error)?;
+        }
+        if !put_keys.is_empty() {
+            let statement = transaction
+                .prepare_cached(
+                    "INSERT INTO keyspace_entries (space, key, value) \
+                     SELECT $1, key, value FROM unnest($2::bytea[], $3::bytea[]) AS t(key, value) \
+                     ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .await
+                .map_err(pg_error)?;
+            transaction
+                .execute(&statement, &[&self.space, &put_keys, &put_values])
+                .await
+                .map_err(pg_error)?;
+        }
+        transaction.commit().await.map_err(pg_error)
+    }
+
+    async fn clear(&self) -> Result<(), StoreError> {
+        let mut client = pooled(&self.pool).await?;
+        let transaction = client.transaction().await.map_err(pg_error)?;
+        transaction
+            .batch_execute("SET LOCAL synchronous_commit TO off")
+            .await
+            .map_err(pg_error)?;
+        transaction
+            .execute(
+                "DELETE FROM keyspace_entries WHERE space = $1",
+                &[&self.space],
+            )
+            .await
+            .map_err(pg_error)?;
+        transaction.commit().await.map_err(pg_error)
+    }
+
+    async fn increment(&self, key: Vec<u8>) -> Result<u64, StoreError> {
+        let client = pooled(&self.pool).await?;
+        // Counters are big-endian u64s, as in sled: `int8send` writes that form, and the
+        // bit-string cast reads it back. A value that is not 8 bytes counts as 0, as in sled.
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO keyspace_entries AS entry (space, key, value) \
+                 VALUES ($1, $2, int8send(1::bigint)) \
+                 ON CONFLICT (space, key) DO UPDATE SET value = int8send( \
+                     CASE WHEN length(entry.value) = 8 \
+                          THEN ('x' || encode(entry.value, 'hex'))::bit(64)::bigint + 1 \
+                          ELSE 1 END) \
+                 RETURNING value",
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = client
+            .query_one(&statement, &[&self.space, &key])
+            .await
+            .map_err(pg_error)?;
+        let bytes: Vec<u8> = row.get(0);
+        let bytes: [u8; 8] = bytes
+            .try_into()
+            .map_err(|_| StoreError::Storage("a counter is not 8 bytes".into()))?;
+        Ok(u64::from_be_bytes(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_first_key_past_the_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff, 0xff]), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+}

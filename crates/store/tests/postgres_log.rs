@@ -1,0 +1,430 @@
+//! The PostgreSQL backend against the conformance suite and the shared model-based property
+//! test (`model`), plus what only a shared database has: two instances appending at once, and
+//! the refusal to open a log whose tail was edited behind the service's back.
+//!
+//! Every test makes its own database (`ScratchDatabase`, dropped at the end) on the server
+//! named by `CASELEDGER_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+mod model;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use caseledger_store::conformance::{self, Harness, ScratchDatabase, TestEvent};
+use caseledger_store::{
+    ChainVerifier, EventLog, ExpectedVersion, Position, PostgresLog, PostgresLogOptions,
+    StoreError, StreamId, Version,
+};
+use proptest::prelude::*;
+
+fn options() -> PostgresLogOptions {
+    PostgresLogOptions {
+        // Tests open many logs at once; keep each one's share of the server's connections small.
+        max_connections: 4,
+        ..PostgresLogOptions::default()
+    }
+}
+
+struct PostgresHarness {
+    databases: Vec<ScratchDatabase>,
+}
+
+impl PostgresHarness {
+    fn new() -> PostgresHarness {
+        PostgresHarness {
+            databases: Vec::new(),
+        }
+    }
+
+    fn current_url(&self) -> String {
+        self.databases.last().unwrap().url().to_owned()
+    }
+}
+
+#[async_trait]
+impl Harness for PostgresHarness {
+    type Log = PostgresLog;
+
+    async fn fresh(&mut self) -> PostgresLog {
+        self.databases.push(ScratchDatabase::create().await);
+        PostgresLog::open(&self.current_url(), options())
+            .await
+            .unwrap()
+    }
+
+    async fn reopen(&mut self, log: PostgresLog) -> PostgresLog {
+        drop(log);
+        PostgresLog::open(&self.current_url(), options())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_passes_the_conformance_suite() {
+    conformance::run_all(&mut PostgresHarness::new()).await;
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    // Each case makes a database; fewer cases than sled's 48 keep the suite quick.
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_log_behaves_like_its_model(ops in prop::collection::vec(model::op(), 1..40)) {
+        runtime().block_on(async {
+            let mut harness = PostgresHarness::new();
+            model::the_log_behaves_like_its_model(&mut harness, ops).await
+        })?;
+    }
+}
+
+/// Waits until `log`'s head reaches `position`, through its notifications (or its poll).
+async fn caught_up(log: &PostgresLog, position: Position) {
+    let mut heads = EventLog::<TestEvent>::subscribe(log);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        heads.wait_for(|head| head.position >= position),
+    )
+    .await
+    .expect("the instance catches up within 10 s")
+    .expect("the log stays open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_database_interleave_into_one_gapless_chain() {
+    let database = ScratchDatabase::create().await;
+    let first = Arc::new(PostgresLog::open(database.url(), options()).await.unwrap());
+    // The second instance polls only once a minute, so what it learns in time, it learns
+    // through LISTEN/NOTIFY (or by appending itself).
+    let second = Arc::new(
+        PostgresLog::open(
+            database.url(),
+            PostgresLogOptions {
+                poll_interval: Duration::from_secs(60),
+                ..options()
+            },
+        )
+        .await
+        .unwrap(),
+    );
+    let stream = StreamId(uuid::Uuid::now_v7());
+
+    // 120 appends to one stream, 12 writers at a time, alternating between the instances.
+    let mut writers = Vec::new();
+    for writer in 0..12u64 {
+        let log = if writer % 2 == 0 {
+            Arc::clone(&first)
+        } else {
+            Arc::clone(&second)
+        };
+        writers.push(tokio::spawn(async move {
+            let mut positions = Vec::new();
+            for round in 0..10u64 {
+                let committed = log
+                    .append(
+                        stream,
+                        ExpectedVersion::Any,
+                        vec![TestEvent::numbered(writer * 100 + round)],
+                        None,
+                    )
+                    .await
+                    .unwrap()
+                    .unwrap();
+                positions.push(committed.last_position.0);
+            }
+            positions
+        }));
+    }
+    let mut positions = Vec::new();
+    for writer in writers {
+        positions.extend(writer.await.unwrap());
+    }
+    positions.sort_unstable();
+    assert_eq!(
+        positions,
+        (1..=120).collect::<Vec<u64>>(),
+        "gapless, each once"
+    );
+
+    // Each instance learns of the other's commits without appending again.
+    caught_up(&first, Position(120)).await;
+    caught_up(&second, Position(120)).await;
+    assert_eq!(
+        EventLog::<TestEvent>::head(first.as_ref()),
+        EventLog::<TestEvent>::head(second.as_ref())
+    );
+
+    for log in [&first, &second] {
+        let raw = EventLog::<TestEvent>::read_all_raw(log.as_ref(), Position::ZERO, 1000)
+            .await
+            .unwrap();
+        assert_eq!(raw.len(), 120);
+        let mut verifier = ChainVerifier::new();
+        for (position, bytes) in &raw {
+            assert_eq!(verifier.verify(bytes).unwrap().position, *position);
+        }
+        assert_eq!(verifier.head(), EventLog::<TestEvent>::head(log.as_ref()));
+        let versions: Vec<u64> =
+            EventLog::<TestEvent>::read_stream(log.as_ref(), stream, Version(1), 1000)
+                .await
+                .unwrap()
+                .iter()
+                .map(|recorded| recorded.version.0)
+                .collect();
+        assert_eq!(versions, (1..=120).collect::<Vec<u64>>());
+        assert_eq!(
+            log.verify_chain(|_| {}).await.unwrap().unwrap(),
+            verifier.head()
+        );
+    }
+
+    // A stale expectation through one instance is refused after a commit through the other.
+    let through_first = first
+        .append(
+            stream,
+            ExpectedVersion::Exact(Version(120)),
+            vec![TestEvent::numbered(1000)],
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(through_first.last_position, Position(121));
+    let stale = second
+        .append(
+            stream,
+            ExpectedVersion::Exact(Version(120)),
+            vec![TestEvent::numbered(1001)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(stale.is_err(), "{stale:?}");
+
+    // An append through the first alone reaches the second by notification: its next poll is a
+    // minute away and it does not write.
+    let through_first = first
+        .append(
+            stream,
+            ExpectedVersion::Any,
+            vec![TestEvent::numbered(1002)],
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(through_first.last_position, Position(122));
+    let notified = tokio::time::timeout(Duration::from_secs(5), caught_up(&second, Position(122)));
+    notified
+        .await
+        .expect("the notification arrives well before the next poll");
+    assert_eq!(
+        EventLog::<TestEvent>::stream_version(second.as_ref(), stream)
+            .await
+            .unwrap(),
+        Some(Version(122)),
+        "a stream read sees every committed event, whichever instance wrote it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspaces_are_shared_by_instances_and_counters_never_repeat() {
+    let database = ScratchDatabase::create().await;
+    let first = PostgresLog::open(database.url(), options()).await.unwrap();
+    let second = PostgresLog::open(database.url(), options()).await.unwrap();
+    let (one, other) = (first.keyspace("counters"), second.keyspace("counters"));
+    let mut tasks = Vec::new();
+    for index in 0..40 {
+        let keyspace = if index % 2 == 0 {
+            one.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(
+            async move { keyspace.increment(b"letters").await },
+        ));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.unwrap().unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=40).collect::<Vec<u64>>());
+
+    let tokens = first.keyspace("tokens");
+    tokens.put(b"a/1", &"one").await.unwrap();
+    tokens.put(b"a/2", &"two").await.unwrap();
+    tokens.put(b"b/1", &"three").await.unwrap();
+    let seen = second.keyspace("tokens");
+    assert_eq!(
+        seen.get::<String>(b"a/2").await.unwrap().as_deref(),
+        Some("two")
+    );
+    let prefix: Vec<String> = seen
+        .scan::<String>(b"a/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, value)| value)
+        .collect();
+    assert_eq!(prefix, ["one", "two"]);
+    let after = seen
+        .scan_after::<String>(b"a/", Some(b"a/1"), 10)
+        .await
+        .unwrap();
+    assert_eq!(after, [(b"a/2".to_vec(), "two".to_owned())]);
+    assert_eq!(
+        seen.last::<String>(b"a/").await.unwrap(),
+        Some((b"a/2".to_vec(), "two".to_owned()))
+    );
+    // A later change of the same key in one batch wins; other keyspaces are untouched.
+    seen.apply(
+        vec![
+            (b"a/1".to_vec(), None),
+            (b"a/3".to_vec(), Some(b"\"x\"".to_vec())),
+            (b"a/3".to_vec(), None),
+        ],
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(tokens.scan::<String>(b"").await.unwrap().len(), 2);
+    tokens.clear().await.unwrap();
+    assert!(seen.scan::<String>(b"").await.unwrap().is_empty());
+    assert_eq!(one.increment(b"letters").await.unwrap(), 41);
+}
+
+/// Appends `count` events through a log on `url` and closes it.
+async fn write_events(url: &str, count: u64) {
+    let log = PostgresLog::open(url, options()).await.unwrap();
+    let stream = StreamId(uuid::Uuid::now_v7());
+    for n in 1..=count {
+        log.append(
+            stream,
+            ExpectedVersion::Any,
+            vec![TestEvent::numbered(n)],
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+}
+
+/// Runs `sql` on the database with the append-only trigger switched off, as someone with the
+/// database owner's rights (or a bad restore) could.
+async fn tamper(url: &str, sql: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE events DISABLE TRIGGER events_append_only; {sql}; \
+             ALTER TABLE events ENABLE TRIGGER events_append_only;"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_event_in_the_tail_is_refused_at_start_naming_its_position() {
+    let database = ScratchDatabase::create().await;
+    write_events(database.url(), 20).await;
+    tamper(
+        database.url(),
+        "UPDATE events SET envelope = convert_to(replace(convert_from(envelope, 'UTF8'), \
+         '事件 17', '事件 71'), 'UTF8') WHERE position = 17",
+    )
+    .await;
+    match PostgresLog::open(database.url(), options())
+        .await
+        .unwrap_err()
+    {
+        StoreError::Corrupt { position, reason } => {
+            assert_eq!(position, Position(17));
+            assert!(reason.contains("edited"), "{reason}");
+        }
+        other => panic!("expected a corrupt log, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_event_in_the_tail_is_refused_at_start_naming_its_position() {
+    let database = ScratchDatabase::create().await;
+    write_events(database.url(), 20).await;
+    tamper(database.url(), "DELETE FROM events WHERE position = 12").await;
+    match PostgresLog::open(database.url(), options())
+        .await
+        .unwrap_err()
+    {
+        StoreError::Corrupt { position, .. } => assert_eq!(position, Position(12)),
+        other => panic!("expected a corrupt log, got {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_append_only_in_the_database_too() {
+    let database = ScratchDatabase::create().await;
+    write_events(database.url(), 3).await;
+    let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for sql in [
+        "UPDATE events SET envelope = envelope WHERE position = 2",
+        "DELETE FROM events WHERE position = 3",
+        "TRUNCATE events",
+    ] {
+        let error = client.batch_execute(sql).await.unwrap_err();
+        let message = error.as_db_error().unwrap().message().to_owned();
+        assert!(message.contains("append-only"), "{sql}: {message}");
+    }
+    let log = PostgresLog::open(database.url(), options()).await.unwrap();
+    assert_eq!(log.head().position, Position(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_recorded_once_and_a_newer_schema_is_refused() {
+    let database = ScratchDatabase::create().await;
+    // Two instances starting together apply the schema once.
+    let (first, second) = tokio::join!(
+        PostgresLog::open(database.url(), options()),
+        PostgresLog::open(database.url(), options()),
+    );
+    drop((first.unwrap(), second.unwrap()));
+    let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let versions: Vec<i64> = client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, [1]);
+    client
+        .batch_execute("INSERT INTO schema_migrations (version, name) VALUES (9999, 'future')")
+        .await
+        .unwrap();
+    let error = PostgresLog::open(database.url(), options())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("newer than this build"), "{error}");
+}
