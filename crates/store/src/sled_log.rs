@@ -2,11 +2,12 @@
 //!
 //! One writer thread owns every write to the log. Concurrent appends queue on a channel; the
 //! writer takes whatever has queued (up to a bound), checks each against the stream heads,
-//! seals the accepted events into the hash chain, writes them in one sled transaction over the
-//! four log trees, then makes the batch durable — sled's `flush` *and* an `fdatasync` of sled's
-//! data file, because sled 0.34's flush ends in `sync_file_range`, which survives neither a
-//! power cut nor a disk write cache — and only then answers the callers. One flush per batch is
-//! what makes many concurrent appends cheap.
+//! seals the accepted events into the hash chain and writes them in one sled transaction over
+//! the four log trees. A syncer thread then makes the batch durable — sled's `flush` *and* an
+//! `fdatasync` of sled's data file, because sled 0.34's flush ends in `sync_file_range`, which
+//! survives neither a power cut nor a disk write cache — and only then answers the callers. One
+//! sync covers every batch written while the previous sync ran, and the writer stages the next
+//! batch meanwhile: that is what makes many concurrent appends cheap.
 //!
 //! Readers never see an event before it is durable: every read is bounded by the durable head,
 //! which the writer publishes after the sync.
@@ -248,7 +249,7 @@ impl SledLog {
             durability: Arc::clone(&durability),
             head,
             head_sender,
-            poisoned: None,
+            poisoned: Arc::new(Mutex::new(None)),
             max_batch: options.max_batch_appends.max(1),
         };
         let thread = std::thread::Builder::new()
@@ -396,20 +397,55 @@ fn stream_index_key(stream: StreamId, version: Version) -> [u8; 24] {
     key
 }
 
-/// The single writer: gathers appends into batches and commits each batch durably.
+/// The single writer: gathers appends into batches, stages and writes each batch, and hands it
+/// to the [`Syncer`], which makes it durable and answers. Writing the next batch overlaps the
+/// sync of the previous one; answers still wait for the sync that covers them.
 struct Writer {
     trees: LogTrees,
     durability: Arc<Durability>,
     head: Head,
     head_sender: watch::Sender<Head>,
-    /// Set after a failed commit: sled's memory may then hold what the disk does not, so no
-    /// further write is accepted until the process restarts from the durable state.
-    poisoned: Option<String>,
+    /// Set after a failed write or sync: sled's memory may then hold what the disk does not, so
+    /// no further write is accepted until the process restarts from the durable state.
+    poisoned: Arc<Mutex<Option<String>>>,
     max_batch: usize,
+}
+
+/// How many written batches may wait for their sync before the writer waits.
+const BATCHES_AWAITING_SYNC: usize = 2;
+
+/// A batch written to sled, with its answers, waiting for the sync that makes it durable.
+struct Written {
+    head: Head,
+    replies: Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)>,
 }
 
 impl Writer {
     fn run(mut self, mut receiver: mpsc::Receiver<AppendRequest>) {
+        let (written, to_sync) = std::sync::mpsc::sync_channel(BATCHES_AWAITING_SYNC);
+        let syncer = Syncer {
+            durability: Arc::clone(&self.durability),
+            durable: self.head,
+            head_sender: self.head_sender.clone(),
+            poisoned: Arc::clone(&self.poisoned),
+        };
+        let syncer = std::thread::Builder::new()
+            .name("caseledger-log-syncer".into())
+            .spawn(move || syncer.run(to_sync));
+        let syncer = match syncer {
+            Ok(syncer) => syncer,
+            Err(error) => {
+                tracing::error!(%error, "cannot start the log's syncer; the log refuses writes");
+                self.poison(format!("cannot start the syncer: {error}"));
+                // Without a syncer every append is answered by `commit_batch` as poisoned.
+                while let Some(request) = receiver.blocking_recv() {
+                    let _ = request.reply.send(Err(StoreError::Poisoned(
+                        "the log's syncer did not start".into(),
+                    )));
+                }
+                return;
+            }
+        };
         let mut batch = Vec::with_capacity(self.max_batch);
         while let Some(first) = receiver.blocking_recv() {
             batch.push(first);
@@ -419,19 +455,40 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_batch(&mut batch);
+            let batch_written = self.write_batch(&mut batch);
+            if written.send(batch_written).is_err() {
+                break;
+            }
         }
+        drop(written);
+        let _ = syncer.join();
         tracing::debug!("event log writer stopped");
     }
 
-    fn commit_batch(&mut self, batch: &mut Vec<AppendRequest>) {
-        if let Some(reason) = &self.poisoned {
-            for request in batch.drain(..) {
-                let _ = request
-                    .reply
-                    .send(Err(StoreError::Poisoned(reason.clone())));
-            }
-            return;
+    fn poison(&self, reason: String) {
+        if let Ok(mut poisoned) = self.poisoned.lock() {
+            poisoned.get_or_insert(reason);
+        }
+    }
+
+    fn poisoned(&self) -> Option<String> {
+        self.poisoned
+            .lock()
+            .ok()
+            .and_then(|poisoned| poisoned.clone())
+    }
+
+    /// Stages and writes one batch; the answers travel with it to the syncer, since even a
+    /// refusal or an idempotent replay may rest on an earlier batch that is not yet durable.
+    fn write_batch(&mut self, batch: &mut Vec<AppendRequest>) -> Written {
+        if let Some(reason) = self.poisoned() {
+            return Written {
+                head: self.head,
+                replies: batch
+                    .drain(..)
+                    .map(|request| (request.reply, Err(StoreError::Poisoned(reason.clone()))))
+                    .collect(),
+            };
         }
         // Nothing else writes these trees, so the writer reads them directly while staging.
         let mut lookups = TreeLookups { trees: &self.trees };
@@ -441,28 +498,27 @@ impl Writer {
             match self.write(&staged.accepted) {
                 Ok(()) => {
                     self.head = staged.head;
-                    self.head_sender.send_replace(staged.head);
                     for (reply, accepted) in staged.accepted {
                         replies.push((reply, Ok(Ok(accepted.committed))));
                     }
                 }
                 Err(error) => {
                     let reason = error.to_string();
-                    tracing::error!(%reason, "committing a batch failed; the log stops accepting writes");
-                    self.poisoned = Some(reason.clone());
+                    tracing::error!(%reason, "writing a batch failed; the log stops accepting writes");
+                    self.poison(reason.clone());
                     for (reply, _) in staged.accepted {
                         replies.push((reply, Err(StoreError::Poisoned(reason.clone()))));
                     }
                 }
             }
         }
-        for (reply, outcome) in replies {
-            // A caller that went away no longer needs its answer; its events are written.
-            let _ = reply.send(outcome);
+        Written {
+            head: self.head,
+            replies,
         }
     }
 
-    /// Writes the staged appends in one transaction and makes them durable.
+    /// Writes the staged appends in one transaction (not yet durable: see [`Syncer`]).
     fn write(&self, staged: &[(oneshot::Sender<AppendOutcome>, Staged)]) -> Result<(), StoreError> {
         let trees = &self.trees;
         let idempotency_rows: Vec<(String, Vec<u8>)> = staged
@@ -506,7 +562,64 @@ impl Writer {
             Err(TransactionError::Abort(error)) => return Err(error),
             Err(TransactionError::Storage(error)) => return Err(error.into()),
         }
-        self.durability.make_durable()
+        Ok(())
+    }
+}
+
+/// Makes written batches durable — one sled flush and `fdatasync` for every batch that queued
+/// while the previous sync ran — then publishes the durable head and answers their callers.
+struct Syncer {
+    durability: Arc<Durability>,
+    durable: Head,
+    head_sender: watch::Sender<Head>,
+    poisoned: Arc<Mutex<Option<String>>>,
+}
+
+impl Syncer {
+    fn run(mut self, to_sync: std::sync::mpsc::Receiver<Written>) {
+        while let Ok(first) = to_sync.recv() {
+            let mut batches = vec![first];
+            while let Ok(next) = to_sync.try_recv() {
+                batches.push(next);
+            }
+            let head = batches
+                .last()
+                .map(|batch| batch.head)
+                .unwrap_or(self.durable);
+            // After a failure nothing is synced again: a later sync could succeed over data the
+            // failed one lost, and acknowledge events that follow a gap.
+            let earlier_failure = self.poisoned.lock().ok().and_then(|reason| reason.clone());
+            let synced = match earlier_failure {
+                Some(reason) => Err(StoreError::Poisoned(reason)),
+                None if head == self.durable => Ok(()),
+                None => self.durability.make_durable(),
+            };
+            let failure = match synced {
+                Ok(()) => {
+                    self.durable = head;
+                    self.head_sender.send_replace(head);
+                    None
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    tracing::error!(%reason, "syncing the log failed; the log stops accepting writes");
+                    if let Ok(mut poisoned) = self.poisoned.lock() {
+                        poisoned.get_or_insert(reason.clone());
+                    }
+                    Some(reason)
+                }
+            };
+            for batch in batches {
+                for (reply, outcome) in batch.replies {
+                    let outcome = match &failure {
+                        Some(reason) => Err(StoreError::Poisoned(reason.clone())),
+                        None => outcome,
+                    };
+                    // A caller that went away no longer needs its answer.
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
     }
 }
 
