@@ -18,15 +18,15 @@
 //!
 //! Everything on disk lives under one temporary directory made in [`std::env::temp_dir`], so the
 //! raw file and the sled stores share a filesystem. Each `durable_append` case gets a fresh store
-//! on a multi-thread tokio runtime with 2 workers, and prints how many commits (head changes, one
-//! per batch) it observed, so the mean batch size can be read off the run.
+//! on a multi-thread tokio runtime with 2 workers, and prints the commits it observed (moves of
+//! the durable head: one per sync for sled, one per transaction for PostgreSQL) and how many
+//! events each made durable, so the batch sizes can be read off the run.
 #![allow(clippy::unwrap_used, reason = "benchmarks fail loudly")]
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use caseledger_store::conformance::ScratchDatabase;
@@ -97,8 +97,8 @@ fn durable_append(c: &mut Criterion, dir: &Path) {
         let streams: Vec<StreamId> = (0..writers)
             .map(|_| StreamId(uuid::Uuid::now_v7()))
             .collect();
-        let commits = Arc::new(AtomicU64::new(0));
-        let counter = runtime.spawn(count_commits(log.clone(), Arc::clone(&commits)));
+        let commits = Arc::new(Mutex::new(Vec::new()));
+        let counter = runtime.spawn(record_commits(log.clone(), Arc::clone(&commits)));
 
         group.bench_function(
             BenchmarkId::from_parameter(format!("writers={writers}")),
@@ -113,12 +113,9 @@ fn durable_append(c: &mut Criterion, dir: &Path) {
         );
 
         counter.abort();
-        let events = log.head().position.0;
-        let commits = commits.load(Ordering::Relaxed);
         eprintln!(
-            "durable_append/writers={writers}: {events} events in {commits} observed commits, \
-             mean {:.1} events per commit",
-            events as f64 / commits.max(1) as f64
+            "durable_append/writers={writers}: {}",
+            commit_summary(&commits)
         );
     }
     group.finish();
@@ -151,8 +148,8 @@ fn durable_append_postgres(c: &mut Criterion) {
         let streams: Vec<StreamId> = (0..writers)
             .map(|_| StreamId(uuid::Uuid::now_v7()))
             .collect();
-        let commits = Arc::new(AtomicU64::new(0));
-        let counter = runtime.spawn(count_commits(log.clone(), Arc::clone(&commits)));
+        let commits = Arc::new(Mutex::new(Vec::new()));
+        let counter = runtime.spawn(record_commits(log.clone(), Arc::clone(&commits)));
 
         group.bench_function(
             BenchmarkId::from_parameter(format!("writers={writers}")),
@@ -167,12 +164,9 @@ fn durable_append_postgres(c: &mut Criterion) {
         );
 
         counter.abort();
-        let events = log.head().position.0;
-        let commits = commits.load(Ordering::Relaxed);
         eprintln!(
-            "durable_append_postgres/writers={writers}: {events} events in {commits} observed \
-             commits, mean {:.1} events per commit",
-            events as f64 / commits.max(1) as f64
+            "durable_append_postgres/writers={writers}: {}",
+            commit_summary(&commits)
         );
         drop(log);
         drop(database);
@@ -241,13 +235,38 @@ async fn append_concurrently<L: EventLog<Value> + Clone + 'static>(
     start.elapsed()
 }
 
-/// Counts the moves of the durable head: one per committed batch. A watch channel may fold two
-/// moves into one, so this is a lower bound on commits (an upper bound on the batch size).
-async fn count_commits<L: EventLog<Value>>(log: L, commits: Arc<AtomicU64>) {
+/// Records the moves of the durable head, one per commit (for sled, one per sync), as the number
+/// of events each made durable. A watch channel may fold two moves into one, so the count is a
+/// lower bound on commits (and the sizes an upper bound on the batch sizes).
+async fn record_commits<L: EventLog<Value>>(log: L, commits: Arc<Mutex<Vec<u64>>>) {
     let mut head = EventLog::<Value>::subscribe(&log);
+    let mut last = head.borrow_and_update().position.0;
     while head.changed().await.is_ok() {
-        commits.fetch_add(1, Ordering::Relaxed);
+        let now = head.borrow_and_update().position.0;
+        commits.lock().unwrap().push(now - last);
+        last = now;
     }
+}
+
+/// What a case's commits looked like: how many, and how many events each made durable.
+fn commit_summary(commits: &Mutex<Vec<u64>>) -> String {
+    let mut sizes = commits.lock().unwrap().clone();
+    sizes.sort_unstable();
+    let events: u64 = sizes.iter().sum();
+    let quantile = |q: f64| {
+        let index = (sizes.len().saturating_sub(1) as f64 * q).round() as usize;
+        sizes.get(index).copied().unwrap_or(0)
+    };
+    format!(
+        "{events} events in {} observed commits, events per commit: mean {:.1}, p10 {}, \
+         median {}, p90 {}, max {}",
+        sizes.len(),
+        events as f64 / sizes.len().max(1) as f64,
+        quantile(0.1),
+        quantile(0.5),
+        quantile(0.9),
+        quantile(1.0),
+    )
 }
 
 fn benches(c: &mut Criterion) {
