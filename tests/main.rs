@@ -16,5 +16,6 @@ mod crash;
 mod lifecycle;
 mod openapi;
 mod postgres;
+mod privacy;
 mod roles;
 mod support;

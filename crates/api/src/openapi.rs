@@ -169,31 +169,50 @@ impl IntoParams for CommandHeaderParams {
                 .description(Some(
                     "The case version (`ETag`) this command builds on, e.g. `\"3\"`; 412 when the case has moved on.",
                 ))
-                .schema(Some(String::schema_ref()))
+                .schema(Some(pattern_schema(IF_MATCH_PATTERN, None)))
                 .build(),
-            ParameterBuilder::new()
-                .name("Idempotency-Key")
-                .parameter_in(ParameterIn::Header)
-                .required(Required::False)
-                .description(Some(
-                    "Repeat-safe retries (per token, kept at least 24 h): the same key and body return the first answer; another body → 422.",
-                ))
-                .schema(Some(String::schema_ref()))
-                .build(),
+            idempotency_key_param(),
         ]
     }
 }
 
-trait SchemaRef {
-    fn schema_ref() -> RefOr<utoipa::openapi::schema::Schema>;
+/// An `If-Match` the command extractor accepts: one quoted version number, optionally weak.
+const IF_MATCH_PATTERN: &str = r#"^(W/)?"[0-9]{1,19}"$"#;
+/// An `Idempotency-Key` the extractor accepts: 1 to 255 visible ASCII characters (spaces only
+/// inside, since HTTP trims a header value's ends).
+const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]([ -~]{0,253}[!-~])?$";
+
+/// The optional `Idempotency-Key` header, for opening a case.
+#[derive(Debug)]
+pub struct IdempotencyKeyParam;
+
+impl IntoParams for IdempotencyKeyParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![idempotency_key_param()]
+    }
 }
 
-impl SchemaRef for String {
-    fn schema_ref() -> RefOr<utoipa::openapi::schema::Schema> {
-        RefOr::T(
-            utoipa::openapi::schema::ObjectBuilder::new()
-                .schema_type(utoipa::openapi::schema::Type::String)
-                .into(),
-        )
-    }
+fn idempotency_key_param() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Repeat-safe retries (per token, kept at least 24 h): the same key and body return the first answer; another body → 422.",
+        ))
+        .schema(Some(pattern_schema(IDEMPOTENCY_KEY_PATTERN, Some(255))))
+        .build()
+}
+
+fn pattern_schema(
+    pattern: &str,
+    max_length: Option<usize>,
+) -> RefOr<utoipa::openapi::schema::Schema> {
+    RefOr::T(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(pattern))
+            .max_length(max_length)
+            .into(),
+    )
 }

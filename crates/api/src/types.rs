@@ -262,6 +262,7 @@ pub struct LetterRequest {
     /// The government department a recommendation letter goes to (required for
     /// recommendations, refused for the others); the case is shared with it.
     #[serde(default)]
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub department: Option<String>,
 }
 
@@ -294,6 +295,7 @@ pub struct EscalateRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReferRequest {
     /// The partner department.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub department: String,
     /// Why.
     pub reason: String,
@@ -866,6 +868,7 @@ pub struct CreateTokenRequest {
     pub role: String,
     /// The department, for partner tokens only.
     #[serde(default)]
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub department: Option<String>,
 }
 

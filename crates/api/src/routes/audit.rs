@@ -184,6 +184,7 @@ pub struct CheckpointsQuery {
     pub after: Option<u64>,
     /// At most this many (1–1000, default 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

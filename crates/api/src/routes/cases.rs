@@ -102,7 +102,7 @@ fn etag(version: u64) -> Option<HeaderValue> {
 /// `employer.credit_code_unverified`.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     request_body = OpenCaseRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe retries: the same key and body return the first answer; another body → 422.")),
+    params(crate::openapi::IdempotencyKeyParam),
     responses((status = 201, description = "Opened; `Location` names the case, `ETag` its version.", body = CommandResponse), CommandProblems))]
 pub async fn open_case(
     State(state): State<AppState>,
@@ -187,15 +187,18 @@ const MAX_PAGE: usize = 200;
 pub struct ListQuery {
     /// open, investigating, awaiting_reply, escalated or closed.
     #[serde(default)]
+    #[param(schema_with = crate::types::status_schema)]
     pub status: Option<String>,
     /// A category, e.g. `wage_arrears`.
     #[serde(default)]
+    #[param(schema_with = crate::types::category_schema)]
     pub category: Option<String>,
     /// The assigned officer, exactly.
     #[serde(default)]
     pub assignee: Option<String>,
     /// A department the case is shared with.
     #[serde(default)]
+    #[param(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub department: Option<String>,
     /// Whether an open letter's deadline was missed.
     #[serde(default)]
@@ -215,6 +218,7 @@ pub struct ListQuery {
     pub q: Option<String>,
     /// Page size, 1–200 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     #[serde(default)]

@@ -29,6 +29,7 @@ pub struct EventsQuery {
     pub after: Option<u64>,
     /// At most this many (1–1000, default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

@@ -33,6 +33,7 @@ pub struct FeedQuery {
     /// About this many messages (1–1000, default 100); a page never ends between an event and
     /// the audit checkpoints filed at the same position, so it may hold a few more.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

@@ -43,8 +43,10 @@ pub fn router() -> Router<AppState> {
 pub struct CreateWebhookRequest {
     /// Where to POST messages: `http` or `https`, with a host, without credentials, at most
     /// 2,048 bytes.
+    #[schema(max_length = 2048)]
     pub url: String,
     /// The partner department whose feed the endpoint receives.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub department: String,
     /// The message types to receive (`case.<EventType>`, `audit.checkpoint`); every type when
     /// left out. Audit checkpoints are delivered whatever the filter.

@@ -1,0 +1,532 @@
+//! `caseledger-bench`: the HTTP load benchmark of issue 8.
+//!
+//! It starts the real `caseledger serve` (release build) on a fresh data dir and a loopback
+//! port, drives it with N keep-alive connections (one task each, requests back to back), and
+//! prints throughput and p50/p99/p99.9 latency for each scenario — `GET /healthz` (the HTTP
+//! ceiling of this machine, measured in the same run), opening cases, notes on 1,000 cases
+//! chosen uniformly, notes on one hot case without and with `If-Match`, case reads, a list and
+//! a search — each also as a ratio to the ceiling. Every scenario is bounded by time and by a
+//! request count, and the service is stopped with SIGTERM at the end.
+//!
+//! Modules: [`server`] (the process), [`client`] (one keep-alive connection), [`load`] (the
+//! workloads and their timing). This file owns the command line, the order of scenarios and
+//! the report.
+
+mod client;
+mod load;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use hyper::body::Bytes;
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use crate::client::{Call, Connection};
+use crate::load::{Bounds, Outcome, Workload};
+use crate::server::Service;
+
+/// The bar of issue 8: durable commands on 1,000 cases at this fraction of the ceiling…
+const BAR_RATIO: f64 = 0.20;
+/// …with a p99 under this many milliseconds.
+const BAR_P99_MS: f64 = 25.0;
+
+/// Drives a real `caseledger serve` over HTTP and reports throughput and latency per scenario,
+/// each against the `GET /healthz` ceiling measured in the same run.
+#[derive(Debug, Parser)]
+#[command(name = "caseledger-bench", version)]
+struct Args {
+    /// The `caseledger` binary to start (build it with `cargo build --release --bin caseledger`).
+    #[arg(long, default_value = "target/release/caseledger")]
+    binary: PathBuf,
+    /// Keep-alive connections, one client task each.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// How long each scenario is measured (e.g. `10s`, `500ms`, `1m`).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// How long each scenario runs before it is measured.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    warmup: Duration,
+    /// At most this many measured requests (or commands) per scenario.
+    #[arg(long, default_value_t = 5_000_000)]
+    max_requests: u64,
+    /// How many cases the uniform scenarios spread over.
+    #[arg(long, default_value_t = 1_000)]
+    cases: usize,
+    /// Passed to `serve --store` (e.g. `postgres://…`); the embedded sled store when left out.
+    #[arg(long)]
+    store: Option<String>,
+    /// Where the temporary data dir is made (the system's temporary directory by default).
+    /// Put it on the disk whose durability you mean to measure.
+    #[arg(long)]
+    data_parent: Option<PathBuf>,
+    /// The service's log filter (`CASELEDGER_LOG`).
+    #[arg(long, default_value = "info")]
+    server_log: String,
+    /// Run only these scenarios (comma-separated): healthz, open, notes, hot, hot-if-match,
+    /// read, list, search. Cases are still opened, unmeasured, when a later scenario needs them.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|character: char| !character.is_ascii_digit() && character != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 10s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" | "" => number,
+        "m" | "min" => number * 60.0,
+        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("{text:?} must be positive"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the client runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|only| only == name);
+    let bounds = Bounds {
+        connections: args.connections,
+        warmup: args.warmup,
+        duration: args.duration,
+        max_units: args.max_requests,
+    };
+    let service = Service::start(
+        &args.binary,
+        args.store.as_deref(),
+        args.data_parent.as_deref(),
+        &args.server_log,
+    )?;
+    println!(
+        "caseledger-bench: {} (pid {}) on http://{}, store {}, {} connections, {:?} per scenario after a {:?} warm-up, client threads {}",
+        args.binary.display(),
+        service.pid(),
+        service.address,
+        args.store.as_deref().unwrap_or("sled (embedded)"),
+        args.connections,
+        args.duration,
+        args.warmup,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    );
+    let result = scenarios(&service, &args, bounds, &wanted).await;
+    if let Err(error) = &result {
+        eprintln!(
+            "the benchmark failed: {error:#}\nthe service's last log lines:\n{}",
+            service.log_tail()
+        );
+    }
+    let status = service.stop()?;
+    println!("service stopped with SIGTERM: {status}");
+    result?;
+    anyhow::ensure!(
+        status.success(),
+        "the service did not exit cleanly: {status}"
+    );
+    Ok(())
+}
+
+/// One line of the report.
+struct Row {
+    name: String,
+    outcome: Outcome,
+}
+
+async fn scenarios(
+    service: &Service,
+    args: &Args,
+    bounds: Bounds,
+    wanted: &dyn Fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    let address = service.address;
+    let admin = Arc::new(service.admin_token.clone());
+    let mut setup = Connection::open(address).await?;
+    let officer = Arc::new(officer_token(&mut setup, &admin).await?);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut ceiling: Option<f64> = None;
+
+    let mut report = |name: &str, outcome: Outcome, ceiling: Option<f64>| {
+        print_row(name, &outcome, ceiling);
+        rows.push(Row {
+            name: name.to_owned(),
+            outcome,
+        });
+    };
+    println!(
+        "(srv µs/rq: the service's CPU time, all threads, per measured request; srv cr / cli cr: cores the service / this client kept busy)"
+    );
+    print_header();
+
+    if wanted("healthz") {
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&admin),
+            Workload::Healthz,
+            bounds,
+        )
+        .await?;
+        ceiling = Some(outcome.rate());
+        report("GET /healthz (ceiling)", outcome, ceiling);
+    }
+
+    let needs_cases = ["notes", "read", "list", "search"]
+        .iter()
+        .any(|name| wanted(name));
+    let mut cases: Vec<String> = Vec::new();
+    if wanted("open") {
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&officer),
+            Workload::OpenCases,
+            bounds,
+        )
+        .await?;
+        cases.extend(outcome.opened.iter().cloned());
+        report("POST /v1/cases (open)", outcome, ceiling);
+        settle(&mut setup, &admin).await?;
+    }
+    if needs_cases && cases.len() < args.cases {
+        // Not measured: enough cases for the uniform scenarios.
+        let missing = (args.cases - cases.len()) as u64;
+        let fill = Bounds {
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(600),
+            max_units: missing,
+            ..bounds
+        };
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&officer),
+            Workload::OpenCases,
+            fill,
+        )
+        .await?;
+        anyhow::ensure!(
+            outcome.opened.len() as u64 >= missing,
+            "could open only {} of {missing} cases: {:?} {:?}",
+            outcome.opened.len(),
+            outcome.statuses,
+            outcome.first_error
+        );
+        cases.extend(outcome.opened);
+        settle(&mut setup, &admin).await?;
+    }
+    cases.truncate(args.cases);
+    let cases = Arc::new(cases);
+
+    if wanted("notes") {
+        let workload = Workload::NotesUniform {
+            cases: Arc::clone(&cases),
+        };
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&officer),
+            workload,
+            bounds,
+        )
+        .await?;
+        report(
+            &format!("POST notes, {} cases uniform", cases.len()),
+            outcome,
+            ceiling,
+        );
+        settle(&mut setup, &admin).await?;
+    }
+    for (name, if_match) in [("hot", false), ("hot-if-match", true)] {
+        if !wanted(name) {
+            continue;
+        }
+        let case = open_one_case(&mut setup, &officer).await?;
+        let workload = Workload::HotCase { case, if_match };
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&officer),
+            workload,
+            bounds,
+        )
+        .await?;
+        let label = if if_match {
+            "POST notes, 1 hot case, If-Match"
+        } else {
+            "POST notes, 1 hot case"
+        };
+        report(label, outcome, ceiling);
+        settle(&mut setup, &admin).await?;
+    }
+    if wanted("read") {
+        let workload = Workload::ReadCase {
+            cases: Arc::clone(&cases),
+        };
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&officer),
+            workload,
+            bounds,
+        )
+        .await?;
+        report(
+            &format!("GET /v1/cases/{{id}}, {} cases", cases.len()),
+            outcome,
+            ceiling,
+        );
+    }
+    if wanted("list") {
+        let workload = Workload::Query {
+            path: "/v1/cases?status=open&limit=50".into(),
+        };
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&officer),
+            workload,
+            bounds,
+        )
+        .await?;
+        report("GET /v1/cases?status=open&limit=50", outcome, ceiling);
+    }
+    if wanted("search") {
+        let workload = Workload::Query {
+            path: format!("/v1/cases?q={}&limit=50", load::SEARCH_TERM_QUERY),
+        };
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&officer),
+            workload,
+            bounds,
+        )
+        .await?;
+        report("GET /v1/cases?q=矽肺&limit=50", outcome, ceiling);
+    }
+    if wanted("healthz") {
+        let outcome = load::run(
+            address,
+            service.pid(),
+            Arc::clone(&admin),
+            Workload::Healthz,
+            bounds,
+        )
+        .await?;
+        report("GET /healthz (again, at the end)", outcome, ceiling);
+    }
+
+    let total_cases = count_cases(&mut setup, &admin).await.unwrap_or_default();
+    println!();
+    println!("cases in the store at the end: {total_cases}");
+    print_details(&rows);
+    if let Some(ceiling) = ceiling {
+        if let Some(row) = rows
+            .iter()
+            .find(|row| row.name.starts_with("POST notes,") && row.name.ends_with("uniform"))
+        {
+            let ratio = row.outcome.rate() / ceiling;
+            let p99 = millis(&row.outcome.latency, 99.0);
+            let met = ratio >= BAR_RATIO && p99 < BAR_P99_MS;
+            println!(
+                "issue 8's bar (commands on {} cases ≥ {:.0} % of /healthz, p99 < {BAR_P99_MS} ms): {:.1} % at p99 {p99:.2} ms — {}",
+                cases.len(),
+                BAR_RATIO * 100.0,
+                ratio * 100.0,
+                if met { "MET" } else { "NOT MET" }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_header() {
+    println!();
+    println!(
+        "{:<40} {:>9} {:>10} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6}  other answers",
+        "scenario",
+        "ok",
+        "ok/s",
+        "×ceil",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "srv µs/rq",
+        "srv cr",
+        "cli cr"
+    );
+}
+
+fn print_row(name: &str, outcome: &Outcome, ceiling: Option<f64>) {
+    let ratio = ceiling
+        .filter(|ceiling| *ceiling > 0.0)
+        .map(|ceiling| format!("{:.3}", outcome.rate() / ceiling))
+        .unwrap_or_else(|| "-".into());
+    let others: Vec<String> = outcome
+        .statuses
+        .iter()
+        .filter(|(status, _)| !(200..300).contains(*status))
+        .map(|(status, count)| format!("{status}×{count}"))
+        .chain((outcome.errors > 0).then(|| format!("errors×{}", outcome.errors)))
+        .collect();
+    let optional = |value: Option<f64>, digits: usize| {
+        value
+            .map(|value| format!("{value:.digits$}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let client_cores = outcome
+        .client_cpu
+        .filter(|_| !outcome.elapsed.is_zero())
+        .map(|cpu| cpu.as_secs_f64() / outcome.elapsed.as_secs_f64());
+    println!(
+        "{:<40} {:>9} {:>10.0} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>6} {:>6}  {}",
+        name,
+        outcome.ok,
+        outcome.rate(),
+        ratio,
+        millis(&outcome.latency, 50.0),
+        millis(&outcome.latency, 99.0),
+        millis(&outcome.latency, 99.9),
+        outcome.latency.max() as f64 / 1000.0,
+        optional(outcome.server_cpu_per_request(), 0),
+        optional(outcome.server_cores(), 2),
+        optional(client_cores, 2),
+        others.join(" ")
+    );
+    if let Some(command_latency) = &outcome.command_latency {
+        println!(
+            "{:<40} {:>9} {:>10} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {} POSTs ({} got 412), {} re-reads",
+            "  └ per landed command, retries included",
+            "",
+            "",
+            "",
+            millis(command_latency, 50.0),
+            millis(command_latency, 99.0),
+            millis(command_latency, 99.9),
+            command_latency.max() as f64 / 1000.0,
+            outcome.requests,
+            outcome.count(StatusCode::PRECONDITION_FAILED),
+            outcome.rereads,
+        );
+    }
+}
+
+fn print_details(rows: &[Row]) {
+    for row in rows {
+        if let Some(error) = &row.outcome.first_error {
+            println!("{}: first connection error: {error}", row.name);
+        }
+    }
+}
+
+fn millis(histogram: &Histogram<u64>, percentile: f64) -> f64 {
+    histogram.value_at_percentile(percentile) as f64 / 1000.0
+}
+
+async fn officer_token(connection: &mut Connection, admin: &str) -> anyhow::Result<String> {
+    let body =
+        Bytes::from(json!({"name": "load-benchmark officer", "role": "officer"}).to_string());
+    let reply = connection
+        .send(&Call::post("/v1/tokens", admin, body))
+        .await?;
+    anyhow::ensure!(
+        reply.status == StatusCode::CREATED,
+        "issuing the officer's token answered {}: {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    let value: Value = serde_json::from_slice(&reply.body).context("the token answer")?;
+    value["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the token answer has no token")
+}
+
+async fn open_one_case(connection: &mut Connection, officer: &str) -> anyhow::Result<String> {
+    let reply = connection
+        .send(&Call::post(
+            "/v1/cases",
+            officer,
+            load::open_case_body(usize::MAX / 2, 1),
+        ))
+        .await?;
+    anyhow::ensure!(
+        reply.status == StatusCode::CREATED,
+        "opening a case answered {}: {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    load::case_id(&reply.body).context("the answer names no case")
+}
+
+/// Waits until the projections have caught up with the log, so that one scenario's background
+/// work does not run into the next one's measurement.
+async fn settle(connection: &mut Connection, admin: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let reply = connection.send(&Call::get("/readyz", None)).await?;
+    let value: Value = serde_json::from_slice(&reply.body).context("the /readyz answer")?;
+    let head = value["head"].as_u64().context("/readyz names no head")?;
+    let path = format!("/v1/cases?limit=1&min_position={head}");
+    loop {
+        let reply = connection.send(&Call::get(&path, Some(admin))).await?;
+        if reply.status == StatusCode::OK {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            reply.status == StatusCode::SERVICE_UNAVAILABLE
+                && started.elapsed() < Duration::from_secs(300),
+            "the case lists did not catch up with position {head}: {} {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+}
+
+async fn count_cases(connection: &mut Connection, admin: &str) -> anyhow::Result<u64> {
+    let reply = connection
+        .send(&Call::get("/v1/stats", Some(admin)))
+        .await?;
+    let value: Value = serde_json::from_slice(&reply.body).context("the /v1/stats answer")?;
+    value["cases"]
+        .as_u64()
+        .context("/v1/stats has no case count")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+}
