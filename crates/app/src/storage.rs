@@ -35,10 +35,6 @@ pub struct Storage {
     pub webhook_state: Keyspace,
     /// The partner departments' feeds of webhook messages.
     pub feed: Keyspace,
-    /// The sled log itself, for backend-specific work (verification with progress).
-    pub sled: Option<SledLog>,
-    /// The PostgreSQL log itself, for backend-specific work.
-    pub postgres: Option<PostgresLog>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -63,9 +59,7 @@ impl Storage {
             webhook_endpoints: log.keyspace("webhooks.endpoints")?,
             webhook_state: log.keyspace("webhooks.state")?,
             feed: log.keyspace("webhooks.feed")?,
-            log: Arc::new(log.clone()),
-            sled: Some(log),
-            postgres: None,
+            log: Arc::new(log),
         })
     }
 
@@ -84,9 +78,7 @@ impl Storage {
             webhook_endpoints: log.keyspace("webhooks.endpoints"),
             webhook_state: log.keyspace("webhooks.state"),
             feed: log.keyspace("webhooks.feed"),
-            log: Arc::new(log.clone()),
-            sled: None,
-            postgres: Some(log),
+            log: Arc::new(log),
         })
     }
 }
