@@ -500,24 +500,6 @@ fn database_url(server: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::database_url;
-
-    #[test]
-    fn the_scratch_database_replaces_the_servers_database() {
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
-            "postgres://u:p@h/t1?sslmode=disable"
-        );
-        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
-    }
-}
-
 /// Guarded writes ([`crate::Keyspace::apply_guarded`]) through two handles on the same
 /// keyspace (two service instances on PostgreSQL; one store twice on sled): a write whose
 /// bound is below the stored guard changes nothing, and many racing writers, each writing a
@@ -534,22 +516,28 @@ pub async fn guarded_writes_never_go_backwards(one: &crate::Keyspace, other: &cr
     assert!(
         one.apply_guarded(b"guard", 5, write(5), false)
             .await
-            .unwrap(),
+            .expect("the keyspace answers"),
         "an absent guard lets the write through"
     );
     assert!(
         !other
             .apply_guarded(b"guard", 4, write(4), false)
             .await
-            .unwrap(),
+            .expect("the keyspace answers"),
         "a bound below the stored guard is refused"
     );
-    assert_eq!(other.get::<u64>(b"row").await.unwrap(), Some(5));
+    assert_eq!(
+        other
+            .get::<u64>(b"row")
+            .await
+            .expect("the keyspace answers"),
+        Some(5)
+    );
     assert!(
         other
             .apply_guarded(b"guard", 5, write(5), false)
             .await
-            .unwrap(),
+            .expect("the keyspace answers"),
         "an equal bound is accepted"
     );
     let mut tasks = Vec::new();
@@ -568,10 +556,36 @@ pub async fn guarded_writes_never_go_backwards(one: &crate::Keyspace, other: &cr
     for task in tasks {
         task.await.expect("the task ran").expect("the write ran");
     }
-    assert_eq!(one.get::<u64>(b"guard").await.unwrap(), Some(45));
     assert_eq!(
-        other.get::<u64>(b"row").await.unwrap(),
+        one.get::<u64>(b"guard")
+            .await
+            .expect("the keyspace answers"),
+        Some(45)
+    );
+    assert_eq!(
+        other
+            .get::<u64>(b"row")
+            .await
+            .expect("the keyspace answers"),
         Some(45),
         "the row comes from the same writer as the guard"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url;
+
+    #[test]
+    fn the_scratch_database_replaces_the_servers_database() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
+        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
+    }
 }
