@@ -30,6 +30,7 @@ pub mod lease;
 mod migrations;
 mod postgres_keyspace;
 mod postgres_log;
+mod postgres_tls;
 mod sled_log;
 mod types;
 
