@@ -13,7 +13,8 @@
 //!   transaction under the `log_head` row lock, so any number of instances share one log;
 //! - [`Recorded`], an event as the log holds it;
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
-//! - [`Checkpoint`], a signed statement of the log's head.
+//! - [`Checkpoint`], a signed statement of the log's head;
+//! - [`import`], whole-store snapshots and imports, for copies between backends and backups.
 //!
 //! Errors follow sled's nested style: the outer `Result` carries fail-stop [`StoreError`]s, the
 //! inner one the expected outcomes of an append ([`AppendRejected`]).
@@ -23,6 +24,7 @@ mod batch;
 pub mod chain;
 pub mod checkpoint;
 pub mod conformance;
+pub mod import;
 mod keyspace;
 mod migrations;
 mod postgres_keyspace;
