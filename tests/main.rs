@@ -10,6 +10,7 @@
     reason = "tests fail loudly on purpose; an unwrap is an assertion here"
 )]
 
+mod backup;
 mod bad_input;
 mod concurrency;
 mod crash;

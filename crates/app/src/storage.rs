@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use caseledger_store::import::SnapshotSource;
 use caseledger_store::{
     EventLog, Keyspace, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
 };
@@ -35,6 +36,8 @@ pub struct Storage {
     pub webhook_state: Keyspace,
     /// The partner departments' feeds of webhook messages.
     pub feed: Keyspace,
+    /// The whole store read raw, for backups (`crate::backup`).
+    pub snapshot: Arc<dyn SnapshotSource>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -59,6 +62,7 @@ impl Storage {
             webhook_endpoints: log.keyspace("webhooks.endpoints")?,
             webhook_state: log.keyspace("webhooks.state")?,
             feed: log.keyspace("webhooks.feed")?,
+            snapshot: Arc::new(log.clone()),
             log: Arc::new(log),
         })
     }
@@ -78,6 +82,7 @@ impl Storage {
             webhook_endpoints: log.keyspace("webhooks.endpoints"),
             webhook_state: log.keyspace("webhooks.state"),
             feed: log.keyspace("webhooks.feed"),
+            snapshot: Arc::new(log.clone()),
             log: Arc::new(log),
         })
     }
