@@ -17,7 +17,7 @@ use caseledger_store::conformance::ScratchDatabase;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::support::valid_case_body;
+use crate::support::{assert_problem, spawn_app, valid_case_body};
 
 /// A `caseledger serve` process on a free port.
 struct Service {
@@ -443,4 +443,63 @@ async fn store_copy_sled_to_postgres_and_back_is_exact() {
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["items"].as_array().unwrap().len(), 5, "{list}");
     service.stop();
+}
+
+#[tokio::test]
+async fn the_backup_endpoint_is_for_admins_and_streams_a_whole_snapshot() {
+    let app = spawn_app().await;
+    let case = app.open_valid_case(&app.admin_token).await;
+
+    let anonymous = app
+        .request(reqwest::Method::GET, "/v1/admin/backup", None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED).await;
+    for role in ["auditor", "officer", "supervisor"] {
+        let token = app.token(role, None).await;
+        let refused = app.get("/v1/admin/backup", &token).await;
+        let problem = assert_problem(refused, StatusCode::FORBIDDEN).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("back up"),
+            "{problem}"
+        );
+    }
+
+    let response = app.get("/v1/admin/backup", &app.admin_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/x-ndjson"
+    );
+    let body = response.text().await.unwrap();
+    let records: Vec<Value> = body
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records[0], json!({"kind": "begin", "format": 1}));
+    let end = records.last().unwrap();
+    assert_eq!(end["kind"], json!("end"), "{end}");
+    assert_eq!(end["head"]["position"], json!(1));
+    let spaces: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter(|record| record["kind"] == "keyspace")
+        .map(|record| record["space"].as_str().unwrap())
+        .collect();
+    assert!(spaces.contains("tokens"), "{spaces:?}");
+    assert!(!spaces.contains("projection.cases"), "{spaces:?}");
+    let event = records
+        .iter()
+        .find(|record| record["kind"] == "event")
+        .unwrap();
+    assert_eq!(event["position"], json!(1));
+    assert_eq!(event["stream"], json!(case.to_string()));
+    // The envelope is the exact stored line, as the audit export gives it.
+    let export = app
+        .get("/v1/audit/export", &app.admin_token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(format!("{}\n", event["envelope"].as_str().unwrap()), export);
 }
