@@ -706,11 +706,9 @@ impl LogRows for PostgresRows {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The target already holds something; an import only ever fills an empty store.
-    #[error(
-        "the target {target} is not empty ({what}); a copy or restore only fills an empty store"
-    )]
+    #[error("{target} is not empty ({what}); a copy or restore only fills an empty store")]
     TargetNotEmpty {
-        /// The target, without any password.
+        /// The target, without any password: `the directory …` or `the PostgreSQL database`.
         target: String,
         /// What it holds.
         what: String,
@@ -783,8 +781,8 @@ impl Importer {
     pub async fn sled(dir: &Path) -> Result<Importer, ImportError> {
         if !is_empty_dir(dir)? {
             return Err(ImportError::TargetNotEmpty {
-                target: dir.display().to_string(),
-                what: "the directory holds files".into(),
+                target: format!("the directory {}", dir.display()),
+                what: "it holds files".into(),
             });
         }
         let mut staging = dir.as_os_str().to_owned();
@@ -792,7 +790,7 @@ impl Importer {
         let staging = PathBuf::from(staging);
         if staging.exists() {
             return Err(ImportError::TargetNotEmpty {
-                target: staging.display().to_string(),
+                target: format!("the directory {}", staging.display()),
                 what: "an earlier import was interrupted there; remove it".into(),
             });
         }
