@@ -748,11 +748,6 @@ pub async fn run_restore(args: &RestoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The head of the log in a data dir, verified from position 1 (for tests and tools).
-pub async fn verified_head(data_dir: &Path) -> anyhow::Result<Head> {
-    verify_written(&Location::DataDir(data_dir.to_owned())).await
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
