@@ -2,7 +2,8 @@
 //! while commands are being written, `caseledger restore` into a fresh data dir, then the
 //! restored service verifies its chain and serves the backed-up cases and tokens; `caseledger
 //! store copy` sled → PostgreSQL → sled gives a byte-identical export, and refuses a target
-//! that holds anything; a backup with a non-admin token is refused.
+//! that holds anything; a backup with a non-admin token is refused; an online backup of a
+//! PostgreSQL store restores into sled.
 //!
 //! This owns its small process harness ([`Service`]) and runs the CLI commands as processes.
 
@@ -27,8 +28,20 @@ struct Service {
 
 impl Service {
     fn start(data_dir: &Path) -> Service {
+        Service::start_on(data_dir, "sled")
+    }
+
+    /// Starts the binary on `store` (`sled` or a postgres:// URL) with `data_dir`.
+    fn start_on(data_dir: &Path, store: &str) -> Service {
         let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                store,
+                "--data-dir",
+            ])
             .arg(data_dir)
             .env("CASELEDGER_LOG", "info")
             .stdin(Stdio::null())
@@ -502,4 +515,65 @@ async fn the_backup_endpoint_is_for_admins_and_streams_a_whole_snapshot() {
         .await
         .unwrap();
     assert_eq!(format!("{}\n", event["envelope"].as_str().unwrap()), export);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_backup_of_a_postgres_store_restores_into_sled() {
+    let work = tempfile::tempdir().unwrap();
+    let database = ScratchDatabase::create().await;
+    let data_dir = work.path().join("pg-data");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let service = Service::start_on(&data_dir, database.url());
+    let token_file = data_dir.join("initial-admin-token");
+    let admin = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut cases = Vec::new();
+    for _ in 0..4 {
+        cases.push(open_case(&client, &service.address, &admin).await.unwrap());
+    }
+    let backup_dir = work.path().join("backup");
+    let backup = caseledger(args(&[
+        &"backup",
+        &"--url",
+        &service.address,
+        &"--token-file",
+        &token_file,
+        &"--out",
+        &backup_dir,
+    ]))
+    .await;
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(
+        String::from_utf8_lossy(&backup.stdout).contains("backed up 4 events"),
+        "{}",
+        text(&backup)
+    );
+    service.stop();
+
+    let restored = work.path().join("restored");
+    let restore = caseledger(args(&[
+        &"restore",
+        &"--from",
+        &backup_dir,
+        &"--data-dir",
+        &restored,
+    ]))
+    .await;
+    assert!(restore.status.success(), "{}", text(&restore));
+    let service = Service::start(&restored);
+    for case in &cases {
+        let (status, view) = get(
+            &client,
+            format!("{}/v1/cases/{case}", service.address),
+            &admin,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+    }
+    service.stop();
 }
