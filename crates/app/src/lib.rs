@@ -7,6 +7,7 @@
 //! requests and responses.
 
 pub mod audit;
+pub mod backup;
 pub mod clock;
 pub mod error;
 pub mod personal_data;

@@ -106,11 +106,11 @@ impl Default for PostgresLogOptions {
 /// ```
 #[derive(Clone)]
 pub struct PostgresLog {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    pool: Pool,
+pub(crate) struct Shared {
+    pub(crate) pool: Pool,
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     head: watch::Receiver<Head>,
@@ -169,12 +169,12 @@ fn publish(sender: &watch::Sender<Head>, head: Head) {
     });
 }
 
-fn to_sql_int(value: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_sql_int(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value)
         .map_err(|_| StoreError::Storage(format!("{value} does not fit PostgreSQL's bigint")))
 }
 
-fn from_sql_int(value: i64) -> Result<u64, StoreError> {
+pub(crate) fn from_sql_int(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value)
         .map_err(|_| StoreError::Storage(format!("a negative number ({value}) in the log tables")))
 }
@@ -190,7 +190,7 @@ fn decode_head(position: i64, hash: &[u8]) -> Result<Head, StoreError> {
 }
 
 /// The committed head as the database holds it (no lock).
-async fn read_committed_head(client: &Object) -> Result<Head, StoreError> {
+pub(crate) async fn read_committed_head(client: &Object) -> Result<Head, StoreError> {
     let statement = client
         .prepare_cached("SELECT position, hash FROM log_head")
         .await
@@ -713,7 +713,10 @@ async fn read_for_batch(
 
 /// An idempotency record from the columns `fingerprint, stream, first_version, last_version,
 /// first_position, last_position, recorded_at_unix`, starting at column `first`.
-fn decode_record(row: &tokio_postgres::Row, first: usize) -> Result<IdempotencyRecord, StoreError> {
+pub(crate) fn decode_record(
+    row: &tokio_postgres::Row,
+    first: usize,
+) -> Result<IdempotencyRecord, StoreError> {
     let int = |offset: usize| from_sql_int(row.get(first + offset));
     Ok(IdempotencyRecord {
         fingerprint: row.get(first),
