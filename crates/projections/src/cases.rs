@@ -4,9 +4,9 @@
 //! Layout of the keyspace: `meta/version` (the projection's format version), `meta/checkpoint`
 //! (the last position persisted) and `case/<16-byte id>` (the case's JSON). Applying events
 //! only changes memory and marks the cases it touched; [`CaseProjection::persist`] (the
-//! follower calls it about once a second, after a catch-up page and at shutdown) writes the
-//! marked cases and the checkpoint in one atomic batch, so a case touched a hundred times in a
-//! second is encoded once. The batch is not synced: the log is the durable truth, and anything
+//! follower calls it every few seconds, after a catch-up page and at shutdown) writes the
+//! marked cases and the checkpoint in one atomic batch, so a case touched a hundred times
+//! between two persists is encoded once. The batch is not synced: the log is the durable truth, and anything
 //! lost is replayed from it at the next start.
 //!
 //! Several service instances on one PostgreSQL database share the keyspace. Each persists with
@@ -15,7 +15,7 @@
 //! the stored checkpoint or later, never earlier. Folding skips an event a row already holds
 //! (its case version is at least the event's), so rows ahead of the checkpoint are harmless.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use caseledger_domain::{Case, CaseId, LetterId, StoredEvent};
@@ -40,8 +40,13 @@ const STEP_EVENTS: usize = 2_000;
 const CATCH_UP_EVENTS: usize = 50_000;
 
 /// How often the follower writes the changed cases and its checkpoint while the log moves.
-/// What is not yet written is replayed from the log after a crash.
-pub const PERSIST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// What is not yet written is replayed from the log after a crash (at the rates measured in
+/// `docs/benchmarks.md`, five seconds of commands replay in well under a second). Each persist
+/// encodes every changed case whole, so a longer interval writes a busy case less often.
+pub const PERSIST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How many rows a snapshot encodes under one acquisition of the read lock.
+const SNAPSHOT_ROWS_PER_LOCK: usize = 64;
 
 /// What a projection step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,7 +289,7 @@ impl CaseProjection {
     /// Writes the cases changed since the last persist and the checkpoint, unless the stored
     /// checkpoint is already ahead of this projection's (another instance on the same
     /// database persisted further); then the changed cases stay marked for the next persist.
-    /// Returns whether it wrote.
+    /// Returns whether it wrote. The follower goes on applying events meanwhile.
     pub async fn persist(&self) -> Result<bool, ProjectionError> {
         let _persist = self.inner.persist.lock().await;
         // Encoding every changed case is wasted when another instance already persisted
@@ -293,22 +298,24 @@ impl CaseProjection {
         if stored.is_some_and(|stored| stored > self.checkpoint()) {
             return Ok(false);
         }
-        let snapshot = {
-            let _step = self.inner.step.lock().await;
-            self.snapshot()?
-        };
+        let snapshot = self.snapshot()?;
         self.write(snapshot).await
     }
 
-    /// The changed cases, encoded, and the checkpoint they are at; the marks move into the
-    /// snapshot. The caller holds the step lock, so no event is applied meanwhile.
+    /// The changed cases, encoded, and a checkpoint they are at or past; the marks move into
+    /// the snapshot. Events may be applied meanwhile: the checkpoint is read before the marks
+    /// are taken (and `apply` marks before it moves the checkpoint), so every case changed up
+    /// to the checkpoint is in the snapshot, some perhaps already further on — which loading
+    /// tolerates, since folding skips the events a row already holds. Rows are encoded a few
+    /// at a time under the read lock, so queries and the follower are never held up long.
     fn snapshot(&self) -> Result<Snapshot, ProjectionError> {
         let checkpoint = self.checkpoint();
         let ids = std::mem::take(&mut *self.dirty()?);
         let mut changes: Vec<KeyspaceChange> = Vec::with_capacity(ids.len() + 1);
-        {
+        let ordered: Vec<CaseId> = ids.iter().copied().collect();
+        for chunk in ordered.chunks(SNAPSHOT_ROWS_PER_LOCK) {
             let table = self.table()?;
-            for id in &ids {
+            for id in chunk {
                 if let Some(row) = table.rows.get(id) {
                     changes.push((case_key(*id), Some(encode(&row.case)?)));
                 }
@@ -366,18 +373,17 @@ impl CaseProjection {
         let Some(last) = events.last().map(|recorded| recorded.position.0) else {
             return Ok(());
         };
-        let mut touched: HashMap<CaseId, CaseRow> = HashMap::new();
+        // Folded in place: nothing here can fail halfway (the write happens in `persist`), so
+        // no copy of a row is needed to fall back on.
+        let mut touched: HashSet<CaseId> = HashSet::new();
         {
-            let table = self.table()?;
+            let mut table = self.table_mut()?;
             for recorded in events {
                 let stored = &recorded.event;
-                let row = touched.entry(stored.case_id).or_insert_with(|| {
-                    table
-                        .rows
-                        .get(&stored.case_id)
-                        .cloned()
-                        .unwrap_or_else(|| CaseRow::new(Case::new(stored.case_id)))
-                });
+                let row = table
+                    .rows
+                    .entry(stored.case_id)
+                    .or_insert_with(|| CaseRow::new(Case::new(stored.case_id)));
                 if row.case.version >= recorded.version.0 {
                     continue;
                 }
@@ -388,10 +394,12 @@ impl CaseProjection {
                 ) {
                     row.refresh_search_text();
                 }
+                touched.insert(stored.case_id);
             }
         }
-        self.dirty()?.extend(touched.keys().copied());
-        self.table_mut()?.rows.extend(touched);
+        // Marked before the checkpoint moves, so a snapshot that reads the checkpoint first
+        // and then takes the marks has every case changed up to that checkpoint.
+        self.dirty()?.extend(touched);
         self.inner.checkpoint.send_replace(last);
         metrics::gauge!("caseledger_projection_checkpoint", "projection" => "cases")
             .set(last as f64);
