@@ -6,8 +6,8 @@
 //! only changes memory and marks the cases it touched; [`CaseProjection::persist`] (the
 //! follower calls it every few seconds, after a catch-up page and at shutdown) writes the
 //! marked cases and the checkpoint in one atomic batch, so a case touched a hundred times
-//! between two persists is encoded once. The batch is not synced: the log is the durable truth, and anything
-//! lost is replayed from it at the next start.
+//! between two persists is encoded once. The batch is not synced: the log is the durable
+//! truth, and anything lost is replayed from it at the next start.
 //!
 //! Several service instances on one PostgreSQL database share the keyspace. Each persists with
 //! a guard — only while the stored checkpoint is at most its own — and writes every case it
