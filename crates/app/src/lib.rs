@@ -7,6 +7,7 @@
 //! requests and responses.
 
 pub mod audit;
+mod case_cache;
 pub mod clock;
 pub mod error;
 pub mod personal_data;
