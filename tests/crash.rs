@@ -24,11 +24,17 @@ struct Service {
 }
 
 impl Service {
-    /// Starts the binary on `data_dir` and waits for its "listening" line.
-    fn start(data_dir: &Path) -> Service {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+    /// Starts the binary on `data_dir` (and the PostgreSQL database at `store`, when given)
+    /// and waits for its "listening" line.
+    fn start(data_dir: &Path, store: Option<&str>) -> Service {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+            .arg(data_dir);
+        if let Some(store) = store {
+            command.args(["--store", store]);
+        }
+        let mut child = command
             .env("CASELEDGER_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -251,8 +257,10 @@ async fn kill_9_under_load_loses_no_acknowledged_command() {
     let data_dir = tempfile::tempdir().expect("data dir");
     let data: PathBuf = data_dir.path().to_owned();
     let client = reqwest::Client::new();
+    let database = crate::support::scratch_postgres().await;
+    let store = database.as_ref().map(|database| database.url());
 
-    let service = Service::start(&data);
+    let service = Service::start(&data, store);
     let admin = admin_token(&data);
     let officer = officer_token(&client, &service.address, &admin).await;
     let cases = open_cases(&client, &service.address, &officer, 16).await;
@@ -267,7 +275,7 @@ async fn kill_9_under_load_loses_no_acknowledged_command() {
         );
         all_acknowledged.extend(acknowledged);
 
-        service = Service::start(&data);
+        service = Service::start(&data, store);
         check_everything_survived(&client, &service.address, &admin, &all_acknowledged).await;
     }
 

@@ -1,5 +1,5 @@
 //! Test support: [`spawn_app`] starts the whole service (sled store in a fresh temporary
-//! directory, [`App`] with its background workers, the axum router) on `127.0.0.1:0` in tasks
+//! directory, or a fresh PostgreSQL database when [`TEST_STORE_ENV`] says so, [`App`] with its background workers, the axum router) on `127.0.0.1:0` in tasks
 //! of the test's runtime, and [`TestApp`] sends requests to it as a client would.
 //!
 //! It owns no assertions about behaviour beyond [`assert_problem`], which checks the RFC 9457
@@ -11,6 +11,7 @@ use std::time::Duration;
 use caseledger_api::{ApiConfig, AppState};
 use caseledger_app::{spawn_workers, App, Storage, SystemClock};
 use caseledger_domain::Policy;
+use caseledger_store::conformance::ScratchDatabase;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -43,12 +44,34 @@ pub struct TestApp {
     _shutdown: watch::Sender<bool>,
     /// Kept so the data directory lives as long as the test.
     _data_dir: TempDir,
+    /// The PostgreSQL database, when the suite runs on PostgreSQL (dropped after the test).
+    _database: Option<ScratchDatabase>,
+}
+
+/// Which store the integration tests run on: `sled` (the default: a fresh temporary
+/// directory) or `postgres` (a fresh database on the test server, see
+/// `caseledger_store::conformance::ScratchDatabase`). CI runs the whole suite both ways.
+pub const TEST_STORE_ENV: &str = "CASELEDGER_TEST_STORE";
+
+/// A fresh PostgreSQL database when [`TEST_STORE_ENV`] asks for PostgreSQL; `None` for sled.
+pub async fn scratch_postgres() -> Option<ScratchDatabase> {
+    match std::env::var(TEST_STORE_ENV).as_deref() {
+        Err(_) | Ok("" | "sled") => None,
+        Ok("postgres") => Some(ScratchDatabase::create().await),
+        Ok(other) => panic!("{TEST_STORE_ENV}={other}: expected sled or postgres"),
+    }
 }
 
 /// Starts the service on a fresh store and a free loopback port.
 pub async fn spawn_app() -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary data directory");
-    let storage = Storage::open_sled(data_dir.path()).expect("the sled store opens");
+    let database = scratch_postgres().await;
+    let storage = match &database {
+        Some(database) => Storage::open_postgres(database.url())
+            .await
+            .expect("the PostgreSQL store opens"),
+        None => Storage::open_sled(data_dir.path()).expect("the sled store opens"),
+    };
     let app = Arc::new(
         App::new(storage, Policy::default(), Arc::new(SystemClock))
             .await
@@ -91,6 +114,7 @@ pub async fn spawn_app() -> TestApp {
         app,
         _shutdown: shutdown,
         _data_dir: data_dir,
+        _database: database,
     }
 }
 

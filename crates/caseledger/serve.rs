@@ -131,6 +131,22 @@ impl Server {
         let app = App::new(storage, settings.policy.clone(), Arc::new(SystemClock))
             .await
             .context("cannot start the service")?;
+        // Every instance on one store must sign with the same key, or auditors would be told
+        // different public keys and find checkpoints that do not verify.
+        if let Some(last) = app
+            .last_checkpoint()
+            .await
+            .context("cannot read the checkpoints")?
+        {
+            if last.verify(&public_key).is_err() {
+                anyhow::bail!(
+                    "the checkpoints in this store were signed with another key than {} \
+                     (public key {public_key}); start every instance with the same \
+                     --signing-key",
+                    key_source.path().display()
+                );
+            }
+        }
         app.install_signing_key(signing_key);
         app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
             schedule: settings.webhook_retry_schedule.clone(),

@@ -147,6 +147,17 @@ impl App {
         };
         let head = self.head();
         let last = self.last_checkpoint().await?;
+        if let Some(last) = &last {
+            // Another instance on the same store signed with another key: signing on would
+            // leave auditors two public keys. `serve` refuses to start so; this catches an
+            // instance started before the first checkpoint existed.
+            if last.verify(&public_key_base64(key)).is_err() {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "the last checkpoint was signed with another key than this instance's; \
+                     every instance must use the same --signing-key"
+                )));
+            }
+        }
         let (mut last_position, last_at) = match &last {
             Some(checkpoint) => (
                 checkpoint.position.0,

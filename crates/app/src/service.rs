@@ -256,16 +256,18 @@ impl App {
         self.tokens.authenticate(token)
     }
 
+    /// Re-reads the tokens and the webhook endpoints from a store shared with other instances.
+    pub async fn refresh_shared_state(&self) -> Result<(), AppError> {
+        self.tokens.refresh().await?;
+        self.reload_webhook_endpoints().await
+    }
+
     /// On a store with no token yet, issues the first admin token.
     pub async fn issue_initial_admin_token(&self) -> Result<Option<IssuedToken>, AppError> {
         if !self.tokens.is_empty() {
             return Ok(None);
         }
-        let issued = self
-            .tokens
-            .issue("initial-admin".into(), Role::Admin, None, self.now())
-            .await?;
-        Ok(Some(issued))
+        self.tokens.issue_initial_admin(self.now()).await
     }
 
     /// Issues a token (admins only). Partners need a known department; no other role has one.

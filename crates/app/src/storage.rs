@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use caseledger_store::{
-    EventLog, Keyspace, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
+    EventLog, Keyspace, Lease, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
 };
 
 use caseledger_domain::StoredEvent;
@@ -35,7 +35,16 @@ pub struct Storage {
     pub webhook_state: Keyspace,
     /// The partner departments' feeds of webhook messages.
     pub feed: Keyspace,
+    /// Which instance does the work that must run in one place: the webhook feed and
+    /// delivery, and checkpoint signing.
+    pub leader: Lease,
+    /// Whether other service instances may share this store (PostgreSQL): in-memory copies of
+    /// shared state (tokens, webhook endpoints) must then be refreshed from it.
+    pub shared: bool,
 }
+
+/// The name of the lease of [`Storage::leader`].
+pub const LEADER_LEASE: &str = "leader";
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +68,9 @@ impl Storage {
             webhook_endpoints: log.keyspace("webhooks.endpoints")?,
             webhook_state: log.keyspace("webhooks.state")?,
             feed: log.keyspace("webhooks.feed")?,
+            // sled locks its directory: this process is the only one.
+            leader: Lease::always_held(LEADER_LEASE),
+            shared: false,
             log: Arc::new(log),
         })
     }
@@ -78,6 +90,8 @@ impl Storage {
             webhook_endpoints: log.keyspace("webhooks.endpoints"),
             webhook_state: log.keyspace("webhooks.state"),
             feed: log.keyspace("webhooks.feed"),
+            leader: log.lease(LEADER_LEASE),
+            shared: true,
             log: Arc::new(log),
         })
     }

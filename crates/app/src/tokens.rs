@@ -3,7 +3,11 @@
 //!
 //! A token is `clt_` followed by 43 base64url characters (256 random bits). The store keeps
 //! [`TokenRecord`]s by id; an in-memory index by hash answers every request without touching
-//! the disk, and is updated in the same call that writes a change.
+//! the disk, and is updated in the same call that writes a change. When other service
+//! instances share the store (PostgreSQL), [`Tokens::refresh`] re-reads the records every
+//! [`TOKEN_REFRESH_EVERY`], so a token issued or revoked through one instance holds in every
+//! other within that time. The first admin token is issued once per store, whichever instance
+//! starts first: its record and a marker are written in one guarded batch.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -21,6 +25,13 @@ use uuid::Uuid;
 use crate::AppError;
 
 const TOKEN_PREFIX: &str = "clt_";
+
+/// How often an instance re-reads the tokens of a shared store.
+pub const TOKEN_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The marker of the first admin token (a JSON `u64`, 1 once issued). Token records are keyed
+/// by their 16-byte id; this key is longer, so it never collides with one.
+const INITIAL_ADMIN_MARKER: &[u8] = b"meta/initial-admin-token";
 
 /// An authenticated caller: the token's identity and powers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +81,50 @@ pub struct Tokens {
     by_hash: RwLock<HashMap<[u8; 32], TokenRecord>>,
 }
 
+/// Every token record in `keyspace`, by hash.
+async fn read_index(keyspace: &Keyspace) -> Result<HashMap<[u8; 32], TokenRecord>, AppError> {
+    let records: Vec<(Vec<u8>, serde_json::Value)> = keyspace.scan(b"").await?;
+    let mut by_hash = HashMap::new();
+    for (key, record) in records {
+        if key.len() != 16 {
+            continue;
+        }
+        let record: TokenRecord = serde_json::from_value(record)
+            .map_err(|error| AppError::Internal(anyhow::anyhow!("a bad token record: {error}")))?;
+        let mut hash = [0u8; 32];
+        if hex::decode_to_slice(&record.token_hash, &mut hash).is_ok() {
+            by_hash.insert(hash, record);
+        }
+    }
+    Ok(by_hash)
+}
+
+/// A new random token and its record (not yet stored), with the token's hash.
+fn new_token(
+    name: String,
+    role: Role,
+    department: Option<Department>,
+    now: DateTime<Utc>,
+) -> ([u8; 32], IssuedToken) {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let hash = hash_token(&token);
+    let record = TokenRecord {
+        id: Uuid::now_v7(),
+        name,
+        role,
+        department,
+        token_hash: hex::encode(hash),
+        created_at: now,
+        revoked_at: None,
+    };
+    (hash, IssuedToken { record, token })
+}
+
 fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -77,18 +132,22 @@ fn hash_token(token: &str) -> [u8; 32] {
 impl Tokens {
     /// Loads every token record into memory.
     pub async fn load(keyspace: Keyspace) -> Result<Tokens, AppError> {
-        let records: Vec<(Vec<u8>, TokenRecord)> = keyspace.scan(b"").await?;
-        let mut by_hash = HashMap::new();
-        for (_, record) in records {
-            let mut hash = [0u8; 32];
-            if hex::decode_to_slice(&record.token_hash, &mut hash).is_ok() {
-                by_hash.insert(hash, record);
-            }
-        }
+        let by_hash = read_index(&keyspace).await?;
         Ok(Tokens {
             keyspace,
             by_hash: RwLock::new(by_hash),
         })
+    }
+
+    /// Re-reads every token record from the store, taking in what other instances issued or
+    /// revoked.
+    pub async fn refresh(&self) -> Result<(), AppError> {
+        let by_hash = read_index(&self.keyspace).await?;
+        *self
+            .by_hash
+            .write()
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("token index poisoned")))? = by_hash;
+        Ok(())
     }
 
     /// Whether any token was ever issued.
@@ -107,28 +166,50 @@ impl Tokens {
         department: Option<Department>,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, AppError> {
-        let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let token = format!(
-            "{TOKEN_PREFIX}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
-        );
-        let hash = hash_token(&token);
-        let record = TokenRecord {
-            id: Uuid::now_v7(),
-            name,
-            role,
-            department,
-            token_hash: hex::encode(hash),
-            created_at: now,
-            revoked_at: None,
-        };
-        self.keyspace.put(record.id.as_bytes(), &record).await?;
+        let (hash, issued) = new_token(name, role, department, now);
+        self.keyspace
+            .put(issued.record.id.as_bytes(), &issued.record)
+            .await?;
+        self.remember(hash, &issued.record)?;
+        Ok(issued)
+    }
+
+    /// Issues the first admin token of the store, unless one was ever issued: the record and
+    /// the marker are written in one batch under a guard, so that of several instances
+    /// starting at once on one database exactly one issues it. `None` when the store had it.
+    pub async fn issue_initial_admin(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IssuedToken>, AppError> {
+        let (hash, issued) = new_token("initial-admin".into(), Role::Admin, None, now);
+        let record =
+            serde_json::to_vec(&issued.record).map_err(|error| AppError::Internal(error.into()))?;
+        let marker = serde_json::to_vec(&1u64).map_err(|error| AppError::Internal(error.into()))?;
+        let written = self
+            .keyspace
+            .apply_guarded(
+                INITIAL_ADMIN_MARKER,
+                0,
+                vec![
+                    (issued.record.id.as_bytes().to_vec(), Some(record)),
+                    (INITIAL_ADMIN_MARKER.to_vec(), Some(marker)),
+                ],
+                true,
+            )
+            .await?;
+        if !written {
+            return Ok(None);
+        }
+        self.remember(hash, &issued.record)?;
+        Ok(Some(issued))
+    }
+
+    fn remember(&self, hash: [u8; 32], record: &TokenRecord) -> Result<(), AppError> {
         self.by_hash
             .write()
             .map_err(|_| AppError::Internal(anyhow::anyhow!("token index poisoned")))?
             .insert(hash, record.clone());
-        Ok(IssuedToken { record, token })
+        Ok(())
     }
 
     /// The caller a bearer token stands for, if it is known and not revoked.

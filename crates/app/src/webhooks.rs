@@ -72,6 +72,10 @@ fn internal(error: WebhookError) -> AppError {
 fn webhook_error(error: WebhookError) -> AppError {
     match error {
         WebhookError::NotFound => AppError::NotFound("webhook".into()),
+        WebhookError::Busy => AppError::Unavailable {
+            reason: WebhookError::Busy.to_string(),
+            retry_after_seconds: 1,
+        },
         WebhookError::Store(store) => store.into(),
         other => internal(other),
     }
@@ -322,6 +326,28 @@ impl App {
                 return;
             }
         }
+    }
+
+    /// Re-reads the webhook feed and the endpoints from the store (what another instance on
+    /// the same database wrote), before this instance starts delivering.
+    pub async fn reload_webhooks(&self) -> Result<(), AppError> {
+        self.webhooks.feed.reload().await.map_err(webhook_error)?;
+        self.webhooks
+            .registry
+            .reload()
+            .await
+            .map_err(webhook_error)?;
+        Ok(())
+    }
+
+    /// Re-reads the webhook endpoints and their states from the store.
+    pub(crate) async fn reload_webhook_endpoints(&self) -> Result<(), AppError> {
+        self.webhooks
+            .registry
+            .reload()
+            .await
+            .map_err(webhook_error)?;
+        Ok(())
     }
 
     /// Runs the feed worker and the delivery worker until `shutdown` turns true.

@@ -1,6 +1,16 @@
 //! The background workers of a running service: the case projection follower, the deadline
-//! watcher, the checkpoint signer, and the webhook feed follower and delivery worker. Each is one step under a loop that ends when the
-//! shutdown signal turns true, so tests can also drive the steps themselves.
+//! watcher, the checkpoint signer, and the webhook feed follower and delivery worker. Each is
+//! one step under a loop that ends when the shutdown signal turns true, so tests can also
+//! drive the steps themselves.
+//!
+//! Several instances may share one store (PostgreSQL). Every instance follows the log with
+//! its own case projection and runs the deadline watcher (the domain refuses a second record
+//! of one missed deadline, and the version check makes racing watchers meet there). The
+//! checkpoint signer and the webhook feed and delivery run only in the instance that holds
+//! the leader lease ([`caseledger_store::Lease`]); when it loses the lease they stop, and the
+//! instance that takes it over reloads the feed and the endpoints from the store and goes
+//! on from the stored cursors. On a shared store every instance also re-reads the tokens and
+//! the webhook endpoints every few seconds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::tokens::TOKEN_REFRESH_EVERY;
 use crate::App;
 
 /// The running workers; stop them with the shutdown sender given to [`spawn_workers`].
@@ -64,13 +75,100 @@ pub fn spawn_workers(
             }
         })
     };
-    let checkpoints = {
+    // The work of the leader: the checkpoint signer, the webhook feed follower and the
+    // delivery worker (one lane per endpoint).
+    let leader = {
         let app = Arc::clone(app);
         let shutdown = shutdown.clone();
-        tokio::spawn(async move { app.run_checkpoints_until_stopped(shutdown).await })
+        tokio::spawn(async move { run_leader_work(app, shutdown).await })
     };
-    let mut handles = vec![projection, watcher, checkpoints];
-    // The webhook feed follower and the delivery worker (one lane per endpoint).
-    handles.extend(app.spawn_webhook_workers(&shutdown));
+    let mut handles = vec![projection, watcher, leader];
+    if app.storage().shared {
+        let app = Arc::clone(app);
+        let shutdown = shutdown.clone();
+        handles.push(tokio::spawn(async move {
+            refresh_shared_state(app, shutdown).await
+        }));
+    }
     Workers { handles }
+}
+
+/// Runs the leader's work for as long as this instance holds the leader lease, again each time
+/// it takes the lease, until `shutdown` turns true.
+async fn run_leader_work(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let lease = app.storage().leader.clone();
+    let mut held = lease.subscribe();
+    let gauge = metrics::gauge!("caseledger_lease_held", "lease" => lease.name().to_owned());
+    loop {
+        gauge.set(0.0);
+        let taken = tokio::select! {
+            taken = held.wait_for(|held| *held) => taken.is_ok(),
+            _ = shutdown.changed() => false,
+        };
+        if !taken || *shutdown.borrow() {
+            return;
+        }
+        gauge.set(1.0);
+        tracing::info!(
+            lease = lease.name(),
+            "this instance signs checkpoints and delivers webhooks"
+        );
+        if app.storage().shared {
+            // Another instance may have moved the feed and the cursors since this one last
+            // wrote them.
+            if let Err(error) = app.reload_webhooks().await {
+                tracing::error!(%error, "cannot reload the webhook feed and endpoints; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        let (stop_term, term) = watch::channel(false);
+        let mut handles = vec![{
+            let app = Arc::clone(&app);
+            let term = term.clone();
+            tokio::spawn(async move { app.run_checkpoints_until_stopped(term).await })
+        }];
+        handles.extend(app.spawn_webhook_workers(&term));
+        let lease_lost = async {
+            // A lease whose keeper is gone (sled's, always held) never changes again.
+            if held.wait_for(|held| !*held).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let lost = tokio::select! {
+            () = lease_lost => true,
+            _ = shutdown.changed() => false,
+        };
+        let _ = stop_term.send(true);
+        for handle in handles {
+            let _ = handle.await;
+        }
+        if !lost {
+            gauge.set(0.0);
+            return;
+        }
+        tracing::warn!(
+            lease = lease.name(),
+            "lost the leader lease; stopped signing checkpoints and delivering webhooks"
+        );
+    }
+}
+
+/// On a shared store: re-reads the tokens and the webhook endpoints every
+/// [`TOKEN_REFRESH_EVERY`], so what another instance issued, revoked or changed holds here too.
+async fn refresh_shared_state(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(TOKEN_REFRESH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopped = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = shutdown.changed() => true,
+        };
+        if stopped {
+            return;
+        }
+        if let Err(error) = app.refresh_shared_state().await {
+            tracing::warn!(%error, "cannot re-read the tokens and webhook endpoints; retrying");
+        }
+    }
 }

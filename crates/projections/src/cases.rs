@@ -2,12 +2,20 @@
 //! with its checkpoint in one keyspace.
 //!
 //! Layout of the keyspace: `meta/version` (the projection's format version), `meta/checkpoint`
-//! (the last position applied) and `case/<16-byte id>` (the case's JSON). A step writes the
-//! changed cases and the checkpoint in one atomic batch, so after a crash the projection
-//! resumes from a checkpoint that matches its rows. The batch is not synced: the log is the
-//! durable truth, and anything lost is replayed from it.
+//! (the last position persisted) and `case/<16-byte id>` (the case's JSON). Applying events
+//! only changes memory and marks the cases it touched; [`CaseProjection::persist`] (the
+//! follower calls it about once a second, after a catch-up page and at shutdown) writes the
+//! marked cases and the checkpoint in one atomic batch, so a case touched a hundred times in a
+//! second is encoded once. The batch is not synced: the log is the durable truth, and anything
+//! lost is replayed from it at the next start.
+//!
+//! Several service instances on one PostgreSQL database share the keyspace. Each persists with
+//! a guard — only while the stored checkpoint is at most its own — and writes every case it
+//! changed since its last persist that got through, so the stored rows are always the state at
+//! the stored checkpoint or later, never earlier. Folding skips an event a row already holds
+//! (its case version is at least the event's), so rows ahead of the checkpoint are harmless.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use caseledger_domain::{Case, CaseId, LetterId, StoredEvent};
@@ -30,6 +38,10 @@ const STEP_EVENTS: usize = 2_000;
 /// go and nobody waiting on each step, and a case touched several times within one step is
 /// encoded and written once. Two such pages (about 50 MB each) are in memory at a time.
 const CATCH_UP_EVENTS: usize = 50_000;
+
+/// How often the follower writes the changed cases and its checkpoint while the log moves.
+/// What is not yet written is replayed from the log after a crash.
+pub const PERSIST_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a projection step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +106,18 @@ struct Inner {
     /// Held for a whole step (and a reset), so that two callers stepping the same projection
     /// at once — the follower and a test or a rebuild — never apply the same events twice.
     step: tokio::sync::Mutex<()>,
+    /// Held for a whole persist (taken before `step` when both are needed), so that two
+    /// persists never write out of order.
+    persist: tokio::sync::Mutex<()>,
+    /// The cases changed in memory since the last persist that got through.
+    dirty: std::sync::Mutex<HashSet<CaseId>>,
+}
+
+/// What one persist writes: the changed cases as of `checkpoint`.
+struct Snapshot {
+    checkpoint: u64,
+    ids: HashSet<CaseId>,
+    changes: Vec<KeyspaceChange>,
 }
 
 fn case_key(id: CaseId) -> Vec<u8> {
@@ -144,13 +168,17 @@ impl CaseProjection {
                 table: RwLock::new(table),
                 checkpoint: sender,
                 step: tokio::sync::Mutex::new(()),
+                persist: tokio::sync::Mutex::new(()),
+                dirty: std::sync::Mutex::new(HashSet::new()),
             }),
         })
     }
 
     /// Forgets everything, so the next steps rebuild the projection from position 0.
     pub async fn reset(&self) -> Result<(), ProjectionError> {
+        let _persist = self.inner.persist.lock().await;
         let _step = self.inner.step.lock().await;
+        self.dirty()?.clear();
         self.inner.keyspace.clear().await?;
         self.inner
             .keyspace
@@ -184,6 +212,13 @@ impl CaseProjection {
             .map_err(|_| ProjectionError::Poisoned)
     }
 
+    fn dirty(&self) -> Result<std::sync::MutexGuard<'_, HashSet<CaseId>>, ProjectionError> {
+        self.inner
+            .dirty
+            .lock()
+            .map_err(|_| ProjectionError::Poisoned)
+    }
+
     fn table_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, CaseTable>, ProjectionError> {
         self.inner
             .table
@@ -210,20 +245,22 @@ impl CaseProjection {
         if events.is_empty() {
             return Ok(Outcome::Idle);
         }
-        self.apply(&events).await?;
+        self.apply(&events)?;
         Ok(Outcome::Progressed)
     }
 
-    /// Steps until the projection reaches the log's head, calling `progress` after each step.
+    /// Steps until the projection reaches the log's head, persisting after each page and
+    /// calling `progress` after each.
     ///
-    /// Each page is read while the one before is applied, so that decoding the log and folding
-    /// and writing the rows overlap; and the pages are larger than a follower's step, so that
-    /// a case touched several times within a page is written once.
+    /// Each page is read while the one before is applied and persisted, so that decoding the
+    /// log and folding and writing the rows overlap; and the pages are larger than a
+    /// follower's step, so that a case touched several times within a page is written once.
     pub async fn catch_up(
         &self,
         log: &dyn EventLog<StoredEvent>,
         mut progress: impl FnMut(u64),
     ) -> Result<(), ProjectionError> {
+        let _persist = self.inner.persist.lock().await;
         let _step = self.inner.step.lock().await;
         let mut events = log
             .read_all(Position(self.checkpoint()), CATCH_UP_EVENTS)
@@ -231,8 +268,12 @@ impl CaseProjection {
         while let Some(last) = events.last().map(|recorded| recorded.position) {
             // Reading after `last` is right only once `events` are applied; if applying fails,
             // what was read ahead is discarded with the error.
+            let apply_and_persist = async {
+                self.apply(&events)?;
+                self.write(self.snapshot()?).await
+            };
             let (next, applied) =
-                tokio::join!(log.read_all(last, CATCH_UP_EVENTS), self.apply(&events));
+                tokio::join!(log.read_all(last, CATCH_UP_EVENTS), apply_and_persist);
             applied?;
             progress(self.checkpoint());
             events = next?;
@@ -240,14 +281,88 @@ impl CaseProjection {
         Ok(())
     }
 
-    /// Applies `events`, the ones right after the checkpoint, and moves the checkpoint to the
-    /// last of them. The caller holds the step lock.
-    ///
-    /// The events are folded into copies of the rows they touch; the copies replace the rows
-    /// only once they and the new checkpoint are written. A failed write thus leaves the
-    /// projection exactly at its checkpoint, and the next step applies the same events again
-    /// to the same rows rather than a second time on top of them.
-    async fn apply(&self, events: &[Recorded<StoredEvent>]) -> Result<(), ProjectionError> {
+    /// Writes the cases changed since the last persist and the checkpoint, unless the stored
+    /// checkpoint is already ahead of this projection's (another instance on the same
+    /// database persisted further); then the changed cases stay marked for the next persist.
+    /// Returns whether it wrote.
+    pub async fn persist(&self) -> Result<bool, ProjectionError> {
+        let _persist = self.inner.persist.lock().await;
+        // Encoding every changed case is wasted when another instance already persisted
+        // further; this read saves it (the guard in `write` still decides).
+        let stored: Option<u64> = self.inner.keyspace.get(CHECKPOINT_KEY).await?;
+        if stored.is_some_and(|stored| stored > self.checkpoint()) {
+            return Ok(false);
+        }
+        let snapshot = {
+            let _step = self.inner.step.lock().await;
+            self.snapshot()?
+        };
+        self.write(snapshot).await
+    }
+
+    /// The changed cases, encoded, and the checkpoint they are at; the marks move into the
+    /// snapshot. The caller holds the step lock, so no event is applied meanwhile.
+    fn snapshot(&self) -> Result<Snapshot, ProjectionError> {
+        let checkpoint = self.checkpoint();
+        let ids = std::mem::take(&mut *self.dirty()?);
+        let mut changes: Vec<KeyspaceChange> = Vec::with_capacity(ids.len() + 1);
+        {
+            let table = self.table()?;
+            for id in &ids {
+                if let Some(row) = table.rows.get(id) {
+                    changes.push((case_key(*id), Some(encode(&row.case)?)));
+                }
+            }
+        }
+        changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&checkpoint)?)));
+        Ok(Snapshot {
+            checkpoint,
+            ids,
+            changes,
+        })
+    }
+
+    /// Writes a snapshot under the checkpoint guard; the caller holds the persist lock. What
+    /// was not written is marked again.
+    async fn write(&self, snapshot: Snapshot) -> Result<bool, ProjectionError> {
+        let Snapshot {
+            checkpoint,
+            ids,
+            changes,
+        } = snapshot;
+        let written = self
+            .inner
+            .keyspace
+            .apply_guarded(CHECKPOINT_KEY, checkpoint, changes, false)
+            .await;
+        match written {
+            Ok(true) => {
+                metrics::gauge!("caseledger_projection_persisted_checkpoint", "projection" => "cases")
+                    .set(checkpoint as f64);
+                Ok(true)
+            }
+            Ok(false) => {
+                self.dirty()?.extend(ids);
+                Ok(false)
+            }
+            Err(error) => {
+                self.dirty()?.extend(ids);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Whether anything changed since the last persist that got through.
+    fn has_unpersisted_changes(&self) -> bool {
+        self.dirty().map(|dirty| !dirty.is_empty()).unwrap_or(false)
+    }
+
+    /// Applies `events`, the ones right after the checkpoint, in memory, moves the checkpoint
+    /// to the last of them and marks the cases they touched for the next persist. The caller
+    /// holds the step lock. An event a row already holds (its case version is at least the
+    /// event's stream version, as after loading rows another instance persisted ahead of the
+    /// checkpoint) is skipped.
+    fn apply(&self, events: &[Recorded<StoredEvent>]) -> Result<(), ProjectionError> {
         let Some(last) = events.last().map(|recorded| recorded.position.0) else {
             return Ok(());
         };
@@ -263,6 +378,9 @@ impl CaseProjection {
                         .cloned()
                         .unwrap_or_else(|| CaseRow::new(Case::new(stored.case_id)))
                 });
+                if row.case.version >= recorded.version.0 {
+                    continue;
+                }
                 row.case.evolve(&stored.event, stored.at);
                 if matches!(
                     stored.event,
@@ -272,12 +390,7 @@ impl CaseProjection {
                 }
             }
         }
-        let mut changes: Vec<KeyspaceChange> = Vec::with_capacity(touched.len() + 1);
-        for (id, row) in &touched {
-            changes.push((case_key(*id), Some(encode(&row.case)?)));
-        }
-        changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&last)?)));
-        self.inner.keyspace.apply(changes, false).await?;
+        self.dirty()?.extend(touched.keys().copied());
         self.table_mut()?.rows.extend(touched);
         self.inner.checkpoint.send_replace(last);
         metrics::gauge!("caseledger_projection_checkpoint", "projection" => "cases")
@@ -285,16 +398,19 @@ impl CaseProjection {
         Ok(())
     }
 
-    /// Follows the log until `shutdown` turns true: a step whenever the log grows.
+    /// Follows the log until `shutdown` turns true: a step whenever the log grows, a persist
+    /// at most every [`PERSIST_INTERVAL`] while anything changed, and a last persist at
+    /// shutdown.
     pub async fn run_until_stopped(
         &self,
         log: Arc<dyn EventLog<StoredEvent>>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut heads = log.subscribe();
+        let mut last_persist = tokio::time::Instant::now();
         loop {
             match self.try_project_next(log.as_ref()).await {
-                Ok(Outcome::Progressed) => continue,
+                Ok(Outcome::Progressed) => {}
                 Ok(Outcome::Idle) => {}
                 Err(error) => {
                     tracing::error!(%error, "the case projection failed a step; retrying");
@@ -302,16 +418,38 @@ impl CaseProjection {
                     continue;
                 }
             }
+            if last_persist.elapsed() >= PERSIST_INTERVAL && self.has_unpersisted_changes() {
+                self.persist_logging_errors().await;
+                last_persist = tokio::time::Instant::now();
+            }
             let lag = log.head().position.0.saturating_sub(self.checkpoint());
             metrics::gauge!("caseledger_projection_lag_events", "projection" => "cases")
                 .set(lag as f64);
+            if lag > 0 {
+                continue;
+            }
+            let persist_due = async {
+                if self.has_unpersisted_changes() {
+                    tokio::time::sleep_until(last_persist + PERSIST_INTERVAL).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
-                changed = heads.changed() => if changed.is_err() { return },
-                _ = shutdown.changed() => return,
+                changed = heads.changed() => if changed.is_err() { break },
+                _ = shutdown.changed() => {}
+                _ = persist_due => {}
             }
             if *shutdown.borrow() {
-                return;
+                break;
             }
+        }
+        self.persist_logging_errors().await;
+    }
+
+    async fn persist_logging_errors(&self) {
+        if let Err(error) = self.persist().await {
+            tracing::warn!(%error, "the case projection could not persist its rows; retrying later");
         }
     }
 

@@ -500,6 +500,78 @@ fn database_url(server: &str, name: &str) -> String {
     }
 }
 
+/// Guarded writes ([`crate::Keyspace::apply_guarded`]) through two handles on the same
+/// keyspace (two service instances on PostgreSQL; one store twice on sled): a write whose
+/// bound is below the stored guard changes nothing, and many racing writers, each writing a
+/// row and the guard with its own bound, leave the row and the guard from the same writer —
+/// the one with the highest bound.
+pub async fn guarded_writes_never_go_backwards(one: &crate::Keyspace, other: &crate::Keyspace) {
+    fn write(n: u64) -> Vec<crate::KeyspaceChange> {
+        let encoded = serde_json::to_vec(&n).expect("a number encodes");
+        vec![
+            (b"row".to_vec(), Some(encoded.clone())),
+            (b"guard".to_vec(), Some(encoded)),
+        ]
+    }
+    assert!(
+        one.apply_guarded(b"guard", 5, write(5), false)
+            .await
+            .expect("the keyspace answers"),
+        "an absent guard lets the write through"
+    );
+    assert!(
+        !other
+            .apply_guarded(b"guard", 4, write(4), false)
+            .await
+            .expect("the keyspace answers"),
+        "a bound below the stored guard is refused"
+    );
+    assert_eq!(
+        other
+            .get::<u64>(b"row")
+            .await
+            .expect("the keyspace answers"),
+        Some(5)
+    );
+    assert!(
+        other
+            .apply_guarded(b"guard", 5, write(5), false)
+            .await
+            .expect("the keyspace answers"),
+        "an equal bound is accepted"
+    );
+    let mut tasks = Vec::new();
+    for bound in 6..46u64 {
+        let keyspace = if bound % 2 == 0 {
+            one.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            keyspace
+                .apply_guarded(b"guard", bound, write(bound), false)
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("the task ran").expect("the write ran");
+    }
+    assert_eq!(
+        one.get::<u64>(b"guard")
+            .await
+            .expect("the keyspace answers"),
+        Some(45)
+    );
+    assert_eq!(
+        other
+            .get::<u64>(b"row")
+            .await
+            .expect("the keyspace answers"),
+        Some(45),
+        "the row comes from the same writer as the guard"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::database_url;

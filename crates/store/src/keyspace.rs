@@ -41,6 +41,16 @@ pub(crate) trait KeyspaceBackend: Send + Sync + 'static {
     /// Applies every change atomically (a later change of a key wins); with `durable`, returns
     /// only once they are durable.
     async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError>;
+    /// Like `apply`, but only when the JSON `u64` at `guard` is absent or at most `at_most`,
+    /// checked and applied atomically against every other writer, including other service
+    /// instances on the same database; returns whether the changes were applied.
+    async fn apply_guarded(
+        &self,
+        guard: Vec<u8>,
+        at_most: u64,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+    ) -> Result<bool, StoreError>;
     /// Removes every key, without waiting for durability.
     async fn clear(&self) -> Result<(), StoreError>;
     /// Adds one to the big-endian `u64` at `key` (0 when absent), durably, and returns it.
@@ -146,6 +156,23 @@ impl Keyspace {
         self.backend.apply(changes, durable).await
     }
 
+    /// Applies every change atomically, but only if the JSON `u64` stored at `guard` is absent
+    /// or at most `at_most`; returns whether it did. The check and the write are one atomic
+    /// step against every writer of the keyspace, other service instances on the same
+    /// PostgreSQL database included: this is how several followers of the log persist one
+    /// shared projection without one of them writing older rows over newer ones.
+    pub async fn apply_guarded(
+        &self,
+        guard: &[u8],
+        at_most: u64,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+    ) -> Result<bool, StoreError> {
+        self.backend
+            .apply_guarded(guard.to_vec(), at_most, changes, durable)
+            .await
+    }
+
     /// Removes every key (not synced: for rebuildable state).
     pub async fn clear(&self) -> Result<(), StoreError> {
         self.backend.clear().await
@@ -239,6 +266,45 @@ impl KeyspaceBackend for SledKeyspace {
         .await
     }
 
+    async fn apply_guarded(
+        &self,
+        guard: Vec<u8>,
+        at_most: u64,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+    ) -> Result<bool, StoreError> {
+        let tree = self.tree.clone();
+        let durability = Arc::clone(&self.durability);
+        blocking(move || {
+            let applied = tree
+                .transaction(|tx| {
+                    if let Some(stored) = tx.get(&guard)? {
+                        let stored = guard_value(&guard, &stored)
+                            .map_err(sled::transaction::ConflictableTransactionError::Abort)?;
+                        if stored > at_most {
+                            return Ok(false);
+                        }
+                    }
+                    for (key, value) in &changes {
+                        match value {
+                            Some(value) => tx.insert(key.as_slice(), value.as_slice())?,
+                            None => tx.remove(key.as_slice())?,
+                        };
+                    }
+                    Ok(true)
+                })
+                .map_err(|error| match error {
+                    sled::transaction::TransactionError::Abort(error) => error,
+                    sled::transaction::TransactionError::Storage(error) => error.into(),
+                })?;
+            if applied && durable {
+                durability.make_durable()?;
+            }
+            Ok(applied)
+        })
+        .await
+    }
+
     async fn clear(&self) -> Result<(), StoreError> {
         let tree = self.tree.clone();
         blocking(move || Ok(tree.clear()?)).await
@@ -263,6 +329,11 @@ impl KeyspaceBackend for SledKeyspace {
         })
         .await
     }
+}
+
+/// The `u64` a guard key holds.
+pub(crate) fn guard_value(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
+    decode(key, bytes)
 }
 
 fn decode_all<T: DeserializeOwned>(entries: Vec<Entry>) -> Result<Vec<(Vec<u8>, T)>, StoreError> {

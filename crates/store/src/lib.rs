@@ -13,7 +13,9 @@
 //!   transaction under the `log_head` row lock, so any number of instances share one log;
 //! - [`Recorded`], an event as the log holds it;
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
-//! - [`Checkpoint`], a signed statement of the log's head.
+//! - [`Checkpoint`], a signed statement of the log's head;
+//! - [`Keyspace`], durable key-value maps beside the log, and [`Lease`], which of several
+//!   processes on one store does the work that must run in one place.
 //!
 //! Errors follow sled's nested style: the outer `Result` carries fail-stop [`StoreError`]s, the
 //! inner one the expected outcomes of an append ([`AppendRejected`]).
@@ -24,6 +26,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod conformance;
 mod keyspace;
+pub mod lease;
 mod migrations;
 mod postgres_keyspace;
 mod postgres_log;
@@ -33,6 +36,7 @@ mod types;
 pub use chain::{ChainError, ChainHash, ChainVerifier};
 pub use checkpoint::Checkpoint;
 pub use keyspace::{Keyspace, KeyspaceChange};
+pub use lease::Lease;
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
 pub use sled_log::{SledLog, SledLogOptions};
 pub use types::{

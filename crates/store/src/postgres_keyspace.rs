@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
 
-use crate::keyspace::{Entry, KeyspaceBackend, KeyspaceChange};
+use crate::keyspace::{guard_value, Entry, KeyspaceBackend, KeyspaceChange};
 use crate::migrations::pg_error;
 use crate::postgres_log::pooled;
 use crate::types::StoreError;
@@ -32,6 +32,98 @@ impl PostgresKeyspace {
             pool,
             space: space.to_owned(),
         }
+    }
+
+    /// Writes `changes` in one transaction, first checking `guard` (a key whose JSON `u64`
+    /// must be absent or at most the bound) when there is one; whether it wrote.
+    async fn write(
+        &self,
+        guard: Option<(Vec<u8>, u64)>,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+    ) -> Result<bool, StoreError> {
+        if changes.is_empty() && guard.is_none() {
+            return Ok(true);
+        }
+        // A later change of the same key wins, as in a sled batch.
+        let mut last_change: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for (key, value) in changes {
+            last_change.insert(key, value);
+        }
+        let mut removed: Vec<Vec<u8>> = Vec::new();
+        let mut put_keys: Vec<Vec<u8>> = Vec::new();
+        let mut put_values: Vec<Vec<u8>> = Vec::new();
+        for (key, value) in last_change {
+            match value {
+                Some(value) => {
+                    put_keys.push(key);
+                    put_values.push(value);
+                }
+                None => removed.push(key),
+            }
+        }
+        let mut client = pooled(&self.pool).await?;
+        let transaction = client.transaction().await.map_err(pg_error)?;
+        if !durable {
+            transaction
+                .batch_execute("SET LOCAL synchronous_commit TO off")
+                .await
+                .map_err(pg_error)?;
+        }
+        if let Some((guard, at_most)) = guard {
+            // One writer at a time per guard key, even before the key's row exists (a row lock
+            // would lock nothing then); the lock ends with the transaction.
+            let statement = transaction
+                .prepare_cached(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || encode($2, 'hex'), 0))",
+                )
+                .await
+                .map_err(pg_error)?;
+            transaction
+                .execute(&statement, &[&self.space, &guard])
+                .await
+                .map_err(pg_error)?;
+            let statement = transaction
+                .prepare_cached("SELECT value FROM keyspace_entries WHERE space = $1 AND key = $2")
+                .await
+                .map_err(pg_error)?;
+            let stored = transaction
+                .query_opt(&statement, &[&self.space, &guard])
+                .await
+                .map_err(pg_error)?;
+            if let Some(row) = stored {
+                let bytes: Vec<u8> = row.get(0);
+                if guard_value(&guard, &bytes)? > at_most {
+                    return Ok(false);
+                }
+            }
+        }
+        if !removed.is_empty() {
+            let statement = transaction
+                .prepare_cached("DELETE FROM keyspace_entries WHERE space = $1 AND key = ANY($2)")
+                .await
+                .map_err(pg_error)?;
+            transaction
+                .execute(&statement, &[&self.space, &removed])
+                .await
+                .map_err(pg_error)?;
+        }
+        if !put_keys.is_empty() {
+            let statement = transaction
+                .prepare_cached(
+                    "INSERT INTO keyspace_entries (space, key, value) \
+                     SELECT $1, key, value FROM unnest($2::bytea[], $3::bytea[]) AS t(key, value) \
+                     ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .await
+                .map_err(pg_error)?;
+            transaction
+                .execute(&statement, &[&self.space, &put_keys, &put_values])
+                .await
+                .map_err(pg_error)?;
+        }
+        transaction.commit().await.map_err(pg_error)?;
+        Ok(true)
     }
 }
 
@@ -130,59 +222,17 @@ impl KeyspaceBackend for PostgresKeyspace {
     }
 
     async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        // A later change of the same key wins, as in a sled batch.
-        let mut last_change: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        for (key, value) in changes {
-            last_change.insert(key, value);
-        }
-        let mut removed: Vec<Vec<u8>> = Vec::new();
-        let mut put_keys: Vec<Vec<u8>> = Vec::new();
-        let mut put_values: Vec<Vec<u8>> = Vec::new();
-        for (key, value) in last_change {
-            match value {
-                Some(value) => {
-                    put_keys.push(key);
-                    put_values.push(value);
-                }
-                None => removed.push(key),
-            }
-        }
-        let mut client = pooled(&self.pool).await?;
-        let transaction = client.transaction().await.map_err(pg_error)?;
-        if !durable {
-            transaction
-                .batch_execute("SET LOCAL synchronous_commit TO off")
-                .await
-                .map_err(pg_error)?;
-        }
-        if !removed.is_empty() {
-            let statement = transaction
-                .prepare_cached("DELETE FROM keyspace_entries WHERE space = $1 AND key = ANY($2)")
-                .await
-                .map_err(pg_error)?;
-            transaction
-                .execute(&statement, &[&self.space, &removed])
-                .await
-                .map_err(pg_error)?;
-        }
-        if !put_keys.is_empty() {
-            let statement = transaction
-                .prepare_cached(
-                    "INSERT INTO keyspace_entries (space, key, value) \
-                     SELECT $1, key, value FROM unnest($2::bytea[], $3::bytea[]) AS t(key, value) \
-                     ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
-                )
-                .await
-                .map_err(pg_error)?;
-            transaction
-                .execute(&statement, &[&self.space, &put_keys, &put_values])
-                .await
-                .map_err(pg_error)?;
-        }
-        transaction.commit().await.map_err(pg_error)
+        self.write(None, changes, durable).await.map(|_| ())
+    }
+
+    async fn apply_guarded(
+        &self,
+        guard: Vec<u8>,
+        at_most: u64,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+    ) -> Result<bool, StoreError> {
+        self.write(Some((guard, at_most)), changes, durable).await
     }
 
     async fn clear(&self) -> Result<(), StoreError> {

@@ -47,6 +47,7 @@ use crate::batch::{
 };
 use crate::chain::{ChainError, ChainHash, ChainVerifier};
 use crate::keyspace::Keyspace;
+use crate::lease::Lease;
 use crate::migrations::{describe, migrate, pg_error};
 use crate::postgres_keyspace::PostgresKeyspace;
 use crate::types::{
@@ -111,6 +112,7 @@ pub struct PostgresLog {
 
 struct Shared {
     pool: Pool,
+    config: tokio_postgres::Config,
     head: watch::Receiver<Head>,
     sender: mpsc::Sender<AppendRequest>,
     follower: JoinHandle<()>,
@@ -234,7 +236,7 @@ impl PostgresLog {
         };
         tokio::spawn(writer.run(receiver));
         let follower = tokio::spawn(follow_head(
-            config,
+            config.clone(),
             pool.clone(),
             Arc::clone(&head_sender),
             options.poll_interval,
@@ -247,6 +249,7 @@ impl PostgresLog {
         Ok(PostgresLog {
             shared: Arc::new(Shared {
                 pool,
+                config,
                 head: head_receiver,
                 sender,
                 follower,
@@ -261,6 +264,12 @@ impl PostgresLog {
             name,
             Arc::new(PostgresKeyspace::new(self.shared.pool.clone(), name)),
         )
+    }
+
+    /// The lease `name` among every instance on this database (an advisory lock on a
+    /// connection of its own); see [`Lease`].
+    pub fn lease(&self, name: &str) -> Lease {
+        Lease::postgres(name, self.shared.config.clone())
     }
 
     /// The committed head this process knows (also available through [`EventLog::head`]).

@@ -238,6 +238,18 @@ async fn two_instances_on_one_database_interleave_into_one_gapless_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_keyspace_writes_never_go_backwards_across_instances() {
+    let database = ScratchDatabase::create().await;
+    let first = PostgresLog::open(database.url(), options()).await.unwrap();
+    let second = PostgresLog::open(database.url(), options()).await.unwrap();
+    conformance::guarded_writes_never_go_backwards(
+        &first.keyspace("projection"),
+        &second.keyspace("projection"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyspaces_are_shared_by_instances_and_counters_never_repeat() {
     let database = ScratchDatabase::create().await;
     let first = PostgresLog::open(database.url(), options()).await.unwrap();
@@ -427,4 +439,44 @@ async fn migrations_are_recorded_once_and_a_newer_schema_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(error.contains("newer than this build"), "{error}");
+}
+
+/// Waits up to `limit` for `lease` to be held (or not, as `wanted` says).
+async fn lease_turns(lease: &caseledger_store::Lease, wanted: bool, limit: Duration) -> bool {
+    let mut held = lease.subscribe();
+    let turned = tokio::time::timeout(limit, held.wait_for(|held| *held == wanted)).await;
+    matches!(turned, Ok(Ok(_)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_has_one_holder_and_passes_on_when_the_holder_goes() {
+    let database = ScratchDatabase::create().await;
+    let first = PostgresLog::open(database.url(), options()).await.unwrap();
+    let second = PostgresLog::open(database.url(), options()).await.unwrap();
+    let one = first.lease("leader");
+    assert!(lease_turns(&one, true, Duration::from_secs(5)).await);
+    let other = second.lease("leader");
+    // Several retry rounds: the second instance never gets it while the first holds it.
+    tokio::time::sleep(caseledger_store::lease::LEASE_RETRY * 3).await;
+    assert!(one.is_held());
+    assert!(!other.is_held());
+    // A lease of another name is independent.
+    let unrelated = second.lease("something else");
+    assert!(lease_turns(&unrelated, true, Duration::from_secs(5)).await);
+
+    // The holder goes (its connection closes, as when the process dies): the other takes over
+    // within a few retry rounds.
+    let started = std::time::Instant::now();
+    drop(one);
+    assert!(
+        lease_turns(&other, true, Duration::from_secs(5)).await,
+        "the lease was not taken over"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // And the lease returns to the first instance only when the second lets go.
+    let again = first.lease("leader");
+    tokio::time::sleep(caseledger_store::lease::LEASE_RETRY * 2).await;
+    assert!(!again.is_held());
+    drop(other);
+    assert!(lease_turns(&again, true, Duration::from_secs(5)).await);
 }

@@ -38,6 +38,14 @@ impl Harness for SledHarness {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_keyspace_writes_never_go_backwards() {
+    let dir = TempDir::new().unwrap();
+    let log = SledLog::open(dir.path(), Default::default()).unwrap();
+    let keyspace = log.keyspace("projection").unwrap();
+    conformance::guarded_writes_never_go_backwards(&keyspace, &keyspace.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_passes_the_conformance_suite() {
     conformance::run_all(&mut SledHarness { dirs: Vec::new() }).await;
 }

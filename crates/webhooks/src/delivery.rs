@@ -229,9 +229,13 @@ impl Deliverer {
                 cursor: FeedCursor::after(&next.key),
                 ..state
             };
-            self.registry
+            if !self
+                .registry
                 .store_state(&mut entry, moved, None, false)
-                .await?;
+                .await?
+            {
+                return Ok(DeliveryOutcome::Superseded);
+            }
             return Ok(DeliveryOutcome::Filtered {
                 position: next.message.position,
             });
@@ -251,9 +255,13 @@ impl Deliverer {
                     next_attempt_at: Some(at),
                     ..state
                 };
-                self.registry
+                if !self
+                    .registry
                     .store_state(&mut entry, waiting, None, false)
-                    .await?;
+                    .await?
+                {
+                    return Ok(DeliveryOutcome::Superseded);
+                }
                 return Ok(DeliveryOutcome::NotDue { at });
             }
         }
@@ -316,9 +324,13 @@ impl Deliverer {
                 last_error: None,
                 ..state
             };
-            self.registry
+            if !self
+                .registry
                 .store_state(&mut entry, moved, Some(attempt), false)
-                .await?;
+                .await?
+            {
+                return Ok(DeliveryOutcome::Superseded);
+            }
             return Ok(DeliveryOutcome::Delivered {
                 position: next.message.position,
             });
@@ -374,9 +386,13 @@ impl Deliverer {
                 )
             }
         };
-        self.registry
+        if !self
+            .registry
             .store_state(&mut entry, failed_state, Some(attempt), true)
-            .await?;
+            .await?
+        {
+            return Ok(DeliveryOutcome::Superseded);
+        }
         Ok(outcome)
     }
 

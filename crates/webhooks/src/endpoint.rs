@@ -8,6 +8,15 @@
 //! both take: a worker that finished an attempt while an admin replayed or resumed the endpoint
 //! sees that the state's `generation` moved and drops its result instead of overwriting.
 //!
+//! Several service instances on one PostgreSQL database share the keyspaces; one of them
+//! delivers. Every write of a state goes through a guard on `generation/<id>` (the state's
+//! generation; [`DELETED_GENERATION`] once the endpoint is deleted), so a write made from an
+//! older generation — the deliverer's, after an admin replayed, resumed or deleted the endpoint
+//! through another instance — is refused and the entry re-read instead. Admin changes start
+//! from the stored state, not the possibly older one in memory. [`Registry::reload`], run
+//! every few seconds on a shared store, brings in endpoints, secrets and states that other
+//! instances wrote.
+//!
 //! Validation of what an admin sends lives here too ([`validate_endpoint`]); which departments
 //! exist is the caller's knowledge, passed in. Secrets never appear in `Debug` output or logs.
 
@@ -40,6 +49,13 @@ pub const MAX_DESCRIPTION_LENGTH: usize = 500;
 
 const STATE_PREFIX: &[u8] = b"state/";
 const ATTEMPT_PREFIX: &[u8] = b"attempt/";
+const GENERATION_PREFIX: &[u8] = b"generation/";
+
+/// How many times an admin change is tried when other instances keep changing the endpoint.
+const ADMIN_WRITE_ATTEMPTS: usize = 3;
+
+/// The generation guard of a deleted endpoint: no state write gets past it.
+pub const DELETED_GENERATION: u64 = u64::MAX;
 
 /// A partner department's webhook endpoint, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -373,6 +389,12 @@ fn state_key(id: Uuid) -> Vec<u8> {
     key
 }
 
+fn generation_key(id: Uuid) -> Vec<u8> {
+    let mut key = GENERATION_PREFIX.to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
 fn attempt_prefix(id: Uuid) -> Vec<u8> {
     let mut key = ATTEMPT_PREFIX.to_vec();
     key.extend_from_slice(id.as_bytes());
@@ -549,6 +571,7 @@ impl Registry {
         let mut changes: Vec<KeyspaceChange> =
             attempts.into_iter().map(|(key, _)| (key, None)).collect();
         changes.push((state_key(id), None));
+        changes.push((generation_key(id), Some(encode(&DELETED_GENERATION)?)));
         self.inner.endpoints.remove(id.as_bytes()).await?;
         self.inner.state.apply(changes, true).await?;
         entry.deleted = true;
@@ -604,7 +627,7 @@ impl Registry {
         cursor: FeedCursor,
     ) -> Result<EndpointView, WebhookError> {
         self.admin_update(id, |state| {
-            state.cursor = cursor;
+            state.cursor = cursor.clone();
         })
         .await
     }
@@ -617,18 +640,49 @@ impl Registry {
     async fn admin_update(
         &self,
         id: Uuid,
-        change: impl FnOnce(&mut DeliveryState),
+        change: impl Fn(&mut DeliveryState),
     ) -> Result<EndpointView, WebhookError> {
         let entry = self.require(id)?;
         let mut entry = entry.lock().await;
-        let mut state = entry.state.clone();
-        change(&mut state);
-        state.status = EndpointStatus::Active;
-        state.attempts = 0;
-        state.next_attempt_at = None;
-        state.last_error = None;
-        state.generation += 1;
-        self.inner.state.put(&state_key(id), &state).await?;
+        // The stored state is the newest: another instance may be the one delivering. A
+        // write refused by the guard means another instance changed the endpoint meanwhile;
+        // start again from what it wrote.
+        let mut state = None;
+        for _ in 0..ADMIN_WRITE_ATTEMPTS {
+            let stored: Option<DeliveryState> = self.inner.state.get(&state_key(id)).await?;
+            let mut next = match stored {
+                Some(stored) if stored.generation >= entry.state.generation => stored,
+                _ => entry.state.clone(),
+            };
+            change(&mut next);
+            next.status = EndpointStatus::Active;
+            next.attempts = 0;
+            next.next_attempt_at = None;
+            next.last_error = None;
+            next.generation += 1;
+            let written = self
+                .inner
+                .state
+                .apply_guarded(
+                    &generation_key(id),
+                    next.generation,
+                    vec![
+                        (state_key(id), Some(encode(&next)?)),
+                        (generation_key(id), Some(encode(&next.generation)?)),
+                    ],
+                    true,
+                )
+                .await?;
+            if written {
+                state = Some(next);
+                break;
+            }
+            self.refresh_entry(&mut entry).await?;
+            if entry.deleted {
+                return Err(WebhookError::NotFound);
+            }
+        }
+        let state = state.ok_or(WebhookError::Busy)?;
         entry.state = state;
         self.changed();
         Ok(entry.view())
@@ -650,14 +704,16 @@ impl Registry {
     }
 
     /// Stores a new delivery state (and the attempt that led to it) for an entry whose lock
-    /// the caller holds; `durable` waits for the disk.
+    /// the caller holds; `durable` waits for the disk. Returns `false`, with the entry re-read
+    /// from the store, when the stored generation moved past the state's (an admin change or a
+    /// deletion through another instance).
     pub(crate) async fn store_state(
         &self,
         entry: &mut Entry,
         mut state: DeliveryState,
         attempt: Option<DeliveryAttempt>,
         durable: bool,
-    ) -> Result<(), WebhookError> {
+    ) -> Result<bool, WebhookError> {
         let id = entry.endpoint.id;
         let mut changes: Vec<KeyspaceChange> = Vec::new();
         if let Some(attempt) = attempt {
@@ -668,9 +724,118 @@ impl Registry {
             }
         }
         changes.push((state_key(id), Some(encode(&state)?)));
-        self.inner.state.apply(changes, durable).await?;
-        entry.state = state;
+        changes.push((generation_key(id), Some(encode(&state.generation)?)));
+        let written = self
+            .inner
+            .state
+            .apply_guarded(&generation_key(id), state.generation, changes, durable)
+            .await?;
+        if written {
+            entry.state = state;
+        } else {
+            self.refresh_entry(entry).await?;
+        }
+        Ok(written)
+    }
+
+    /// Re-reads an entry (whose lock the caller holds) from the store: its endpoint record and
+    /// state, or that it was deleted.
+    async fn refresh_entry(&self, entry: &mut Entry) -> Result<(), WebhookError> {
+        let id = entry.endpoint.id;
+        let endpoint: Option<Endpoint> = self.inner.endpoints.get(id.as_bytes()).await?;
+        let state: Option<DeliveryState> = self.inner.state.get(&state_key(id)).await?;
+        match (endpoint, state) {
+            (Some(endpoint), Some(state)) => {
+                entry.endpoint = endpoint;
+                entry.state = state;
+            }
+            _ => {
+                entry.deleted = true;
+                self.inner
+                    .entries
+                    .write()
+                    .map_err(|_| WebhookError::Poisoned)?
+                    .remove(&id);
+            }
+        }
+        self.changed();
         Ok(())
+    }
+
+    /// Brings the registry up to date with the store: endpoints created, deleted or given new
+    /// secrets, and states changed by admins, through other instances on the same database.
+    /// A state in memory is kept unless the stored one has a newer generation. Returns whether
+    /// anything changed (and then wakes the delivery worker).
+    pub async fn reload(&self) -> Result<bool, WebhookError> {
+        let stored: BTreeMap<Uuid, Endpoint> = self
+            .inner
+            .endpoints
+            .scan::<Endpoint>(b"")
+            .await?
+            .into_iter()
+            .map(|(_, endpoint)| (endpoint.id, endpoint))
+            .collect();
+        let known: BTreeMap<Uuid, Arc<Mutex<Entry>>> = self
+            .inner
+            .entries
+            .read()
+            .map_err(|_| WebhookError::Poisoned)?
+            .clone();
+        let mut changed = false;
+        for (id, endpoint) in &stored {
+            let Some(state) = self
+                .inner
+                .state
+                .get::<DeliveryState>(&state_key(*id))
+                .await?
+            else {
+                // Being created or deleted right now; the next reload settles it.
+                continue;
+            };
+            match known.get(id) {
+                None => {
+                    self.inner
+                        .entries
+                        .write()
+                        .map_err(|_| WebhookError::Poisoned)?
+                        .entry(*id)
+                        .or_insert_with(|| {
+                            Arc::new(Mutex::new(Entry {
+                                endpoint: endpoint.clone(),
+                                state,
+                                deleted: false,
+                            }))
+                        });
+                    changed = true;
+                }
+                Some(entry) => {
+                    let mut entry = entry.lock().await;
+                    if entry.endpoint != *endpoint {
+                        entry.endpoint = endpoint.clone();
+                        changed = true;
+                    }
+                    if state.generation > entry.state.generation {
+                        entry.state = state;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        for (id, entry) in &known {
+            if !stored.contains_key(id) {
+                entry.lock().await.deleted = true;
+                self.inner
+                    .entries
+                    .write()
+                    .map_err(|_| WebhookError::Poisoned)?
+                    .remove(id);
+                changed = true;
+            }
+        }
+        if changed {
+            self.changed();
+        }
+        Ok(changed)
     }
 
     /// Writes an endpoint's current state durably (after a run of non-durable cursor moves).
@@ -678,11 +843,12 @@ impl Registry {
         let Some(entry) = self.entry(id)? else {
             return Ok(());
         };
-        let entry = entry.lock().await;
+        let mut entry = entry.lock().await;
         if entry.deleted {
             return Ok(());
         }
-        self.inner.state.put(&state_key(id), &entry.state).await?;
+        let state = entry.state.clone();
+        self.store_state(&mut entry, state, None, true).await?;
         Ok(())
     }
 }

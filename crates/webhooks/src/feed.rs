@@ -263,7 +263,40 @@ fn shared_key(case: CaseId) -> Vec<u8> {
     key
 }
 
+/// Where the stored feed stands: its writer state and its position.
+async fn read_state(keyspace: &Keyspace) -> Result<(FeedState, u64), WebhookError> {
+    let position: u64 = keyspace.get(CHECKPOINT_KEY).await?.unwrap_or(0);
+    let last_audit: u64 = keyspace.get(AUDIT_KEY).await?.unwrap_or(0);
+    let mut shared = HashMap::new();
+    for (key, departments) in keyspace.scan::<BTreeSet<Department>>(SHARED_PREFIX).await? {
+        let id = key
+            .get(SHARED_PREFIX.len()..)
+            .and_then(|bytes| uuid::Uuid::from_slice(bytes).ok())
+            .ok_or_else(|| WebhookError::Corrupt("a bad sharing row key".into()))?;
+        shared.insert(CaseId(id), departments);
+    }
+    Ok((FeedState { shared, last_audit }, position))
+}
+
 impl FeedProjection {
+    /// Re-reads where the feed stands from the store, dropping what memory holds: the feed as
+    /// another instance on the same database wrote it while this one was not writing it. Run
+    /// before this process starts writing the feed again.
+    pub async fn reload(&self) -> Result<(), WebhookError> {
+        let mut state = self.inner.state.lock().await;
+        self.reload_locked(&mut state).await
+    }
+
+    async fn reload_locked(&self, state: &mut FeedState) -> Result<(), WebhookError> {
+        let (stored, position) = read_state(&self.inner.keyspace).await?;
+        *state = stored;
+        self.inner.head.send_replace(FeedHead {
+            position,
+            audit_checkpoint: state.last_audit,
+        });
+        Ok(())
+    }
+
     /// Loads the feed from `keyspace`. `departments` receive audit checkpoints (every known
     /// department does).
     pub async fn load(
@@ -292,19 +325,10 @@ impl FeedProjection {
                 )))
             }
         }
-        let position: u64 = keyspace.get(CHECKPOINT_KEY).await?.unwrap_or(0);
-        let last_audit: u64 = keyspace.get(AUDIT_KEY).await?.unwrap_or(0);
-        let mut shared = HashMap::new();
-        for (key, departments) in keyspace.scan::<BTreeSet<Department>>(SHARED_PREFIX).await? {
-            let id = key
-                .get(SHARED_PREFIX.len()..)
-                .and_then(|bytes| uuid::Uuid::from_slice(bytes).ok())
-                .ok_or_else(|| WebhookError::Corrupt("a bad sharing row key".into()))?;
-            shared.insert(CaseId(id), departments);
-        }
+        let (stored, position) = read_state(&keyspace).await?;
         let (head, _) = watch::channel(FeedHead {
             position,
-            audit_checkpoint: last_audit,
+            audit_checkpoint: stored.last_audit,
         });
         let mut departments: Vec<Department> = departments.into_iter().collect();
         departments.sort();
@@ -313,7 +337,7 @@ impl FeedProjection {
             inner: Arc::new(Inner {
                 keyspace,
                 departments,
-                state: Mutex::new(FeedState { shared, last_audit }),
+                state: Mutex::new(stored),
                 head,
             }),
         })
@@ -395,7 +419,17 @@ impl FeedProjection {
             .shared
             .retain(|_, departments| !departments.is_empty());
         changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&last)?)));
-        self.inner.keyspace.apply(changes, true).await?;
+        // Another instance wrote further (it held the webhook lease while this one thought it
+        // did): take its feed rather than writing an older one over it.
+        let written = self
+            .inner
+            .keyspace
+            .apply_guarded(CHECKPOINT_KEY, last, changes, true)
+            .await?;
+        if !written {
+            self.reload_locked(&mut state).await?;
+            return Ok(FeedOutcome::Progressed);
+        }
         self.inner.head.send_modify(|head| head.position = last);
         metrics::gauge!("caseledger_projection_checkpoint", "projection" => "feed")
             .set(last as f64);

@@ -46,6 +46,9 @@ pub enum WebhookError {
     /// No such endpoint.
     #[error("no such webhook endpoint")]
     NotFound,
+    /// Other instances kept changing the endpoint while this change was being written.
+    #[error("the webhook endpoint is being changed elsewhere; try again")]
+    Busy,
     /// Stored webhook state cannot be read.
     #[error("webhook state is corrupt: {0}")]
     Corrupt(String),
