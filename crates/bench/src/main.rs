@@ -414,6 +414,14 @@ async fn compare_stores(args: &Args, postgres_url: &str) -> anyhow::Result<()> {
             &notes,
             Some(own),
         );
+        for (what, outcome) in [("ceiling", &ceiling), ("notes", &notes)] {
+            if let Some(refusal) = &outcome.first_refusal {
+                println!("[{label}] {what}: first answer outside 2xx: {refusal}");
+            }
+            if let Some(error) = &outcome.first_error {
+                println!("[{label}] {what}: first connection error: {error}");
+            }
+        }
         summary.push((label, notes.rate(), own, first, notes.latency.clone()));
     }
     println!();
@@ -562,6 +570,9 @@ fn print_details(rows: &[Row]) {
     for row in rows {
         if let Some(error) = &row.outcome.first_error {
             println!("{}: first connection error: {error}", row.name);
+        }
+        if let Some(refusal) = &row.outcome.first_refusal {
+            println!("{}: first answer outside 2xx: {refusal}", row.name);
         }
     }
 }
