@@ -34,8 +34,9 @@ use caseledger_domain::{ActorRecord, StoredEvent};
 const MAX_CONFLICT_RETRIES: usize = 64;
 /// The most events read from a stream at once.
 const STREAM_READ_LIMIT: usize = 1_000_000;
-/// How many cases' states the command path keeps (see [`CaseCache`]).
-const CASE_CACHE_CAPACITY: usize = 16_384;
+/// How many cases' states the command path keeps (see [`CaseCache`]): the cases being worked on;
+/// each is a second copy of what the case projection already holds in memory.
+const CASE_CACHE_CAPACITY: usize = 4_096;
 
 /// The rights-protection service.
 pub struct App {
