@@ -10,9 +10,11 @@
     reason = "tests fail loudly on purpose; an unwrap is an assertion here"
 )]
 
+mod backup;
 mod bad_input;
 mod concurrency;
 mod crash;
+mod deploy;
 mod lifecycle;
 mod openapi;
 mod postgres;

@@ -45,6 +45,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audit/export"),
     ("get", "/v1/audit/checkpoints"),
     ("get", "/v1/audit/public-key"),
+    ("get", "/v1/admin/backup"),
     ("post", "/v1/webhooks"),
     ("get", "/v1/webhooks"),
     ("get", "/v1/webhooks/{webhook_id}"),

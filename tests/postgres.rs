@@ -451,6 +451,30 @@ async fn two_instances_take_concurrent_commands_on_one_case_into_one_verifiable_
         pair.second.is_leader(&pair.client).await,
     ];
     assert_eq!(leaders.iter().filter(|leader| **leader).count(), 1);
+
+    // What an operator watches is on /metrics: request rates and latencies per route, append
+    // latency, batch sizes, projection lag, the lease.
+    let metrics = pair
+        .client
+        .get(format!("{}/metrics", pair.first.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "caseledger_http_requests_total{route=\"/v1/cases/{id}/notes\"",
+        "caseledger_http_request_duration_seconds",
+        "caseledger_append_duration_seconds",
+        "caseledger_log_batch_appends",
+        "caseledger_log_batch_events",
+        "caseledger_projection_lag_events",
+        "caseledger_lease_held{lease=\"leader\"}",
+        "caseledger_log_head_position 121",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
 }
 
 /// What a webhook receiver got: each message's `webhook-id` and body.

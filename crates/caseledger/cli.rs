@@ -1,5 +1,6 @@
 //! The command line: `caseledger serve`, the offline audit tools (`caseledger audit verify`,
-//! `export`, `replay`) and `caseledger projections rebuild`, with clap.
+//! `export`, `replay`), `caseledger projections rebuild`, and the whole-store operations
+//! (`caseledger store copy`, `backup`, `restore`), with clap.
 //!
 //! This module owns the shape of the command line ([`Cli`], [`Command`], [`ServeArgs`],
 //! [`VerifyArgs`], [`ExportArgs`], [`ReplayArgs`], [`RebuildArgs`]) and its help text. Every
@@ -12,13 +13,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use caseledger_domain::CaseId;
 
 use caseledger_app::webhooks::{InvalidSchedule, RetrySchedule};
 
 use crate::config::{parse_duration, Overrides, StoreSelection};
+use crate::transfer::Location;
 
 /// Case tracking for trade-union rights protection, on an append-only hash-chained event log.
 #[derive(Debug, Parser)]
@@ -59,6 +61,86 @@ pub enum Command {
     /// Maintenance of the read models (projections), offline.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Whole-store operations: copying a store between backends.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Back up the whole store into a new directory: online from a running service, or from a
+    /// stopped service's data dir.
+    ///
+    /// Writes DIR/snapshot.ndjson (every keyspace, then the idempotency records and the log up
+    /// to the head committed after them; the case projection is left out and rebuilt at the
+    /// first start) and DIR/manifest.json last (head, counts, SHA-256). The chain is verified
+    /// while the backup is written. Prints `backed up N events, … to DIR: chain verified, head
+    /// P HASH`. The signing key file in the data dir is not part of the backup: keep a copy of
+    /// it with the backup's secrets.
+    Backup(BackupArgs),
+    /// Restore a backup into a fresh data dir, offline, verifying the chain.
+    ///
+    /// Refuses a data dir that already holds a store. Checks the snapshot's SHA-256 against the
+    /// manifest, imports it into DATA_DIR/sled.importing, moves it into place, reopens it and
+    /// verifies the whole chain; the head must match the manifest's. Start `caseledger serve`
+    /// on the data dir afterwards (it rebuilds the case projection).
+    Restore(RestoreArgs),
+}
+
+/// `caseledger store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy a whole store into an empty one, exactly: sled → PostgreSQL or back.
+    ///
+    /// Every envelope lands byte-identical at its position with its hash, with every keyspace
+    /// (tokens, personal-data keys, counters, checkpoints, webhook endpoints, state and feeds)
+    /// and the idempotency records; the case projection is rebuilt by the target's first
+    /// start. The source's chain is verified while it is read and the target's after it is
+    /// written; both heads must match. Refuses a target that holds anything. The services on
+    /// both stores must be stopped (a running one could write during the copy).
+    Copy(CopyArgs),
+}
+
+/// Arguments of `caseledger store copy`.
+#[derive(Debug, Clone, Args)]
+pub struct CopyArgs {
+    /// The source: a data dir (the embedded store in its `sled/`) or a postgres:// URL.
+    #[arg(long, value_name = "DIR|URL", value_parser = parse_location)]
+    pub from: Location,
+
+    /// The target, empty: a data dir or a postgres:// URL.
+    #[arg(long, value_name = "DIR|URL", value_parser = parse_location)]
+    pub to: Location,
+}
+
+/// Arguments of `caseledger backup`.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["data_dir", "url"])))]
+pub struct BackupArgs {
+    /// The data dir of a stopped service (the embedded store).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The base URL of a running service (e.g. http://127.0.0.1:8080), backed up online
+    /// through GET /v1/admin/backup; needs --token-file.
+    #[arg(long, value_name = "URL", requires = "token_file")]
+    pub url: Option<String>,
+
+    /// A file holding an admin token (such as the data dir's initial-admin-token).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// The backup directory to create; it must be new or empty.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Arguments of `caseledger restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup directory (written by `caseledger backup`).
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+
+    /// The data dir to restore into; it must hold no store yet.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
 }
 
 /// `caseledger audit …`.
@@ -229,7 +311,10 @@ impl Command {
             Command::Audit(AuditCommand::Verify(_) | AuditCommand::Replay(_)) => ExitCode::from(2),
             Command::Serve(_)
             | Command::Audit(AuditCommand::Export(_))
-            | Command::Projections(_) => ExitCode::FAILURE,
+            | Command::Projections(_)
+            | Command::Store(_)
+            | Command::Backup(_)
+            | Command::Restore(_) => ExitCode::FAILURE,
         }
     }
 }
@@ -254,6 +339,10 @@ fn parse_retry_schedule(text: &str) -> Result<RetrySchedule, String> {
 }
 
 fn parse_store(text: &str) -> Result<StoreSelection, String> {
+    text.parse()
+}
+
+fn parse_location(text: &str) -> Result<Location, String> {
     text.parse()
 }
 
@@ -465,5 +554,77 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn the_store_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "caseledger",
+            "store",
+            "copy",
+            "--from",
+            "/srv/data",
+            "--to",
+            "postgres://caseledger@db/caseledger",
+        ])
+        .unwrap();
+        let Command::Store(StoreCommand::Copy(copy)) = &cli.command else {
+            panic!("expected store copy, got {:?}", cli.command)
+        };
+        assert_eq!(copy.from, Location::DataDir(PathBuf::from("/srv/data")));
+        assert_eq!(
+            copy.to,
+            Location::Postgres("postgres://caseledger@db/caseledger".into())
+        );
+        let error = Cli::try_parse_from([
+            "caseledger",
+            "store",
+            "copy",
+            "--from",
+            "mysql://x@y/z",
+            "--to",
+            "/d",
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("--from"), "{error}");
+
+        // A backup needs exactly one source, and --url needs a token file.
+        assert!(Cli::try_parse_from(["caseledger", "backup", "--out", "b"]).is_err());
+        assert!(
+            Cli::try_parse_from(["caseledger", "backup", "--url", "http://h", "--out", "b"])
+                .is_err()
+        );
+        assert!(Cli::try_parse_from([
+            "caseledger",
+            "backup",
+            "--data-dir",
+            "d",
+            "--url",
+            "http://h",
+            "--token-file",
+            "t",
+            "--out",
+            "b"
+        ])
+        .is_err());
+        let cli = Cli::try_parse_from([
+            "caseledger",
+            "backup",
+            "--url",
+            "http://h:8080",
+            "--token-file",
+            "t",
+            "--out",
+            "b",
+        ])
+        .unwrap();
+        assert!(matches!(
+            &cli.command,
+            Command::Backup(BackupArgs { url: Some(_), .. })
+        ));
+        let cli = Cli::try_parse_from(["caseledger", "restore", "--from", "b", "--data-dir", "d"])
+            .unwrap();
+        assert!(matches!(&cli.command, Command::Restore(_)));
+        assert_eq!(cli.command.failure_exit_code(), ExitCode::FAILURE);
     }
 }

@@ -13,4 +13,5 @@ pub mod replay;
 pub mod serve;
 pub mod signing_key;
 pub mod telemetry;
+pub mod transfer;
 pub mod verify;

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use caseledger::cli::{AuditCommand, Cli, Command, ProjectionsCommand};
-use caseledger::{offline, replay, serve, telemetry, verify};
+use caseledger::cli::{AuditCommand, Cli, Command, ProjectionsCommand, StoreCommand};
+use caseledger::{offline, replay, serve, telemetry, transfer, verify};
 use clap::Parser as _;
 
 /// mimalloc rather than the system allocator: the service allocates and frees many small and
@@ -46,6 +46,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Projections(ProjectionsCommand::Rebuild(args)) => {
             offline_runtime()?.block_on(offline::run_rebuild(&args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Store(StoreCommand::Copy(args)) => {
+            offline_runtime()?.block_on(transfer::run_copy(&args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(args) => {
+            offline_runtime()?.block_on(transfer::run_backup(&args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore(args) => {
+            offline_runtime()?.block_on(transfer::run_restore(&args))?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -55,6 +55,7 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
         routes::audit::list_checkpoints,
         routes::audit::public_key,
         routes::audit::replay_case,
+        routes::admin::backup,
         routes::webhooks::create_webhook,
         routes::webhooks::list_webhooks,
         routes::webhooks::get_webhook,
@@ -73,6 +74,7 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
         (name = "tokens", description = "API tokens (admins)."),
         (name = "audit", description = "The hash-chained event log."),
         (name = "webhooks", description = "Webhook feeds for partner departments (Standard Webhooks signatures), and the same feed pulled."),
+        (name = "admin", description = "Operations on the whole store (admins)."),
         (name = "system", description = "Health, readiness, metrics and this document."),
     )
 )]

@@ -7,6 +7,7 @@
 //! requests and responses.
 
 pub mod audit;
+pub mod backup;
 mod case_cache;
 pub mod clock;
 pub mod error;

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use caseledger_store::import::SnapshotSource;
 use caseledger_store::{
     EventLog, Keyspace, Lease, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
 };
@@ -41,6 +42,8 @@ pub struct Storage {
     /// Whether other service instances may share this store (PostgreSQL): in-memory copies of
     /// shared state (tokens, webhook endpoints) must then be refreshed from it.
     pub shared: bool,
+    /// The whole store read raw, for backups (`crate::backup`).
+    pub snapshot: Arc<dyn SnapshotSource>,
 }
 
 /// The name of the lease of [`Storage::leader`].
@@ -71,6 +74,7 @@ impl Storage {
             // sled locks its directory: this process is the only one.
             leader: Lease::always_held(LEADER_LEASE),
             shared: false,
+            snapshot: Arc::new(log.clone()),
             log: Arc::new(log),
         })
     }
@@ -92,6 +96,7 @@ impl Storage {
             feed: log.keyspace("webhooks.feed"),
             leader: log.lease(LEADER_LEASE),
             shared: true,
+            snapshot: Arc::new(log.clone()),
             log: Arc::new(log),
         })
     }

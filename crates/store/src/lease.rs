@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::migrations::pg_error;
 
@@ -83,9 +83,13 @@ impl Lease {
     }
 
     /// Starts trying to hold the advisory-lock lease `name` on the database of `config`.
-    pub(crate) fn postgres(name: &str, config: tokio_postgres::Config) -> Lease {
+    pub(crate) fn postgres(
+        name: &str,
+        config: tokio_postgres::Config,
+        tls: MakeRustlsConnect,
+    ) -> Lease {
         let (sender, held) = watch::channel(false);
-        let task = tokio::spawn(keep_postgres_lease(name.to_owned(), config, sender));
+        let task = tokio::spawn(keep_postgres_lease(name.to_owned(), config, tls, sender));
         Lease {
             name: name.into(),
             held,
@@ -98,11 +102,12 @@ impl Lease {
 async fn keep_postgres_lease(
     name: String,
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     held: watch::Sender<bool>,
 ) {
     let key = format!("caseledger/lease/{name}");
     loop {
-        match hold_once(&key, &config, &held, &name).await {
+        match hold_once(&key, &config, &tls, &held, &name).await {
             Ok(()) => {}
             Err(error) => tracing::warn!(lease = %name, %error, "the lease's connection failed"),
         }
@@ -121,10 +126,11 @@ async fn keep_postgres_lease(
 async fn hold_once(
     key: &str,
     config: &tokio_postgres::Config,
+    tls: &MakeRustlsConnect,
     held: &watch::Sender<bool>,
     name: &str,
 ) -> Result<(), crate::StoreError> {
-    let (client, connection) = config.connect(NoTls).await.map_err(pg_error)?;
+    let (client, connection) = config.connect(tls.clone()).await.map_err(pg_error)?;
     let connection = tokio::spawn(connection);
     let outcome = async {
         let try_lock = client

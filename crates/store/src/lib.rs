@@ -15,7 +15,8 @@
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
 //! - [`Checkpoint`], a signed statement of the log's head;
 //! - [`Keyspace`], durable key-value maps beside the log, and [`Lease`], which of several
-//!   processes on one store does the work that must run in one place.
+//!   processes on one store does the work that must run in one place;
+//! - [`import`], whole-store snapshots and imports, for copies between backends and backups.
 //!
 //! Errors follow sled's nested style: the outer `Result` carries fail-stop [`StoreError`]s, the
 //! inner one the expected outcomes of an append ([`AppendRejected`]).
@@ -25,11 +26,13 @@ mod batch;
 pub mod chain;
 pub mod checkpoint;
 pub mod conformance;
+pub mod import;
 mod keyspace;
 pub mod lease;
 mod migrations;
 mod postgres_keyspace;
 mod postgres_log;
+mod postgres_tls;
 mod sled_log;
 mod types;
 

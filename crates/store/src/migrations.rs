@@ -110,15 +110,31 @@ pub(crate) fn pg_error(error: tokio_postgres::Error) -> StoreError {
 }
 
 /// The most useful text of a PostgreSQL error: the server's message and detail when the
-/// server answered, the client's reason otherwise.
+/// server answered, the client's reason and its causes otherwise (a TLS handshake's failure
+/// says why only in its source: an unknown issuer, a name mismatch).
 pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_owned(),
         },
-        None => error.to_string(),
+        None => with_causes(error),
     }
+}
+
+/// An error and its chain of sources, `: `-separated.
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -24,13 +24,11 @@
 //! Reads of one stream see every committed event, so a command through any instance decides on
 //! the case's latest version.
 //!
-//! Connections: a `deadpool-postgres` pool over `tokio-postgres`, without TLS for now
-//! (`NoTls`: reach the database over a local socket, a private network or a TLS-terminating
-//! proxy until TLS is added). This module owns the log's tables; keyspaces are in
-//! `postgres_keyspace`, the schema in `migrations`.
+//! Connections: a `deadpool-postgres` pool over `tokio-postgres`, with TLS as the URL's
+//! `sslmode` and `sslrootcert` ask (libpq's meanings; see `postgres_tls`). This module owns the
+//! log's tables; keyspaces are in `postgres_keyspace`, the schema in `migrations`.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +36,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls};
+use tokio_postgres::{AsyncMessage, IsolationLevel};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
 use crate::batch::{
@@ -107,12 +106,13 @@ impl Default for PostgresLogOptions {
 /// ```
 #[derive(Clone)]
 pub struct PostgresLog {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
-struct Shared {
-    pool: Pool,
+pub(crate) struct Shared {
+    pub(crate) pool: Pool,
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     head: watch::Receiver<Head>,
     sender: mpsc::Sender<AppendRequest>,
     follower: JoinHandle<()>,
@@ -137,26 +137,24 @@ impl std::fmt::Debug for PostgresLog {
 /// A pooled connection, or a fail-stop error saying why there is none.
 pub(crate) async fn pooled(pool: &Pool) -> Result<Object, StoreError> {
     pool.get().await.map_err(|error| {
-        StoreError::Storage(format!("no PostgreSQL connection available: {error}"))
+        StoreError::Storage(format!(
+            "no PostgreSQL connection available: {}",
+            crate::migrations::with_causes(&error)
+        ))
     })
 }
 
 /// Parses a `postgres://` URL (or key=value string) without ever echoing it, since it may hold
-/// a password.
-fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|_| {
-        StoreError::Storage(
-            "the PostgreSQL URL is not valid (expected postgres://user[:password]@host[:port]/database)"
-                .into(),
-        )
-    })?;
+/// a password; with the TLS connector its `sslmode` and `sslrootcert` ask for.
+fn parse_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
+    let (mut config, tls) = crate::postgres_tls::parse(url)?;
     if config.get_application_name().is_none() {
         config.application_name("caseledger");
     }
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
-    Ok(config)
+    Ok((config, tls))
 }
 
 /// Moves the published head forward to `head`, never back.
@@ -171,12 +169,12 @@ fn publish(sender: &watch::Sender<Head>, head: Head) {
     });
 }
 
-fn to_sql_int(value: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_sql_int(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value)
         .map_err(|_| StoreError::Storage(format!("{value} does not fit PostgreSQL's bigint")))
 }
 
-fn from_sql_int(value: i64) -> Result<u64, StoreError> {
+pub(crate) fn from_sql_int(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value)
         .map_err(|_| StoreError::Storage(format!("a negative number ({value}) in the log tables")))
 }
@@ -192,7 +190,7 @@ fn decode_head(position: i64, hash: &[u8]) -> Result<Head, StoreError> {
 }
 
 /// The committed head as the database holds it (no lock).
-async fn read_committed_head(client: &Object) -> Result<Head, StoreError> {
+pub(crate) async fn read_committed_head(client: &Object) -> Result<Head, StoreError> {
     let statement = client
         .prepare_cached("SELECT position, hash FROM log_head")
         .await
@@ -206,10 +204,10 @@ impl PostgresLog {
     /// tail of the chain, and starts the writer and the head follower. Refuses to open a log
     /// whose tail is broken, naming the first bad position.
     pub async fn open(url: &str, options: PostgresLogOptions) -> Result<PostgresLog, StoreError> {
-        let config = parse_config(url)?;
+        let (config, tls) = parse_config(url)?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -237,6 +235,7 @@ impl PostgresLog {
         tokio::spawn(writer.run(receiver));
         let follower = tokio::spawn(follow_head(
             config.clone(),
+            tls.clone(),
             pool.clone(),
             Arc::clone(&head_sender),
             options.poll_interval,
@@ -250,6 +249,7 @@ impl PostgresLog {
             shared: Arc::new(Shared {
                 pool,
                 config,
+                tls,
                 head: head_receiver,
                 sender,
                 follower,
@@ -269,7 +269,7 @@ impl PostgresLog {
     /// The lease `name` among every instance on this database (an advisory lock on a
     /// connection of its own); see [`Lease`].
     pub fn lease(&self, name: &str) -> Lease {
-        Lease::postgres(name, self.shared.config.clone())
+        Lease::postgres(name, self.shared.config.clone(), self.shared.tls.clone())
     }
 
     /// The committed head this process knows (also available through [`EventLog::head`]).
@@ -436,6 +436,7 @@ async fn check_tail(client: &Object, tail_events: u64) -> Result<Head, StoreErro
 /// reads `log_head`. A lost `LISTEN` connection is made again at the next poll.
 async fn follow_head(
     config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     pool: Pool,
     head: Arc<watch::Sender<Head>>,
     poll_interval: Duration,
@@ -464,7 +465,7 @@ async fn follow_head(
             },
             None => {
                 ticks.tick().await;
-                match Listener::connect(&config).await {
+                match Listener::connect(&config, &tls).await {
                     Ok(active) => listener = Some(active),
                     Err(error) => tracing::warn!(
                         error = %error,
@@ -494,8 +495,11 @@ struct Listener {
 }
 
 impl Listener {
-    async fn connect(config: &tokio_postgres::Config) -> Result<Listener, StoreError> {
-        let (client, mut connection) = config.connect(NoTls).await.map_err(pg_error)?;
+    async fn connect(
+        config: &tokio_postgres::Config,
+        tls: &MakeRustlsConnect,
+    ) -> Result<Listener, StoreError> {
+        let (client, mut connection) = config.connect(tls.clone()).await.map_err(pg_error)?;
         let (sender, notifications) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             loop {
@@ -709,7 +713,10 @@ async fn read_for_batch(
 
 /// An idempotency record from the columns `fingerprint, stream, first_version, last_version,
 /// first_position, last_position, recorded_at_unix`, starting at column `first`.
-fn decode_record(row: &tokio_postgres::Row, first: usize) -> Result<IdempotencyRecord, StoreError> {
+pub(crate) fn decode_record(
+    row: &tokio_postgres::Row,
+    first: usize,
+) -> Result<IdempotencyRecord, StoreError> {
     let int = |offset: usize| from_sql_int(row.get(first + offset));
     Ok(IdempotencyRecord {
         fingerprint: row.get(first),

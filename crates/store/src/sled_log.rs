@@ -37,10 +37,10 @@ use crate::types::{
 };
 use crate::{blocking, EventLog, LogEvent};
 
-const EVENTS_TREE: &str = "log.events";
-const STREAM_INDEX_TREE: &str = "log.stream_index";
-const STREAM_HEADS_TREE: &str = "log.stream_heads";
-const IDEMPOTENCY_TREE: &str = "log.idempotency";
+pub(crate) const EVENTS_TREE: &str = "log.events";
+pub(crate) const STREAM_INDEX_TREE: &str = "log.stream_index";
+pub(crate) const STREAM_HEADS_TREE: &str = "log.stream_heads";
+pub(crate) const IDEMPOTENCY_TREE: &str = "log.idempotency";
 
 /// Tuning of the sled log.
 #[derive(Debug, Clone)]
@@ -67,16 +67,16 @@ impl Default for SledLogOptions {
 }
 
 #[derive(Clone)]
-struct LogTrees {
-    events: Tree,
-    stream_index: Tree,
-    stream_heads: Tree,
-    idempotency: Tree,
+pub(crate) struct LogTrees {
+    pub(crate) events: Tree,
+    pub(crate) stream_index: Tree,
+    pub(crate) stream_heads: Tree,
+    pub(crate) idempotency: Tree,
 }
 
-struct Shared {
-    db: sled::Db,
-    trees: LogTrees,
+pub(crate) struct Shared {
+    pub(crate) db: sled::Db,
+    pub(crate) trees: LogTrees,
     head: watch::Receiver<Head>,
     durability: Arc<Durability>,
 }
@@ -106,7 +106,7 @@ struct Shared {
 /// # }
 /// ```
 pub struct SledLog {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     sender: Arc<WriterHandle>,
 }
 
@@ -167,7 +167,7 @@ pub(crate) struct Durability {
 }
 
 impl Durability {
-    fn open(db: sled::Db, dir: &Path) -> Result<Durability, StoreError> {
+    pub(crate) fn open(db: sled::Db, dir: &Path) -> Result<Durability, StoreError> {
         let data_file = File::open(dir.join("db")).map_err(|error| {
             StoreError::Storage(format!("cannot open sled's data file: {error}"))
         })?;
@@ -239,7 +239,7 @@ fn sync_blob_files(
     Ok(())
 }
 
-fn sync_directory(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_directory(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|directory| directory.sync_all())
         .map_err(|error| StoreError::Storage(format!("cannot sync {}: {error}", dir.display())))
@@ -395,21 +395,21 @@ fn check_tail(events: &Tree, tail_events: u64) -> Result<Head, StoreError> {
     Ok(verifier.head())
 }
 
-fn decode_position(key: &[u8]) -> Result<Position, StoreError> {
+pub(crate) fn decode_position(key: &[u8]) -> Result<Position, StoreError> {
     let bytes: [u8; 8] = key
         .try_into()
         .map_err(|_| StoreError::Storage(format!("bad position key of {} bytes", key.len())))?;
     Ok(Position(u64::from_be_bytes(bytes)))
 }
 
-fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+pub(crate) fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
     let bytes: [u8; 8] = bytes
         .try_into()
         .map_err(|_| StoreError::Storage(format!("bad integer of {} bytes", bytes.len())))?;
     Ok(u64::from_be_bytes(bytes))
 }
 
-fn stream_index_key(stream: StreamId, version: Version) -> [u8; 24] {
+pub(crate) fn stream_index_key(stream: StreamId, version: Version) -> [u8; 24] {
     let mut key = [0u8; 24];
     key[..16].copy_from_slice(stream.0.as_bytes());
     key[16..].copy_from_slice(&version.0.to_be_bytes());

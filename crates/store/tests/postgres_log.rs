@@ -480,3 +480,72 @@ async fn a_lease_has_one_holder_and_passes_on_when_the_holder_goes() {
     drop(other);
     assert!(lease_turns(&again, true, Duration::from_secs(5)).await);
 }
+
+/// Whether the connections to `database` are encrypted, as the server sees them.
+async fn connections_use_tls(database: &ScratchDatabase) -> Vec<bool> {
+    let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query(
+            "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
+            &[&database.name()],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
+    let database = ScratchDatabase::create().await;
+    let server_has_tls = {
+        let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one("SHOW ssl", &[])
+            .await
+            .unwrap()
+            .get::<_, String>(0)
+            == "on"
+    };
+    if !server_has_tls {
+        eprintln!("skipped: the test server has ssl = off");
+        return;
+    }
+    let require = format!("{}?sslmode=require", database.url());
+    let log = PostgresLog::open(&require, options()).await.unwrap();
+    let stream = StreamId(uuid::Uuid::now_v7());
+    let committed = log
+        .append(
+            stream,
+            ExpectedVersion::NoStream,
+            vec![TestEvent::numbered(1)],
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(committed.last_position, Position(1));
+    let encrypted = connections_use_tls(&database).await;
+    assert!(!encrypted.is_empty());
+    assert!(
+        encrypted.iter().all(|ssl| *ssl),
+        "every connection of the log is encrypted: {encrypted:?}"
+    );
+    drop(log);
+
+    // The Mozilla roots do not vouch for the test server's self-signed certificate: verifying
+    // refuses it, which shows the check is made.
+    let verify = format!("{}?sslmode=verify-full&sslrootcert=system", database.url());
+    let refused = PostgresLog::open(&verify, options()).await.err().unwrap();
+    let message = refused.to_string();
+    assert!(message.contains("certificate"), "{message}");
+    assert!(!message.contains("password"), "{message}");
+}

@@ -1,6 +1,7 @@
 //! The router: one module per resource, each exposing `fn router() -> Router<AppState>`, and
 //! the middleware every request passes through.
 
+pub mod admin;
 pub mod audit;
 pub mod cases;
 pub mod commands;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(commands::router())
         .merge(events::router())
         .merge(audit::router())
+        .merge(admin::router())
         .merge(webhooks::router())
         .merge(feed::router())
         .fallback(|| async { ApiError::not_found("resource") })
