@@ -8,6 +8,13 @@ use caseledger::cli::{AuditCommand, Cli, Command, ProjectionsCommand, StoreComma
 use caseledger::{offline, replay, serve, telemetry, transfer, verify};
 use clap::Parser as _;
 
+/// mimalloc rather than the system allocator: the service allocates and frees many small and
+/// mid-sized buffers per request on several threads (sled's nodes, JSON, envelopes), and
+/// glibc's malloc spent about a quarter of the service's CPU on them under load (see
+/// docs/benchmarks.md, "HTTP load (sled)").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let failure = cli.command.failure_exit_code();

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod backup;
+mod case_cache;
 pub mod clock;
 pub mod error;
 pub mod personal_data;

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use caseledger_projections::{CaseFilter, CaseProjection, Cursor, Page, Period, Stats};
 
+use crate::case_cache::CaseCache;
 use crate::clock::Clock;
 use crate::personal_data::CaseKey;
 use crate::storage::Storage;
@@ -33,6 +34,9 @@ use caseledger_domain::{ActorRecord, StoredEvent};
 const MAX_CONFLICT_RETRIES: usize = 64;
 /// The most events read from a stream at once.
 const STREAM_READ_LIMIT: usize = 1_000_000;
+/// How many cases' states the command path keeps (see [`CaseCache`]): the cases being worked on;
+/// each is a second copy of what the case projection already holds in memory.
+const CASE_CACHE_CAPACITY: usize = 4_096;
 
 /// The rights-protection service.
 pub struct App {
@@ -41,6 +45,8 @@ pub struct App {
     policy: Policy,
     clock: Arc<dyn Clock>,
     cases: CaseProjection,
+    /// The states commands decide on, and the per-case lock that orders them.
+    case_cache: CaseCache,
     pub(crate) signing_key: std::sync::OnceLock<ed25519_dalek::SigningKey>,
     /// The log's head when the service started; ready once the projection reaches it.
     ready_at: Position,
@@ -181,6 +187,7 @@ impl App {
             policy,
             clock,
             cases,
+            case_cache: CaseCache::new(CASE_CACHE_CAPACITY),
             signing_key: std::sync::OnceLock::new(),
             ready_at: storage_head,
             webhooks,
@@ -387,6 +394,11 @@ impl App {
                     AppError::Internal(anyhow::anyhow!("a new case id was already taken"))
                 }
             })?;
+        if !committed.replayed {
+            let slot = self.case_cache.slot(case_id);
+            let mut state = slot.lock().await;
+            *state = evolved(empty, &events, now, &committed);
+        }
         Ok(outcome(&committed, &events))
     }
 
@@ -463,42 +475,44 @@ impl App {
         let actor = principal.actor();
         let mut command = command;
         let mut letter_number_allocated = false;
+        // Commands on this case in this process run one at a time, each on the state the
+        // previous one left (when the cache still has it).
+        let slot = self.case_cache.slot(case_id);
+        let mut slot = slot.lock().await;
+        let mut cached = slot.take();
         for _ in 0..MAX_CONFLICT_RETRIES {
-            let (case, _) = self.load(case_id, TimeTravel::Latest).await?;
-            if let Principal::Token(caller) = principal {
-                self.ensure_visible(caller, &case)?;
-            }
-            authorize(actor.role, &command)?;
-            if let Some(expected) = if_match {
-                if case.version != expected {
-                    return Err(AppError::PreconditionFailed {
-                        expected,
-                        current: case.version,
-                    });
-                }
-            }
+            // A cached state is trusted only as far as the log's version check: whatever it
+            // would refuse, it refuses again on the loaded state before answering.
+            let from_cache = cached.is_some();
+            let case = match cached.take() {
+                Some(case) => case,
+                None => self.load(case_id, TimeTravel::Latest).await?.0,
+            };
             let now = self.now();
-            let context = self.context(&actor, now);
-            if !letter_number_allocated {
-                if let Command::IssueLetter { number, .. } = &mut command {
-                    // Until the letter is known to be acceptable it carries a provisional
-                    // number that no letter ever gets (sequences start at 1), so this first
-                    // decision checks everything but the number.
-                    *number = letter_number(&self.policy.letter_number_prefix, now.year(), 0);
+            let decided = self.decide_command(
+                principal,
+                &actor,
+                &case,
+                &mut command,
+                &mut letter_number_allocated,
+                if_match,
+                now,
+            );
+            let events = match decided.await {
+                Ok(events) => events,
+                Err(error) if from_cache => {
+                    // Refused on the cached state (a failed `If-Match` among others): final
+                    // only if that state is still the case's current one, which the stream's
+                    // version tells without reading the case.
+                    let current = self.storage.log.stream_version(StreamId(case_id.0)).await?;
+                    if current == Some(Version(case.version)) {
+                        *slot = Some(case);
+                        return Err(error);
+                    }
+                    continue;
                 }
-            }
-            let mut events = decide(&case, command.clone(), &context)
-                .map_err(|rejection| self.hide_unshared(actor.role, rejection))?;
-            if !letter_number_allocated && needs_letter_number(&command) {
-                // The number is taken only once the letter is known to be acceptable, and kept
-                // across retries, so refused letters leave no gaps.
-                let number = self.next_letter_number(now).await?;
-                if let Command::IssueLetter { number: slot, .. } = &mut command {
-                    *slot = number;
-                }
-                letter_number_allocated = true;
-                events = decide(&case, command.clone(), &context)?;
-            }
+                Err(error) => return Err(error),
+            };
             let expected = ExpectedVersion::after(Version(case.version));
             match self
                 .append_as(
@@ -511,10 +525,17 @@ impl App {
                 )
                 .await?
             {
-                Ok(committed) => return Ok(outcome(&committed, &events)),
+                Ok(committed) => {
+                    // A replay answers for an earlier request; its events are not these.
+                    if !committed.replayed {
+                        *slot = evolved(case, &events, now, &committed);
+                    }
+                    return Ok(outcome(&committed, &events));
+                }
                 Err(AppendRejected::IdempotencyKeyReused) => {
                     return Err(AppError::IdempotencyKeyReused)
                 }
+                Err(AppendRejected::VersionConflict { .. }) if from_cache => {}
                 Err(AppendRejected::VersionConflict { actual, .. }) => {
                     if let Some(expected) = if_match {
                         return Err(AppError::PreconditionFailed {
@@ -530,6 +551,58 @@ impl App {
             reason: "the case is changing too fast; try again".into(),
             retry_after_seconds: 1,
         })
+    }
+
+    /// The checks and the decision of one attempt of a command on `case`. A letter's number is
+    /// taken once the letter is known to be acceptable, and kept across attempts.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one attempt's whole state, kept by the retry loop"
+    )]
+    async fn decide_command(
+        &self,
+        principal: Principal<'_>,
+        actor: &Actor,
+        case: &Case,
+        command: &mut Command,
+        letter_number_allocated: &mut bool,
+        if_match: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CaseEvent>, AppError> {
+        if let Principal::Token(caller) = principal {
+            self.ensure_visible(caller, case)?;
+        }
+        authorize(actor.role, command)?;
+        if let Some(expected) = if_match {
+            if case.version != expected {
+                return Err(AppError::PreconditionFailed {
+                    expected,
+                    current: case.version,
+                });
+            }
+        }
+        let context = self.context(actor, now);
+        if !*letter_number_allocated {
+            if let Command::IssueLetter { number, .. } = command {
+                // Until the letter is known to be acceptable it carries a provisional
+                // number that no letter ever gets (sequences start at 1), so this first
+                // decision checks everything but the number.
+                *number = letter_number(&self.policy.letter_number_prefix, now.year(), 0);
+            }
+        }
+        let mut events = decide(case, command.clone(), &context)
+            .map_err(|rejection| self.hide_unshared(actor.role, rejection))?;
+        if !*letter_number_allocated && needs_letter_number(command) {
+            // The number is taken only once the letter is known to be acceptable, and kept
+            // across retries, so refused letters leave no gaps.
+            let number = self.next_letter_number(now).await?;
+            if let Command::IssueLetter { number: slot, .. } = command {
+                *slot = number;
+            }
+            *letter_number_allocated = true;
+            events = decide(case, command.clone(), &context)?;
+        }
+        Ok(events)
     }
 
     /// Erases a case's complainant data (admins only): records `PersonalDataErased`, then
@@ -960,6 +1033,21 @@ impl Principal<'_> {
             Principal::System => ActorRecord::system(),
         }
     }
+}
+
+/// The state of a case after `events`, appended at `now` as `committed`: what the next
+/// command on the case decides on. `None` when the versions disagree, which a correct log never
+/// does, so the next command loads the case rather than trust it.
+fn evolved(
+    mut case: Case,
+    events: &[CaseEvent],
+    now: DateTime<Utc>,
+    committed: &Committed,
+) -> Option<Case> {
+    for event in events {
+        case.evolve(event, now);
+    }
+    (case.version == committed.last_version.0).then_some(case)
 }
 
 fn needs_letter_number(command: &Command) -> bool {

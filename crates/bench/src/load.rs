@@ -93,6 +93,8 @@ pub struct Outcome {
     pub errors: u64,
     /// The first such error, to explain it.
     pub first_error: Option<String>,
+    /// The first measured answer outside 2xx (and 412 for `If-Match`), status and body.
+    pub first_refusal: Option<String>,
     /// For `If-Match`: `GET`s made to re-read the version after a 412.
     pub rereads: u64,
     /// Cases opened (by [`Workload::OpenCases`], warm-up included), in order.
@@ -145,6 +147,7 @@ struct Tally {
     statuses: BTreeMap<u16, u64>,
     errors: u64,
     first_error: Option<String>,
+    first_refusal: Option<String>,
     rereads: u64,
     opened: Vec<String>,
     finished: Instant,
@@ -224,6 +227,7 @@ pub async fn run(
         statuses: BTreeMap::new(),
         errors: 0,
         first_error: None,
+        first_refusal: None,
         rereads: 0,
         opened: Vec::new(),
         server_cpu: None,
@@ -249,6 +253,9 @@ pub async fn run(
         outcome.errors += tally.errors;
         if outcome.first_error.is_none() {
             outcome.first_error = tally.first_error;
+        }
+        if outcome.first_refusal.is_none() {
+            outcome.first_refusal = tally.first_refusal;
         }
         outcome.rereads += tally.rereads;
         outcome.opened.extend(tally.opened);
@@ -284,6 +291,7 @@ async fn drive(
         statuses: BTreeMap::new(),
         errors: 0,
         first_error: None,
+        first_refusal: None,
         rereads: 0,
         opened: Vec::new(),
         finished: measure_from,
@@ -363,6 +371,13 @@ async fn drive(
     tally
 }
 
+/// A refusal for the report: its status and the start of its body.
+fn describe(status: &StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text: String = text.chars().take(300).collect();
+    format!("{status}: {text}")
+}
+
 /// Sends one request and records it when `measured`; returns the body of a 2xx answer.
 async fn one(
     connection: &mut Connection,
@@ -381,6 +396,8 @@ async fn one(
                 *tally.statuses.entry(reply.status.as_u16()).or_default() += 1;
                 if reply.status.is_success() {
                     tally.ok += 1;
+                } else if tally.first_refusal.is_none() {
+                    tally.first_refusal = Some(describe(&reply.status, &reply.body));
                 }
             }
             reply.status.is_success().then_some(reply.body)

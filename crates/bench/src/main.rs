@@ -69,6 +69,12 @@ struct Args {
     /// The service's log filter (`CASELEDGER_LOG`).
     #[arg(long, default_value = "info")]
     server_log: String,
+    /// Measure durable commands on PostgreSQL and on sled side by side instead of the full
+    /// set: for each store in turn (sled first, then `serve --store URL`), a fresh service, its
+    /// `/healthz` ceiling, and notes on the uniform cases, each as a ratio to the ceiling of the
+    /// same run. The URL must name an empty database the benchmark may fill.
+    #[arg(long, value_name = "POSTGRES_URL", conflicts_with_all = ["store", "only"])]
+    compare_store: Option<String>,
     /// Run only these scenarios (comma-separated): healthz, open, notes, hot, hot-if-match,
     /// read, list, search. Cases are still opened, unmeasured, when a later scenario needs them.
     #[arg(long, value_delimiter = ',')]
@@ -106,6 +112,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(url) = &args.compare_store {
+        return compare_stores(&args, url).await;
+    }
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|only| only == name);
     let bounds = Bounds {
         connections: args.connections,
@@ -361,6 +370,130 @@ async fn scenarios(
     Ok(())
 }
 
+/// `--compare-store`: the notes-on-uniform-cases scenario on sled and on PostgreSQL, each on
+/// its own fresh service, each against its own `/healthz` ceiling and the first one's.
+async fn compare_stores(args: &Args, postgres_url: &str) -> anyhow::Result<()> {
+    let bounds = Bounds {
+        connections: args.connections,
+        warmup: args.warmup,
+        duration: args.duration,
+        max_units: args.max_requests,
+    };
+    println!(
+        "caseledger-bench --compare-store: notes on {} cases, {} connections, {:?} per scenario after a {:?} warm-up; sled, then PostgreSQL",
+        args.cases, args.connections, args.duration, args.warmup
+    );
+    print_header();
+    let mut first_ceiling: Option<f64> = None;
+    let mut summary = Vec::new();
+    for (label, store) in [("sled", None), ("PostgreSQL", Some(postgres_url))] {
+        let service = Service::start(
+            &args.binary,
+            store,
+            args.data_parent.as_deref(),
+            &args.server_log,
+        )?;
+        let measured = measure_store(&service, args, bounds, label).await;
+        if let Err(error) = &measured {
+            eprintln!(
+                "the {label} run failed: {error:#}\nthe service's last log lines:\n{}",
+                service.log_tail()
+            );
+        }
+        let status = service.stop()?;
+        let (ceiling, notes) = measured?;
+        anyhow::ensure!(
+            status.success(),
+            "the {label} service did not exit cleanly: {status}"
+        );
+        print_row(&format!("[{label}] GET /healthz (ceiling)"), &ceiling, None);
+        let own = ceiling.rate();
+        let first = *first_ceiling.get_or_insert(own);
+        print_row(
+            &format!("[{label}] POST notes, {} cases uniform", args.cases),
+            &notes,
+            Some(own),
+        );
+        for (what, outcome) in [("ceiling", &ceiling), ("notes", &notes)] {
+            if let Some(refusal) = &outcome.first_refusal {
+                println!("[{label}] {what}: first answer outside 2xx: {refusal}");
+            }
+            if let Some(error) = &outcome.first_error {
+                println!("[{label}] {what}: first connection error: {error}");
+            }
+        }
+        summary.push((label, notes.rate(), own, first, notes.latency.clone()));
+    }
+    println!();
+    for (label, rate, own, first, latency) in summary {
+        println!(
+            "{label}: {rate:.0} durable notes/s = {:.1} % of its own ceiling ({own:.0}/s), {:.1} % of the first ceiling ({first:.0}/s); p50 {:.2} ms, p99 {:.2} ms",
+            rate / own * 100.0,
+            rate / first * 100.0,
+            millis(&latency, 50.0),
+            millis(&latency, 99.0),
+        );
+    }
+    Ok(())
+}
+
+/// On one fresh service: the ceiling, then (after opening the cases, unmeasured) the notes.
+async fn measure_store(
+    service: &Service,
+    args: &Args,
+    bounds: Bounds,
+    label: &str,
+) -> anyhow::Result<(Outcome, Outcome)> {
+    let address = service.address;
+    let admin = Arc::new(service.admin_token.clone());
+    let mut setup = Connection::open(address).await?;
+    let officer = Arc::new(officer_token(&mut setup, &admin).await?);
+    let ceiling = load::run(
+        address,
+        service.pid(),
+        Arc::clone(&admin),
+        Workload::Healthz,
+        bounds,
+    )
+    .await?;
+    let fill = Bounds {
+        warmup: Duration::ZERO,
+        duration: Duration::from_secs(600),
+        max_units: args.cases as u64,
+        ..bounds
+    };
+    let opened = load::run(
+        address,
+        service.pid(),
+        Arc::clone(&officer),
+        Workload::OpenCases,
+        fill,
+    )
+    .await?;
+    anyhow::ensure!(
+        opened.opened.len() >= args.cases,
+        "{label}: could open only {} of {} cases: {:?} {:?}",
+        opened.opened.len(),
+        args.cases,
+        opened.statuses,
+        opened.first_error
+    );
+    let mut cases = opened.opened;
+    cases.truncate(args.cases);
+    settle(&mut setup, &admin).await?;
+    let notes = load::run(
+        address,
+        service.pid(),
+        Arc::clone(&officer),
+        Workload::NotesUniform {
+            cases: Arc::new(cases),
+        },
+        bounds,
+    )
+    .await?;
+    Ok((ceiling, notes))
+}
+
 fn print_header() {
     println!();
     println!(
@@ -437,6 +570,9 @@ fn print_details(rows: &[Row]) {
     for row in rows {
         if let Some(error) = &row.outcome.first_error {
             println!("{}: first connection error: {error}", row.name);
+        }
+        if let Some(refusal) = &row.outcome.first_refusal {
+            println!("{}: first answer outside 2xx: {refusal}", row.name);
         }
     }
 }

@@ -190,34 +190,53 @@ impl Durability {
     }
 
     fn sync_new_blobs(&self) -> Result<(), StoreError> {
-        let entries = match std::fs::read_dir(&self.blob_dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(error) => return Err(StoreError::Storage(error.to_string())),
-        };
         let mut synced = self
             .synced_blobs
             .lock()
             .map_err(|_| StoreError::Storage("blob sync state poisoned".into()))?;
-        let mut present = HashSet::new();
-        let mut any_new = false;
-        for entry in entries {
-            let entry = entry.map_err(|error| StoreError::Storage(error.to_string()))?;
-            let name = entry.file_name();
-            if !synced.contains(&name) {
-                File::open(entry.path())
-                    .and_then(|file| file.sync_data())
-                    .map_err(|error| StoreError::Storage(format!("blob sync failed: {error}")))?;
-                any_new = true;
-            }
-            present.insert(name);
-        }
-        if any_new {
-            sync_directory(&self.blob_dir)?;
-        }
-        *synced = present;
-        Ok(())
+        sync_blob_files(&self.blob_dir, &mut synced)
     }
+}
+
+/// Syncs the blob files in `blob_dir` that are not in `synced` (then the directory, when any
+/// was new), and leaves `synced` naming the blobs present now. sled deletes a blob once the
+/// node it held has been written again, and it may do so between the listing and the sync: a
+/// blob gone by then holds nothing the store still needs, so it is skipped, not an error (an
+/// error here would stop the log).
+fn sync_blob_files(
+    blob_dir: &Path,
+    synced: &mut HashSet<std::ffi::OsString>,
+) -> Result<(), StoreError> {
+    let entries = match std::fs::read_dir(blob_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(StoreError::Storage(error.to_string())),
+    };
+    let mut present = HashSet::new();
+    let mut any_new = false;
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(StoreError::Storage(error.to_string())),
+        };
+        let name = entry.file_name();
+        if !synced.contains(&name) {
+            match File::open(entry.path()).and_then(|file| file.sync_data()) {
+                Ok(()) => any_new = true,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => {
+                    return Err(StoreError::Storage(format!("blob sync failed: {error}")))
+                }
+            }
+        }
+        present.insert(name);
+    }
+    if any_new {
+        sync_directory(blob_dir)?;
+    }
+    *synced = present;
+    Ok(())
 }
 
 pub(crate) fn sync_directory(dir: &Path) -> Result<(), StoreError> {
@@ -791,5 +810,36 @@ impl SledLog {
     /// The durable head (also available through [`EventLog::head`]).
     pub fn head(&self) -> Head {
         *self.shared.head.borrow()
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_sync_remembers_what_it_synced_and_skips_nothing_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs");
+        let mut synced = HashSet::new();
+        // No blob directory yet: nothing to do.
+        sync_blob_files(&blobs, &mut synced).unwrap();
+        assert!(synced.is_empty());
+        std::fs::create_dir(&blobs).unwrap();
+        std::fs::write(blobs.join("1"), b"blob one").unwrap();
+        std::fs::write(blobs.join("2"), b"blob two").unwrap();
+        sync_blob_files(&blobs, &mut synced).unwrap();
+        assert_eq!(synced.len(), 2);
+        // sled deleted one blob after writing its node again: it is forgotten, not an error.
+        std::fs::remove_file(blobs.join("1")).unwrap();
+        std::fs::write(blobs.join("3"), b"blob three").unwrap();
+        sync_blob_files(&blobs, &mut synced).unwrap();
+        let mut names: Vec<_> = synced.iter().cloned().collect();
+        names.sort();
+        assert_eq!(names, vec![std::ffi::OsString::from("2"), "3".into()]);
     }
 }
