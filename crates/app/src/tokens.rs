@@ -140,13 +140,23 @@ impl Tokens {
     }
 
     /// Re-reads every token record from the store, taking in what other instances issued or
-    /// revoked.
+    /// revoked. It merges rather than replaces: a token issued here while the store was being
+    /// read is kept, and a revocation is never undone by a record read before it was written
+    /// (records change only by being revoked).
     pub async fn refresh(&self) -> Result<(), AppError> {
-        let by_hash = read_index(&self.keyspace).await?;
-        *self
+        let stored = read_index(&self.keyspace).await?;
+        let mut index = self
             .by_hash
             .write()
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("token index poisoned")))? = by_hash;
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("token index poisoned")))?;
+        for (hash, record) in stored {
+            let revoked_here = index
+                .get(&hash)
+                .is_some_and(|known| known.revoked_at.is_some());
+            if !revoked_here {
+                index.insert(hash, record);
+            }
+        }
         Ok(())
     }
 

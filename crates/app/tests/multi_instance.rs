@@ -321,3 +321,52 @@ async fn projections_of_two_instances_persist_one_consistent_set_of_rows() {
         .unwrap();
     assert!(second.case_projection().persist().await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refreshing_tokens_never_loses_one_just_issued_nor_undoes_a_revocation() {
+    let instances = two_instances().await;
+    let admin = instances.admin().await;
+    let app = Arc::new(instances.first);
+    let issuing_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refreshing = {
+        let app = Arc::clone(&app);
+        let issuing_done = Arc::clone(&issuing_done);
+        tokio::spawn(async move {
+            while !issuing_done.load(std::sync::atomic::Ordering::SeqCst) {
+                app.refresh_shared_state().await.unwrap();
+            }
+        })
+    };
+    // Every check right after the write, while refreshes run: a refresh that read the store
+    // before the write must neither drop the new token nor bring the revoked one back.
+    let mut lost = Vec::new();
+    let mut revived = Vec::new();
+    for n in 0..150 {
+        let token = app
+            .issue_token(&admin, format!("officer {n}"), Role::Officer, None)
+            .await
+            .unwrap();
+        for _ in 0..20 {
+            if app.authenticate(&token.token).is_none() {
+                lost.push(n);
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        app.revoke_token(&admin, token.record.id).await.unwrap();
+        for _ in 0..20 {
+            if app.authenticate(&token.token).is_some() {
+                revived.push(n);
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    issuing_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    refreshing.await.unwrap();
+    assert!(lost.is_empty(), "tokens lost for a moment: {lost:?}");
+    assert!(
+        revived.is_empty(),
+        "revocations undone for a moment: {revived:?}"
+    );
+}

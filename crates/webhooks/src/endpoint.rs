@@ -767,6 +767,14 @@ impl Registry {
     /// A state in memory is kept unless the stored one has a newer generation. Returns whether
     /// anything changed (and then wakes the delivery worker).
     pub async fn reload(&self) -> Result<bool, WebhookError> {
+        // What memory holds is read before the store: an endpoint created here while the
+        // store is read is then not taken for one deleted elsewhere.
+        let known: BTreeMap<Uuid, Arc<Mutex<Entry>>> = self
+            .inner
+            .entries
+            .read()
+            .map_err(|_| WebhookError::Poisoned)?
+            .clone();
         let stored: BTreeMap<Uuid, Endpoint> = self
             .inner
             .endpoints
@@ -775,12 +783,6 @@ impl Registry {
             .into_iter()
             .map(|(_, endpoint)| (endpoint.id, endpoint))
             .collect();
-        let known: BTreeMap<Uuid, Arc<Mutex<Entry>>> = self
-            .inner
-            .entries
-            .read()
-            .map_err(|_| WebhookError::Poisoned)?
-            .clone();
         let mut changed = false;
         for (id, endpoint) in &stored {
             let Some(state) = self
