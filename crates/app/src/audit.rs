@@ -186,7 +186,29 @@ impl App {
                 .put(&checkpoint_key(checkpoint.position), checkpoint)
                 .await?;
         }
+        if let Some(newest) = made.last() {
+            self.signed_checkpoints.send_replace(newest.position.0);
+        }
         Ok(made)
+    }
+
+    /// How long the checkpoint worker may sleep, and the head position that wakes it sooner:
+    /// the next checkpoint is due when the log reaches the last one plus
+    /// [`CHECKPOINT_EVERY_EVENTS`], or when the last one is [`CHECKPOINT_EVERY`] old and the log
+    /// has moved past it.
+    async fn next_checkpoint_due(&self, now: DateTime<Utc>) -> Result<(u64, Duration), AppError> {
+        let Some(last) = self.last_checkpoint().await? else {
+            // The first checkpoint is due as soon as there is an event.
+            return Ok((1, CHECKPOINT_EVERY));
+        };
+        let age = DateTime::parse_from_rfc3339(&last.at)
+            .ok()
+            .and_then(|at| (now - at.with_timezone(&Utc)).to_std().ok())
+            .unwrap_or(CHECKPOINT_EVERY);
+        Ok(match CHECKPOINT_EVERY.checked_sub(age) {
+            Some(left) if !left.is_zero() => (last.position.0 + CHECKPOINT_EVERY_EVENTS, left),
+            _ => (last.position.0 + 1, CHECKPOINT_EVERY),
+        })
     }
 
     async fn hash_at(&self, position: Position) -> Result<caseledger_store::ChainHash, AppError> {
@@ -201,8 +223,9 @@ impl App {
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("position {position} is missing")))
     }
 
-    /// Runs [`App::try_checkpoint`] whenever the log grows and at least every few seconds,
-    /// until `shutdown` turns true.
+    /// Runs [`App::try_checkpoint`] whenever a checkpoint may be due — not at every append,
+    /// which would read the checkpoints and verify a signature hundreds of times a second under
+    /// load — until `shutdown` turns true.
     pub async fn run_checkpoints_until_stopped(&self, mut shutdown: watch::Receiver<bool>) {
         let mut heads = self.storage.log.subscribe();
         loop {
@@ -214,9 +237,20 @@ impl App {
                 }
                 Err(error) => tracing::warn!(%error, "making a checkpoint failed; retrying"),
             }
+            let (due_at_position, due_in) = match self.next_checkpoint_due(self.now()).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%error, "reading the last checkpoint failed; retrying");
+                    (u64::MAX, Duration::from_secs(5))
+                }
+            };
             tokio::select! {
-                _ = heads.changed() => {}
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                moved = heads.wait_for(|head| head.position.0 >= due_at_position) => {
+                    if moved.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep(due_in) => {}
                 _ = shutdown.changed() => return,
             }
             if *shutdown.borrow() {

@@ -48,6 +48,9 @@ pub struct App {
     /// The states commands decide on, and the per-case lock that orders them.
     case_cache: CaseCache,
     pub(crate) signing_key: std::sync::OnceLock<ed25519_dalek::SigningKey>,
+    /// The position of the last checkpoint this process signed, for the webhook feed to
+    /// forward it without polling the checkpoints.
+    pub(crate) signed_checkpoints: tokio::sync::watch::Sender<u64>,
     /// The log's head when the service started; ready once the projection reaches it.
     ready_at: Position,
     pub(crate) webhooks: crate::webhooks::Webhooks,
@@ -189,6 +192,7 @@ impl App {
             cases,
             case_cache: CaseCache::new(CASE_CACHE_CAPACITY),
             signing_key: std::sync::OnceLock::new(),
+            signed_checkpoints: tokio::sync::watch::Sender::new(0),
             ready_at: storage_head,
             webhooks,
         })

@@ -302,13 +302,25 @@ impl App {
     pub async fn run_feed_until_stopped(&self, mut shutdown: watch::Receiver<bool>) {
         let log = Arc::clone(&self.storage.log);
         let mut heads = log.subscribe();
+        let mut signed = self.signed_checkpoints.subscribe();
+        // Forwarding reads the checkpoints from the store; it runs when this process signed
+        // one the feed has not carried yet, and otherwise every few seconds (checkpoints from
+        // before this process led, or one that waited for the feed to reach its position).
+        let mut last_forward: Option<tokio::time::Instant> = None;
         loop {
             heads.borrow_and_update();
             if let Err(error) = self.webhooks.feed.catch_up(log.as_ref()).await {
                 tracing::error!(%error, "the webhook feed failed a step; retrying");
             }
-            if let Err(error) = self.forward_checkpoints().await {
-                tracing::warn!(%error, "forwarding checkpoints to the webhook feed failed");
+            let newest_signed = *signed.borrow_and_update();
+            let carried = self.webhooks.feed.subscribe().borrow().audit_checkpoint;
+            let forward_due = newest_signed > carried
+                || last_forward.is_none_or(|at| at.elapsed() >= CHECKPOINT_FORWARD_EVERY);
+            if forward_due {
+                if let Err(error) = self.forward_checkpoints().await {
+                    tracing::warn!(%error, "forwarding checkpoints to the webhook feed failed");
+                }
+                last_forward = Some(tokio::time::Instant::now());
             }
             let lag = log
                 .head()
@@ -319,6 +331,7 @@ impl App {
                 .set(lag as f64);
             tokio::select! {
                 changed = heads.changed() => if changed.is_err() { return },
+                _ = signed.changed() => {}
                 () = tokio::time::sleep(CHECKPOINT_FORWARD_EVERY) => {}
                 _ = shutdown.changed() => return,
             }

@@ -418,13 +418,17 @@ impl FeedProjection {
         state
             .shared
             .retain(|_, departments| !departments.is_empty());
+        // Messages must be durable before a cursor can pass them; a step that only moves the
+        // position need not be: after a crash the feed re-derives the same messages, under the
+        // same keys, from wherever its stored position stands.
+        let durable = !changes.is_empty();
         changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&last)?)));
         // Another instance wrote further (it held the webhook lease while this one thought it
         // did): take its feed rather than writing an older one over it.
         let written = self
             .inner
             .keyspace
-            .apply_guarded(CHECKPOINT_KEY, last, changes, true)
+            .apply_guarded(CHECKPOINT_KEY, last, changes, durable)
             .await?;
         if !written {
             self.reload_locked(&mut state).await?;
