@@ -17,5 +17,6 @@ mod lifecycle;
 mod openapi;
 mod postgres;
 mod privacy;
+mod resilience;
 mod roles;
 mod support;
