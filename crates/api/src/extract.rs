@@ -113,7 +113,13 @@ fn field_of(path: &str, message: &str) -> String {
         (".", Some(name)) => name.to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),
         (".", None) => "body".to_owned(),
-        (path, None) => path.to_owned(),
+        // An unknown member with an empty name (`{"": 1}`): name the object that holds it.
+        ("", None) => "body".to_owned(),
+        (path, None) => match path.strip_suffix('.') {
+            Some(parent) if !parent.is_empty() => parent.to_owned(),
+            Some(_) => "body".to_owned(),
+            None => path.to_owned(),
+        },
     }
 }
 
