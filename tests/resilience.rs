@@ -387,6 +387,15 @@ async fn slow_and_oversized_clients_are_cut_off() {
         let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(4));
         assert!(closed, "an idle connection is closed");
         assert!(started.elapsed() < Duration::from_secs(4));
+        // So is a keep-alive connection left idle after a request.
+        let mut kept = TcpStream::connect(&socket).unwrap();
+        kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let started = Instant::now();
+        let (answer, closed) = read_until_closed(&mut kept, Duration::from_secs(4));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(closed, "an idle keep-alive connection is closed");
+        assert!(started.elapsed() < Duration::from_secs(4));
 
         // 3. An oversized body (declared beyond the 1 MiB limit) gets 413 problem+json.
         let mut stream = TcpStream::connect(&socket).unwrap();
