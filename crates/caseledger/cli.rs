@@ -163,7 +163,7 @@ pub struct ServeArgs {
 
     /// Close a connection whose client takes longer than this to send a request's headers,
     /// or stays idle between requests this long, e.g. 10s
-    /// [config: limits.header_read_timeout_ms] [default: 10s]
+    /// [config: limits.header_read_timeout_ms] [default: 30s]
     #[arg(
         long,
         env = "CASELEDGER_HEADER_READ_TIMEOUT",

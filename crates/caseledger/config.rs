@@ -105,7 +105,7 @@ pub struct LimitsConfig {
     /// How long a request may take in all before it is answered 503. Default 30000 ms.
     pub request_timeout_ms: u64,
     /// How long a client may take to send a request's headers (and how long an idle
-    /// keep-alive connection is kept) before its connection is closed. Default 10000 ms.
+    /// keep-alive connection is kept) before its connection is closed. Default 30000 ms.
     pub header_read_timeout_ms: u64,
     /// How long a client may take to send a request's body before it is answered 408.
     /// Default 10000 ms; must be shorter than `request_timeout_ms`.
@@ -192,7 +192,7 @@ impl Default for LimitsConfig {
             body_limit_bytes: 1024 * 1024,
             read_wait_ms: 3_000,
             request_timeout_ms: 30_000,
-            header_read_timeout_ms: 10_000,
+            header_read_timeout_ms: 30_000,
             body_read_timeout_ms: 10_000,
             header_limit_bytes: 64 * 1024,
             deadline_scan_interval_secs: 30,
@@ -754,7 +754,7 @@ mod tests {
         assert_eq!(settings.api.read_wait, Duration::from_secs(3));
         assert_eq!(settings.api.request_timeout, Duration::from_secs(30));
         assert_eq!(settings.api.body_read_timeout, Duration::from_secs(10));
-        assert_eq!(settings.http.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(settings.http.header_read_timeout, Duration::from_secs(30));
         assert_eq!(settings.http.header_limit_bytes, 64 * 1024);
         assert_eq!(settings.min_free_space_bytes, 64 * 1024 * 1024);
         assert_eq!(settings.signing_key, None);

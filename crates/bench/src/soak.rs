@@ -7,7 +7,8 @@
 //! minute by default) it samples the service's resident memory (`VmRSS` in
 //! `/proc/<pid>/status`), the latency percentiles of that interval, the data dir's size and the
 //! log's head, and prints a row; at the end it prints a verdict: RSS growth (mean of the last
-//! half against the first half), p99 drift (median p99 likewise), bytes on disk per event, and
+//! half against the first half, the first interval left out as warm-up when there are four or
+//! more), p99 drift (median p99 likewise), bytes on disk per event, and
 //! every non-2xx answer. The run stops by itself after `--duration` and stops the service with
 //! SIGTERM.
 //!
@@ -63,8 +64,9 @@ pub struct SoakArgs {
     /// Where the temporary data dir is made (the system's temporary directory by default).
     #[arg(long)]
     data_parent: Option<PathBuf>,
-    /// The service's log filter (`CASELEDGER_LOG`).
-    #[arg(long, default_value = "warn")]
+    /// The service's log filter (`CASELEDGER_LOG`); at least `info`, which carries the line
+    /// that says where the service listens.
+    #[arg(long, default_value = "info")]
     server_log: String,
     /// Seed of the request mix.
     #[arg(long, default_value_t = 8)]
@@ -379,7 +381,12 @@ async fn take_sample(
         *totals.entry(*key).or_default() += count;
     }
     *failures += taken.failures;
-    let ready = setup.send(&Call::get("/readyz", None)).await?;
+    // The setup connection idles between samples; the service may have closed it (its header
+    // read timeout also bounds idle keep-alive), and `send` then reconnects: try once more.
+    let ready = match setup.send(&Call::get("/readyz", None)).await {
+        Ok(reply) => reply,
+        Err(_) => setup.send(&Call::get("/readyz", None)).await?,
+    };
     let head: Value = serde_json::from_slice(&ready.body).unwrap_or_default();
     let ms = |micros: u64| micros as f64 / 1000.0;
     Ok(Sample {
@@ -424,8 +431,14 @@ fn verdict(samples: &[Sample], totals: &BTreeMap<(Kind, u16), u64>, failures: u6
         println!("verdict: too short to judge (fewer than two samples)");
         return false;
     }
-    let half = samples.len() / 2;
-    let (first, last) = samples.split_at(half);
+    // The first interval is warm-up (caches and pools filling) when there are enough of them.
+    let steady = if samples.len() >= 4 {
+        &samples[1..]
+    } else {
+        samples
+    };
+    let half = steady.len() / 2;
+    let (first, last) = steady.split_at(half);
     let mean_rss =
         |part: &[Sample]| part.iter().map(|s| s.rss_kib as f64).sum::<f64>() / part.len() as f64;
     let rss_growth = mean_rss(last) / mean_rss(first).max(1.0) - 1.0;
@@ -449,7 +462,7 @@ fn verdict(samples: &[Sample], totals: &BTreeMap<(Kind, u16), u64>, failures: u6
         && failures == 0
         && late == 0;
     println!(
-        "verdict: {} — RSS {:+.1} % (last half against first, limit {:+.0} %), p99 drift ×{:.2} (limit ×{:.1}), {:.0} bytes on disk per event ({} events, {:.1} MiB), {} 5xx, {} transport failures, {} requests late",
+        "verdict: {} — RSS {:+.1} % (last half against first after warm-up, limit {:+.0} %), p99 drift ×{:.2} (limit ×{:.1}), {:.0} bytes on disk per event ({} events, {:.1} MiB), {} 5xx, {} transport failures, {} requests late",
         if passed { "PASS" } else { "FAIL" },
         rss_growth * 100.0,
         MAX_RSS_GROWTH * 100.0,
