@@ -358,7 +358,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 8);
+        assert_eq!(checked, 11);
     }
 
     #[test]
@@ -382,6 +382,12 @@ mod tests {
             "/etc/key",
             "--webhook-retry-schedule",
             "0s,1s,1m",
+            "--min-free-space",
+            "1GiB",
+            "--header-read-timeout",
+            "5s",
+            "--body-read-timeout",
+            "2500ms",
         ])
         .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
@@ -402,6 +408,12 @@ mod tests {
             overrides.webhook_retry_schedule.unwrap().to_string(),
             "0s,1s,1m"
         );
+        assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
+        assert_eq!(overrides.header_read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            overrides.body_read_timeout,
+            Some(Duration::from_millis(2500))
+        );
     }
 
     #[test]
@@ -412,6 +424,8 @@ mod tests {
             ("--deadline-scan-interval", "soon"),
             ("--log-format", "xml"),
             ("--webhook-retry-schedule", "5s,soon"),
+            ("--min-free-space", "64MB"),
+            ("--header-read-timeout", "soon"),
         ] {
             let error = Cli::try_parse_from(["caseledger", "serve", flag, value]).unwrap_err();
             assert!(error.to_string().contains(flag), "{flag}: {error}");
