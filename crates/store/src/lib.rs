@@ -33,7 +33,7 @@ mod types;
 
 pub use chain::{ChainError, ChainHash, ChainVerifier};
 pub use checkpoint::Checkpoint;
-pub use disk_space::SpaceGuard;
+pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
 pub use sled_log::{SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES};
