@@ -19,5 +19,6 @@ mod lifecycle;
 mod openapi;
 mod postgres;
 mod privacy;
+mod resilience;
 mod roles;
 mod support;

@@ -19,7 +19,7 @@ use caseledger_domain::CaseId;
 
 use caseledger_app::webhooks::{InvalidSchedule, RetrySchedule};
 
-use crate::config::{parse_duration, Overrides, StoreSelection};
+use crate::config::{parse_duration, parse_size, Overrides, StoreSelection};
 use crate::transfer::Location;
 
 /// Case tracking for trade-union rights protection, on an append-only hash-chained event log.
@@ -231,6 +231,38 @@ pub struct ServeArgs {
         value_parser = parse_retry_schedule
     )]
     pub webhook_retry_schedule: Option<RetrySchedule>,
+
+    /// Refuse commands (503 with Retry-After) while the data dir's filesystem has less free
+    /// space than this, e.g. 64MiB, 1GiB, or bytes; 0 turns the reserve off. Embedded store
+    /// only [config: store.min_free_space_bytes] [default: 64MiB]
+    #[arg(
+        long,
+        env = "CASELEDGER_MIN_FREE_SPACE",
+        value_name = "SIZE",
+        value_parser = parse_size
+    )]
+    pub min_free_space: Option<u64>,
+
+    /// Close a connection whose client takes longer than this to send a request's headers,
+    /// or stays idle between requests this long, e.g. 10s
+    /// [config: limits.header_read_timeout_ms] [default: 30s]
+    #[arg(
+        long,
+        env = "CASELEDGER_HEADER_READ_TIMEOUT",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub header_read_timeout: Option<Duration>,
+
+    /// Answer 408 to a client that takes longer than this to send a request's body, e.g. 10s;
+    /// shorter than the request timeout [config: limits.body_read_timeout_ms] [default: 10s]
+    #[arg(
+        long,
+        env = "CASELEDGER_BODY_READ_TIMEOUT",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub body_read_timeout: Option<Duration>,
 }
 
 /// Arguments of `caseledger audit verify`.
@@ -329,6 +361,9 @@ impl ServeArgs {
             deadline_scan_interval: self.deadline_scan_interval,
             signing_key: self.signing_key.clone(),
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
+            min_free_space_bytes: self.min_free_space,
+            header_read_timeout: self.header_read_timeout,
+            body_read_timeout: self.body_read_timeout,
         }
     }
 }
@@ -412,7 +447,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 8);
+        assert_eq!(checked, 11);
     }
 
     #[test]
@@ -436,6 +471,12 @@ mod tests {
             "/etc/key",
             "--webhook-retry-schedule",
             "0s,1s,1m",
+            "--min-free-space",
+            "1GiB",
+            "--header-read-timeout",
+            "5s",
+            "--body-read-timeout",
+            "2500ms",
         ])
         .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
@@ -456,6 +497,12 @@ mod tests {
             overrides.webhook_retry_schedule.unwrap().to_string(),
             "0s,1s,1m"
         );
+        assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
+        assert_eq!(overrides.header_read_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            overrides.body_read_timeout,
+            Some(Duration::from_millis(2500))
+        );
     }
 
     #[test]
@@ -466,6 +513,8 @@ mod tests {
             ("--deadline-scan-interval", "soon"),
             ("--log-format", "xml"),
             ("--webhook-retry-schedule", "5s,soon"),
+            ("--min-free-space", "64MB"),
+            ("--header-read-timeout", "soon"),
         ] {
             let error = Cli::try_parse_from(["caseledger", "serve", flag, value]).unwrap_err();
             assert!(error.to_string().contains(flag), "{flag}: {error}");

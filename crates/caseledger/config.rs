@@ -72,13 +72,25 @@ impl Default for WebhooksConfig {
 }
 
 /// `[store]`: which event log to use.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
     /// `postgres://…` for the PostgreSQL log, `sled` (or absent) for the embedded log in the
     /// data dir.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<StoreSelection>,
+    /// Commands are refused (503) while the data dir's filesystem has less free space than
+    /// this, in bytes; 0 turns the check off. Embedded store only. Default 64 MiB.
+    pub min_free_space_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: None,
+            min_free_space_bytes: caseledger_store::DEFAULT_MIN_FREE_SPACE_BYTES,
+        }
+    }
 }
 
 /// `[limits]`: sizes, waits and intervals.
@@ -92,6 +104,15 @@ pub struct LimitsConfig {
     pub read_wait_ms: u64,
     /// How long a request may take in all before it is answered 503. Default 30000 ms.
     pub request_timeout_ms: u64,
+    /// How long a client may take to send a request's headers (and how long an idle
+    /// keep-alive connection is kept) before its connection is closed. Default 30000 ms.
+    pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request's body before it is answered 408.
+    /// Default 10000 ms; must be shorter than `request_timeout_ms`.
+    pub body_read_timeout_ms: u64,
+    /// The largest request head (request line and headers) accepted, in bytes; a larger one
+    /// is answered 431. At least 8192. Default 65536.
+    pub header_limit_bytes: u64,
     /// How often the service looks for letters whose deadline passed. Default 30 s.
     pub deadline_scan_interval_secs: u64,
 }
@@ -171,6 +192,9 @@ impl Default for LimitsConfig {
             body_limit_bytes: 1024 * 1024,
             read_wait_ms: 3_000,
             request_timeout_ms: 30_000,
+            header_read_timeout_ms: 30_000,
+            body_read_timeout_ms: 10_000,
+            header_limit_bytes: 64 * 1024,
             deadline_scan_interval_secs: 30,
         }
     }
@@ -307,6 +331,12 @@ pub struct Overrides {
     pub signing_key: Option<PathBuf>,
     /// `--webhook-retry-schedule`.
     pub webhook_retry_schedule: Option<RetrySchedule>,
+    /// `--min-free-space`, in bytes.
+    pub min_free_space_bytes: Option<u64>,
+    /// `--header-read-timeout`.
+    pub header_read_timeout: Option<Duration>,
+    /// `--body-read-timeout`.
+    pub body_read_timeout: Option<Duration>,
 }
 
 /// A configuration value that cannot be used, naming its key (`tiers.four_way`) or flag.
@@ -354,7 +384,24 @@ pub struct Settings {
     pub signing_key: Option<PathBuf>,
     /// The delays before each attempt to deliver one webhook message.
     pub webhook_retry_schedule: RetrySchedule,
+    /// Commands are refused while the data dir's filesystem has less free space (embedded
+    /// store; 0: no reserve).
+    pub min_free_space_bytes: u64,
+    /// The HTTP server's connection limits.
+    pub http: HttpLimits,
 }
+
+/// Limits the HTTP server applies to each connection, before a request reaches the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A client that has not sent a whole request head in this time is disconnected.
+    pub header_read_timeout: Duration,
+    /// The largest request head accepted (hyper's read buffer); larger ones get 431.
+    pub header_limit_bytes: usize,
+}
+
+/// hyper refuses a read buffer smaller than this.
+const MIN_HEADER_LIMIT_BYTES: u64 = 8192;
 
 impl Config {
     /// Parses a configuration file's text.
@@ -422,10 +469,47 @@ impl Config {
                 interval
             }
         };
+        let request_timeout = Duration::from_millis(limits.request_timeout_ms);
+        let (body_read_timeout, body_key) = match overrides.body_read_timeout {
+            Some(timeout) => (timeout, "--body-read-timeout"),
+            None => (
+                Duration::from_millis(limits.body_read_timeout_ms),
+                "limits.body_read_timeout_ms",
+            ),
+        };
+        if body_read_timeout.is_zero() || body_read_timeout >= request_timeout {
+            return Err(ConfigError::new(
+                body_key,
+                format!(
+                    "must be at least 1 ms and shorter than limits.request_timeout_ms ({} ms)",
+                    limits.request_timeout_ms
+                ),
+            ));
+        }
+        let (header_read_timeout, header_key) = match overrides.header_read_timeout {
+            Some(timeout) => (timeout, "--header-read-timeout"),
+            None => (
+                Duration::from_millis(limits.header_read_timeout_ms),
+                "limits.header_read_timeout_ms",
+            ),
+        };
+        if header_read_timeout.is_zero() {
+            return Err(ConfigError::new(header_key, "must be at least 1 ms"));
+        }
+        let header_limit_bytes = match usize::try_from(limits.header_limit_bytes) {
+            Ok(bytes) if limits.header_limit_bytes >= MIN_HEADER_LIMIT_BYTES => bytes,
+            _ => {
+                return Err(ConfigError::new(
+                    "limits.header_limit_bytes",
+                    format!("must be at least {MIN_HEADER_LIMIT_BYTES} bytes"),
+                ))
+            }
+        };
         let api = ApiConfig {
             body_limit_bytes,
             read_wait: Duration::from_millis(limits.read_wait_ms),
-            request_timeout: Duration::from_millis(limits.request_timeout_ms),
+            request_timeout,
+            body_read_timeout,
         };
         let policy = self.policy()?;
         let webhook_retry_schedule =
@@ -447,6 +531,13 @@ impl Config {
             deadline_scan_interval,
             signing_key: overrides.signing_key.or(self.signing_key),
             webhook_retry_schedule,
+            min_free_space_bytes: overrides
+                .min_free_space_bytes
+                .unwrap_or(self.store.min_free_space_bytes),
+            http: HttpLimits {
+                header_read_timeout,
+                header_limit_bytes,
+            },
         })
     }
 
@@ -559,6 +650,30 @@ fn check_scan_interval(interval: Duration) -> Result<(), String> {
     }
 }
 
+/// Parses a size: bytes (`1048576`) or a number with a unit `KiB`, `MiB`, `GiB` (also `K`, `M`,
+/// `G`, powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let invalid = || {
+        format!("invalid size {text:?}: write a whole number of bytes, or with a unit like 64MiB or 1GiB")
+    };
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" => 1024,
+        "M" | "MiB" => 1024 * 1024,
+        "G" | "GiB" => 1024 * 1024 * 1024,
+        _ => return Err(invalid()),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("size {text:?} is too large"))
+}
+
 /// Parses a duration such as `30s`, `500ms`, `2m` or `1h`; a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -638,7 +753,71 @@ mod tests {
         assert_eq!(settings.api.body_limit_bytes, 1024 * 1024);
         assert_eq!(settings.api.read_wait, Duration::from_secs(3));
         assert_eq!(settings.api.request_timeout, Duration::from_secs(30));
+        assert_eq!(settings.api.body_read_timeout, Duration::from_secs(10));
+        assert_eq!(settings.http.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(settings.http.header_limit_bytes, 64 * 1024);
+        assert_eq!(settings.min_free_space_bytes, 64 * 1024 * 1024);
         assert_eq!(settings.signing_key, None);
+    }
+
+    #[test]
+    fn sizes_take_binary_units_and_refuse_the_rest() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("64MiB"), Ok(64 * 1024 * 1024));
+        assert_eq!(parse_size("2G"), Ok(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size(" 8 KiB "), Ok(8 * 1024));
+        assert!(parse_size("64MB").unwrap_err().contains("64MiB"));
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+        assert!(parse_size("18014398509481984G")
+            .unwrap_err()
+            .contains("too large"));
+    }
+
+    #[test]
+    fn slow_client_limits_are_checked_and_named() {
+        for (text, key) in [
+            (
+                "[limits]\nbody_read_timeout_ms = 30000\n",
+                "limits.body_read_timeout_ms",
+            ),
+            (
+                "[limits]\nbody_read_timeout_ms = 0\n",
+                "limits.body_read_timeout_ms",
+            ),
+            (
+                "[limits]\nheader_read_timeout_ms = 0\n",
+                "limits.header_read_timeout_ms",
+            ),
+            (
+                "[limits]\nheader_limit_bytes = 4096\n",
+                "limits.header_limit_bytes",
+            ),
+        ] {
+            let error = Config::from_toml(text)
+                .unwrap()
+                .resolve(Overrides::default())
+                .unwrap_err();
+            assert_eq!(error.key, key, "{text}");
+        }
+        let file = Config::from_toml(
+            "[store]\nmin_free_space_bytes = 1024\n[limits]\nheader_read_timeout_ms = 1500\n",
+        )
+        .unwrap();
+        let settings = file.clone().resolve(Overrides::default()).unwrap();
+        assert_eq!(settings.min_free_space_bytes, 1024);
+        assert_eq!(
+            settings.http.header_read_timeout,
+            Duration::from_millis(1500)
+        );
+        let error = file
+            .resolve(Overrides {
+                body_read_timeout: Some(Duration::from_secs(60)),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert_eq!(error.key, "--body-read-timeout");
     }
 
     #[test]
@@ -689,6 +868,9 @@ mod tests {
             deadline_scan_interval: Some(Duration::from_secs(5)),
             signing_key: Some(PathBuf::from("/etc/caseledger/key")),
             webhook_retry_schedule: Some("1s,1m".parse().unwrap()),
+            min_free_space_bytes: Some(0),
+            header_read_timeout: Some(Duration::from_secs(2)),
+            body_read_timeout: Some(Duration::from_secs(3)),
         };
         let from_flags = config.resolve(overrides).unwrap();
         assert_eq!(from_flags.listen, "127.0.0.1:0".parse().unwrap());
@@ -702,6 +884,9 @@ mod tests {
             from_flags.signing_key,
             Some(PathBuf::from("/etc/caseledger/key"))
         );
+        assert_eq!(from_flags.min_free_space_bytes, 0);
+        assert_eq!(from_flags.http.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(from_flags.api.body_read_timeout, Duration::from_secs(3));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! is what the binary does with it. Routes live in `caseledger-api`, the service in
 //! `caseledger-app`; this module only wires them together.
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -19,12 +19,13 @@ use anyhow::Context as _;
 use caseledger_api::{router, AppState};
 use caseledger_app::{spawn_workers, App, Storage, SystemClock};
 use caseledger_store::checkpoint::public_key_base64;
+use caseledger_store::SledLogOptions;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::ServeArgs;
-use crate::config::{Config, Settings, StoreSelection};
+use crate::config::{Config, HttpLimits, Settings, StoreSelection};
 use crate::signing_key::{self, KeySource};
 
 /// The file in the data dir that receives the first admin token.
@@ -70,6 +71,7 @@ pub struct Server {
     initial_admin_token_file: Option<PathBuf>,
     drain_limit: Duration,
     deadline_scan_interval: Duration,
+    http_limits: HttpLimits,
 }
 
 impl Server {
@@ -88,6 +90,9 @@ impl Server {
             body_limit_bytes = settings.api.body_limit_bytes,
             read_wait = ?settings.api.read_wait,
             request_timeout = ?settings.api.request_timeout,
+            body_read_timeout = ?settings.api.body_read_timeout,
+            header_read_timeout = ?settings.http.header_read_timeout,
+            min_free_space_bytes = settings.min_free_space_bytes,
             deadline_scan_interval = ?settings.deadline_scan_interval,
             webhook_retry_schedule = %settings.webhook_retry_schedule,
             "starting caseledger {}",
@@ -118,7 +123,11 @@ impl Server {
         let storage = match &settings.store {
             StoreSelection::Sled => {
                 let sled_dir = data_dir.join(SLED_DIR);
-                tokio::task::spawn_blocking(move || Storage::open_sled(&sled_dir))
+                let options = SledLogOptions {
+                    min_free_space_bytes: settings.min_free_space_bytes,
+                    ..SledLogOptions::default()
+                };
+                tokio::task::spawn_blocking(move || Storage::open_sled_with(&sled_dir, options))
                     .await
                     .context("opening the store stopped unexpectedly")?
                     .context("cannot open the store")?
@@ -183,6 +192,7 @@ impl Server {
             initial_admin_token_file,
             drain_limit: settings.api.request_timeout + DRAIN_GRACE,
             deadline_scan_interval: settings.deadline_scan_interval,
+            http_limits: settings.http,
         })
     }
 
@@ -215,6 +225,7 @@ impl Server {
             state,
             drain_limit,
             deadline_scan_interval,
+            http_limits,
             ..
         } = self;
         // The projection follower and the deadline watcher run beside the server and stop
@@ -223,13 +234,11 @@ impl Server {
         let workers = spawn_workers(&app, deadline_scan_interval, workers_stopping);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stopping_signal = Arc::clone(&stopping);
-        let serving = axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing in-flight requests");
-                stopping_signal.notify_one();
-            })
-            .into_future();
+        let serving = crate::http_server::serve(listener, router(state), http_limits, async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            stopping_signal.notify_one();
+        });
         // Tests read the port from this line; it must stay one line with the bound address.
         tracing::info!("caseledger listening on http://{local_addr}");
 
@@ -238,7 +247,7 @@ impl Server {
             tokio::time::sleep(drain_limit).await;
         };
         tokio::select! {
-            served = serving => served.context("the HTTP server failed")?,
+            () = serving => {}
             () = drain_expired => tracing::warn!(
                 drain_limit_secs = drain_limit.as_secs(),
                 "in-flight requests did not finish in time; stopping without them"

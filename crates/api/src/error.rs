@@ -170,6 +170,19 @@ impl ApiError {
         )
     }
 
+    /// 408: the client did not send the whole body in time.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "Request timeout",
+            format!(
+                "the request body did not arrive within {} ms",
+                limit.as_millis()
+            ),
+        )
+    }
+
     /// 503 with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>, retry_after_seconds: u64) -> Self {
         let mut error = Self::new(

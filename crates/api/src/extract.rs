@@ -113,7 +113,13 @@ fn field_of(path: &str, message: &str) -> String {
         (".", Some(name)) => name.to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),
         (".", None) => "body".to_owned(),
-        (path, None) => path.to_owned(),
+        // An unknown member with an empty name (`{"": 1}`): name the object that holds it.
+        ("", None) => "body".to_owned(),
+        (path, None) => match path.strip_suffix('.') {
+            Some(parent) if !parent.is_empty() => parent.to_owned(),
+            Some(_) => "body".to_owned(),
+            None => path.to_owned(),
+        },
     }
 }
 
@@ -144,11 +150,25 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
                 )),
             ));
         }
+        // A declared length beyond the limit is refused before a byte of the body is read.
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > state.config.body_limit_bytes as u64) {
+            return Err(ApiError::payload_too_large(state.config.body_limit_bytes));
+        }
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| body_rejection(rejection, state))?;
+        // A client that stalls mid-body is cut off well before the request timeout.
+        let bytes = tokio::time::timeout(
+            state.config.body_read_timeout,
+            Bytes::from_request(request, state),
+        )
+        .await
+        .map_err(|_| ApiError::body_timeout(state.config.body_read_timeout))?
+        .map_err(|rejection| body_rejection(rejection, state))?;
         let value = decode_json(&bytes)?;
         Ok(ApiJson {
             value,

@@ -29,6 +29,8 @@ pub struct ApiConfig {
     pub read_wait: Duration,
     /// How long a request may take in all before it is answered 503.
     pub request_timeout: Duration,
+    /// How long a client may take to send a request's body before it is answered 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -37,6 +39,7 @@ impl Default for ApiConfig {
             body_limit_bytes: 1024 * 1024,
             read_wait: Duration::from_secs(3),
             request_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -54,6 +54,19 @@ impl From<caseledger_store::StoreError> for AppError {
                 reason: format!("the event log stopped after a failed write: {reason}"),
                 retry_after_seconds: 30,
             },
+            caseledger_store::StoreError::InsufficientSpace {
+                free_bytes,
+                reserve_bytes,
+            } => AppError::Unavailable {
+                reason: format!(
+                    "the disk is nearly full ({} MiB free, {} MiB kept in reserve): commands are \
+                     refused until space is freed; nothing already recorded is affected and reads \
+                     go on",
+                    free_bytes / (1024 * 1024),
+                    reserve_bytes / (1024 * 1024)
+                ),
+                retry_after_seconds: 60,
+            },
             other => AppError::Internal(other.into()),
         }
     }

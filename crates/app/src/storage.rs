@@ -60,7 +60,12 @@ impl std::fmt::Debug for Storage {
 impl Storage {
     /// Opens the embedded sled store in `dir`.
     pub fn open_sled(dir: &Path) -> anyhow::Result<Storage> {
-        let log = SledLog::open(dir, SledLogOptions::default())
+        Storage::open_sled_with(dir, SledLogOptions::default())
+    }
+
+    /// Opens the embedded sled store in `dir` with these options (e.g. the free-space reserve).
+    pub fn open_sled_with(dir: &Path, options: SledLogOptions) -> anyhow::Result<Storage> {
+        let log = SledLog::open(dir, options)
             .with_context(|| format!("opening the event log in {}", dir.display()))?;
         Ok(Storage {
             tokens: log.keyspace("tokens")?,

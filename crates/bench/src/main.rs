@@ -15,6 +15,7 @@
 mod client;
 mod load;
 mod server;
+mod soak;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,6 +104,10 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `caseledger-bench soak …` is the soak test (see `soak`); anything else is the benchmark.
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        return soak::main(std::env::args().skip(1));
+    }
     let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -26,6 +26,7 @@ mod batch;
 pub mod chain;
 pub mod checkpoint;
 pub mod conformance;
+mod disk_space;
 pub mod import;
 mod keyspace;
 pub mod lease;
@@ -38,10 +39,11 @@ mod types;
 
 pub use chain::{ChainError, ChainHash, ChainVerifier};
 pub use checkpoint::Checkpoint;
+pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
 pub use lease::Lease;
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
-pub use sled_log::{SledLog, SledLogOptions};
+pub use sled_log::{SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES};
 pub use types::{
     AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
     Recorded, StoreError, StreamId, Version,

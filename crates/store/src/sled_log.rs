@@ -30,6 +30,7 @@ use crate::batch::{
     Lookups, Staged,
 };
 use crate::chain::{ChainHash, ChainVerifier};
+use crate::disk_space::SpaceGuard;
 use crate::keyspace::{Keyspace, SledKeyspace};
 use crate::types::{
     AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
@@ -53,6 +54,9 @@ pub struct SledLogOptions {
     pub tail_check_events: u64,
     /// sled's page cache size in bytes.
     pub cache_capacity_bytes: u64,
+    /// Appends are refused ([`StoreError::InsufficientSpace`]) while the data directory's
+    /// filesystem has less than this many bytes free; 0 turns the check off.
+    pub min_free_space_bytes: u64,
 }
 
 impl Default for SledLogOptions {
@@ -62,9 +66,13 @@ impl Default for SledLogOptions {
             queue_depth: 4096,
             tail_check_events: 1024,
             cache_capacity_bytes: 256 * 1024 * 1024,
+            min_free_space_bytes: DEFAULT_MIN_FREE_SPACE_BYTES,
         }
     }
 }
+
+/// The default free-space reserve: 64 MiB.
+pub const DEFAULT_MIN_FREE_SPACE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone)]
 pub(crate) struct LogTrees {
@@ -270,6 +278,7 @@ impl SledLog {
             head_sender,
             poisoned: Arc::new(Mutex::new(None)),
             max_batch: options.max_batch_appends.max(1),
+            space: SpaceGuard::new(dir, options.min_free_space_bytes),
         };
         let thread = std::thread::Builder::new()
             .name("caseledger-log-writer".into())
@@ -428,6 +437,8 @@ struct Writer {
     /// no further write is accepted until the process restarts from the durable state.
     poisoned: Arc<Mutex<Option<String>>>,
     max_batch: usize,
+    /// Refuses batches while the disk is nearly full, before sled could meet `ENOSPC`.
+    space: SpaceGuard,
 }
 
 /// How many written batches may wait for their sync before the writer waits.
@@ -506,6 +517,20 @@ impl Writer {
                 replies: batch
                     .drain(..)
                     .map(|request| (request.reply, Err(StoreError::Poisoned(reason.clone()))))
+                    .collect(),
+            };
+        }
+        if let Err(shortage) = self.space.check() {
+            tracing::warn!(
+                free_bytes = shortage.free_bytes,
+                reserve_bytes = shortage.reserve_bytes,
+                "the disk is nearly full; refusing appends until space is freed"
+            );
+            return Written {
+                head: self.head,
+                replies: batch
+                    .drain(..)
+                    .map(|request| (request.reply, Err(shortage.into())))
                     .collect(),
             };
         }

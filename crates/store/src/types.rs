@@ -210,6 +210,19 @@ pub enum StoreError {
     /// restarted to recover from the durable state.
     #[error("the store stopped after a failed write and must be restarted: {0}")]
     Poisoned(String),
+    /// The data directory's filesystem has less free space than the configured reserve; the
+    /// append was refused before anything was written, and appends resume by themselves once
+    /// space is freed.
+    #[error(
+        "the data directory's filesystem has {free_bytes} bytes free, below the reserve of \
+         {reserve_bytes} bytes"
+    )]
+    InsufficientSpace {
+        /// Bytes free when the append was refused.
+        free_bytes: u64,
+        /// The configured reserve.
+        reserve_bytes: u64,
+    },
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
