@@ -101,6 +101,11 @@ impl Connection {
     /// Sends `call` and reads the whole answer. On a broken connection it reconnects once and
     /// reports the error, so the caller can count it and go on.
     pub async fn send(&mut self, call: &Call<'_>) -> anyhow::Result<Reply> {
+        // The service closes keep-alive connections idle past its header read timeout (30 s):
+        // a connection kept for setup between long scenarios is opened again first.
+        if self.sender.is_closed() {
+            *self = Connection::open(self.address).await?;
+        }
         match self.try_send(call).await {
             Ok(reply) => Ok(reply),
             Err(error) => {
