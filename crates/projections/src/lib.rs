@@ -13,5 +13,5 @@
 mod cases;
 mod query;
 
-pub use cases::{CaseProjection, Outcome, ProjectionError, PROJECTION_VERSION};
+pub use cases::{CaseProjection, Outcome, ProjectionError, PERSIST_INTERVAL, PROJECTION_VERSION};
 pub use query::{CaseFilter, Cursor, Page, Period, Stats};
