@@ -33,6 +33,9 @@ pub const MAX_FEED_PAGE: usize = 1_000;
 /// How often the feed worker looks for new signed checkpoints when the log is quiet.
 const CHECKPOINT_FORWARD_EVERY: Duration = Duration::from_secs(5);
 
+/// How long the feed follower lets head moves gather before it steps.
+const FEED_COALESCE: Duration = Duration::from_millis(20);
+
 /// The webhook parts of the service.
 #[derive(Debug)]
 pub struct Webhooks {
@@ -330,7 +333,13 @@ impl App {
             metrics::gauge!("caseledger_projection_lag_events", "projection" => "feed")
                 .set(lag as f64);
             tokio::select! {
-                changed = heads.changed() => if changed.is_err() { return },
+                changed = heads.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // Partners wait seconds, not milliseconds: let group commits gather.
+                    tokio::time::sleep(FEED_COALESCE).await;
+                }
                 _ = signed.changed() => {}
                 () = tokio::time::sleep(CHECKPOINT_FORWARD_EVERY) => {}
                 _ = shutdown.changed() => return,
