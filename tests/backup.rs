@@ -5,11 +5,10 @@
 //! that holds anything; a backup with a non-admin token is refused; an online backup of a
 //! PostgreSQL store restores into sled.
 //!
-//! This owns its small process harness ([`Service`]) and runs the CLI commands as processes.
+//! This owns its small process harness ([`ServeProcess`]) and runs the CLI commands as processes.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,90 +17,14 @@ use caseledger_store::conformance::ScratchDatabase;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::serve_process::ServeProcess;
 use crate::support::{assert_problem, spawn_app, valid_case_body};
-
-/// A `caseledger serve` process on a free port.
-struct Service {
-    child: Child,
-    address: String,
-}
 
 /// Copies the checkpoint signing key of one data dir into another: every service on a store
 /// must sign with the key that signed its checkpoints.
 fn keep_signing_key(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     std::fs::copy(from.join("signing-key"), to.join("signing-key")).unwrap();
-}
-
-impl Service {
-    fn start(data_dir: &Path) -> Service {
-        Service::start_on(data_dir, "sled")
-    }
-
-    /// Starts the binary on `store` (`sled` or a postgres:// URL) with `data_dir`.
-    fn start_on(data_dir: &Path, store: &str) -> Service {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--store",
-                store,
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .env("CASELEDGER_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the caseledger binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(index) = line.find("caseledger listening on http://") {
-                        let address = line[index + "caseledger listening on ".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                        let _ = sender.send(Ok(address));
-                        sent = true;
-                    } else if line.contains("ERROR") || line.contains("Error:") {
-                        let _ = sender.send(Err(line.clone()));
-                        sent = true;
-                    }
-                }
-            }
-        });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the service says where it listens")
-            .unwrap_or_else(|line| panic!("the service did not start: {line}"));
-        Service { child, address }
-    }
-
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let exit = self.child.wait().expect("the service exits");
-        assert!(exit.success(), "a SIGTERM stop exits 0, got {exit}");
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Runs the binary with `args` off the async executor.
@@ -178,7 +101,7 @@ async fn an_online_backup_under_writes_restores_to_a_verified_store() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let service = Service::start(&original);
+    let service = ServeProcess::start(&original, &[]);
     let token_file = original.join("initial-admin-token");
     let admin = std::fs::read_to_string(&token_file)
         .unwrap()
@@ -330,7 +253,7 @@ async fn an_online_backup_under_writes_restores_to_a_verified_store() {
     // not in a backup (docs/operations.md): it is put back beside the store, as an operator
     // restores it from where it is kept.
     keep_signing_key(&original, &restored);
-    let service = Service::start(&restored);
+    let service = ServeProcess::start(&restored, &[]);
     assert!(!restored.join("initial-admin-token").exists());
     let (status, verify) = get(
         &client,
@@ -390,7 +313,7 @@ async fn store_copy_sled_to_postgres_and_back_is_exact() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let service = Service::start(&source);
+    let service = ServeProcess::start(&source, &[]);
     let admin = std::fs::read_to_string(source.join("initial-admin-token"))
         .unwrap()
         .trim()
@@ -457,7 +380,7 @@ async fn store_copy_sled_to_postgres_and_back_is_exact() {
 
     // The copy serves the same token and cases, signing with the same key.
     keep_signing_key(&source, &back);
-    let service = Service::start(&back);
+    let service = ServeProcess::start(&back, &[]);
     let (status, list) = get(
         &client,
         format!("{}/v1/cases?min_position=5", service.address),
@@ -537,7 +460,7 @@ async fn an_online_backup_of_a_postgres_store_restores_into_sled() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let service = Service::start_on(&data_dir, database.url());
+    let service = ServeProcess::start(&data_dir, &["--store", database.url()]);
     let token_file = data_dir.join("initial-admin-token");
     let admin = std::fs::read_to_string(&token_file)
         .unwrap()
@@ -577,7 +500,7 @@ async fn an_online_backup_of_a_postgres_store_restores_into_sled() {
     .await;
     assert!(restore.status.success(), "{}", text(&restore));
     keep_signing_key(&data_dir, &restored);
-    let service = Service::start(&restored);
+    let service = ServeProcess::start(&restored, &[]);
     for case in &cases {
         let (status, view) = get(
             &client,

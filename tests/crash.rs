@@ -2,12 +2,10 @@
 //! three times in a row; after each restart every acknowledged command is in the history with
 //! its acknowledged version and position, the chain verifies, and the lists catch up.
 //!
-//! This owns the process-level harness ([`Service`]) for tests that need a real `serve`.
+//! This owns the process-level harness ([`ServeProcess`]) for tests that need a real `serve`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,77 +13,15 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use crate::serve_process::{initial_admin_token, ServeProcess};
 use crate::support::valid_case_body;
 
-/// A `caseledger serve` process on a free port.
-struct Service {
-    child: Child,
-    address: String,
-}
-
-impl Service {
-    /// Starts the binary on `data_dir` (and the PostgreSQL database at `store`, when given)
-    /// and waits for its "listening" line.
-    fn start(data_dir: &Path, store: Option<&str>) -> Service {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
-        if let Some(store) = store {
-            command.args(["--store", store]);
-        }
-        let mut child = command
-            .env("CASELEDGER_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the caseledger binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(index) = line.find("caseledger listening on http://") {
-                        let address = line[index + "caseledger listening on ".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                        let _ = sender.send(address);
-                        sent = true;
-                    }
-                }
-                // Keep draining stderr so the service never blocks on a full pipe.
-            }
-        });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the service says where it listens");
-        Service { child, address }
+/// Starts the binary on `data_dir`, and on the PostgreSQL database at `store` when given.
+fn start_service(data_dir: &Path, store: Option<&str>) -> ServeProcess {
+    match store {
+        Some(store) => ServeProcess::start(data_dir, &["--store", store]),
+        None => ServeProcess::start(data_dir, &[]),
     }
-
-    /// `kill -9`: no chance to flush or drain anything.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL is delivered");
-        self.child.wait().expect("the killed process is reaped");
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn admin_token(data_dir: &Path) -> String {
-    std::fs::read_to_string(data_dir.join("initial-admin-token"))
-        .expect("the initial admin token file")
-        .trim()
-        .to_owned()
 }
 
 /// One acknowledged command: what the client was told.
@@ -135,7 +71,7 @@ async fn open_cases(
 /// 16 clients add notes until `enough` acknowledgements arrived, then the service is killed
 /// while they are still sending.
 async fn load_then_kill(
-    service: Service,
+    service: ServeProcess,
     token: &str,
     cases: &[String],
     round: usize,
@@ -260,8 +196,8 @@ async fn kill_9_under_load_loses_no_acknowledged_command() {
     let database = crate::support::scratch_postgres().await;
     let store = database.as_ref().map(|database| database.url());
 
-    let service = Service::start(&data, store);
-    let admin = admin_token(&data);
+    let service = start_service(&data, store);
+    let admin = initial_admin_token(&data);
     let officer = officer_token(&client, &service.address, &admin).await;
     let cases = open_cases(&client, &service.address, &officer, 16).await;
 
@@ -275,7 +211,7 @@ async fn kill_9_under_load_loses_no_acknowledged_command() {
         );
         all_acknowledged.extend(acknowledged);
 
-        service = Service::start(&data, store);
+        service = start_service(&data, store);
         check_everything_survived(&client, &service.address, &admin, &all_acknowledged).await;
     }
 

@@ -21,4 +21,5 @@ mod postgres;
 mod privacy;
 mod resilience;
 mod roles;
+mod serve_process;
 mod support;

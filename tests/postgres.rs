@@ -3,121 +3,39 @@
 //! instance would have — sees the case, the chain and the token again, because everything
 //! lives in the database.
 //!
-//! This owns its small process harness ([`Postgres`]); the database comes from
+//! This owns its small process harness ([`ServeProcess`]); the database comes from
 //! `caseledger_store::conformance::ScratchDatabase` (server from `CASELEDGER_TEST_POSTGRES`).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use caseledger_store::conformance::ScratchDatabase;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::serve_process::ServeProcess;
 use crate::support::valid_case_body;
 
-/// A `caseledger serve --store <url>` process on a free port.
-struct Postgres {
-    child: Child,
-    address: String,
+/// Starts the binary on the PostgreSQL database at `store` with `data_dir` and more flags.
+fn start_on_postgres(store: &str, data_dir: &Path, flags: &[&str]) -> ServeProcess {
+    let mut all = vec!["--store", store];
+    all.extend_from_slice(flags);
+    ServeProcess::start(data_dir, &all)
 }
 
-impl Postgres {
-    /// Starts the binary on `store` with `data_dir` and waits for its "listening" line.
-    fn start(store: &str, data_dir: &Path) -> Postgres {
-        Postgres::start_with(store, data_dir, &[])
-    }
-
-    /// [`Postgres::start`] with more flags.
-    fn start_with(store: &str, data_dir: &Path, flags: &[&str]) -> Postgres {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--store",
-                store,
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(flags)
-            .env("CASELEDGER_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the caseledger binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(index) = line.find("caseledger listening on http://") {
-                        let address = line[index + "caseledger listening on ".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                        let _ = sender.send(Ok(address));
-                        sent = true;
-                    } else if line.contains("ERROR") || line.contains("Error:") {
-                        let _ = sender.send(Err(line.clone()));
-                        sent = true;
-                    }
-                }
-                // Keep draining stderr so the service never blocks on a full pipe.
-            }
-        });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the service says where it listens")
-            .unwrap_or_else(|line| panic!("the service did not start: {line}"));
-        Postgres { child, address }
-    }
-
-    /// SIGTERM and wait: the graceful stop of a deploy.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-        let exit = self.child.wait().expect("the service exits");
-        assert!(exit.success(), "a SIGTERM stop exits 0, got {exit}");
-    }
-}
-
-impl Postgres {
-    /// SIGKILL: the instance dies with no chance to clean up.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL is sent");
-        self.child.wait().expect("the killed service is reaped");
-    }
-
-    /// Whether this instance holds the leader lease, from its `/metrics`.
-    async fn is_leader(&self, client: &reqwest::Client) -> bool {
-        let text = client
-            .get(format!("{}/metrics", self.address))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .any(|line| line.starts_with("caseledger_lease_held{lease=\"leader\"} 1"))
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Whether `service` holds the leader lease, from its `/metrics`.
+async fn is_leader(service: &ServeProcess, client: &reqwest::Client) -> bool {
+    let text = client
+        .get(format!("{}/metrics", service.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .any(|line| line.starts_with("caseledger_lease_held{lease=\"leader\"} 1"))
 }
 
 async fn case_view(client: &reqwest::Client, address: &str, token: &str, id: &str) -> Value {
@@ -140,7 +58,7 @@ async fn serve_on_postgres_keeps_cases_across_a_restart() {
         .build()
         .unwrap();
 
-    let service = Postgres::start(database.url(), first_dir.path());
+    let service = start_on_postgres(database.url(), first_dir.path(), &[]);
     let admin = std::fs::read_to_string(first_dir.path().join("initial-admin-token"))
         .expect("the first start on an empty database writes the initial admin token")
         .trim()
@@ -189,7 +107,7 @@ async fn serve_on_postgres_keeps_cases_across_a_restart() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("signed with another key"), "{stderr}");
     let key = first_dir.path().join("signing-key");
-    let service = Postgres::start_with(
+    let service = start_on_postgres(
         database.url(),
         second_dir.path(),
         &["--signing-key", key.to_str().unwrap()],
@@ -230,8 +148,8 @@ async fn serve_on_postgres_keeps_cases_across_a_restart() {
 struct Pair {
     _database: ScratchDatabase,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
-    first: Postgres,
-    second: Postgres,
+    first: ServeProcess,
+    second: ServeProcess,
     admin: String,
     client: reqwest::Client,
 }
@@ -241,11 +159,11 @@ async fn start_pair() -> Pair {
     let first_dir = tempfile::tempdir().unwrap();
     let second_dir = tempfile::tempdir().unwrap();
     let schedule = ["--webhook-retry-schedule", "0s,1s,1s,1s,1s"];
-    let first = Postgres::start_with(database.url(), first_dir.path(), &schedule);
+    let first = start_on_postgres(database.url(), first_dir.path(), &schedule);
     let key = first_dir.path().join("signing-key");
     let mut flags = schedule.to_vec();
     flags.extend(["--signing-key", key.to_str().unwrap()]);
-    let second = Postgres::start_with(database.url(), second_dir.path(), &flags);
+    let second = start_on_postgres(database.url(), second_dir.path(), &flags);
     assert!(
         !second_dir.path().join("initial-admin-token").exists(),
         "only the first instance issues the initial admin token"
@@ -447,8 +365,8 @@ async fn two_instances_take_concurrent_commands_on_one_case_into_one_verifiable_
     }
     // Exactly one instance holds the leader lease.
     let leaders = [
-        pair.first.is_leader(&pair.client).await,
-        pair.second.is_leader(&pair.client).await,
+        is_leader(&pair.first, &pair.client).await,
+        is_leader(&pair.second, &pair.client).await,
     ];
     assert_eq!(leaders.iter().filter(|leader| **leader).count(), 1);
 
@@ -586,11 +504,11 @@ async fn webhook_delivery_moves_to_the_other_instance_when_its_instance_is_kille
     }
 
     // Kill the instance that delivers; the other carries on.
-    let (leader, survivor) = if pair.first.is_leader(&pair.client).await {
+    let (leader, survivor) = if is_leader(&pair.first, &pair.client).await {
         (pair.first, pair.second)
     } else {
         assert!(
-            pair.second.is_leader(&pair.client).await,
+            is_leader(&pair.second, &pair.client).await,
             "one instance leads"
         );
         (pair.second, pair.first)
@@ -617,7 +535,7 @@ async fn webhook_delivery_moves_to_the_other_instance_when_its_instance_is_kille
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(survivor.is_leader(&pair.client).await);
+    assert!(is_leader(&survivor, &pair.client).await);
     // Nothing was skipped: every case event after the referral arrived, in a feed with no
     // positions but the case's own.
     let case_positions = received.case_positions();

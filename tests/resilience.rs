@@ -3,87 +3,20 @@
 //! when space returns, and a `kill -9` afterwards loses nothing acknowledged) and slow or
 //! oversized clients (header trickle, stalled body, oversized body) on raw TCP.
 //!
-//! Owns its own small process harness ([`Serve`]) because these tests pass flags that the crash
+//! Owns its own small process harness ([`ServeProcess`]) because these tests pass flags that the crash
 //! tests do not.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::serve_process::{initial_admin_token, ServeProcess};
 use crate::support::{check_problem_shape, valid_case_body};
-
-/// A `caseledger serve` process with extra flags, on a free port.
-struct Serve {
-    child: Child,
-    address: String,
-}
-
-impl Serve {
-    fn start(data_dir: &Path, flags: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(flags)
-            .env("CASELEDGER_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the caseledger binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(index) = line.find("caseledger listening on http://") {
-                        let address = line[index + "caseledger listening on ".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned();
-                        let _ = sender.send(address);
-                        sent = true;
-                    }
-                }
-            }
-        });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the service says where it listens");
-        Serve { child, address }
-    }
-
-    /// `host:port`, for raw TCP.
-    fn socket(&self) -> String {
-        self.address.trim_start_matches("http://").to_owned()
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL is delivered");
-        self.child.wait().expect("the killed process is reaped");
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn admin_token(data_dir: &Path) -> String {
-    std::fs::read_to_string(data_dir.join("initial-admin-token"))
-        .expect("the initial admin token file")
-        .trim()
-        .to_owned()
-}
 
 async fn officer_token(client: &reqwest::Client, address: &str, admin: &str) -> String {
     let response = client
@@ -239,9 +172,9 @@ async fn a_full_disk_refuses_commands_harms_nothing_and_recovers_without_a_resta
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let service = Serve::start(&data, &flags);
+    let service = ServeProcess::start(&data, &flags);
     let address = service.address.clone();
-    let admin = admin_token(&data);
+    let admin = initial_admin_token(&data);
     let officer = officer_token(&client, &address, &admin).await;
     let mut cases = Vec::new();
     for _ in 0..4 {
@@ -308,7 +241,7 @@ async fn a_full_disk_refuses_commands_harms_nothing_and_recovers_without_a_resta
 
     // And a crash afterwards loses nothing acknowledged.
     service.kill();
-    let service = Serve::start(&data, &flags);
+    let service = ServeProcess::start(&data, &flags);
     check_acknowledged(&client, &service.address, &admin, &acks).await;
     acks.extend(add_notes(&client, &service.address, &officer, &cases, "restarted").await);
     check_acknowledged(&client, &service.address, &admin, &acks).await;
@@ -342,7 +275,7 @@ fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) 
 async fn slow_and_oversized_clients_are_cut_off() {
     let directory = tempfile::tempdir().unwrap();
     let data = directory.path().join("data");
-    let service = Serve::start(
+    let service = ServeProcess::start(
         &data,
         &[
             "--header-read-timeout",
@@ -352,7 +285,7 @@ async fn slow_and_oversized_clients_are_cut_off() {
         ],
     );
     let socket = service.socket();
-    let admin = admin_token(&data);
+    let admin = initial_admin_token(&data);
 
     tokio::task::spawn_blocking(move || {
         // 1. Trickled headers: one byte every 200 ms never completes the head within 1 s.
