@@ -414,6 +414,7 @@ mod tests {
         let case = app
             .case_projection()
             .get(CaseId(Uuid::from_u128(2)))
+            .await
             .unwrap()
             .unwrap();
         assert_eq!((case.version, case.notes.len()), (3, 2));

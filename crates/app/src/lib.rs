@@ -24,7 +24,8 @@ pub use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
 pub use clock::{Clock, SystemClock};
 pub use error::AppError;
 pub use service::{
-    App, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase, TimeTravel,
+    App, AppOptions, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase,
+    TimeTravel,
 };
 pub use storage::Storage;
 pub use tokens::{Caller, IssuedToken, TokenRecord};

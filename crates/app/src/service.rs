@@ -38,6 +38,22 @@ const STREAM_READ_LIMIT: usize = 1_000_000;
 /// each is a second copy of what the case projection already holds in memory.
 const CASE_CACHE_CAPACITY: usize = 4_096;
 
+/// How the service uses memory; the defaults suit a deployment of any size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppOptions {
+    /// The most bytes of full case states the case projection keeps for recently used cases
+    /// beyond those changed since its last persist (see [`CaseProjection::load_with_budget`]).
+    pub recent_cases_bytes: usize,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            recent_cases_bytes: caseledger_projections::DEFAULT_RECENT_CASES_BYTES,
+        }
+    }
+}
+
 /// The rights-protection service.
 pub struct App {
     pub(crate) storage: Storage,
@@ -178,11 +194,24 @@ impl App {
         policy: Policy,
         clock: Arc<dyn Clock>,
     ) -> Result<App, AppError> {
+        App::with_options(storage, policy, clock, AppOptions::default()).await
+    }
+
+    /// The service over `storage`, with `options`.
+    pub async fn with_options(
+        storage: Storage,
+        policy: Policy,
+        clock: Arc<dyn Clock>,
+        options: AppOptions,
+    ) -> Result<App, AppError> {
         let tokens = Tokens::load(storage.tokens.clone()).await?;
         let storage_head = storage.log.head().position;
-        let cases = CaseProjection::load(storage.case_projection.clone())
-            .await
-            .map_err(|error| AppError::Internal(error.into()))?;
+        let cases = CaseProjection::load_with_budget(
+            storage.case_projection.clone(),
+            options.recent_cases_bytes,
+        )
+        .await
+        .map_err(|error| AppError::Internal(error.into()))?;
         let webhooks = crate::webhooks::Webhooks::load(&storage, &policy).await?;
         Ok(App {
             storage,
@@ -790,6 +819,7 @@ impl App {
             TimeTravel::Latest => self
                 .cases
                 .get(case_id)
+                .await
                 .map_err(|error| AppError::Internal(error.into()))?,
             _ => None,
         };
@@ -944,7 +974,7 @@ impl App {
 
     /// A page of the cases the caller may see that match `filter`, in opening order. Partners
     /// see only cases shared with their department.
-    pub fn list_cases(
+    pub async fn list_cases(
         &self,
         caller: &Caller,
         mut filter: CaseFilter,
@@ -969,6 +999,7 @@ impl App {
         }
         self.cases
             .list(&filter, cursor, limit)
+            .await
             .map_err(|error| AppError::Internal(error.into()))
     }
 

@@ -306,10 +306,14 @@ async fn projections_of_two_instances_persist_one_consistent_set_of_rows() {
         .await
         .unwrap();
     assert_eq!(loaded.checkpoint(), first.head().position.0);
-    let stored = loaded.list(&CaseFilter::default(), None, 100).unwrap();
+    let stored = loaded
+        .list(&CaseFilter::default(), None, 100)
+        .await
+        .unwrap();
     let live = first
         .case_projection()
         .list(&CaseFilter::default(), None, 100)
+        .await
         .unwrap();
     assert_eq!(stored.items.len(), 20);
     assert_eq!(stored.items, live.items);

@@ -11,13 +11,13 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use caseledger_app::{
-    ActorRole, App, AppError, Caller, CaseFilter, Clock, CommandOutcome, Cursor, OpenCase, Period,
-    Stats, Storage,
+    ActorRole, App, AppError, AppOptions, Caller, CaseFilter, Clock, CommandOutcome, Cursor,
+    OpenCase, Period, Stats, Storage,
 };
 use caseledger_domain::{
     Case, CaseEvent, CaseId, CaseStatus, Category, Command, Department, EmployerInput, LetterId,
@@ -73,9 +73,16 @@ struct TestApp {
     admin: Caller,
     officer: Caller,
     dir: TempDir,
+    options: AppOptions,
 }
 
-async fn start_app(dir: &Path, clock: Arc<TestClock>) -> App {
+/// Options under which the projection keeps no full case state it does not have to: every
+/// view, list page and event on an unchanged case reads its row.
+const NO_RECENT_CASES: AppOptions = AppOptions {
+    recent_cases_bytes: 0,
+};
+
+async fn start_app(dir: &Path, clock: Arc<TestClock>, options: AppOptions) -> App {
     // sled 0.34 finishes some writes of a closed database on its own thread pool, which holds
     // the directory's file lock until they are done; a reopen in the same process may have to
     // wait for them. There is nothing to wait on but the lock itself, so retry, boundedly.
@@ -92,14 +99,20 @@ async fn start_app(dir: &Path, clock: Arc<TestClock>) -> App {
             Err(error) => panic!("cannot open the store: {error:#}"),
         }
     };
-    App::new(storage, Policy::default(), clock).await.unwrap()
+    App::with_options(storage, Policy::default(), clock, options)
+        .await
+        .unwrap()
 }
 
 impl TestApp {
     async fn spawn() -> TestApp {
+        TestApp::spawn_with(AppOptions::default()).await
+    }
+
+    async fn spawn_with(options: AppOptions) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::starting_at(day0());
-        let app = start_app(dir.path(), Arc::clone(&clock)).await;
+        let app = start_app(dir.path(), Arc::clone(&clock), options).await;
         let issued = app.issue_initial_admin_token().await.unwrap().unwrap();
         let admin = app.authenticate(&issued.token).unwrap();
         let officer = issue(&app, &admin, "Wang Fang", Role::Officer, None).await;
@@ -109,6 +122,7 @@ impl TestApp {
             admin,
             officer,
             dir,
+            options,
         }
     }
 
@@ -121,19 +135,21 @@ impl TestApp {
             admin,
             officer,
             dir,
+            options,
         } = self;
         let app = Arc::try_unwrap(app).expect("no task still holds the app");
         // Closing the store joins its writer thread: blocking work.
         tokio::task::spawn_blocking(move || drop(app))
             .await
             .unwrap();
-        let app = start_app(dir.path(), Arc::clone(&clock)).await;
+        let app = start_app(dir.path(), Arc::clone(&clock), options).await;
         TestApp {
             app: Arc::new(app),
             clock,
             admin,
             officer,
             dir,
+            options,
         }
     }
 
@@ -250,13 +266,14 @@ impl TestApp {
 
     /// Every case `caller` may see through `filter`, page by page, checking that the pages
     /// are full until the last and that only the last has no cursor.
-    fn list_all(&self, caller: &Caller, filter: &CaseFilter, page_size: usize) -> Vec<Case> {
+    async fn list_all(&self, caller: &Caller, filter: &CaseFilter, page_size: usize) -> Vec<Case> {
         let mut cases = Vec::new();
         let mut cursor: Option<Cursor> = None;
         loop {
             let page = self
                 .app
                 .list_cases(caller, filter.clone(), cursor, page_size)
+                .await
                 .unwrap();
             match page.next_cursor {
                 Some(next) => {
@@ -352,7 +369,9 @@ async fn concurrently_opened_cases_page_back_exactly_once_in_opening_order() {
     let mut in_opening_order = opened.clone();
     in_opening_order.sort();
     for page_size in [1, 7, 50, 99, 200, 250, 251] {
-        let cases = test.list_all(&test.officer, &CaseFilter::default(), page_size);
+        let cases = test
+            .list_all(&test.officer, &CaseFilter::default(), page_size)
+            .await;
         assert_eq!(ids(&cases), in_opening_order, "page size {page_size}");
     }
     // The pages are also exactly ceil(250 / size) long: no empty trailing page.
@@ -363,6 +382,7 @@ async fn concurrently_opened_cases_page_back_exactly_once_in_opening_order() {
             let page = test
                 .app
                 .list_cases(&test.officer, CaseFilter::default(), cursor, page_size)
+                .await
                 .unwrap();
             assert!(!page.items.is_empty());
             count += 1;
@@ -378,6 +398,7 @@ async fn concurrently_opened_cases_page_back_exactly_once_in_opening_order() {
     let first = test
         .app
         .list_cases(&test.officer, CaseFilter::default(), None, 100)
+        .await
         .unwrap();
     let late = test
         .open("Opened while paging", Category::Other, "Late.", None)
@@ -389,6 +410,7 @@ async fn concurrently_opened_cases_page_back_exactly_once_in_opening_order() {
         let page = test
             .app
             .list_cases(&test.officer, CaseFilter::default(), Some(after), 100)
+            .await
             .unwrap();
         rest.extend(ids(&page.items));
         cursor = page.next_cursor;
@@ -498,7 +520,11 @@ const SCENARIO_CASES: usize = 42;
 /// escalation, referral and recommendation letters, and opinion letters of which three miss
 /// their deadline; then moves the clock ten days on and lets the watcher record the misses.
 async fn filter_scenario() -> (TestApp, Vec<Expected>) {
-    let test = TestApp::spawn().await;
+    filter_scenario_with(AppOptions::default()).await
+}
+
+async fn filter_scenario_with(options: AppOptions) -> (TestApp, Vec<Expected>) {
+    let test = TestApp::spawn_with(options).await;
     let mut expected = Vec::new();
     for i in 0..SCENARIO_CASES {
         let opened_at = day0() + Duration::hours(i as i64);
@@ -619,16 +645,31 @@ fn titles(cases: &[Case]) -> BTreeSet<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_filter_and_the_text_search_return_exactly_the_matching_cases() {
-    let (test, expected) = filter_scenario().await;
-    let list = |filter: CaseFilter| test.list_all(&test.officer, &filter, 5);
-    let check = |filter: CaseFilter| -> Vec<Case> {
-        let cases = list(filter.clone());
+    every_filter_and_the_text_search_return_exactly_the_matching_cases_holding(
+        AppOptions::default(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_filter_and_the_text_search_return_exactly_the_matching_cases_with_no_recent_cases_in_memory(
+) {
+    every_filter_and_the_text_search_return_exactly_the_matching_cases_holding(NO_RECENT_CASES)
+        .await;
+}
+
+async fn every_filter_and_the_text_search_return_exactly_the_matching_cases_holding(
+    options: AppOptions,
+) {
+    let (test, expected) = filter_scenario_with(options).await;
+    let check = async |filter: CaseFilter| -> Vec<Case> {
+        let cases = test.list_all(&test.officer, &filter, 5).await;
         assert_eq!(ids(&cases), expected_ids(&expected, &filter), "{filter:?}");
         cases
     };
 
     // The model agrees with the scenario's own arithmetic, so it is not vacuous.
-    let all = check(CaseFilter::default());
+    let all = check(CaseFilter::default()).await;
     assert_eq!(all.len(), SCENARIO_CASES);
     // Sequential openings come back in exactly the order they were made.
     assert_eq!(
@@ -643,43 +684,53 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases() {
             status: Some(*status),
             ..CaseFilter::default()
         })
+        .await
         .len();
     }
     assert_eq!(status_total, SCENARIO_CASES);
-    let by_status = |status| {
-        list(CaseFilter {
-            status: Some(status),
-            ..CaseFilter::default()
-        })
+    let by_status = async |status| {
+        test.list_all(
+            &test.officer,
+            &CaseFilter {
+                status: Some(status),
+                ..CaseFilter::default()
+            },
+            5,
+        )
+        .await
         .len()
     };
-    assert_eq!(by_status(CaseStatus::Open), 6);
-    assert_eq!(by_status(CaseStatus::Investigating), 12);
-    assert_eq!(by_status(CaseStatus::AwaitingReply), 12);
-    assert_eq!(by_status(CaseStatus::Escalated), 6);
-    assert_eq!(by_status(CaseStatus::Closed), 6);
+    assert_eq!(by_status(CaseStatus::Open).await, 6);
+    assert_eq!(by_status(CaseStatus::Investigating).await, 12);
+    assert_eq!(by_status(CaseStatus::AwaitingReply).await, 12);
+    assert_eq!(by_status(CaseStatus::Escalated).await, 6);
+    assert_eq!(by_status(CaseStatus::Closed).await, 6);
     for category in Category::ALL {
         check(CaseFilter {
             category: Some(*category),
             ..CaseFilter::default()
-        });
+        })
+        .await;
     }
     for assignee in ["Wang Fang", "Li Na", "wang fang", "Nobody"] {
         check(CaseFilter {
             assignee: Some(assignee.into()),
             ..CaseFilter::default()
-        });
+        })
+        .await;
     }
     for name in &Policy::default().departments {
         check(CaseFilter {
             department: Some(name.clone()),
             ..CaseFilter::default()
-        });
+        })
+        .await;
     }
     let overdue = check(CaseFilter {
         overdue: Some(true),
         ..CaseFilter::default()
-    });
+    })
+    .await;
     assert_eq!(overdue.len(), 3);
     assert!(overdue.iter().all(|case| case.overdue()));
     assert_eq!(
@@ -687,6 +738,7 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases() {
             overdue: Some(false),
             ..CaseFilter::default()
         })
+        .await
         .len(),
         SCENARIO_CASES - 3
     );
@@ -700,68 +752,91 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases() {
         check(CaseFilter {
             region: Some(region.into()),
             ..CaseFilter::default()
-        });
+        })
+        .await;
     }
-    let fucheng = list(CaseFilter {
-        region: Some("fUcHeNg DiStRiCt".into()),
-        ..CaseFilter::default()
-    });
+    let fucheng = test
+        .list_all(
+            &test.officer,
+            &CaseFilter {
+                region: Some("fUcHeNg DiStRiCt".into()),
+                ..CaseFilter::default()
+            },
+            5,
+        )
+        .await;
     assert_eq!(fucheng.len(), 18);
     // Opened-after is inclusive, opened-before exclusive.
     let after = check(CaseFilter {
         opened_after: Some(day0() + Duration::hours(10)),
         ..CaseFilter::default()
-    });
+    })
+    .await;
     assert_eq!(after.first().map(|case| case.id), Some(expected[10].id));
     let before = check(CaseFilter {
         opened_before: Some(day0() + Duration::hours(10)),
         ..CaseFilter::default()
-    });
+    })
+    .await;
     assert_eq!(before.last().map(|case| case.id), Some(expected[9].id));
     let window = check(CaseFilter {
         opened_after: Some(day0() + Duration::hours(10)),
         opened_before: Some(day0() + Duration::hours(20)),
         ..CaseFilter::default()
-    });
+    })
+    .await;
     assert_eq!(window.len(), 10);
 
     // The text search: terms AND-ed, case-insensitive, Chinese found without spaces.
-    let search = |q: &str| {
+    let search = async |q: &str| {
         check(CaseFilter {
             q: Some(q.into()),
             ..CaseFilter::default()
         })
+        .await
     };
     assert_eq!(
-        titles(&search("粉尘")),
+        titles(&search("粉尘").await),
         BTreeSet::from([TEXTS[0].0, TEXTS[5].0])
     );
-    assert_eq!(search("粉尘").len(), 14);
-    assert_eq!(titles(&search("建材 粉尘")), BTreeSet::from([TEXTS[0].0]));
-    assert_eq!(titles(&search("粉尘 建材")), BTreeSet::from([TEXTS[0].0]));
+    assert_eq!(search("粉尘").await.len(), 14);
     assert_eq!(
-        titles(&search("建材")),
+        titles(&search("建材 粉尘").await),
+        BTreeSet::from([TEXTS[0].0])
+    );
+    assert_eq!(
+        titles(&search("粉尘 建材").await),
+        BTreeSet::from([TEXTS[0].0])
+    );
+    assert_eq!(
+        titles(&search("建材").await),
         BTreeSet::from([TEXTS[0].0, TEXTS[3].0])
     );
-    assert_eq!(titles(&search("SILICA")), BTreeSet::from([TEXTS[1].0]));
+    assert_eq!(
+        titles(&search("SILICA").await),
+        BTreeSet::from([TEXTS[1].0])
+    );
     // One term in the title, the other in the description.
     assert_eq!(
-        titles(&search("quarry RESPIRATORS")),
+        titles(&search("quarry RESPIRATORS").await),
         BTreeSet::from([TEXTS[1].0])
     );
     assert_eq!(
-        titles(&search("  Noise\texposure  ")),
+        titles(&search("  Noise\texposure  ").await),
         BTreeSet::from([TEXTS[3].0, TEXTS[5].0])
     );
     // Only in a description.
     assert_eq!(
-        titles(&search("防尘")),
+        titles(&search("防尘").await),
         BTreeSet::from([TEXTS[0].0, TEXTS[5].0])
     );
-    assert_eq!(titles(&search("拖欠工资")), BTreeSet::from([TEXTS[2].0]));
-    assert!(search("dust wages").is_empty());
-    assert!(search("石棉").is_empty());
-    assert_eq!(search("   ").len(), SCENARIO_CASES);
+    assert_eq!(
+        titles(&search("拖欠工资").await),
+        BTreeSet::from([TEXTS[2].0])
+    );
+    assert!(search("dust wages").await.is_empty());
+    assert!(search("石棉").await.is_empty());
+    assert_eq!(search("   ").await.len(), SCENARIO_CASES);
 
     // Every filter AND-ed with the others: a cross product checked against the model.
     let statuses: Vec<Option<CaseStatus>> = std::iter::once(None)
@@ -790,7 +865,7 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases() {
                                     opened_before: Some(day0() + Duration::hours(40)),
                                     q: q.map(str::to_owned),
                                 };
-                                if !check(filter).is_empty() {
+                                if !check(filter).await.is_empty() {
                                     non_empty += 1;
                                 }
                             }
@@ -811,7 +886,8 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases() {
                 department: Some(department(name)),
                 region: Some("youxian district".into()),
                 ..CaseFilter::default()
-            });
+            })
+            .await;
         }
     }
 }
@@ -820,7 +896,18 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partners_lists_hold_only_cases_shared_with_their_department() {
-    let (test, expected) = filter_scenario().await;
+    partners_lists_hold_only_cases_shared_with_their_department_holding(AppOptions::default())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_lists_hold_only_cases_shared_with_their_department_with_no_recent_cases_in_memory(
+) {
+    partners_lists_hold_only_cases_shared_with_their_department_holding(NO_RECENT_CASES).await;
+}
+
+async fn partners_lists_hold_only_cases_shared_with_their_department_holding(options: AppOptions) {
+    let (test, expected) = filter_scenario_with(options).await;
     let shared_with = |name: &str| -> Vec<CaseId> {
         expected
             .iter()
@@ -838,7 +925,7 @@ async fn partners_lists_hold_only_cases_shared_with_their_department() {
         let partner = test
             .caller(&format!("{name} desk"), Role::Partner, Some(name))
             .await;
-        let cases = test.list_all(&partner, &CaseFilter::default(), 4);
+        let cases = test.list_all(&partner, &CaseFilter::default(), 4).await;
         assert_eq!(ids(&cases), shared_with(name), "{name}");
         assert_eq!(cases.len(), count, "{name}");
         assert!(cases
@@ -846,14 +933,16 @@ async fn partners_lists_hold_only_cases_shared_with_their_department() {
             .all(|case| case.is_shared_with(&department(name))));
 
         // Asking for its own department changes nothing; asking for another's shows nothing.
-        let own = test.list_all(
-            &partner,
-            &CaseFilter {
-                department: Some(department(name)),
-                ..CaseFilter::default()
-            },
-            4,
-        );
+        let own = test
+            .list_all(
+                &partner,
+                &CaseFilter {
+                    department: Some(department(name)),
+                    ..CaseFilter::default()
+                },
+                4,
+            )
+            .await;
         assert_eq!(ids(&own), shared_with(name));
         let other = if name == "hrss" { "health" } else { "hrss" };
         assert!(test
@@ -865,6 +954,7 @@ async fn partners_lists_hold_only_cases_shared_with_their_department() {
                 },
                 4
             )
+            .await
             .is_empty());
 
         // Other filters narrow the partner's list further.
@@ -874,7 +964,7 @@ async fn partners_lists_hold_only_cases_shared_with_their_department() {
                 q: Some("粉尘".into()),
                 ..CaseFilter::default()
             };
-            let narrowed = test.list_all(&partner, &filter, 4);
+            let narrowed = test.list_all(&partner, &filter, 4).await;
             let wanted: Vec<CaseId> = expected
                 .iter()
                 .filter(|case| case.shared_with.contains(name) && case.admits(&filter))
@@ -886,6 +976,7 @@ async fn partners_lists_hold_only_cases_shared_with_their_department() {
     // The officers' list is not narrowed.
     assert_eq!(
         test.list_all(&test.officer, &CaseFilter::default(), 50)
+            .await
             .len(),
         SCENARIO_CASES
     );
@@ -1086,25 +1177,31 @@ async fn statistics_report_exact_figures_overall_and_for_a_period() {
 // ----- (e) restart, (f) rebuild ----------------------------------------------------------------
 
 /// Everything the read side answers, for comparing two states of the projection.
-fn snapshot(test: &TestApp) -> (Vec<Case>, Vec<Case>, Vec<Case>, Stats, Stats) {
-    let all = test.list_all(&test.officer, &CaseFilter::default(), 200);
-    let overdue = test.list_all(
-        &test.officer,
-        &CaseFilter {
-            overdue: Some(true),
-            ..CaseFilter::default()
-        },
-        200,
-    );
-    let search = test.list_all(
-        &test.officer,
-        &CaseFilter {
-            q: Some("建材 粉尘".into()),
-            region: Some("fucheng district".into()),
-            ..CaseFilter::default()
-        },
-        3,
-    );
+async fn snapshot(test: &TestApp) -> (Vec<Case>, Vec<Case>, Vec<Case>, Stats, Stats) {
+    let all = test
+        .list_all(&test.officer, &CaseFilter::default(), 200)
+        .await;
+    let overdue = test
+        .list_all(
+            &test.officer,
+            &CaseFilter {
+                overdue: Some(true),
+                ..CaseFilter::default()
+            },
+            200,
+        )
+        .await;
+    let search = test
+        .list_all(
+            &test.officer,
+            &CaseFilter {
+                q: Some("建材 粉尘".into()),
+                region: Some("fucheng district".into()),
+                ..CaseFilter::default()
+            },
+            3,
+        )
+        .await;
     let overall = test.stats(Period::default());
     let early = test.stats(Period {
         from: None,
@@ -1115,8 +1212,21 @@ fn snapshot(test: &TestApp) -> (Vec<Case>, Vec<Case>, Vec<Case>, Stats, Stats) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_serves_the_same_lists_at_once_without_replaying_the_log() {
-    let (test, expected) = filter_scenario().await;
-    let before = snapshot(&test);
+    a_restart_serves_the_same_lists_at_once_without_replaying_the_log_holding(AppOptions::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_serves_the_same_lists_at_once_without_replaying_the_log_with_no_recent_cases_in_memory(
+) {
+    a_restart_serves_the_same_lists_at_once_without_replaying_the_log_holding(NO_RECENT_CASES)
+        .await;
+}
+
+async fn a_restart_serves_the_same_lists_at_once_without_replaying_the_log_holding(
+    options: AppOptions,
+) {
+    let (test, expected) = filter_scenario_with(options).await;
+    let before = snapshot(&test).await;
     assert_eq!(before.0.len(), SCENARIO_CASES);
     let head = test.head();
 
@@ -1125,7 +1235,7 @@ async fn a_restart_serves_the_same_lists_at_once_without_replaying_the_log() {
     assert_eq!(test.head(), head);
     assert_eq!(test.app.case_projection().checkpoint(), head);
     assert_eq!(test.app.case_projection().len().unwrap(), SCENARIO_CASES);
-    assert_eq!(snapshot(&test), before);
+    assert_eq!(snapshot(&test).await, before);
     // And there is nothing left to replay.
     assert_eq!(
         test.app
@@ -1151,7 +1261,9 @@ async fn a_restart_serves_the_same_lists_at_once_without_replaying_the_log() {
         .await
         .unwrap();
     assert_eq!(steps, vec![test.head()]);
-    let all = test.list_all(&test.officer, &CaseFilter::default(), 200);
+    let all = test
+        .list_all(&test.officer, &CaseFilter::default(), 200)
+        .await;
     assert_eq!(all.len(), SCENARIO_CASES + 1);
     assert_eq!(all.last().map(|case| case.id), Some(late));
     assert_eq!(
@@ -1162,8 +1274,17 @@ async fn a_restart_serves_the_same_lists_at_once_without_replaying_the_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_and_catch_up_rebuild_identical_results() {
-    let (test, _) = filter_scenario().await;
-    let before = snapshot(&test);
+    reset_and_catch_up_rebuild_identical_results_holding(AppOptions::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_and_catch_up_rebuild_identical_results_with_no_recent_cases_in_memory() {
+    reset_and_catch_up_rebuild_identical_results_holding(NO_RECENT_CASES).await;
+}
+
+async fn reset_and_catch_up_rebuild_identical_results_holding(options: AppOptions) {
+    let (test, _) = filter_scenario_with(options).await;
+    let before = snapshot(&test).await;
     let stats_test = stats_scenario().await;
     let stats_before = stats_test.stats(Period::default());
 
@@ -1173,16 +1294,17 @@ async fn reset_and_catch_up_rebuild_identical_results() {
         assert!(test.app.case_projection().is_empty().unwrap());
         assert!(test
             .list_all(&test.officer, &CaseFilter::default(), 50)
+            .await
             .is_empty());
         test.catch_up().await;
     }
-    assert_eq!(snapshot(&test), before);
+    assert_eq!(snapshot(&test).await, before);
     assert_eq!(stats_test.stats(Period::default()), stats_before);
 
     // The rebuilt projection is also what a restart loads.
     let test = test.restart().await;
     assert_eq!(test.app.case_projection().checkpoint(), test.head());
-    assert_eq!(snapshot(&test), before);
+    assert_eq!(snapshot(&test).await, before);
 }
 
 // ----- (g) the deadline watcher ---------------------------------------------------------------
@@ -1254,17 +1376,25 @@ async fn the_deadline_watcher_records_each_missed_deadline_once_and_answers_clea
     assert_eq!(test.head(), head + 1);
 
     test.catch_up().await;
-    let case = test.app.case_projection().get(case_id).unwrap().unwrap();
+    let case = test
+        .app
+        .case_projection()
+        .get(case_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(case.overdue());
     assert_eq!(case.status(), CaseStatus::AwaitingReply);
-    let overdue = test.list_all(
-        &test.officer,
-        &CaseFilter {
-            overdue: Some(true),
-            ..CaseFilter::default()
-        },
-        10,
-    );
+    let overdue = test
+        .list_all(
+            &test.officer,
+            &CaseFilter {
+                overdue: Some(true),
+                ..CaseFilter::default()
+            },
+            10,
+        )
+        .await;
     assert_eq!(ids(&overdue), vec![case_id]);
     assert_eq!(test.stats(Period::default()).overdue, 1);
 
@@ -1283,6 +1413,7 @@ async fn the_deadline_watcher_records_each_missed_deadline_once_and_answers_clea
         .app
         .case_projection()
         .get(case_id)
+        .await
         .unwrap()
         .unwrap()
         .overdue());
@@ -1290,7 +1421,13 @@ async fn the_deadline_watcher_records_each_missed_deadline_once_and_answers_clea
     // The employer answers late: the case is no longer overdue.
     test.answer(case_id, letter_id, true).await;
     test.catch_up().await;
-    let case = test.app.case_projection().get(case_id).unwrap().unwrap();
+    let case = test
+        .app
+        .case_projection()
+        .get(case_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!case.overdue());
     assert!(test
         .list_all(
@@ -1301,6 +1438,7 @@ async fn the_deadline_watcher_records_each_missed_deadline_once_and_answers_clea
             },
             10
         )
+        .await
         .is_empty());
     assert_eq!(test.stats(Period::default()).overdue, 0);
     assert_eq!(test.app.scan_deadlines().await.unwrap(), 0);
@@ -1362,16 +1500,152 @@ async fn concurrent_catch_ups_apply_every_event_exactly_once() {
     }
     test.catch_up().await;
     for case_id in opened {
-        let case = projection.get(case_id).unwrap().unwrap();
+        let case = projection.get(case_id).await.unwrap().unwrap();
         assert_eq!(case.version, 4, "{case_id}");
         assert_eq!(case.notes.len(), 3, "{case_id}");
     }
 }
 
+/// With no memory for recent cases, a case leaves memory as soon as a persist wrote it, and is
+/// read back from its row when an event, a view or a list page needs it. Commands, steps,
+/// persists and reads racing one another must still leave every case exactly as a fold of its
+/// own history, and no read may ever see a case go back to an earlier version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_read_back_from_their_rows_stay_exact_while_commands_steps_persists_and_reads_race() {
+    const CASES: usize = 24;
+    const WRITERS: usize = 4;
+    const NOTES_EACH: usize = 40;
+    let test = TestApp::spawn_with(NO_RECENT_CASES).await;
+    let mut opened = Vec::new();
+    for n in 0..CASES {
+        opened.push(
+            test.open(&format!("Case {n}"), Category::Other, "notes", None)
+                .await,
+        );
+    }
+    test.catch_up().await;
+    let projection = test.app.case_projection().clone();
+    assert!(projection.persist().await.unwrap());
+    let log = Arc::clone(&test.app.storage().log);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running = |stop: &Arc<std::sync::atomic::AtomicBool>| {
+        !stop.load(std::sync::atomic::Ordering::Relaxed)
+    };
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let app = Arc::clone(&test.app);
+            let admin = test.admin.clone();
+            let opened = opened.clone();
+            tokio::spawn(async move {
+                for note in 0..NOTES_EACH {
+                    let case_id = opened[(writer * 7 + note * 5) % CASES];
+                    let command = Command::AddNote {
+                        text: format!("writer {writer} note {note}"),
+                    };
+                    app.execute(&admin, case_id, command, None, None)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let stepper = {
+        let (projection, log, stop) = (projection.clone(), Arc::clone(&log), Arc::clone(&stop));
+        tokio::spawn(async move {
+            while running(&stop) {
+                projection.project_next(log.as_ref(), 5).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let persister = {
+        let (projection, stop) = (projection.clone(), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let mut written = 0;
+            while running(&stop) {
+                written += usize::from(projection.persist().await.unwrap());
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            written
+        })
+    };
+    let reader = {
+        let (projection, stop, opened) = (projection.clone(), Arc::clone(&stop), opened.clone());
+        tokio::spawn(async move {
+            let mut seen: HashMap<CaseId, u64> = HashMap::new();
+            let mut reads = 0;
+            while running(&stop) {
+                let page = projection
+                    .list(&CaseFilter::default(), None, CASES)
+                    .await
+                    .unwrap();
+                assert_eq!(page.items.len(), CASES);
+                let viewed = projection
+                    .get(opened[reads % CASES])
+                    .await
+                    .unwrap()
+                    .unwrap();
+                for case in page.items.iter().chain(std::iter::once(&viewed)) {
+                    let last = seen.entry(case.id).or_default();
+                    assert!(case.version >= *last, "{} went back", case.id);
+                    *last = case.version;
+                }
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stepper.await.unwrap();
+    let persists = persister.await.unwrap();
+    let reads = reader.await.unwrap();
+    assert!(
+        persists > 1 && reads > 1,
+        "{persists} persists, {reads} reads"
+    );
+
+    test.catch_up().await;
+    let check = async |test: &TestApp| {
+        let projection = test.app.case_projection();
+        let listed = test
+            .list_all(&test.officer, &CaseFilter::default(), 5)
+            .await;
+        assert_eq!(ids(&listed), opened);
+        let mut notes = 0;
+        for (case_id, listed) in opened.iter().zip(&listed) {
+            let history = test.app.history(&test.admin, *case_id).await.unwrap();
+            let folded = Case::fold(
+                *case_id,
+                history
+                    .iter()
+                    .map(|recorded| (&recorded.event.event, recorded.event.at)),
+            );
+            assert_eq!(
+                projection.get(*case_id).await.unwrap().as_ref(),
+                Some(&folded)
+            );
+            assert_eq!(listed, &folded);
+            notes += folded.notes.len();
+        }
+        assert_eq!(notes, WRITERS * NOTES_EACH);
+    };
+    check(&test).await;
+    // What was persisted is what a restart serves. (The store closes only once every
+    // handle on it is gone.)
+    assert!(projection.persist().await.unwrap());
+    drop((projection, log));
+    let test = test.restart().await;
+    check(&test).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_projection_of_another_format_version_is_rebuilt_from_the_log() {
     let (test, _) = filter_scenario().await;
-    let before = snapshot(&test);
+    let before = snapshot(&test).await;
     // As if an older build had written the rows.
     test.app
         .storage()
@@ -1386,9 +1660,9 @@ async fn a_projection_of_another_format_version_is_rebuilt_from_the_log() {
     assert_eq!(test.app.case_projection().checkpoint(), 0);
     assert!(test.app.case_projection().is_empty().unwrap());
     test.catch_up().await;
-    assert_eq!(snapshot(&test), before);
+    assert_eq!(snapshot(&test).await, before);
     // The rebuilt rows carry the current version: the next start loads them as they are.
     let test = test.restart().await;
     assert_eq!(test.app.case_projection().checkpoint(), test.head());
-    assert_eq!(snapshot(&test), before);
+    assert_eq!(snapshot(&test).await, before);
 }

@@ -445,15 +445,19 @@ impl Case {
     /// has passed and is not yet recorded as missed, on a case that is not closed. Each is a
     /// valid `MarkDeadlineMissed` at `now`.
     pub fn deadlines_to_mark(&self, now: DateTime<Utc>) -> Vec<LetterId> {
-        if !self.opened || self.is_closed() {
-            return Vec::new();
-        }
-        self.open_letters()
-            .filter(|letter| {
-                !letter.deadline_missed && letter.deadline.is_some_and(|deadline| deadline <= now)
-            })
-            .map(|letter| letter.letter_id)
+        self.pending_deadlines()
+            .filter(|(_, deadline)| *deadline <= now)
+            .map(|(letter_id, _)| letter_id)
             .collect()
+    }
+
+    /// The deadlines the watcher will have to mark once they pass: every open letter's
+    /// deadline not yet recorded as missed, on a case that is not closed, passed or not.
+    pub fn pending_deadlines(&self) -> impl Iterator<Item = (LetterId, DateTime<Utc>)> + '_ {
+        let watched = self.opened && !self.is_closed();
+        self.open_letters()
+            .filter(move |letter| watched && !letter.deadline_missed)
+            .filter_map(|letter| Some((letter.letter_id, letter.deadline?)))
     }
 
     /// Whether an opinion letter was answered without rectification or left past its deadline;

@@ -309,15 +309,14 @@ struct Latency {
     items: usize,
 }
 
-fn measure(mut query: impl FnMut() -> usize) -> Latency {
-    let mut items = query();
-    let mut times: Vec<Duration> = (0..QUERY_RUNS)
-        .map(|_| {
-            let started = Instant::now();
-            items = std::hint::black_box(query());
-            started.elapsed()
-        })
-        .collect();
+async fn measure(mut query: impl AsyncFnMut() -> usize) -> Latency {
+    let mut items = query().await;
+    let mut times: Vec<Duration> = Vec::with_capacity(QUERY_RUNS);
+    for _ in 0..QUERY_RUNS {
+        let started = Instant::now();
+        items = std::hint::black_box(query().await);
+        times.push(started.elapsed());
+    }
     times.sort();
     Latency {
         median: times[times.len() / 2],
@@ -432,7 +431,12 @@ async fn run(cases: usize, passes: usize) {
         q: Some("石棉 asbestos".to_owned()),
         ..CaseFilter::default()
     };
-    let rare_total = projection.list(&rare, None, cases).unwrap().items.len();
+    let rare_total = projection
+        .list(&rare, None, cases)
+        .await
+        .unwrap()
+        .items
+        .len();
     let queries = [
         ("status=closed&category=safety_hazard, limit 50", filtered),
         ("q (matches ~1% of cases), limit 50", rare),
@@ -445,7 +449,8 @@ async fn run(cases: usize, passes: usize) {
     println!("| query | items | median | p99 |");
     println!("|---|---|---|---|");
     for (name, filter) in &queries {
-        let latency = measure(|| projection.list(filter, None, 50).unwrap().items.len());
+        let latency =
+            measure(async || projection.list(filter, None, 50).await.unwrap().items.len()).await;
         println!(
             "| {name} | {} | {:.3} ms | {:.3} ms |",
             latency.items,
@@ -453,12 +458,13 @@ async fn run(cases: usize, passes: usize) {
             latency.p99.as_secs_f64() * 1e3
         );
     }
-    let latency = measure(|| {
+    let latency = measure(async || {
         projection
             .stats(&CaseFilter::default(), Period::default())
             .unwrap()
             .cases as usize
-    });
+    })
+    .await;
     println!(
         "| stats, whole period (full scan) | {} | {:.3} ms | {:.3} ms |",
         latency.items,

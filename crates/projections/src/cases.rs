@@ -1,5 +1,5 @@
-//! The case projection: every case's folded state, kept in memory for queries and persisted
-//! with its checkpoint in one keyspace.
+//! The case projection: every case's folded state, persisted with its checkpoint in one
+//! keyspace, with what queries need of every case in memory.
 //!
 //! Layout of the keyspace: `meta/version` (the projection's format version), `meta/checkpoint`
 //! (the last position persisted) and `case/<16-byte id>` (the case's JSON). Applying events
@@ -9,19 +9,29 @@
 //! between two persists is encoded once. The batch is not synced: the log is the durable
 //! truth, and anything lost is replayed from it at the next start.
 //!
+//! Memory holds every case's [`CaseSummary`] (what lists filter on, search matches and
+//! statistics count), the full state of every case changed since the last persist, and the
+//! full states of recently used cases up to a byte budget ([`Details`]); any other case's full
+//! state is read from its row when a view, a list page or an event needs it. So the memory the
+//! projection needs grows with the number of cases by a few hundred bytes each, not with their
+//! histories, and a store many times larger than memory is served.
+//!
 //! Several service instances on one PostgreSQL database share the keyspace. Each persists with
 //! a guard — only while the stored checkpoint is at most its own — and writes every case it
 //! changed since its last persist that got through, so the stored rows are always the state at
 //! the stored checkpoint or later, never earlier. Folding skips an event a row already holds
 //! (its case version is at least the event's), so rows ahead of the checkpoint are harmless.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use caseledger_domain::{Case, CaseId, LetterId, StoredEvent};
 use caseledger_store::{EventLog, Keyspace, KeyspaceChange, Position, Recorded, StoreError};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
+
+use crate::details::Details;
+use crate::summary::CaseSummary;
 
 /// The format version of the stored rows; bump it when `Case` changes shape, and the
 /// projection rebuilds itself from the log at the next start.
@@ -52,6 +62,14 @@ const FOLLOW_COALESCE: std::time::Duration = std::time::Duration::from_millis(2)
 /// How many rows a snapshot encodes under one acquisition of the read lock.
 const SNAPSHOT_ROWS_PER_LOCK: usize = 64;
 
+/// How many rows loading the projection decodes at a time.
+const LOAD_ROWS_PER_PAGE: usize = 1_000;
+
+/// The default budget for the full states of recently used cases whose rows are current
+/// (see [`Details`]): what lists and views of the cases being worked on are served from
+/// without reading their rows.
+pub const DEFAULT_RECENT_CASES_BYTES: usize = 16 * 1024 * 1024;
+
 /// What a projection step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -70,35 +88,22 @@ pub enum ProjectionError {
     /// The in-memory state was poisoned by a panic.
     #[error("the projection's state was poisoned")]
     Poisoned,
+    /// A case the projection knows has no stored row, which only an outside change to the
+    /// keyspace can cause; a rebuild (`caseledger projections rebuild`) repairs it.
+    #[error("the stored row of case {0} is missing")]
+    MissingRow(CaseId),
 }
 
-/// A case as the projection holds it: the folded state plus its search text.
-#[derive(Debug, Clone)]
-pub(crate) struct CaseRow {
-    pub(crate) case: Case,
-    /// Title and description, lowercased, for `q`.
-    pub(crate) search_text: String,
-}
-
-impl CaseRow {
-    fn new(case: Case) -> CaseRow {
-        let mut row = CaseRow {
-            case,
-            search_text: String::new(),
-        };
-        row.refresh_search_text();
-        row
-    }
-
-    fn refresh_search_text(&mut self) {
-        self.search_text = format!("{}\n{}", self.case.title, self.case.description).to_lowercase();
-    }
-}
-
-/// The cases, in opening order (case ids are UUID v7, so their order is the order of opening).
-#[derive(Debug, Default)]
+/// What the projection holds in memory.
+#[derive(Debug)]
 pub(crate) struct CaseTable {
-    pub(crate) rows: BTreeMap<CaseId, CaseRow>,
+    /// Every case's summary, in opening order (case ids are UUID v7, so their order is the
+    /// order of opening).
+    pub(crate) rows: BTreeMap<CaseId, CaseSummary>,
+    /// Full states: the changed cases and the recently used ones.
+    pub(crate) details: Details,
+    /// The cases changed since the last persist that got through (all pinned in `details`).
+    dirty: HashSet<CaseId>,
 }
 
 /// Every case's current state, built from the log.
@@ -118,14 +123,12 @@ struct Inner {
     /// Held for a whole persist (taken before `step` when both are needed), so that two
     /// persists never write out of order.
     persist: tokio::sync::Mutex<()>,
-    /// The cases changed in memory since the last persist that got through.
-    dirty: std::sync::Mutex<HashSet<CaseId>>,
 }
 
-/// What one persist writes: the changed cases as of `checkpoint`.
+/// What one persist writes: the changed cases as of `checkpoint`, with each row's size.
 struct Snapshot {
     checkpoint: u64,
-    ids: HashSet<CaseId>,
+    rows: Vec<(CaseId, usize)>,
     changes: Vec<KeyspaceChange>,
 }
 
@@ -140,16 +143,43 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
 }
 
 impl CaseProjection {
-    /// Loads the projection from `keyspace`. A keyspace of another format version is cleared,
-    /// and the projection starts over from position 0 (see [`CaseProjection::catch_up`]).
+    /// Loads the projection from `keyspace`, holding recently used cases up to
+    /// [`DEFAULT_RECENT_CASES_BYTES`].
     pub async fn load(keyspace: Keyspace) -> Result<CaseProjection, ProjectionError> {
+        CaseProjection::load_with_budget(keyspace, DEFAULT_RECENT_CASES_BYTES).await
+    }
+
+    /// Loads the projection from `keyspace`, holding the full states of recently used cases up
+    /// to `recent_cases_bytes` (see [`Details`]). A keyspace of another format version is
+    /// cleared, and the projection starts over from position 0 (see
+    /// [`CaseProjection::catch_up`]).
+    pub async fn load_with_budget(
+        keyspace: Keyspace,
+        recent_cases_bytes: usize,
+    ) -> Result<CaseProjection, ProjectionError> {
         let version: Option<u64> = keyspace.get(VERSION_KEY).await?;
-        let mut table = CaseTable::default();
+        let mut table = CaseTable {
+            rows: BTreeMap::new(),
+            details: Details::new(recent_cases_bytes),
+            dirty: HashSet::new(),
+        };
         let mut checkpoint = 0;
         if version == Some(PROJECTION_VERSION) {
             checkpoint = keyspace.get(CHECKPOINT_KEY).await?.unwrap_or(0);
-            for (_, case) in keyspace.scan::<Case>(CASE_PREFIX).await? {
-                table.rows.insert(case.id, CaseRow::new(case));
+            // A page at a time, keeping only the summaries: the full states of every case at
+            // once could be more than memory holds.
+            let mut after: Option<Vec<u8>> = None;
+            loop {
+                let page: Vec<(Vec<u8>, Case)> = keyspace
+                    .scan_after(CASE_PREFIX, after.as_deref(), LOAD_ROWS_PER_PAGE)
+                    .await?;
+                let Some((last_key, _)) = page.last() else {
+                    break;
+                };
+                after = Some(last_key.clone());
+                for (_, case) in &page {
+                    table.rows.insert(case.id, CaseSummary::of(case));
+                }
             }
         } else {
             if version.is_some() {
@@ -178,7 +208,6 @@ impl CaseProjection {
                 checkpoint: sender,
                 step: tokio::sync::Mutex::new(()),
                 persist: tokio::sync::Mutex::new(()),
-                dirty: std::sync::Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -187,7 +216,6 @@ impl CaseProjection {
     pub async fn reset(&self) -> Result<(), ProjectionError> {
         let _persist = self.inner.persist.lock().await;
         let _step = self.inner.step.lock().await;
-        self.dirty()?.clear();
         self.inner.keyspace.clear().await?;
         self.inner
             .keyspace
@@ -199,7 +227,12 @@ impl CaseProjection {
                 false,
             )
             .await?;
-        self.table_mut()?.rows.clear();
+        {
+            let mut table = self.table_mut()?;
+            table.rows.clear();
+            table.details.clear();
+            table.dirty.clear();
+        }
         self.inner.checkpoint.send_replace(0);
         Ok(())
     }
@@ -218,13 +251,6 @@ impl CaseProjection {
         self.inner
             .table
             .read()
-            .map_err(|_| ProjectionError::Poisoned)
-    }
-
-    fn dirty(&self) -> Result<std::sync::MutexGuard<'_, HashSet<CaseId>>, ProjectionError> {
-        self.inner
-            .dirty
-            .lock()
             .map_err(|_| ProjectionError::Poisoned)
     }
 
@@ -254,7 +280,7 @@ impl CaseProjection {
         if events.is_empty() {
             return Ok(Outcome::Idle);
         }
-        self.apply(&events)?;
+        self.apply(&events).await?;
         Ok(Outcome::Progressed)
     }
 
@@ -278,7 +304,7 @@ impl CaseProjection {
             // Reading after `last` is right only once `events` are applied; if applying fails,
             // what was read ahead is discarded with the error.
             let apply_and_persist = async {
-                self.apply(&events)?;
+                self.apply(&events).await?;
                 self.write(self.snapshot()?).await
             };
             let (next, applied) =
@@ -314,21 +340,26 @@ impl CaseProjection {
     /// at a time under the read lock, so queries and the follower are never held up long.
     fn snapshot(&self) -> Result<Snapshot, ProjectionError> {
         let checkpoint = self.checkpoint();
-        let ids = std::mem::take(&mut *self.dirty()?);
+        let ids: Vec<CaseId> = std::mem::take(&mut self.table_mut()?.dirty)
+            .into_iter()
+            .collect();
         let mut changes: Vec<KeyspaceChange> = Vec::with_capacity(ids.len() + 1);
-        let ordered: Vec<CaseId> = ids.iter().copied().collect();
-        for chunk in ordered.chunks(SNAPSHOT_ROWS_PER_LOCK) {
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(SNAPSHOT_ROWS_PER_LOCK) {
             let table = self.table()?;
             for id in chunk {
-                if let Some(row) = table.rows.get(id) {
-                    changes.push((case_key(*id), Some(encode(&row.case)?)));
+                // Marked cases stay pinned until their write got through, so each is here.
+                if let Some(case) = table.details.get(*id) {
+                    let row = encode(case)?;
+                    rows.push((*id, row.len()));
+                    changes.push((case_key(*id), Some(row)));
                 }
             }
         }
         changes.push((CHECKPOINT_KEY.to_vec(), Some(encode(&checkpoint)?)));
         Ok(Snapshot {
             checkpoint,
-            ids,
+            rows,
             changes,
         })
     }
@@ -338,7 +369,7 @@ impl CaseProjection {
     async fn write(&self, snapshot: Snapshot) -> Result<bool, ProjectionError> {
         let Snapshot {
             checkpoint,
-            ids,
+            rows,
             changes,
         } = snapshot;
         let written = self
@@ -346,18 +377,27 @@ impl CaseProjection {
             .keyspace
             .apply_guarded(CHECKPOINT_KEY, checkpoint, changes, false)
             .await;
+        let mut table = self.table_mut()?;
+        let table = &mut *table;
         match written {
             Ok(true) => {
+                // A case changed again since the snapshot stays pinned for the next persist.
+                for (id, size) in rows {
+                    if !table.dirty.contains(&id) {
+                        table.details.unpin(id, size);
+                    }
+                }
+                record_held(&table.details);
                 metrics::gauge!("caseledger_projection_persisted_checkpoint", "projection" => "cases")
                     .set(checkpoint as f64);
                 Ok(true)
             }
             Ok(false) => {
-                self.dirty()?.extend(ids);
+                table.dirty.extend(rows.into_iter().map(|(id, _)| id));
                 Ok(false)
             }
             Err(error) => {
-                self.dirty()?.extend(ids);
+                table.dirty.extend(rows.into_iter().map(|(id, _)| id));
                 Err(error.into())
             }
         }
@@ -365,49 +405,96 @@ impl CaseProjection {
 
     /// Whether anything changed since the last persist that got through.
     fn has_unpersisted_changes(&self) -> bool {
-        self.dirty().map(|dirty| !dirty.is_empty()).unwrap_or(false)
+        self.table()
+            .map(|table| !table.dirty.is_empty())
+            .unwrap_or(false)
     }
 
     /// Applies `events`, the ones right after the checkpoint, in memory, moves the checkpoint
     /// to the last of them and marks the cases they touched for the next persist. The caller
-    /// holds the step lock. An event a row already holds (its case version is at least the
-    /// event's stream version, as after loading rows another instance persisted ahead of the
-    /// checkpoint) is skipped.
-    fn apply(&self, events: &[Recorded<StoredEvent>]) -> Result<(), ProjectionError> {
-        let Some(last) = events.last().map(|recorded| recorded.position.0) else {
-            return Ok(());
-        };
-        // Folded in place: nothing here can fail halfway (the write happens in `persist`), so
-        // no copy of a row is needed to fall back on.
-        let mut touched: HashSet<CaseId> = HashSet::new();
-        {
-            let mut table = self.table_mut()?;
-            for recorded in events {
-                let stored = &recorded.event;
-                let row = table
-                    .rows
-                    .entry(stored.case_id)
-                    .or_insert_with(|| CaseRow::new(Case::new(stored.case_id)));
-                if row.case.version >= recorded.version.0 {
-                    continue;
-                }
-                row.case.evolve(&stored.event, stored.at);
-                if matches!(
-                    stored.event,
-                    caseledger_domain::CaseEvent::CaseOpened { .. }
-                ) {
-                    row.refresh_search_text();
-                }
-                touched.insert(stored.case_id);
+    /// holds the step lock. Cases known but not held in memory are read from their rows first.
+    async fn apply(&self, events: &[Recorded<StoredEvent>]) -> Result<(), ProjectionError> {
+        let mut loaded: HashMap<CaseId, Case> = HashMap::new();
+        loop {
+            let missing = self.try_apply(events, &mut loaded)?;
+            if missing.is_empty() {
+                return Ok(());
+            }
+            // Usually the first attempt; again only if a persist let some case go meanwhile.
+            for id in missing {
+                let case: Option<Case> = self.inner.keyspace.get(&case_key(id)).await?;
+                loaded.insert(id, case.ok_or(ProjectionError::MissingRow(id))?);
             }
         }
-        // Marked before the checkpoint moves, so a snapshot that reads the checkpoint first
-        // and then takes the marks has every case changed up to that checkpoint.
-        self.dirty()?.extend(touched);
+    }
+
+    /// Applies `events` if every case they touch is held, in `loaded` or new; otherwise changes
+    /// nothing and returns the cases to load.
+    ///
+    /// An event a case already holds (its version is at least the event's stream version, as
+    /// after loading a row another instance persisted ahead of the checkpoint) is skipped.
+    fn try_apply(
+        &self,
+        events: &[Recorded<StoredEvent>],
+        loaded: &mut HashMap<CaseId, Case>,
+    ) -> Result<Vec<CaseId>, ProjectionError> {
+        let Some(last) = events.last().map(|recorded| recorded.position.0) else {
+            return Ok(Vec::new());
+        };
+        let mut table = self.table_mut()?;
+        let table = &mut *table;
+        let mut missing: Vec<CaseId> = events
+            .iter()
+            .map(|recorded| recorded.event.case_id)
+            .filter(|id| {
+                table.rows.contains_key(id) && !table.details.holds(*id) && !loaded.contains_key(id)
+            })
+            .collect();
+        if !missing.is_empty() {
+            missing.sort_unstable();
+            missing.dedup();
+            return Ok(missing);
+        }
+        // Folded in place: nothing here can fail halfway (the write happens in `persist`), so
+        // no copy of a case is needed to fall back on. Every case pinned here is marked, even
+        // one whose events were all skipped, so that a persist writes it and lets it go again.
+        // `true`: the title or description changed.
+        let mut touched: HashMap<CaseId, bool> = HashMap::new();
+        for recorded in events {
+            let stored = &recorded.event;
+            let id = stored.case_id;
+            let case = table
+                .details
+                .pin(id, || loaded.remove(&id).unwrap_or_else(|| Case::new(id)));
+            let text_changed = touched.entry(id).or_default();
+            if case.version >= recorded.version.0 {
+                continue;
+            }
+            case.evolve(&stored.event, stored.at);
+            *text_changed |= matches!(
+                stored.event,
+                caseledger_domain::CaseEvent::CaseOpened { .. }
+            );
+        }
+        for (id, text_changed) in touched {
+            let Some(case) = table.details.get(id) else {
+                continue;
+            };
+            match table.rows.get_mut(&id) {
+                Some(summary) if !text_changed => summary.refresh(case),
+                _ => {
+                    table.rows.insert(id, CaseSummary::of(case));
+                }
+            }
+            // Marked before the checkpoint moves, so a snapshot that reads the checkpoint
+            // first and then takes the marks has every case changed up to that checkpoint.
+            table.dirty.insert(id);
+        }
+        record_held(&table.details);
         self.inner.checkpoint.send_replace(last);
         metrics::gauge!("caseledger_projection_checkpoint", "projection" => "cases")
             .set(last as f64);
-        Ok(())
+        Ok(Vec::new())
     }
 
     /// Follows the log until `shutdown` turns true: a step whenever the log grows, a persist
@@ -483,14 +570,44 @@ impl CaseProjection {
         matches!(reached, Ok(Ok(_)))
     }
 
-    /// A case's current state, if the projection has seen it opened.
-    pub fn get(&self, id: CaseId) -> Result<Option<Case>, ProjectionError> {
-        Ok(self
-            .table()?
-            .rows
-            .get(&id)
-            .filter(|row| row.case.opened)
-            .map(|row| row.case.clone()))
+    /// A case's current state, if the projection has seen it opened: from memory when held,
+    /// otherwise from its row (which is current for every case not held).
+    pub async fn get(&self, id: CaseId) -> Result<Option<Case>, ProjectionError> {
+        {
+            let table = self.table()?;
+            if !table.rows.get(&id).is_some_and(|summary| summary.opened) {
+                return Ok(None);
+            }
+            if let Some(case) = table.details.get(id) {
+                return Ok(Some(case.clone()));
+            }
+        }
+        let case: Option<Case> = self.inner.keyspace.get(&case_key(id)).await?;
+        case.map(Some).ok_or(ProjectionError::MissingRow(id))
+    }
+
+    /// The current states of `ids`, every one a case the projection knows, in that order.
+    pub(crate) async fn get_known(&self, ids: Vec<CaseId>) -> Result<Vec<Case>, ProjectionError> {
+        let held: Vec<Option<Case>> = {
+            let table = self.table()?;
+            ids.iter()
+                .map(|id| table.details.get(*id).cloned())
+                .collect()
+        };
+        let mut cases = Vec::with_capacity(ids.len());
+        for (id, held) in ids.into_iter().zip(held) {
+            let case = match held {
+                Some(case) => case,
+                None => self
+                    .inner
+                    .keyspace
+                    .get(&case_key(id))
+                    .await?
+                    .ok_or(ProjectionError::MissingRow(id))?,
+            };
+            cases.push(case);
+        }
+        Ok(cases)
     }
 
     /// Every open letter whose deadline passed at `now` without being recorded as missed.
@@ -501,12 +618,11 @@ impl CaseProjection {
         Ok(self
             .table()?
             .rows
-            .values()
-            .flat_map(|row| {
-                row.case
+            .iter()
+            .flat_map(|(id, summary)| {
+                summary
                     .deadlines_to_mark(now)
-                    .into_iter()
-                    .map(|letter| (row.case.id, letter))
+                    .map(move |letter| (*id, letter))
             })
             .collect())
     }
@@ -520,4 +636,13 @@ impl CaseProjection {
     pub fn is_empty(&self) -> Result<bool, ProjectionError> {
         Ok(self.len()? == 0)
     }
+}
+
+/// Publishes how many full case states the projection holds.
+fn record_held(details: &Details) {
+    let (recent, recent_bytes) = details.recent_len_and_bytes();
+    metrics::gauge!("caseledger_projection_cases_held", "state" => "changed")
+        .set(details.pinned_len() as f64);
+    metrics::gauge!("caseledger_projection_cases_held", "state" => "recent").set(recent as f64);
+    metrics::gauge!("caseledger_projection_recent_cases_bytes").set(recent_bytes as f64);
 }

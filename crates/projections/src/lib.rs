@@ -1,7 +1,8 @@
 //! Read models of caseledger, built from the event log and disposable.
 //!
-//! Central types: [`CaseProjection`] (every case's current state, in memory for queries and in
-//! a keyspace with its checkpoint so a restart does not replay the log), [`CaseFilter`] and
+//! Central types: [`CaseProjection`] (every case's current state, in a keyspace with its
+//! checkpoint so a restart does not replay the log, and what queries need of it in memory,
+//! bounded), [`CaseFilter`] and
 //! [`Page`] (lists and search), [`Stats`] (the figures unions report upward) and
 //! [`Outcome`] (what one step of the catch-up worker did).
 //!
@@ -11,7 +12,12 @@
 #![warn(missing_docs)]
 
 mod cases;
+mod details;
 mod query;
+mod summary;
 
-pub use cases::{CaseProjection, Outcome, ProjectionError, PERSIST_INTERVAL, PROJECTION_VERSION};
+pub use cases::{
+    CaseProjection, Outcome, ProjectionError, DEFAULT_RECENT_CASES_BYTES, PERSIST_INTERVAL,
+    PROJECTION_VERSION,
+};
 pub use query::{CaseFilter, Cursor, Page, Period, Stats};

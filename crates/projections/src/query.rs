@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::cases::{CaseProjection, CaseRow};
+use crate::cases::CaseProjection;
+use crate::summary::CaseSummary;
 use crate::ProjectionError;
 
 /// Which cases a list returns. Every field set must match.
@@ -102,8 +103,7 @@ impl<'a> CompiledFilter<'a> {
         }
     }
 
-    fn matches(&self, row: &CaseRow) -> bool {
-        let case = &row.case;
+    fn matches(&self, case: &CaseSummary) -> bool {
         let filter = self.filter;
         if !case.opened {
             return false;
@@ -126,7 +126,7 @@ impl<'a> CompiledFilter<'a> {
             return false;
         }
         if let Some(region) = &self.region {
-            if case.region.as_deref().map(str::to_lowercase).as_deref() != Some(region) {
+            if case.region.as_deref() != Some(region.as_str()) {
                 return false;
             }
         }
@@ -139,18 +139,18 @@ impl<'a> CompiledFilter<'a> {
                 return false;
             }
         }
-        if filter.status.is_some_and(|status| case.status() != status) {
+        if filter.status.is_some_and(|status| case.status != status) {
             return false;
         }
         if filter
             .overdue
-            .is_some_and(|overdue| case.overdue() != overdue)
+            .is_some_and(|overdue| case.overdue != overdue)
         {
             return false;
         }
         self.terms
             .iter()
-            .all(|term| row.search_text.contains(term.as_str()))
+            .all(|term| case.search_text.contains(term.as_str()))
     }
 }
 
@@ -185,37 +185,44 @@ pub struct Stats {
 
 impl CaseProjection {
     /// A page of the cases matching `filter`, in opening order, after `cursor`.
-    pub fn list(
+    ///
+    /// The page is chosen from the summaries in memory; the cases on it come from memory when
+    /// held and from their rows otherwise, so each is at least as current as the projection
+    /// was when the page was chosen.
+    pub async fn list(
         &self,
         filter: &CaseFilter,
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<Page, ProjectionError> {
         let compiled = CompiledFilter::new(filter);
-        let table = self.table()?;
-        let rows: Box<dyn Iterator<Item = &CaseRow>> = match cursor {
-            Some(Cursor(after)) => Box::new(
-                table
-                    .rows
-                    .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-                    .map(|(_, row)| row),
-            ),
-            None => Box::new(table.rows.values()),
-        };
-        let mut items = Vec::with_capacity(limit.min(256));
-        let mut more = false;
-        for row in rows.filter(|row| compiled.matches(row)) {
-            if items.len() == limit {
-                more = true;
-                break;
+        let (ids, more) = {
+            let table = self.table()?;
+            let rows: Box<dyn Iterator<Item = (&CaseId, &CaseSummary)>> = match cursor {
+                Some(Cursor(after)) => Box::new(
+                    table
+                        .rows
+                        .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+                ),
+                None => Box::new(table.rows.iter()),
+            };
+            let mut ids = Vec::with_capacity(limit.min(256));
+            let mut more = false;
+            for (id, _) in rows.filter(|(_, summary)| compiled.matches(summary)) {
+                if ids.len() == limit {
+                    more = true;
+                    break;
+                }
+                ids.push(*id);
             }
-            items.push(row.case.clone());
-        }
+            (ids, more)
+        };
         let next_cursor = if more {
-            items.last().map(|case: &Case| Cursor(case.id))
+            ids.last().map(|id| Cursor(*id))
         } else {
             None
         };
+        let items = self.get_known(ids).await?;
         Ok(Page { items, next_cursor })
     }
 
@@ -236,17 +243,16 @@ impl CaseProjection {
             .iter()
             .map(|kind| (kind.as_str(), 0))
             .collect();
-        for row in table.rows.values().filter(|row| compiled.matches(row)) {
-            let case = &row.case;
+        for case in table.rows.values().filter(|case| compiled.matches(case)) {
             if case.opened_at.is_some_and(|at| period.contains(at)) {
                 stats.cases += 1;
-                *by_status.entry(case.status().as_str()).or_default() += 1;
+                *by_status.entry(case.status.as_str()).or_default() += 1;
                 if let Some(category) = case.category {
                     *by_category.entry(category.as_str()).or_default() += 1;
                 }
             }
             // Closed first: most cases are closed, and it spares the walk over their letters.
-            if !case.is_closed() && case.overdue() {
+            if !case.is_closed() && case.overdue {
                 stats.overdue += 1;
             }
             if let (Some(opened), Some(closed)) = (case.opened_at, case.closed_at) {
@@ -263,9 +269,9 @@ impl CaseProjection {
                 *letters_issued.entry(letter.kind.as_str()).or_default() += 1;
                 if letter.kind == LetterKind::Opinion {
                     stats.opinion_letters += 1;
-                    if let Some(answer) = &letter.answered {
+                    if let Some(rectified) = letter.rectified {
                         stats.opinion_letters_answered += 1;
-                        if answer.rectified {
+                        if rectified {
                             stats.opinion_letters_rectified += 1;
                         }
                     }

@@ -286,7 +286,7 @@ pub async fn list_cases(
         opened_before: query.opened_before,
         q: query.q,
     };
-    let page = state.app.list_cases(&caller, filter, cursor, limit)?;
+    let page = state.app.list_cases(&caller, filter, cursor, limit).await?;
     let include_notes = caller.role != Role::Partner;
     Ok(Json(CaseListResponse {
         items: page
