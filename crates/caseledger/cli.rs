@@ -243,6 +243,28 @@ pub struct ServeArgs {
     )]
     pub min_free_space: Option<u64>,
 
+    /// Memory for the full states of recently used cases (views, list pages and commands on
+    /// them are served without reading the store), e.g. 16MiB; the cases changed in the last
+    /// few seconds are held besides, and every case's summary for lists and search
+    /// [config: store.case_cache_bytes] [default: 16MiB]
+    #[arg(
+        long,
+        env = "CASELEDGER_CASE_CACHE",
+        value_name = "SIZE",
+        value_parser = parse_size
+    )]
+    pub case_cache: Option<u64>,
+
+    /// The size of sled's page cache, e.g. 64MiB (sled's own estimate: the memory it takes is
+    /// somewhat more). Embedded store only [config: store.sled_cache_bytes] [default: 64MiB]
+    #[arg(
+        long,
+        env = "CASELEDGER_SLED_CACHE",
+        value_name = "SIZE",
+        value_parser = parse_size
+    )]
+    pub sled_cache: Option<u64>,
+
     /// Close a connection whose client takes longer than this to send a request's headers,
     /// or stays idle between requests this long, e.g. 10s
     /// [config: limits.header_read_timeout_ms] [default: 30s]
@@ -362,6 +384,8 @@ impl ServeArgs {
             signing_key: self.signing_key.clone(),
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
             min_free_space_bytes: self.min_free_space,
+            case_cache_bytes: self.case_cache,
+            sled_cache_bytes: self.sled_cache,
             header_read_timeout: self.header_read_timeout,
             body_read_timeout: self.body_read_timeout,
         }
@@ -447,7 +471,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 11);
+        assert_eq!(checked, 13);
     }
 
     #[test]
@@ -473,6 +497,10 @@ mod tests {
             "0s,1s,1m",
             "--min-free-space",
             "1GiB",
+            "--case-cache",
+            "8MiB",
+            "--sled-cache",
+            "16MiB",
             "--header-read-timeout",
             "5s",
             "--body-read-timeout",
@@ -498,6 +526,8 @@ mod tests {
             "0s,1s,1m"
         );
         assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
+        assert_eq!(overrides.case_cache_bytes, Some(8 * 1024 * 1024));
+        assert_eq!(overrides.sled_cache_bytes, Some(16 * 1024 * 1024));
         assert_eq!(overrides.header_read_timeout, Some(Duration::from_secs(5)));
         assert_eq!(
             overrides.body_read_timeout,
@@ -514,6 +544,7 @@ mod tests {
             ("--log-format", "xml"),
             ("--webhook-retry-schedule", "5s,soon"),
             ("--min-free-space", "64MB"),
+            ("--case-cache", "lots"),
             ("--header-read-timeout", "soon"),
         ] {
             let error = Cli::try_parse_from(["caseledger", "serve", flag, value]).unwrap_err();

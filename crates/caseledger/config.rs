@@ -82,6 +82,12 @@ pub struct StoreConfig {
     /// Commands are refused (503) while the data dir's filesystem has less free space than
     /// this, in bytes; 0 turns the check off. Embedded store only. Default 64 MiB.
     pub min_free_space_bytes: u64,
+    /// The memory, in bytes, for the full states of recently used cases beyond those changed
+    /// in the last few seconds; other cases are read from the store when needed. Default
+    /// 16 MiB.
+    pub case_cache_bytes: u64,
+    /// The size of sled's page cache, in bytes. Embedded store only. Default 64 MiB.
+    pub sled_cache_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -89,6 +95,8 @@ impl Default for StoreConfig {
         StoreConfig {
             url: None,
             min_free_space_bytes: caseledger_store::DEFAULT_MIN_FREE_SPACE_BYTES,
+            case_cache_bytes: caseledger_app::AppOptions::default().recent_cases_bytes as u64,
+            sled_cache_bytes: caseledger_store::DEFAULT_SLED_CACHE_BYTES,
         }
     }
 }
@@ -333,6 +341,10 @@ pub struct Overrides {
     pub webhook_retry_schedule: Option<RetrySchedule>,
     /// `--min-free-space`, in bytes.
     pub min_free_space_bytes: Option<u64>,
+    /// `--case-cache`, in bytes.
+    pub case_cache_bytes: Option<u64>,
+    /// `--sled-cache`, in bytes.
+    pub sled_cache_bytes: Option<u64>,
     /// `--header-read-timeout`.
     pub header_read_timeout: Option<Duration>,
     /// `--body-read-timeout`.
@@ -387,6 +399,10 @@ pub struct Settings {
     /// Commands are refused while the data dir's filesystem has less free space (embedded
     /// store; 0: no reserve).
     pub min_free_space_bytes: u64,
+    /// How the service uses memory.
+    pub app: caseledger_app::AppOptions,
+    /// sled's page cache, in bytes (embedded store).
+    pub sled_cache_bytes: u64,
     /// The HTTP server's connection limits.
     pub http: HttpLimits,
 }
@@ -534,6 +550,17 @@ impl Config {
             min_free_space_bytes: overrides
                 .min_free_space_bytes
                 .unwrap_or(self.store.min_free_space_bytes),
+            sled_cache_bytes: overrides
+                .sled_cache_bytes
+                .unwrap_or(self.store.sled_cache_bytes),
+            app: caseledger_app::AppOptions {
+                recent_cases_bytes: usize::try_from(
+                    overrides
+                        .case_cache_bytes
+                        .unwrap_or(self.store.case_cache_bytes),
+                )
+                .unwrap_or(usize::MAX),
+            },
             http: HttpLimits {
                 header_read_timeout,
                 header_limit_bytes,
@@ -757,6 +784,8 @@ mod tests {
         assert_eq!(settings.http.header_read_timeout, Duration::from_secs(30));
         assert_eq!(settings.http.header_limit_bytes, 64 * 1024);
         assert_eq!(settings.min_free_space_bytes, 64 * 1024 * 1024);
+        assert_eq!(settings.app.recent_cases_bytes, 16 * 1024 * 1024);
+        assert_eq!(settings.sled_cache_bytes, 64 * 1024 * 1024);
         assert_eq!(settings.signing_key, None);
     }
 
@@ -869,6 +898,8 @@ mod tests {
             signing_key: Some(PathBuf::from("/etc/caseledger/key")),
             webhook_retry_schedule: Some("1s,1m".parse().unwrap()),
             min_free_space_bytes: Some(0),
+            case_cache_bytes: Some(1024),
+            sled_cache_bytes: Some(2048),
             header_read_timeout: Some(Duration::from_secs(2)),
             body_read_timeout: Some(Duration::from_secs(3)),
         };
@@ -885,6 +916,8 @@ mod tests {
             Some(PathBuf::from("/etc/caseledger/key"))
         );
         assert_eq!(from_flags.min_free_space_bytes, 0);
+        assert_eq!(from_flags.app.recent_cases_bytes, 1024);
+        assert_eq!(from_flags.sled_cache_bytes, 2048);
         assert_eq!(from_flags.http.header_read_timeout, Duration::from_secs(2));
         assert_eq!(from_flags.api.body_read_timeout, Duration::from_secs(3));
     }

@@ -125,6 +125,7 @@ impl Server {
                 let sled_dir = data_dir.join(SLED_DIR);
                 let options = SledLogOptions {
                     min_free_space_bytes: settings.min_free_space_bytes,
+                    cache_capacity_bytes: settings.sled_cache_bytes,
                     ..SledLogOptions::default()
                 };
                 tokio::task::spawn_blocking(move || Storage::open_sled_with(&sled_dir, options))
@@ -137,9 +138,14 @@ impl Server {
                 .await
                 .with_context(|| format!("cannot open the store {}", settings.store))?,
         };
-        let app = App::new(storage, settings.policy.clone(), Arc::new(SystemClock))
-            .await
-            .context("cannot start the service")?;
+        let app = App::with_options(
+            storage,
+            settings.policy.clone(),
+            Arc::new(SystemClock),
+            settings.app,
+        )
+        .await
+        .context("cannot start the service")?;
         // Every instance on one store must sign with the same key, or auditors would be told
         // different public keys and find checkpoints that do not verify.
         if let Some(last) = app

@@ -43,7 +43,9 @@ pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
 pub use lease::Lease;
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
-pub use sled_log::{SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES};
+pub use sled_log::{
+    SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES, DEFAULT_SLED_CACHE_BYTES,
+};
 pub use types::{
     AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
     Recorded, StoreError, StreamId, Version,

@@ -52,7 +52,8 @@ pub struct SledLogOptions {
     pub queue_depth: usize,
     /// How many events at the end of the log are re-verified when the store opens.
     pub tail_check_events: u64,
-    /// sled's page cache size in bytes.
+    /// sled's page cache size in bytes (sled's own estimate of what it holds: the memory it
+    /// takes is somewhat more).
     pub cache_capacity_bytes: u64,
     /// Appends are refused ([`StoreError::InsufficientSpace`]) while the data directory's
     /// filesystem has less than this many bytes free; 0 turns the check off.
@@ -65,11 +66,14 @@ impl Default for SledLogOptions {
             max_batch_appends: 512,
             queue_depth: 4096,
             tail_check_events: 1024,
-            cache_capacity_bytes: 256 * 1024 * 1024,
+            cache_capacity_bytes: DEFAULT_SLED_CACHE_BYTES,
             min_free_space_bytes: DEFAULT_MIN_FREE_SPACE_BYTES,
         }
     }
 }
+
+/// The default size of sled's page cache: 64 MiB.
+pub const DEFAULT_SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The default free-space reserve: 64 MiB.
 pub const DEFAULT_MIN_FREE_SPACE_BYTES: u64 = 64 * 1024 * 1024;
