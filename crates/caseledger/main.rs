@@ -11,7 +11,9 @@ use clap::Parser as _;
 /// mimalloc rather than the system allocator: the service allocates and frees many small and
 /// mid-sized buffers per request on several threads (sled's nodes, JSON, envelopes), and
 /// glibc's malloc spent about a quarter of the service's CPU on them under load (see
-/// docs/benchmarks.md, "HTTP load (sled)").
+/// docs/benchmarks.md, "HTTP load (sled)"). Built without transparent huge pages
+/// (`no_thp`): with them, a heap of small objects held whole 2 MiB pages and the resident
+/// memory was about twice what the heap used (docs/reliability.md, "Soak").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
