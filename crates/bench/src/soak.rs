@@ -7,8 +7,9 @@
 //! minute by default) it samples the service's resident memory (`VmRSS` in
 //! `/proc/<pid>/status`), the latency percentiles of that interval, the data dir's size and the
 //! log's head, and prints a row; at the end it prints a verdict: RSS growth (mean of the last
-//! half against the first half, the first interval left out as warm-up when there are four or
-//! more), p99 drift (median p99 likewise), bytes on disk per event, and
+//! half against the first half of the intervals after the warm-up — `--warm-up`, by default the
+//! first interval when there are four or more — in which the service's bounded caches fill),
+//! p99 drift (median p99 likewise), bytes on disk per event, and
 //! every non-2xx answer. The run stops by itself after `--duration` and stops the service with
 //! SIGTERM.
 //!
@@ -71,6 +72,12 @@ pub struct SoakArgs {
     /// Seed of the request mix.
     #[arg(long, default_value_t = 8)]
     seed: u64,
+    /// Intervals sampled within this time from the start are left out of the verdict: the
+    /// service's caches (sled's page cache, `--case-cache`, the command path's cases) fill
+    /// while the store grows, and only then is memory expected to stay flat. Default: the
+    /// first interval, when there are four or more.
+    #[arg(long, value_parser = crate::parse_duration)]
+    warm_up: Option<Duration>,
 }
 
 fn parse_rate(text: &str) -> Result<u32, String> {
@@ -328,7 +335,7 @@ async fn soak(service: &Service, args: &SoakArgs, data_dir: &Path) -> anyhow::Re
         print_sample(&last);
         samples.push(last);
     }
-    Ok(verdict(&samples, &totals, failures))
+    Ok(verdict(&samples, args.warm_up, &totals, failures))
 }
 
 async fn send(
@@ -425,18 +432,26 @@ fn print_sample(sample: &Sample) {
 }
 
 /// Prints the verdict and whether it passed.
-fn verdict(samples: &[Sample], totals: &BTreeMap<(Kind, u16), u64>, failures: u64) -> bool {
+fn verdict(
+    samples: &[Sample],
+    warm_up: Option<Duration>,
+    totals: &BTreeMap<(Kind, u16), u64>,
+    failures: u64,
+) -> bool {
     println!("answers by kind and status: {totals:?}; transport failures: {failures}");
-    if samples.len() < 2 {
-        println!("verdict: too short to judge (fewer than two samples)");
+    // Warm-up: caches and pools filling; by default the first interval, when there are enough.
+    let steady = match warm_up {
+        Some(warm_up) => {
+            let start = samples.partition_point(|sample| sample.at <= warm_up);
+            &samples[start..]
+        }
+        None if samples.len() >= 4 => &samples[1..],
+        None => samples,
+    };
+    if steady.len() < 2 {
+        println!("verdict: too short to judge (fewer than two samples after the warm-up)");
         return false;
     }
-    // The first interval is warm-up (caches and pools filling) when there are enough of them.
-    let steady = if samples.len() >= 4 {
-        &samples[1..]
-    } else {
-        samples
-    };
     let half = steady.len() / 2;
     let (first, last) = steady.split_at(half);
     let mean_rss =
@@ -462,9 +477,10 @@ fn verdict(samples: &[Sample], totals: &BTreeMap<(Kind, u16), u64>, failures: u6
         && failures == 0
         && late == 0;
     println!(
-        "verdict: {} — RSS {:+.1} % (last half against first after warm-up, limit {:+.0} %), p99 drift ×{:.2} (limit ×{:.1}), {:.0} bytes on disk per event ({} events, {:.1} MiB), {} 5xx, {} transport failures, {} requests late",
+        "verdict: {} — RSS {:+.1} % (last half against first of the {} intervals after the warm-up, limit {:+.0} %), p99 drift ×{:.2} (limit ×{:.1}), {:.0} bytes on disk per event ({} events, {:.1} MiB), {} 5xx, {} transport failures, {} requests late",
         if passed { "PASS" } else { "FAIL" },
         rss_growth * 100.0,
+        steady.len(),
         MAX_RSS_GROWTH * 100.0,
         p99_drift,
         MAX_P99_DRIFT,
@@ -558,9 +574,9 @@ mod tests {
         assert!(directory_size(dir.path()) >= 20_000);
     }
 
-    fn sample(rss_kib: u64, p99_ms: f64) -> Sample {
+    fn sample_at(minute: u64, rss_kib: u64, p99_ms: f64) -> Sample {
         Sample {
-            at: Duration::from_secs(60),
+            at: Duration::from_secs(60 * minute),
             requests: 100,
             p50_ms: 1.0,
             p99_ms,
@@ -572,17 +588,53 @@ mod tests {
         }
     }
 
+    fn sample(rss_kib: u64, p99_ms: f64) -> Sample {
+        sample_at(1, rss_kib, p99_ms)
+    }
+
     #[test]
     fn the_verdict_fails_on_memory_growth_and_latency_drift() {
         let ok: BTreeMap<(Kind, u16), u64> = [((Kind::Note, 200), 10)].into();
         let steady = [sample(100_000, 5.0), sample(101_000, 5.5)];
-        assert!(verdict(&steady, &ok, 0));
+        assert!(verdict(&steady, None, &ok, 0));
         let leaking = [sample(100_000, 5.0), sample(200_000, 5.0)];
-        assert!(!verdict(&leaking, &ok, 0));
+        assert!(!verdict(&leaking, None, &ok, 0));
         let drifting = [sample(100_000, 5.0), sample(100_000, 50.0)];
-        assert!(!verdict(&drifting, &ok, 0));
+        assert!(!verdict(&drifting, None, &ok, 0));
         let erring: BTreeMap<(Kind, u16), u64> = [((Kind::Note, 503), 1)].into();
-        assert!(!verdict(&steady, &erring, 0));
-        assert!(!verdict(&steady[..1], &ok, 0));
+        assert!(!verdict(&steady, None, &erring, 0));
+        assert!(!verdict(&steady[..1], None, &ok, 0));
+    }
+
+    #[test]
+    fn the_warm_up_is_left_out_of_the_verdict_and_growth_after_it_still_fails() {
+        let ok: BTreeMap<(Kind, u16), u64> = [((Kind::Note, 200), 10)].into();
+        // Caches fill in the first three minutes, then memory stays flat.
+        let filling_then_flat: Vec<Sample> = [20_000, 40_000, 100_000, 101_000, 100_500, 101_500]
+            .iter()
+            .enumerate()
+            .map(|(index, rss)| sample_at(index as u64 + 1, *rss, 5.0))
+            .collect();
+        assert!(!verdict(&filling_then_flat, None, &ok, 0));
+        assert!(verdict(
+            &filling_then_flat,
+            Some(Duration::from_secs(180)),
+            &ok,
+            0
+        ));
+        // Growth after the warm-up fails as before.
+        let growing: Vec<Sample> = [50_000, 80_000, 100_000, 130_000, 170_000, 220_000]
+            .iter()
+            .enumerate()
+            .map(|(index, rss)| sample_at(index as u64 + 1, *rss, 5.0))
+            .collect();
+        assert!(!verdict(&growing, Some(Duration::from_secs(180)), &ok, 0));
+        // A warm-up that leaves fewer than two intervals cannot be judged.
+        assert!(!verdict(
+            &filling_then_flat,
+            Some(Duration::from_secs(330)),
+            &ok,
+            0
+        ));
     }
 }
