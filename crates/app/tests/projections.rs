@@ -1512,10 +1512,24 @@ async fn concurrent_catch_ups_apply_every_event_exactly_once() {
 /// own history, and no read may ever see a case go back to an earlier version.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cases_read_back_from_their_rows_stay_exact_while_commands_steps_persists_and_reads_race() {
+    races_holding(NO_RECENT_CASES).await;
+}
+
+/// The same with room for a few recent cases, so that cases read back from their rows are kept,
+/// and dropped again, while events change them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cases_kept_after_a_read_stay_exact_while_commands_steps_persists_and_reads_race() {
+    races_holding(AppOptions {
+        recent_cases_bytes: 4 * 1024,
+    })
+    .await;
+}
+
+async fn races_holding(options: AppOptions) {
     const CASES: usize = 24;
     const WRITERS: usize = 4;
     const NOTES_EACH: usize = 40;
-    let test = TestApp::spawn_with(NO_RECENT_CASES).await;
+    let test = TestApp::spawn_with(options).await;
     let mut opened = Vec::new();
     for n in 0..CASES {
         opened.push(

@@ -571,41 +571,54 @@ impl CaseProjection {
     }
 
     /// A case's current state, if the projection has seen it opened: from memory when held,
-    /// otherwise from its row (which is current for every case not held).
+    /// otherwise from its row (which is current for every case not held), then kept as a
+    /// recently used case.
     pub async fn get(&self, id: CaseId) -> Result<Option<Case>, ProjectionError> {
         {
             let table = self.table()?;
             if !table.rows.get(&id).is_some_and(|summary| summary.opened) {
                 return Ok(None);
             }
-            if let Some(case) = table.details.get(id) {
-                return Ok(Some(case.clone()));
-            }
         }
-        let case: Option<Case> = self.inner.keyspace.get(&case_key(id)).await?;
-        case.map(Some).ok_or(ProjectionError::MissingRow(id))
+        Ok(self.get_known(vec![id]).await?.pop())
     }
 
-    /// The current states of `ids`, every one a case the projection knows, in that order.
+    /// The current states of `ids`, every one a case the projection knows, in that order:
+    /// those held from memory, the others from their rows, which are then kept as recently
+    /// used cases (see [`Details::add_read`]).
     pub(crate) async fn get_known(&self, ids: Vec<CaseId>) -> Result<Vec<Case>, ProjectionError> {
-        let held: Vec<Option<Case>> = {
+        let (held, mark): (Vec<Option<Case>>, u64) = {
             let table = self.table()?;
-            ids.iter()
+            let held = ids
+                .iter()
                 .map(|id| table.details.get(*id).cloned())
-                .collect()
+                .collect();
+            (held, table.details.read_mark())
         };
         let mut cases = Vec::with_capacity(ids.len());
+        let mut read = Vec::new();
         for (id, held) in ids.into_iter().zip(held) {
             let case = match held {
                 Some(case) => case,
-                None => self
-                    .inner
-                    .keyspace
-                    .get(&case_key(id))
-                    .await?
-                    .ok_or(ProjectionError::MissingRow(id))?,
+                None => {
+                    let (case, size): (Case, usize) = self
+                        .inner
+                        .keyspace
+                        .get_sized(&case_key(id))
+                        .await?
+                        .ok_or(ProjectionError::MissingRow(id))?;
+                    read.push((case.clone(), size));
+                    case
+                }
             };
             cases.push(case);
+        }
+        if !read.is_empty() {
+            let mut table = self.table_mut()?;
+            for (case, size) in read {
+                table.details.add_read(mark, case, size);
+            }
+            record_held(&table.details);
         }
         Ok(cases)
     }

@@ -23,6 +23,8 @@ pub(crate) struct Details {
     recent: LruCache<CaseId, (Case, usize)>,
     recent_bytes: usize,
     budget_bytes: usize,
+    /// How many cases were dropped so far; see [`Details::add_read`].
+    dropped: u64,
 }
 
 impl Details {
@@ -33,7 +35,27 @@ impl Details {
             recent: LruCache::unbounded(),
             recent_bytes: 0,
             budget_bytes,
+            dropped: 0,
         }
+    }
+
+    /// A mark to pass to [`Details::add_read`] for rows read after it was taken.
+    pub(crate) fn read_mark(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Keeps `case`, read from its row (of `size` bytes) after `mark` was taken, as a recent
+    /// case — unless it is held already, or any case was dropped since the mark. A case not
+    /// held when its row was read and not held now changed since only if it was pinned, written
+    /// and dropped in between; without a drop since the mark, the row read is its current
+    /// state.
+    pub(crate) fn add_read(&mut self, mark: u64, case: Case, size: usize) {
+        if self.dropped != mark || self.holds(case.id) {
+            return;
+        }
+        self.recent.put(case.id, (case, size));
+        self.recent_bytes += size;
+        self.drop_beyond_budget();
     }
 
     /// The case, if held.
@@ -71,9 +93,16 @@ impl Details {
         };
         self.recent.put(id, (case, size));
         self.recent_bytes += size;
+        self.drop_beyond_budget();
+    }
+
+    fn drop_beyond_budget(&mut self) {
         while self.recent_bytes > self.budget_bytes {
             match self.recent.pop_lru() {
-                Some((_, (_, size))) => self.recent_bytes -= size,
+                Some((_, (_, size))) => {
+                    self.recent_bytes -= size;
+                    self.dropped += 1;
+                }
                 None => break,
             }
         }
@@ -84,6 +113,7 @@ impl Details {
         self.pinned.clear();
         self.recent.clear();
         self.recent_bytes = 0;
+        self.dropped += 1;
     }
 
     /// How many cases are pinned.
@@ -152,6 +182,33 @@ mod tests {
         details.unpin(id, 51);
         assert!(!details.holds(id));
         assert_eq!(details.recent_len_and_bytes(), (0, 0));
+    }
+
+    #[test]
+    fn a_read_row_is_kept_only_if_no_case_was_dropped_since_the_mark() {
+        let mut details = Details::new(250);
+        let read = case();
+        let mark = details.read_mark();
+        details.add_read(mark, read.clone(), 100);
+        assert!(details.holds(read.id));
+        // A case held already is not replaced by what was read.
+        let pinned = case();
+        details.pin(pinned.id, || pinned.clone()).version = 5;
+        let mut stale = pinned.clone();
+        stale.version = 1;
+        details.add_read(details.read_mark(), stale, 100);
+        assert_eq!(details.get(pinned.id).map(|case| case.version), Some(5));
+        // A drop between the mark and the read row's return: the row may be stale, not kept.
+        let mark = details.read_mark();
+        for _ in 0..2 {
+            let other = case();
+            details.pin(other.id, || other.clone());
+            details.unpin(other.id, 100);
+        }
+        assert_ne!(details.read_mark(), mark);
+        let late = case();
+        details.add_read(mark, late.clone(), 10);
+        assert!(!details.holds(late.id));
     }
 
     #[test]

@@ -97,6 +97,18 @@ impl Keyspace {
             .transpose()
     }
 
+    /// Reads and decodes the value at `key`, with the size of its stored form in bytes.
+    pub async fn get_sized<T: DeserializeOwned + Send + 'static>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<(T, usize)>, StoreError> {
+        self.backend
+            .get(key.to_vec())
+            .await?
+            .map(|bytes| Ok((decode(key, &bytes)?, bytes.len())))
+            .transpose()
+    }
+
     /// Every key and decoded value whose key starts with `prefix`, in key order.
     pub async fn scan<T: DeserializeOwned + Send + 'static>(
         &self,
