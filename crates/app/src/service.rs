@@ -34,8 +34,8 @@ use caseledger_domain::{ActorRecord, StoredEvent};
 const MAX_CONFLICT_RETRIES: usize = 64;
 /// The most events read from a stream at once.
 const STREAM_READ_LIMIT: usize = 1_000_000;
-/// How many cases' states the command path keeps (see [`CaseCache`]): the cases being worked on;
-/// each is a second copy of what the case projection already holds in memory.
+/// How many cases' states the command path keeps (see [`CaseCache`]): the cases being worked on,
+/// each a full state besides whatever the case projection holds of it.
 const CASE_CACHE_CAPACITY: usize = 4_096;
 
 /// How the service uses memory; the defaults suit a deployment of any size.
