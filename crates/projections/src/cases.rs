@@ -65,9 +65,9 @@ const SNAPSHOT_ROWS_PER_LOCK: usize = 64;
 /// How many rows loading the projection decodes at a time.
 const LOAD_ROWS_PER_PAGE: usize = 1_000;
 
-/// The default budget for the full states of recently used cases whose rows are current
-/// (see [`Details`]): what lists and views of the cases being worked on are served from
-/// without reading their rows.
+/// The default budget for the full states of recently used cases whose rows are current (see
+/// the module documentation): what lists and views of the cases being worked on are served
+/// from without reading their rows.
 pub const DEFAULT_RECENT_CASES_BYTES: usize = 16 * 1024 * 1024;
 
 /// What a projection step did.
@@ -150,8 +150,9 @@ impl CaseProjection {
     }
 
     /// Loads the projection from `keyspace`, holding the full states of recently used cases up
-    /// to `recent_cases_bytes` (see [`Details`]). A keyspace of another format version is
-    /// cleared, and the projection starts over from position 0 (see
+    /// to `recent_cases_bytes`, counted as the size of their rows (besides the cases changed
+    /// since the last persist, which are held whatever their size). A keyspace of another
+    /// format version is cleared, and the projection starts over from position 0 (see
     /// [`CaseProjection::catch_up`]).
     pub async fn load_with_budget(
         keyspace: Keyspace,
