@@ -758,6 +758,13 @@ pub struct StatsResponse {
     pub overdue: u64,
     /// Cases closed in the period.
     pub closed: u64,
+    /// Cases opened in the period, by the highest tier of the joint mechanism they reached
+    /// (every tier, zero included; cases never escalated are not counted). An extension of
+    /// contract §4.
+    pub by_tier: std::collections::BTreeMap<String, u64>,
+    /// Cases closed in the period, by outcome (every outcome, zero included). An extension
+    /// of contract §4.
+    pub closed_by_outcome: std::collections::BTreeMap<String, u64>,
     /// Median days from opening to closing of the cases closed in the period.
     pub median_days_to_close: Option<f64>,
     /// Letters issued in the period, by kind.
@@ -782,6 +789,8 @@ impl From<caseledger_app::Stats> for StatsResponse {
             by_category: stats.by_category,
             overdue: stats.overdue,
             closed: stats.closed,
+            by_tier: stats.by_tier,
+            closed_by_outcome: stats.closed_by_outcome,
             median_days_to_close: stats.median_days_to_close,
             letters_issued: stats.letters_issued,
             opinion_letters: stats.opinion_letters,

@@ -1093,6 +1093,23 @@ async fn statistics_report_exact_figures_overall_and_for_a_period() {
     assert_eq!(overall.opinion_letters_rectified, 1);
     assert_eq!(overall.reply_rate, Some(0.5));
     assert_eq!(overall.rectification_rate, Some(0.25));
+    assert_eq!(
+        overall.closed_by_outcome,
+        counts([
+            ("rectified", 1),
+            ("mediated", 1),
+            ("arbitration", 0),
+            ("litigation", 0),
+            ("referred", 1),
+            ("withdrawn", 0),
+            ("unfounded", 1),
+        ])
+    );
+    assert_eq!(
+        overall.by_tier,
+        counts([("three_party", 0), ("four_way", 0), ("five_way", 0)]),
+        "no case was escalated"
+    );
 
     // The first three weeks: A to D opened, A, C and D closed, E not yet there.
     let early = test.stats(Period {
@@ -1128,6 +1145,12 @@ async fn statistics_report_exact_figures_overall_and_for_a_period() {
     assert_eq!(early.opinion_letters, 3);
     assert_eq!(early.opinion_letters_answered, 2);
     assert_eq!(early.opinion_letters_rectified, 1);
+    assert_eq!(
+        early.closed_by_outcome.get("referred"),
+        Some(&0),
+        "E was closed after the period"
+    );
+    assert_eq!(early.closed_by_outcome.get("unfounded"), Some(&1));
     assert_eq!(early.reply_rate, Some(2.0 / 3.0));
     assert_eq!(early.rectification_rate, Some(1.0 / 3.0));
 
@@ -1208,6 +1231,48 @@ async fn snapshot(test: &TestApp) -> (Vec<Case>, Vec<Case>, Vec<Case>, Stats, St
         to: Some(day0() + Duration::hours(20)),
     });
     (all, overdue, search, overall, early)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statistics_count_escalated_cases_by_the_highest_tier_they_reached() {
+    let test = stats_scenario().await;
+    // B is the one safety-hazard case still awaiting a reply.
+    let b = test
+        .app
+        .list_cases(
+            &test.caller("supervisor", Role::Supervisor, None).await,
+            CaseFilter {
+                category: Some(Category::SafetyHazard),
+                status: Some(CaseStatus::AwaitingReply),
+                ..CaseFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    for tier in [Tier::ThreeParty, Tier::FourWay] {
+        test.run(
+            b,
+            Command::Escalate {
+                tier,
+                departments: None,
+                reason: "雇主拒不整改。".into(),
+            },
+        )
+        .await;
+    }
+    test.catch_up().await;
+
+    let stats = test.stats(Period::default());
+    assert_eq!(
+        stats.by_tier,
+        counts([("three_party", 0), ("four_way", 1), ("five_way", 0)]),
+        "a case counts once, under the highest tier it reached"
+    );
+    assert_eq!(stats.by_status.get("escalated"), Some(&1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use caseledger_domain::{Case, CaseId, CaseStatus, Category, Department, LetterKind};
+use caseledger_domain::{
+    Case, CaseId, CaseStatus, Category, Department, LetterKind, Outcome, Tier,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -167,6 +169,11 @@ pub struct Stats {
     pub overdue: u64,
     /// Cases closed in the period.
     pub closed: u64,
+    /// Cases opened in the period, by the highest tier of the joint mechanism they reached
+    /// (every tier, zero included); cases never escalated are not counted.
+    pub by_tier: std::collections::BTreeMap<String, u64>,
+    /// Cases closed in the period, by outcome (every outcome, zero included).
+    pub closed_by_outcome: std::collections::BTreeMap<String, u64>,
     /// The median days from opening to closing of the cases closed in the period.
     pub median_days_to_close: Option<f64>,
     /// Letters issued in the period, by kind.
@@ -243,12 +250,21 @@ impl CaseProjection {
             .iter()
             .map(|kind| (kind.as_str(), 0))
             .collect();
+        let mut by_tier: BTreeMap<&'static str, u64> =
+            Tier::ALL.iter().map(|tier| (tier.as_str(), 0)).collect();
+        let mut closed_by_outcome: BTreeMap<&'static str, u64> = Outcome::ALL
+            .iter()
+            .map(|outcome| (outcome.as_str(), 0))
+            .collect();
         for case in table.rows.values().filter(|case| compiled.matches(case)) {
             if case.opened_at.is_some_and(|at| period.contains(at)) {
                 stats.cases += 1;
                 *by_status.entry(case.status.as_str()).or_default() += 1;
                 if let Some(category) = case.category {
                     *by_category.entry(category.as_str()).or_default() += 1;
+                }
+                if let Some(tier) = case.tier {
+                    *by_tier.entry(tier.as_str()).or_default() += 1;
                 }
             }
             // Closed first: most cases are closed, and it spares the walk over their letters.
@@ -258,6 +274,9 @@ impl CaseProjection {
             if let (Some(opened), Some(closed)) = (case.opened_at, case.closed_at) {
                 if period.contains(closed) {
                     stats.closed += 1;
+                    if let Some(outcome) = case.outcome {
+                        *closed_by_outcome.entry(outcome.as_str()).or_default() += 1;
+                    }
                     days_to_close.push((closed - opened).num_seconds() as f64 / 86_400.0);
                 }
             }
@@ -287,6 +306,8 @@ impl CaseProjection {
         stats.by_status = owned(by_status);
         stats.by_category = owned(by_category);
         stats.letters_issued = owned(letters_issued);
+        stats.by_tier = owned(by_tier);
+        stats.closed_by_outcome = owned(closed_by_outcome);
         stats.median_days_to_close = median(&mut days_to_close);
         if stats.opinion_letters > 0 {
             let issued = stats.opinion_letters as f64;

@@ -4,7 +4,9 @@
 //! lives in the projection's keyspace and, while it is being worked on, in
 //! [`crate::details::Details`].
 
-use caseledger_domain::{Case, CaseStatus, Category, Department, LetterId, LetterKind};
+use caseledger_domain::{
+    Case, CaseStatus, Category, Department, LetterId, LetterKind, Outcome, Tier,
+};
 use chrono::{DateTime, Utc};
 
 /// A letter as statistics count it.
@@ -24,6 +26,10 @@ pub(crate) struct CaseSummary {
     pub(crate) closed_at: Option<DateTime<Utc>>,
     pub(crate) status: CaseStatus,
     pub(crate) category: Option<Category>,
+    /// The highest tier of the joint mechanism the case reached, if it was escalated.
+    pub(crate) tier: Option<Tier>,
+    /// How the case ended, while closed.
+    pub(crate) outcome: Option<Outcome>,
     /// Whether an open letter's deadline was recorded as missed.
     pub(crate) overdue: bool,
     pub(crate) assignee: Option<Box<str>>,
@@ -60,6 +66,8 @@ impl CaseSummary {
             closed_at: case.closed_at,
             status: case.status(),
             category: case.category,
+            tier: case.escalation.as_ref().map(|escalation| escalation.tier),
+            outcome: case.outcome,
             overdue: case.overdue(),
             assignee: case.assignee.as_deref().map(Box::from),
             region: case
