@@ -14,6 +14,7 @@ mod backup;
 mod bad_input;
 mod concurrency;
 mod crash;
+mod demo;
 mod deploy;
 mod lifecycle;
 mod openapi;

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod http_server;
 pub mod offline;
 pub mod replay;

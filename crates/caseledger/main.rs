@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use caseledger::cli::{AuditCommand, Cli, Command, ProjectionsCommand, StoreCommand};
-use caseledger::{offline, replay, serve, telemetry, transfer, verify};
+use caseledger::{demo, offline, replay, serve, telemetry, transfer, verify};
 use clap::Parser as _;
 
 /// mimalloc rather than the system allocator: the service allocates and frees many small and
@@ -38,6 +38,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(serve::run(&args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(args) => {
+            offline_runtime()?.block_on(demo::run(&args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify(args)) => verify::run(&args),

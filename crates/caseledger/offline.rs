@@ -87,7 +87,7 @@ pub fn open_log(data_dir: &Path) -> anyhow::Result<SledLog> {
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
-fn progress_bar(length: u64, message: &'static str) -> ProgressBar {
+pub(crate) fn progress_bar(length: u64, message: &'static str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
     if !std::io::stderr().is_terminal() {
         bar.set_draw_target(ProgressDrawTarget::hidden());

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use caseledger_api::{router, AppState};
-use caseledger_app::{spawn_workers, App, Storage, SystemClock};
+use caseledger_app::{spawn_workers, App, Clock, Storage, SystemClock};
 use caseledger_store::checkpoint::public_key_base64;
 use caseledger_store::SledLogOptions;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -82,6 +82,16 @@ impl Server {
         settings: Settings,
         metrics: Option<PrometheusHandle>,
     ) -> anyhow::Result<Server> {
+        Server::build_with_clock(settings, metrics, Arc::new(SystemClock)).await
+    }
+
+    /// [`Server::build`] with the service's clock given: `caseledger demo` plays eighteen
+    /// months of an office's work through the real service on a clock it moves forward.
+    pub async fn build_with_clock(
+        settings: Settings,
+        metrics: Option<PrometheusHandle>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Server> {
         let data_dir = settings.data_dir.clone();
         tracing::info!(
             data_dir = %data_dir.display(),
@@ -138,14 +148,9 @@ impl Server {
                 .await
                 .with_context(|| format!("cannot open the store {}", settings.store))?,
         };
-        let app = App::with_options(
-            storage,
-            settings.policy.clone(),
-            Arc::new(SystemClock),
-            settings.app,
-        )
-        .await
-        .context("cannot start the service")?;
+        let app = App::with_options(storage, settings.policy.clone(), clock, settings.app)
+            .await
+            .context("cannot start the service")?;
         // Every instance on one store must sign with the same key, or auditors would be told
         // different public keys and find checkpoints that do not verify.
         if let Some(last) = app
@@ -215,6 +220,13 @@ impl Server {
     /// Where the first admin token was written, when this start made one.
     pub fn initial_admin_token_file(&self) -> Option<&Path> {
         self.initial_admin_token_file.as_deref()
+    }
+
+    /// Closes the store without serving (what `caseledger demo` does once the store is filled).
+    pub async fn close(self) {
+        let Server { app, state, .. } = self;
+        drop(state);
+        close(app).await;
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections, lets in-flight
