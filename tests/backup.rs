@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use caseledger_store::conformance::ScratchDatabase;
+use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -307,6 +307,9 @@ async fn an_online_backup_under_writes_restores_to_a_verified_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_copy_sled_to_postgres_and_back_is_exact() {
+    if !postgres_or_skip("integration: backups of PostgreSQL stores").await {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("source");
     let client = reqwest::Client::builder()
@@ -453,6 +456,9 @@ async fn the_backup_endpoint_is_for_admins_and_streams_a_whole_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_online_backup_of_a_postgres_store_restores_into_sled() {
+    if !postgres_or_skip("integration: backups of PostgreSQL stores").await {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let database = ScratchDatabase::create().await;
     let data_dir = work.path().join("pg-data");

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use caseledger_store::conformance::ScratchDatabase;
+use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -51,6 +51,9 @@ async fn case_view(client: &reqwest::Client, address: &str, token: &str, id: &st
 
 #[tokio::test]
 async fn serve_on_postgres_keeps_cases_across_a_restart() {
+    if !postgres_or_skip("integration: serve on PostgreSQL").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let first_dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::builder()
@@ -271,6 +274,9 @@ async fn export(client: &reqwest::Client, address: &str, token: &str) -> Vec<Val
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_take_concurrent_commands_on_one_case_into_one_verifiable_log() {
+    if !postgres_or_skip("integration: serve on PostgreSQL").await {
+        return;
+    }
     let pair = start_pair().await;
     let officer = pair.officer().await;
     let opened: Value = pair
@@ -446,6 +452,9 @@ impl Received {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_delivery_moves_to_the_other_instance_when_its_instance_is_killed() {
+    if !postgres_or_skip("integration: serve on PostgreSQL").await {
+        return;
+    }
     let pair = start_pair().await;
     let (url, received) = start_receiver().await;
     let created = pair

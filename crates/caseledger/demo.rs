@@ -235,6 +235,18 @@ impl Office {
                 .context("a demo token does not authenticate")?;
             anyhow::Ok((caller, issued.token))
         };
+        // Every department first, so a configuration lacking one stops the demo before it
+        // issues any token.
+        let mut departments = Vec::new();
+        for department in PARTNER_DEPARTMENTS {
+            let parsed = department_named(department)?;
+            if !app.policy().knows(&parsed) {
+                anyhow::bail!(
+                    "the demo needs the default departments, and {department} is not configured"
+                );
+            }
+            departments.push((*department, parsed));
+        }
         let mut officers = Vec::new();
         for _ in 0..OFFICERS {
             officers.push(issue(registry.person(rng).name, Role::Officer, None).await?);
@@ -244,17 +256,9 @@ impl Office {
             supervisors.push(issue(registry.person(rng).name, Role::Supervisor, None).await?);
         }
         let mut partners = BTreeMap::new();
-        for department in PARTNER_DEPARTMENTS {
-            let parsed: Department = department.parse().map_err(|error| {
-                anyhow::anyhow!("the demo needs the department {department}: {error}")
-            })?;
-            if !app.policy().knows(&parsed) {
-                anyhow::bail!(
-                    "the demo needs the default departments, and {department} is not configured"
-                );
-            }
-            let name = format!("{}（{department}）", registry.person(rng).name);
-            partners.insert(*department, issue(name, Role::Partner, Some(parsed)).await?);
+        for (name, department) in departments {
+            let person = format!("{}（{name}）", registry.person(rng).name);
+            partners.insert(name, issue(person, Role::Partner, Some(department)).await?);
         }
         let auditor = issue(registry.person(rng).name, Role::Auditor, None).await?;
         Ok(Office {

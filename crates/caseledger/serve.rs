@@ -244,6 +244,7 @@ impl Server {
             drain_limit,
             deadline_scan_interval,
             http_limits,
+            initial_admin_token_file,
             ..
         } = self;
         // The projection follower and the deadline watcher run beside the server and stop
@@ -259,6 +260,16 @@ impl Server {
         });
         // Tests read the port from this line; it must stay one line with the bound address.
         tracing::info!("caseledger listening on http://{local_addr}");
+        if let Some(path) = &initial_admin_token_file {
+            // Once, on the first start: where a newcomer goes next. Paths only, no secret.
+            tracing::info!(
+                docs = %format!("http://{local_addr}/docs"),
+                admin_token_file = %path.display(),
+                "first start: the API and its interactive docs are at http://{local_addr}/docs; \
+                 the first admin's token is in {} (README, \"Your first case\")",
+                path.display()
+            );
+        }
 
         let drain_expired = async {
             stopping.notified().await;

@@ -19,7 +19,7 @@ use caseledger_domain::{
     CaseEvent, CaseId, Category, Command, EmployerInput, LetterId, LetterKind, Policy, Role, Source,
 };
 use caseledger_projections::CaseProjection;
-use caseledger_store::conformance::ScratchDatabase;
+use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase};
 use caseledger_store::Position;
 use caseledger_webhooks::NewEndpoint;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -103,6 +103,9 @@ fn case_input(title: &str) -> OpenCase {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_starting_together_issue_one_first_admin_token() {
+    if !postgres_or_skip("app: several instances on one PostgreSQL database").await {
+        return;
+    }
     let instances = two_instances().await;
     let (first, second) = tokio::join!(
         instances.first.issue_initial_admin_token(),
@@ -125,6 +128,9 @@ async fn instances_starting_together_issue_one_first_admin_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_revoked_through_one_instance_stops_working_in_the_other_at_its_refresh() {
+    if !postgres_or_skip("app: several instances on one PostgreSQL database").await {
+        return;
+    }
     let instances = two_instances().await;
     let admin = instances.admin().await;
     let officer = instances
@@ -147,6 +153,9 @@ async fn a_token_revoked_through_one_instance_stops_working_in_the_other_at_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_deadline_watchers_record_a_missed_deadline_once() {
+    if !postgres_or_skip("app: several instances on one PostgreSQL database").await {
+        return;
+    }
     let instances = two_instances().await;
     let admin = instances.admin().await;
     let opened = instances
@@ -204,6 +213,9 @@ async fn racing_deadline_watchers_record_a_missed_deadline_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_endpoints_changed_through_one_instance_reach_the_other() {
+    if !postgres_or_skip("app: several instances on one PostgreSQL database").await {
+        return;
+    }
     let instances = two_instances().await;
     let admin = instances.admin().await;
     let created = instances
@@ -252,6 +264,9 @@ async fn webhook_endpoints_changed_through_one_instance_reach_the_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projections_of_two_instances_persist_one_consistent_set_of_rows() {
+    if !postgres_or_skip("app: several instances on one PostgreSQL database").await {
+        return;
+    }
     let instances = two_instances().await;
     let admin = instances.admin().await;
     let (first, second) = (&instances.first, &instances.second);
@@ -328,6 +343,9 @@ async fn projections_of_two_instances_persist_one_consistent_set_of_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refreshing_tokens_never_loses_one_just_issued_nor_undoes_a_revocation() {
+    if !postgres_or_skip("app: several instances on one PostgreSQL database").await {
+        return;
+    }
     let instances = two_instances().await;
     let admin = instances.admin().await;
     let app = Arc::new(instances.first);

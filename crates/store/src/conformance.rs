@@ -399,6 +399,84 @@ pub const TEST_POSTGRES_ENV: &str = "CASELEDGER_TEST_POSTGRES";
 /// The server tests use when [`TEST_POSTGRES_ENV`] is not set.
 pub const DEFAULT_TEST_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// The environment variable that makes the PostgreSQL tests required: set to `1` (as `.ci/run`
+/// does), a test whose server cannot be reached fails, naming the server, instead of skipping.
+pub const REQUIRE_POSTGRES_ENV: &str = "CASELEDGER_REQUIRE_POSTGRES";
+
+/// Whether the PostgreSQL tests of `group` can run: true when the test server (see
+/// [`TEST_POSTGRES_ENV`]) answers.
+///
+/// When it does not answer: with [`REQUIRE_POSTGRES_ENV`]`=1` this panics with a message naming
+/// the server it tried; otherwise it says loudly, once per group and past the test harness's
+/// output capture, what it skipped and how to run it, and returns false — so `cargo test
+/// --workspace` passes on a machine without PostgreSQL, and CI never skips silently. The
+/// server is tried once per test process.
+pub async fn postgres_or_skip(group: &str) -> bool {
+    static REACHABLE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    static SAID: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let server = test_server();
+    let reachable = match REACHABLE.get() {
+        Some(reachable) => reachable.clone(),
+        None => {
+            let tried = admin_connection(&server).await.map(drop);
+            REACHABLE.get_or_init(|| tried).clone()
+        }
+    };
+    let Err(reason) = reachable else {
+        return true;
+    };
+    let shown = without_password(&server);
+    if std::env::var(REQUIRE_POSTGRES_ENV).is_ok_and(|value| value == "1") {
+        panic!(
+            "{REQUIRE_POSTGRES_ENV}=1 and the test PostgreSQL server {shown} cannot be \
+             reached: {reason}"
+        );
+    }
+    let first_time = SAID
+        .lock()
+        .map(|mut said| said.insert(group.to_owned()))
+        .unwrap_or(true);
+    if first_time {
+        // Straight to the process's stderr: the test harness captures only `eprintln!`.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED (no PostgreSQL): {group} — no server answers at {shown}. Start one, or set \
+             {TEST_POSTGRES_ENV} to a postgres:// URL where the tests may create databases; \
+             {REQUIRE_POSTGRES_ENV}=1 makes these tests required."
+        );
+    }
+    false
+}
+
+/// The test server's URL, from [`TEST_POSTGRES_ENV`] or the default.
+fn test_server() -> String {
+    std::env::var(TEST_POSTGRES_ENV).unwrap_or_else(|_| DEFAULT_TEST_POSTGRES.to_owned())
+}
+
+/// `url` with any password in it replaced by `***`, for messages.
+fn without_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?'])
+        .map_or(url.len(), |index| scheme_end + index);
+    let authority = &url[scheme_end..authority_end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!(
+                "{}{user}:***@{host}{}",
+                &url[..scheme_end],
+                &url[authority_end..]
+            )
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test, created on the server named by
 /// [`TEST_POSTGRES_ENV`] and dropped (with every connection to it) when this is dropped.
 #[derive(Debug)]
@@ -420,8 +498,7 @@ impl ScratchDatabase {
     /// [`ScratchDatabase::create`], but says why instead of panicking (for benchmarks that
     /// skip PostgreSQL when no server runs).
     pub async fn try_create() -> Result<ScratchDatabase, String> {
-        let server =
-            std::env::var(TEST_POSTGRES_ENV).unwrap_or_else(|_| DEFAULT_TEST_POSTGRES.to_owned());
+        let server = test_server();
         let name = format!("caseledger_test_{}", Uuid::new_v4().simple());
         let client = admin_connection(&server).await?;
         client
@@ -574,7 +651,20 @@ pub async fn guarded_writes_never_go_backwards(one: &crate::Keyspace, other: &cr
 
 #[cfg(test)]
 mod tests {
-    use super::database_url;
+    use super::{database_url, without_password};
+
+    #[test]
+    fn messages_name_the_server_without_its_password() {
+        assert_eq!(
+            without_password("postgres://u:secret@h:5432/db?sslmode=require"),
+            "postgres://u:***@h:5432/db?sslmode=require"
+        );
+        assert_eq!(
+            without_password("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(without_password("host=h user=u"), "host=h user=u");
+    }
 
     #[test]
     fn the_scratch_database_replaces_the_servers_database() {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use caseledger_store::conformance::{ScratchDatabase, TestEvent};
+use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase, TestEvent};
 use caseledger_store::import::{
     ImportError, Imported, Importer, SnapshotReader, SnapshotRecord, SnapshotSource,
 };
@@ -91,6 +91,9 @@ async fn fill(log: &SledLog) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_to_postgres_to_sled_is_exact() {
+    if !postgres_or_skip("store: snapshots to and from PostgreSQL").await {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let source = SledLog::open(&dir.path().join("source"), Default::default()).unwrap();
     fill(&source).await;
@@ -186,6 +189,9 @@ async fn first_stream_of(log: &SledLog) -> StreamId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_holds_anything_is_refused() {
+    if !postgres_or_skip("store: snapshots to and from PostgreSQL").await {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let source = SledLog::open(&dir.path().join("source"), Default::default()).unwrap();
     let stream = StreamId(uuid::Uuid::now_v7());

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use caseledger_store::conformance::{self, Harness, ScratchDatabase, TestEvent};
+use caseledger_store::conformance::{self, postgres_or_skip, Harness, ScratchDatabase, TestEvent};
 use caseledger_store::{
     ChainVerifier, EventLog, ExpectedVersion, Position, PostgresLog, PostgresLogOptions,
     StoreError, StreamId, Version,
@@ -64,6 +64,9 @@ impl Harness for PostgresHarness {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_passes_the_conformance_suite() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     conformance::run_all(&mut PostgresHarness::new()).await;
 }
 
@@ -82,6 +85,9 @@ proptest! {
     #[test]
     fn the_log_behaves_like_its_model(ops in prop::collection::vec(model::op(), 1..40)) {
         runtime().block_on(async {
+            if !postgres_or_skip("store: the PostgreSQL log").await {
+                return Ok(());
+            }
             let mut harness = PostgresHarness::new();
             model::the_log_behaves_like_its_model(&mut harness, ops).await
         })?;
@@ -102,6 +108,9 @@ async fn caught_up(log: &PostgresLog, position: Position) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_on_one_database_interleave_into_one_gapless_chain() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let first = Arc::new(PostgresLog::open(database.url(), options()).await.unwrap());
     // The second instance polls only once a minute, so what it learns in time, it learns
@@ -239,6 +248,9 @@ async fn two_instances_on_one_database_interleave_into_one_gapless_chain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guarded_keyspace_writes_never_go_backwards_across_instances() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let first = PostgresLog::open(database.url(), options()).await.unwrap();
     let second = PostgresLog::open(database.url(), options()).await.unwrap();
@@ -251,6 +263,9 @@ async fn guarded_keyspace_writes_never_go_backwards_across_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyspaces_are_shared_by_instances_and_counters_never_repeat() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let first = PostgresLog::open(database.url(), options()).await.unwrap();
     let second = PostgresLog::open(database.url(), options()).await.unwrap();
@@ -351,6 +366,9 @@ async fn tamper(url: &str, sql: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_event_in_the_tail_is_refused_at_start_naming_its_position() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     write_events(database.url(), 20).await;
     tamper(
@@ -373,6 +391,9 @@ async fn an_edited_event_in_the_tail_is_refused_at_start_naming_its_position() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_event_in_the_tail_is_refused_at_start_naming_its_position() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     write_events(database.url(), 20).await;
     tamper(database.url(), "DELETE FROM events WHERE position = 12").await;
@@ -387,6 +408,9 @@ async fn a_missing_event_in_the_tail_is_refused_at_start_naming_its_position() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_is_append_only_in_the_database_too() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     write_events(database.url(), 3).await;
     let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
@@ -408,6 +432,9 @@ async fn the_log_is_append_only_in_the_database_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_recorded_once_and_a_newer_schema_is_refused() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     // Two instances starting together apply the schema once.
     let (first, second) = tokio::join!(
@@ -450,6 +477,9 @@ async fn lease_turns(lease: &caseledger_store::Lease, wanted: bool, limit: Durat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_has_one_holder_and_passes_on_when_the_holder_goes() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let first = PostgresLog::open(database.url(), options()).await.unwrap();
     let second = PostgresLog::open(database.url(), options()).await.unwrap();
@@ -502,6 +532,9 @@ async fn connections_use_tls(database: &ScratchDatabase) -> Vec<bool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let server_has_tls = {
         let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
@@ -548,4 +581,48 @@ async fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
     let message = refused.to_string();
     assert!(message.contains("certificate"), "{message}");
     assert!(!message.contains("password"), "{message}");
+}
+
+/// Runs one test of this binary again, in a child process, against a server that cannot
+/// answer (nothing listens on port 1 of loopback), with `require` as
+/// `CASELEDGER_REQUIRE_POSTGRES`.
+fn run_against_no_server(require: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "two_instances_on_one_database_interleave_into_one_gapless_chain",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(
+            conformance::TEST_POSTGRES_ENV,
+            "postgres://postgres@127.0.0.1:1/postgres",
+        )
+        .env(conformance::REQUIRE_POSTGRES_ENV, require)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_a_server_the_tests_skip_loudly_unless_postgres_is_required() {
+    let skipped = run_against_no_server("0");
+    let said = String::from_utf8_lossy(&skipped.stderr);
+    assert!(
+        skipped.status.success(),
+        "a missing server is a skip: {said}"
+    );
+    assert!(
+        said.contains("SKIPPED (no PostgreSQL): store: the PostgreSQL log")
+            && said.contains("127.0.0.1:1"),
+        "the skip names what it skipped and the server it tried: {said}"
+    );
+
+    let required = run_against_no_server("1");
+    let said = String::from_utf8_lossy(&required.stdout).to_string()
+        + &String::from_utf8_lossy(&required.stderr);
+    assert!(!required.status.success(), "required tests fail: {said}");
+    assert!(
+        said.contains("CASELEDGER_REQUIRE_POSTGRES=1")
+            && said.contains("postgres://postgres@127.0.0.1:1/postgres"),
+        "the failure names the server it tried: {said}"
+    );
 }
