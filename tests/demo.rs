@@ -94,6 +94,31 @@ async fn the_demo_office_has_every_letter_kind_tier_and_outcome_and_only_fiction
     let head = get("/v1/audit/verify", token("auditor")).await;
     assert_eq!(head["ok"], true, "{head}");
     let events = head["events"].as_u64().unwrap();
+    // An auditor's export of the demo verifies offline.
+    let export = client
+        .get(format!("{}/v1/audit/export", service.address))
+        .bearer_auth(token("auditor"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let export_file = data_dir.path().join("demo-export.ndjson");
+    std::fs::write(&export_file, &export).unwrap();
+    let verified = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .args(["audit", "verify"])
+        .arg(&export_file)
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success()
+            && String::from_utf8_lossy(&verified.stdout)
+                .starts_with(&format!("ok: {events} events")),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
     let stats = get(
         &format!("/v1/stats?min_position={events}"),
         token("supervisor"),
