@@ -660,6 +660,7 @@ impl Config {
                     format!("letters.default_deadline_days.{kind}")
                 }
                 PolicyError::InvalidPrefix { .. } => "letters.number_prefix".to_owned(),
+                PolicyError::NoEventsAllowed => "limits.max_case_events".to_owned(),
             };
             ConfigError::new(key, error.to_string())
         })?;
