@@ -20,12 +20,15 @@ pub mod workers;
 
 pub use audit::{ReplayStep, Verification};
 pub use caseledger_domain::{ActorRecord, ActorRole, StoredEvent};
-pub use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
+pub use caseledger_projections::{
+    search_text_problem, CaseFilter, Cursor, Page, Period, Stats, MAX_SEARCH_TERMS,
+    MAX_SEARCH_TERM_CHARS,
+};
 pub use clock::{Clock, SystemClock};
 pub use error::AppError;
 pub use service::{
     App, AppOptions, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase,
-    TimeTravel,
+    TimeTravel, DEFAULT_SEARCH_BUDGET,
 };
 pub use storage::Storage;
 pub use tokens::{Caller, IssuedToken, TokenRecord};

@@ -134,7 +134,6 @@ pub struct Policy {
     pub max_case_events: u64,
 }
 
-
 impl Default for Policy {
     /// The defaults of contract §4: nine departments, the three tiers, opinion letters answered
     /// within 21 days (about 15 working days), recommendation letters within 60 days, reminders

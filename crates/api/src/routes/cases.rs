@@ -5,15 +5,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use caseledger_app::{CaseFilter, Cursor, Period, TimeTravel};
+use caseledger_app::{search_text_problem, CaseFilter, Cursor, Period, TimeTravel};
 use caseledger_domain::{CaseStatus, Category, Role};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemField};
 use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath, CommandInput};
-use crate::openapi::{CommandProblems, ReadProblems};
+use crate::openapi::{CommandProblems, ListProblems, ReadProblems};
 use crate::types::{
     CaseListResponse, CaseResponse, CommandResponse, FieldErrors, HistoryResponse, OpenCaseRequest,
     StatsResponse,
@@ -214,6 +214,9 @@ pub struct ListQuery {
     pub opened_before: Option<DateTime<Utc>>,
     /// Text search: every whitespace-separated term must occur, case-insensitively, in the
     /// title or the description (Chinese text without spaces is found by any part of it).
+    /// At most 16 distinct terms of at most 64 characters each (422 naming `q` beyond). A
+    /// search that does not finish within the service's search budget is answered 503 with
+    /// `Retry-After`.
     #[serde(default)]
     pub q: Option<String>,
     /// Page size, 1–200 (default 50).
@@ -238,7 +241,7 @@ fn bad_parameter(field: &str, message: String) -> ApiError {
 /// Roles: all.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     params(ListQuery),
-    responses((status = 200, description = "A page of cases.", body = CaseListResponse), ReadProblems))]
+    responses((status = 200, description = "A page of cases.", body = CaseListResponse), ListProblems))]
 pub async fn list_cases(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -262,6 +265,12 @@ pub async fn list_cases(
         .and_then(|text| errors.parse::<Category>("category", text));
     let department = errors.department("department", query.department.as_deref());
     errors.into_bad_request()?;
+    if let Some(problem) = query.q.as_deref().and_then(search_text_problem) {
+        return Err(ApiError::invalid(vec![ProblemField {
+            field: "q".into(),
+            message: problem,
+        }]));
+    }
     let cursor = match query.cursor.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
@@ -337,12 +346,14 @@ pub async fn case_stats(
             .wait_for_projection(position, state.config.read_wait)
             .await?;
     }
-    let stats = state.app.stats(
-        &caller,
-        Period {
-            from: query.from,
-            to: query.to,
-        },
-    )?;
+    let period = Period {
+        from: query.from,
+        to: query.to,
+    };
+    // A scan of every case: on a blocking thread, not on the workers answering other requests.
+    let app = state.app.clone();
+    let stats = tokio::task::spawn_blocking(move || app.stats(&caller, period))
+        .await
+        .map_err(|error| ApiError::internal(&error))??;
     Ok(Json(stats.into()))
 }
