@@ -311,6 +311,11 @@ impl App {
         self.tokens.authenticate(token)
     }
 
+    /// Whether the token `token_id` is known and not revoked (a revoked token stops exports and backups between chunks).
+    pub fn token_is_active(&self, token_id: Uuid) -> bool {
+        self.tokens.is_active(token_id)
+    }
+
     /// Re-reads the tokens and the webhook endpoints from a store shared with other instances.
     pub async fn refresh_shared_state(&self) -> Result<(), AppError> {
         self.tokens.refresh().await?;

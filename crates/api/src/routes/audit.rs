@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath};
+use crate::guards::WholeLogPermit;
 use crate::openapi::ReadProblems;
 use crate::types::{CaseResponse, Envelope, EnvelopeSchema};
 use crate::AppState;
@@ -70,6 +71,7 @@ pub async fn verify_log(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<VerifyResponse>, ApiError> {
+    let _slot = state.guards.whole_log_read(caller.token_id)?;
     Ok(Json(match state.app.verify_log(&caller).await? {
         Verification::Intact { events, head } => VerifyResponse {
             ok: true,
@@ -117,6 +119,7 @@ pub async fn export_log(
     let after = query.after.unwrap_or(0);
     // Check the role now, so a refusal is a problem and not a broken stream.
     state.app.export_page(&caller, after, 0).await?;
+    let slot = state.guards.whole_log_read(caller.token_id)?;
     let end = state.app.head().position;
     let stream = futures_util::stream::unfold(
         ExportCursor {
@@ -124,6 +127,7 @@ pub async fn export_log(
             caller,
             after: Position(after),
             end,
+            _slot: slot,
         },
         next_export_chunk,
     );
@@ -139,6 +143,8 @@ struct ExportCursor {
     caller: Caller,
     after: Position,
     end: Position,
+    /// The token's whole-log read slot, free again when the stream is dropped.
+    _slot: WholeLogPermit,
 }
 
 async fn next_export_chunk(
@@ -146,6 +152,18 @@ async fn next_export_chunk(
 ) -> Option<(Result<Bytes, std::io::Error>, ExportCursor)> {
     if cursor.after >= cursor.end {
         return None;
+    }
+    // A token revoked while its export runs gets no further chunk: the stream breaks off, so
+    // the client sees an incomplete download, not a complete-looking one.
+    if !cursor.state.app.token_is_active(cursor.caller.token_id) {
+        tracing::info!(token = %cursor.caller.token_id, "an export stopped: its token was revoked");
+        return Some((
+            Err(std::io::Error::other("the export's token was revoked")),
+            ExportCursor {
+                end: cursor.after,
+                ..cursor
+            },
+        ));
     }
     let page = match cursor
         .state
