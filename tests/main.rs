@@ -22,4 +22,5 @@ mod privacy;
 mod resilience;
 mod roles;
 mod serve_process;
+mod stalls;
 mod support;
