@@ -61,6 +61,11 @@ impl ServeProcess {
         ServeProcess { child, address }
     }
 
+    /// The service's process id (for `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `host:port`, for raw TCP.
     pub fn socket(&self) -> String {
         self.address.trim_start_matches("http://").to_owned()

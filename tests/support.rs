@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caseledger_api::{ApiConfig, AppState};
-use caseledger_app::{spawn_workers, App, Storage, SystemClock};
+use caseledger_app::{spawn_workers, App, AppOptions, Storage, SystemClock};
 use caseledger_domain::Policy;
 use caseledger_store::conformance::ScratchDatabase;
 use reqwest::header::CONTENT_TYPE;
@@ -64,6 +64,17 @@ pub async fn scratch_postgres() -> Option<ScratchDatabase> {
 
 /// Starts the service on a fresh store and a free loopback port.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Policy::default(), AppOptions::default(), |_| {}).await
+}
+
+/// [`spawn_app`] with this policy and these app options, and the API configuration changed by
+/// `configure` (after the tests' own short read wait is set): for the tests that need a low
+/// limit.
+pub async fn spawn_app_with(
+    policy: Policy,
+    options: AppOptions,
+    configure: impl FnOnce(&mut ApiConfig),
+) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary data directory");
     let database = scratch_postgres().await;
     let storage = match &database {
@@ -73,7 +84,7 @@ pub async fn spawn_app() -> TestApp {
         None => Storage::open_sled(data_dir.path()).expect("the sled store opens"),
     };
     let app = Arc::new(
-        App::new(storage, Policy::default(), Arc::new(SystemClock))
+        App::with_options(storage, policy, Arc::new(SystemClock), options)
             .await
             .expect("the service starts"),
     );
@@ -85,11 +96,12 @@ pub async fn spawn_app() -> TestApp {
         .expect("the initial admin token is issued")
         .expect("a fresh store has no token yet")
         .token;
-    let config = ApiConfig {
+    let mut config = ApiConfig {
         // `?min_position=` beyond the head answers 503 after this wait; keep the tests quick.
         read_wait: Duration::from_millis(300),
         ..ApiConfig::default()
     };
+    configure(&mut config);
     let (shutdown, workers_stopping) = watch::channel(false);
     // The projection follower and the deadline watcher, as `serve` runs them.
     let _workers = spawn_workers(&app, Duration::from_secs(30), workers_stopping);
@@ -99,9 +111,14 @@ pub async fn spawn_app() -> TestApp {
         .expect("a loopback port");
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        axum::serve(listener, router)
-            .await
-            .expect("the server runs");
+        // With the client's address, as `serve`'s own accept loop gives it, for the
+        // per-address rate of requests without a valid token.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("the server runs");
     });
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))

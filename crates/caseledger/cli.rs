@@ -19,7 +19,9 @@ use caseledger_domain::CaseId;
 
 use caseledger_app::webhooks::{InvalidSchedule, RetrySchedule};
 
-use crate::config::{parse_duration, parse_size, Overrides, StoreSelection};
+use crate::config::{
+    parse_duration, parse_rate, parse_size, GuardsOverrides, Overrides, StoreSelection,
+};
 use crate::transfer::Location;
 
 /// Case tracking for trade-union rights protection, on an append-only hash-chained event log.
@@ -53,7 +55,7 @@ pub enum Command {
     /// (mode 0600) and logs that file's path. SIGTERM or Ctrl-C lets in-flight requests finish,
     /// then exits 0. Precedence of every setting: flag > CASELEDGER_* env var > config file >
     /// default.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Audit tools that work offline: verify and replay an export with no server and no data
     /// dir; export the log of a data dir while the service is stopped.
     #[command(subcommand)]
@@ -308,6 +310,64 @@ pub struct ServeArgs {
         value_parser = parse_duration
     )]
     pub body_read_timeout: Option<Duration>,
+
+    /// What keeps one request or one caller from stalling the service.
+    #[command(flatten)]
+    pub guards: GuardsArgs,
+}
+
+/// The `serve` flags of the `[guards]` table: budgets, rates and bounds per caller.
+#[derive(Debug, Clone, Args)]
+pub struct GuardsArgs {
+    /// How long a case list or search may take before it is answered 503 with Retry-After,
+    /// e.g. 2s, 500ms [config: guards.search_budget_ms] [default: 2s]
+    #[arg(
+        long,
+        env = "CASELEDGER_SEARCH_BUDGET",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub search_budget: Option<Duration>,
+
+    /// The most events one case may hold; a command beyond is answered 409
+    /// (`case_event_limit_reached`); erasure is always allowed
+    /// [config: guards.max_case_events] [default: 10000]
+    #[arg(long, env = "CASELEDGER_MAX_CASE_EVENTS", value_name = "N")]
+    pub max_case_events: Option<u64>,
+
+    /// Requests per token: PER_SECOND or PER_SECOND:BURST (burst: 5 s worth), 0 for no
+    /// limit; 429 with Retry-After beyond
+    /// [config: guards.token_rate_per_second, token_rate_burst] [default: 20000:100000]
+    #[arg(long, env = "CASELEDGER_TOKEN_RATE", value_name = "RATE", value_parser = parse_rate)]
+    pub token_rate: Option<(u32, u32)>,
+
+    /// Requests without a valid token per client address, as --token-rate
+    /// [config: guards.address_rate_per_second, address_rate_burst] [default: 50:500]
+    #[arg(long, env = "CASELEDGER_ADDRESS_RATE", value_name = "RATE", value_parser = parse_rate)]
+    pub address_rate: Option<(u32, u32)>,
+
+    /// Whole-log reads (verify, export, statistics, backup) one token runs at once; 429 with
+    /// Retry-After beyond [config: guards.whole_log_reads_per_token] [default: 2]
+    #[arg(long, env = "CASELEDGER_WHOLE_LOG_READS", value_name = "N")]
+    pub whole_log_reads: Option<u32>,
+
+    /// Connections open at once; beyond, new ones wait to be accepted
+    /// [config: guards.max_connections] [default: 1024]
+    #[arg(long, env = "CASELEDGER_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<u32>,
+}
+
+impl GuardsArgs {
+    fn overrides(&self) -> GuardsOverrides {
+        GuardsOverrides {
+            search_budget: self.search_budget,
+            max_case_events: self.max_case_events,
+            token_rate: self.token_rate,
+            address_rate: self.address_rate,
+            whole_log_reads_per_token: self.whole_log_reads,
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// Arguments of `caseledger audit verify`.
@@ -412,6 +472,7 @@ impl ServeArgs {
             sled_cache_bytes: self.sled_cache,
             header_read_timeout: self.header_read_timeout,
             body_read_timeout: self.body_read_timeout,
+            guards: self.guards.overrides(),
         }
     }
 }
@@ -495,7 +556,8 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 13);
+        // 13 before issue #20's guards, 6 of them.
+        assert_eq!(checked, 19);
     }
 
     #[test]
@@ -529,6 +591,18 @@ mod tests {
             "5s",
             "--body-read-timeout",
             "2500ms",
+            "--search-budget",
+            "750ms",
+            "--max-case-events",
+            "500",
+            "--token-rate",
+            "100:300",
+            "--address-rate",
+            "7",
+            "--whole-log-reads",
+            "4",
+            "--max-connections",
+            "256",
         ])
         .unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
@@ -551,6 +625,17 @@ mod tests {
         );
         assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
         assert_eq!(overrides.case_cache_bytes, Some(8 * 1024 * 1024));
+        assert_eq!(
+            overrides.guards,
+            GuardsOverrides {
+                search_budget: Some(Duration::from_millis(750)),
+                max_case_events: Some(500),
+                token_rate: Some((100, 300)),
+                address_rate: Some((7, 35)),
+                whole_log_reads_per_token: Some(4),
+                max_connections: Some(256),
+            }
+        );
         assert_eq!(overrides.sled_cache_bytes, Some(16 * 1024 * 1024));
         assert_eq!(overrides.header_read_timeout, Some(Duration::from_secs(5)));
         assert_eq!(

@@ -52,6 +52,100 @@ pub struct Config {
     pub tiers: TiersConfig,
     /// Webhook delivery to partner departments.
     pub webhooks: WebhooksConfig,
+    /// What keeps one request or one caller from stalling the service.
+    pub guards: GuardsConfig,
+}
+
+/// `[guards]`: what keeps one request or one caller from stalling the service (issue #20).
+/// A rate of 0 turns that limit off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuardsConfig {
+    /// How long a case list or search may take before it is answered 503, in milliseconds.
+    /// Default 2000; shorter than `limits.request_timeout_ms`.
+    pub search_budget_ms: u64,
+    /// The most events one case may hold; a command beyond is answered 409. Default 10000.
+    pub max_case_events: u64,
+    /// Requests a second per token, sustained. Default 20000.
+    pub token_rate_per_second: u32,
+    /// Requests one token may send at once after a quiet spell. Default 100000.
+    pub token_rate_burst: u32,
+    /// Requests without a valid token a second per client address. Default 50.
+    pub address_rate_per_second: u32,
+    /// Requests without a valid token one address may send at once. Default 500.
+    pub address_rate_burst: u32,
+    /// Whole-log reads (verify, export, statistics, backup) one token runs at once. Default 2.
+    pub whole_log_reads_per_token: u32,
+    /// Connections open at once; beyond, new ones wait to be accepted. Default 1024.
+    pub max_connections: u32,
+}
+
+impl Default for GuardsConfig {
+    fn default() -> Self {
+        use caseledger_api::guards::{
+            DEFAULT_ADDRESS_RATE, DEFAULT_TOKEN_RATE, DEFAULT_WHOLE_LOG_READS_PER_TOKEN,
+        };
+        GuardsConfig {
+            search_budget_ms: caseledger_app::DEFAULT_SEARCH_BUDGET.as_millis() as u64,
+            max_case_events: caseledger_domain::limits::DEFAULT_MAX_CASE_EVENTS,
+            token_rate_per_second: DEFAULT_TOKEN_RATE.0,
+            token_rate_burst: DEFAULT_TOKEN_RATE.1,
+            address_rate_per_second: DEFAULT_ADDRESS_RATE.0,
+            address_rate_burst: DEFAULT_ADDRESS_RATE.1,
+            whole_log_reads_per_token: DEFAULT_WHOLE_LOG_READS_PER_TOKEN as u32,
+            max_connections: 1024,
+        }
+    }
+}
+
+/// The `[guards]` flags (`--search-budget`, `--max-case-events`, `--token-rate`,
+/// `--address-rate`, `--whole-log-reads`, `--max-connections`); `None` leaves the file's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuardsOverrides {
+    /// `--search-budget`.
+    pub search_budget: Option<Duration>,
+    /// `--max-case-events`.
+    pub max_case_events: Option<u64>,
+    /// `--token-rate`: per second and burst.
+    pub token_rate: Option<(u32, u32)>,
+    /// `--address-rate`: per second and burst.
+    pub address_rate: Option<(u32, u32)>,
+    /// `--whole-log-reads`.
+    pub whole_log_reads_per_token: Option<u32>,
+    /// `--max-connections`.
+    pub max_connections: Option<u32>,
+}
+
+/// A rate flag's text: `PER_SECOND` or `PER_SECOND:BURST` (burst defaults to five seconds'
+/// worth); `0` turns the limit off.
+pub fn parse_rate(text: &str) -> Result<(u32, u32), String> {
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{text:?}: expected PER_SECOND or PER_SECOND:BURST, e.g. 100:500"))
+    };
+    match text.split_once(':') {
+        Some((rate, burst)) => Ok((number(rate)?, number(burst)?)),
+        None => {
+            let rate = number(text)?;
+            Ok((rate, rate.saturating_mul(5)))
+        }
+    }
+}
+
+/// A rate from its two numbers: `Ok(None)` when it is off (0 a second), an error for a burst of
+/// 0 on a rate that is on.
+fn rate(
+    per_second: u32,
+    burst: u32,
+    key: &str,
+) -> Result<Option<caseledger_api::guards::Rate>, ConfigError> {
+    if per_second == 0 {
+        return Ok(None);
+    }
+    caseledger_api::guards::Rate::new(per_second, burst)
+        .map(Some)
+        .ok_or_else(|| ConfigError::new(key, "the burst must be at least 1 when the rate is on"))
 }
 
 /// `[webhooks]`: delivery to partner departments' webhook endpoints.
@@ -190,6 +284,7 @@ impl Default for Config {
             letters: LettersConfig::default(),
             tiers: TiersConfig::default(),
             webhooks: WebhooksConfig::default(),
+            guards: GuardsConfig::default(),
         }
     }
 }
@@ -349,6 +444,8 @@ pub struct Overrides {
     pub header_read_timeout: Option<Duration>,
     /// `--body-read-timeout`.
     pub body_read_timeout: Option<Duration>,
+    /// The `[guards]` flags.
+    pub guards: GuardsOverrides,
 }
 
 /// A configuration value that cannot be used, naming its key (`tiers.four_way`) or flag.
@@ -414,6 +511,8 @@ pub struct HttpLimits {
     pub header_read_timeout: Duration,
     /// The largest request head accepted (hyper's read buffer); larger ones get 431.
     pub header_limit_bytes: usize,
+    /// Connections open at once; beyond, the server stops accepting until one closes.
+    pub max_connections: usize,
 }
 
 /// hyper refuses a read buffer smaller than this.
@@ -521,13 +620,60 @@ impl Config {
                 ))
             }
         };
+        let guards = &self.guards;
+        let flags = &overrides.guards;
+        let (search_budget, budget_key) = match flags.search_budget {
+            Some(budget) => (budget, "--search-budget"),
+            None => (
+                Duration::from_millis(guards.search_budget_ms),
+                "guards.search_budget_ms",
+            ),
+        };
+        if search_budget.is_zero() || search_budget >= request_timeout {
+            return Err(ConfigError::new(
+                budget_key,
+                format!(
+                    "must be at least 1 ms and shorter than limits.request_timeout_ms ({} ms)",
+                    limits.request_timeout_ms
+                ),
+            ));
+        }
+        let (token_rate, token_burst) = flags
+            .token_rate
+            .unwrap_or((guards.token_rate_per_second, guards.token_rate_burst));
+        let (address_rate, address_burst) = flags
+            .address_rate
+            .unwrap_or((guards.address_rate_per_second, guards.address_rate_burst));
+        let whole_log_reads = flags
+            .whole_log_reads_per_token
+            .unwrap_or(guards.whole_log_reads_per_token);
+        if whole_log_reads == 0 {
+            return Err(ConfigError::new(
+                "guards.whole_log_reads_per_token",
+                "must be at least 1",
+            ));
+        }
+        let max_connections = flags.max_connections.unwrap_or(guards.max_connections);
+        if max_connections == 0 {
+            return Err(ConfigError::new(
+                "guards.max_connections",
+                "must be at least 1",
+            ));
+        }
         let api = ApiConfig {
             body_limit_bytes,
             read_wait: Duration::from_millis(limits.read_wait_ms),
             request_timeout,
             body_read_timeout,
+            token_rate: rate(token_rate, token_burst, "guards.token_rate_burst")?,
+            address_rate: rate(address_rate, address_burst, "guards.address_rate_burst")?,
+            whole_log_reads_per_token: whole_log_reads as usize,
         };
-        let policy = self.policy()?;
+        let mut policy = self.policy()?;
+        policy.max_case_events = flags.max_case_events.unwrap_or(guards.max_case_events);
+        policy
+            .validate()
+            .map_err(|error| ConfigError::new("guards.max_case_events", error.to_string()))?;
         let webhook_retry_schedule =
             match overrides.webhook_retry_schedule {
                 Some(schedule) => schedule,
@@ -560,10 +706,12 @@ impl Config {
                         .unwrap_or(self.store.case_cache_bytes),
                 )
                 .unwrap_or(usize::MAX),
+                search_budget,
             },
             http: HttpLimits {
                 header_read_timeout,
                 header_limit_bytes,
+                max_connections: max_connections as usize,
             },
         })
     }
@@ -650,6 +798,7 @@ impl Config {
             tiers,
             default_deadlines,
             letter_number_prefix: self.letters.number_prefix.clone(),
+            max_case_events: self.guards.max_case_events,
         };
         // The checks above name the key of each mistake; the domain's own check stays the
         // authority on what a consistent policy is.
@@ -660,6 +809,7 @@ impl Config {
                     format!("letters.default_deadline_days.{kind}")
                 }
                 PolicyError::InvalidPrefix { .. } => "letters.number_prefix".to_owned(),
+                PolicyError::NoEventsAllowed => "guards.max_case_events".to_owned(),
             };
             ConfigError::new(key, error.to_string())
         })?;
@@ -850,6 +1000,79 @@ mod tests {
     }
 
     #[test]
+    fn guards_are_read_from_the_file_checked_and_named() {
+        let settings = Config::from_toml(
+            "[guards]\nsearch_budget_ms = 700\nmax_case_events = 20\ntoken_rate_per_second = 5\n\
+             token_rate_burst = 9\nwhole_log_reads_per_token = 3\nmax_connections = 64\n",
+        )
+        .unwrap()
+        .resolve(Overrides::default())
+        .unwrap();
+        assert_eq!(settings.app.search_budget, Duration::from_millis(700));
+        assert_eq!(settings.policy.max_case_events, 20);
+        assert_eq!(
+            settings.api.token_rate,
+            caseledger_api::guards::Rate::new(5, 9)
+        );
+        assert_eq!(settings.api.whole_log_reads_per_token, 3);
+        assert_eq!(settings.http.max_connections, 64);
+        let defaults = Config::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(defaults.policy.max_case_events, 10_000);
+        assert_eq!(
+            defaults.api.token_rate,
+            caseledger_api::guards::Rate::new(20_000, 100_000)
+        );
+
+        let refused = |toml: &str| {
+            Config::from_toml(toml)
+                .unwrap()
+                .resolve(Overrides::default())
+                .unwrap_err()
+                .key
+        };
+        assert_eq!(
+            refused("[guards]\nsearch_budget_ms = 30000\n"),
+            "guards.search_budget_ms"
+        );
+        assert_eq!(
+            refused("[guards]\nmax_case_events = 0\n"),
+            "guards.max_case_events"
+        );
+        assert_eq!(
+            refused("[guards]\ntoken_rate_burst = 0\n"),
+            "guards.token_rate_burst"
+        );
+        assert_eq!(
+            refused("[guards]\nwhole_log_reads_per_token = 0\n"),
+            "guards.whole_log_reads_per_token"
+        );
+        assert_eq!(
+            refused("[guards]\nmax_connections = 0\n"),
+            "guards.max_connections"
+        );
+        let error = Config::default()
+            .resolve(Overrides {
+                guards: GuardsOverrides {
+                    search_budget: Some(Duration::ZERO),
+                    ..GuardsOverrides::default()
+                },
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert_eq!(error.key, "--search-budget");
+    }
+
+    #[test]
+    fn rates_are_per_second_with_an_optional_burst() {
+        assert_eq!(parse_rate("100:500"), Ok((100, 500)));
+        assert_eq!(parse_rate("100"), Ok((100, 500)));
+        assert_eq!(parse_rate("0"), Ok((0, 0)));
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("10:").is_err());
+        assert!(parse_rate("-1").is_err());
+    }
+
+    #[test]
     fn an_empty_file_is_the_defaults() {
         assert_eq!(Config::from_toml("").unwrap(), Config::default());
     }
@@ -902,8 +1125,25 @@ mod tests {
             sled_cache_bytes: Some(2048),
             header_read_timeout: Some(Duration::from_secs(2)),
             body_read_timeout: Some(Duration::from_secs(3)),
+            guards: GuardsOverrides {
+                search_budget: Some(Duration::from_millis(250)),
+                max_case_events: Some(50),
+                token_rate: Some((10, 20)),
+                address_rate: Some((0, 0)),
+                whole_log_reads_per_token: Some(1),
+                max_connections: Some(8),
+            },
         };
         let from_flags = config.resolve(overrides).unwrap();
+        assert_eq!(from_flags.app.search_budget, Duration::from_millis(250));
+        assert_eq!(from_flags.policy.max_case_events, 50);
+        assert_eq!(
+            from_flags.api.token_rate,
+            caseledger_api::guards::Rate::new(10, 20)
+        );
+        assert_eq!(from_flags.api.address_rate, None, "a rate of 0 is off");
+        assert_eq!(from_flags.api.whole_log_reads_per_token, 1);
+        assert_eq!(from_flags.http.max_connections, 8);
         assert_eq!(from_flags.listen, "127.0.0.1:0".parse().unwrap());
         assert_eq!(from_flags.data_dir, PathBuf::from("/tmp/elsewhere"));
         assert_eq!(from_flags.deadline_scan_interval, Duration::from_secs(5));

@@ -195,6 +195,19 @@ impl ApiError {
         error
     }
 
+    /// 429 with `Retry-After` (whole seconds, at least 1): the caller is over a rate or a
+    /// bound on concurrent work.
+    pub fn too_many_requests(detail: impl Into<String>, wait: std::time::Duration) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        );
+        error.0.retry_after_seconds = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        error
+    }
+
     /// 500: the cause is logged here and not shown.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

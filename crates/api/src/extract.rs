@@ -7,7 +7,9 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use caseledger_app::{Caller, Idempotency};
@@ -26,30 +28,46 @@ pub struct Authenticated(pub Caller);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
+    /// Counts the request against the token's rate, or, without a valid token, against the
+    /// client address's (both 429 when over).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <token>`"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                // The scheme name is case-insensitive (RFC 9110 §11.1).
-                let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then_some(token)
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-            })?;
-        state
-            .app
-            .authenticate(token)
-            .map(Authenticated)
-            .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+        match authenticate(parts, state) {
+            Ok(caller) => {
+                state.guards.check_token(caller.token_id)?;
+                Ok(Authenticated(caller))
+            }
+            Err(refusal) => {
+                if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+                    state.guards.check_address(peer.ip())?;
+                }
+                Err(refusal)
+            }
+        }
     }
+}
+
+fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <token>`"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            // The scheme name is case-insensitive (RFC 9110 §11.1).
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        })
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
+    state
+        .app
+        .authenticate(token)
+        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
 }
 
 /// A JSON body of type `T`, with a fingerprint of the request for idempotency.

@@ -8,6 +8,7 @@
 pub mod docs;
 pub mod error;
 pub mod extract;
+pub mod guards;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -31,6 +32,12 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     /// How long a client may take to send a request's body before it is answered 408.
     pub body_read_timeout: Duration,
+    /// Requests per token (`None`: unlimited); 429 beyond.
+    pub token_rate: Option<guards::Rate>,
+    /// Requests without a valid token per client address (`None`: unlimited); 429 beyond.
+    pub address_rate: Option<guards::Rate>,
+    /// Whole-log reads (verify, export, statistics, backup) one token runs at once; 429 beyond.
+    pub whole_log_reads_per_token: usize,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +47,15 @@ impl Default for ApiConfig {
             read_wait: Duration::from_secs(3),
             request_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(10),
+            token_rate: guards::Rate::new(
+                guards::DEFAULT_TOKEN_RATE.0,
+                guards::DEFAULT_TOKEN_RATE.1,
+            ),
+            address_rate: guards::Rate::new(
+                guards::DEFAULT_ADDRESS_RATE.0,
+                guards::DEFAULT_ADDRESS_RATE.1,
+            ),
+            whole_log_reads_per_token: guards::DEFAULT_WHOLE_LOG_READS_PER_TOKEN,
         }
     }
 }
@@ -53,15 +69,23 @@ pub struct AppState {
     pub config: ApiConfig,
     /// Renders the Prometheus metrics.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Rates and bounds per caller, built from `config`.
+    pub guards: Arc<guards::Guards>,
 }
 
 impl AppState {
     /// State over `app` with `config`, without a metrics recorder.
     pub fn new(app: Arc<App>, config: ApiConfig) -> AppState {
+        let guards = Arc::new(guards::Guards::new(
+            config.token_rate,
+            config.address_rate,
+            config.whole_log_reads_per_token,
+        ));
         AppState {
             app,
             config,
             metrics: None,
+            guards,
         }
     }
 

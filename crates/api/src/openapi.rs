@@ -130,8 +130,15 @@ impl IntoResponses for ReadProblems {
             (403, "The token's role may not do this."),
             (404, "No such thing, or not visible to this token."),
             (
+                429,
+                "The token (or, without a valid token, the client address) is over its rate, or \
+                 runs as many whole-log reads (verify, export, statistics) as it may at once; \
+                 see `Retry-After`.",
+            ),
+            (
                 503,
-                "`min_position` not reached in time; see `Retry-After`.",
+                "`min_position` not reached in time, a search over its time budget, or storage \
+                 unavailable; see `Retry-After`.",
             ),
         ])
     }
@@ -152,8 +159,25 @@ impl IntoResponses for CommandProblems {
             (412, "`If-Match` names a version the case has moved on from."),
             (413, "The body is over the size limit."),
             (422, "Invalid fields (each one named in `errors`), or an idempotency key reused with another body."),
+            (429, "The token (or, without a valid token, the client address) is over its rate; see `Retry-After`."),
             (503, "The service cannot take writes now; see `Retry-After`."),
         ])
+    }
+}
+
+/// The problems a case list can answer: those of a read, and 422 for a search text over its
+/// limits (`q`).
+#[derive(Debug)]
+pub struct ListProblems;
+
+impl IntoResponses for ListProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = ReadProblems::responses();
+        responses.extend(problem_responses(&[(
+            422,
+            "`q` has more than 16 distinct terms, or a term of more than 64 characters.",
+        )]));
+        responses
     }
 }
 

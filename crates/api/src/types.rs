@@ -853,6 +853,10 @@ pub struct HistoryResponse {
     /// Its events, oldest first.
     #[schema(value_type = Vec<EnvelopeSchema>)]
     pub events: Vec<Envelope>,
+    /// Extension (paged answers only, with `after_version` or `limit`): the `after_version` of
+    /// the next page, or null when the history held nothing further when this page was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after_version: Option<Option<u64>>,
 }
 
 /// `GET /v1/events`.

@@ -1,5 +1,5 @@
-//! The auditors' side of the service: verifying the chain, exporting the log, signed
-//! checkpoints, and replaying a case event by event.
+//! The auditors' side of the service: verifying the chain, exporting the log and signed
+//! checkpoints (a case's replay is in `history`).
 //!
 //! Checkpoints are made at least every [`CHECKPOINT_EVERY_EVENTS`] events or every
 //! [`CHECKPOINT_EVERY`], whichever comes first, whenever anything was appended since the last
@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use caseledger_domain::{Case, CaseId, Role, StoredEvent};
+use caseledger_domain::Role;
 use caseledger_store::checkpoint::public_key_base64;
-use caseledger_store::{ChainError, ChainVerifier, Checkpoint, Head, Position, Recorded};
+use caseledger_store::{ChainError, ChainVerifier, Checkpoint, Head, Position};
 use chrono::{DateTime, SecondsFormat, Utc};
 use ed25519_dalek::SigningKey;
 use tokio::sync::watch;
@@ -46,15 +46,6 @@ pub enum Verification {
     },
     /// Broken at a position.
     Broken(ChainError),
-}
-
-/// One event of a case with the case right after it.
-#[derive(Debug, Clone)]
-pub struct ReplayStep {
-    /// The event, in its envelope.
-    pub event: Recorded<StoredEvent>,
-    /// The case after the event (complainant details never decrypted here).
-    pub case: Case,
 }
 
 impl App {
@@ -257,28 +248,5 @@ impl App {
                 return;
             }
         }
-    }
-
-    /// Each event of a case with the case right after it (auditors and admins).
-    pub async fn replay(
-        &self,
-        caller: &Caller,
-        case_id: CaseId,
-    ) -> Result<Vec<ReplayStep>, AppError> {
-        // Visibility first, as for every case-scoped request: a partner asking about a case
-        // not shared with it gets 404, not a 403 that would differ from an unknown case's.
-        let events = self.history(caller, case_id).await?;
-        require_role(caller, &[Role::Admin, Role::Auditor], "replay a case")?;
-        let mut case = Case::new(case_id);
-        Ok(events
-            .into_iter()
-            .map(|event| {
-                case.evolve(&event.event.event, event.event.at);
-                ReplayStep {
-                    event,
-                    case: case.clone(),
-                }
-            })
-            .collect())
     }
 }

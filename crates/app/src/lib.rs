@@ -11,6 +11,7 @@ pub mod backup;
 mod case_cache;
 pub mod clock;
 pub mod error;
+mod history;
 pub mod personal_data;
 mod service;
 pub mod storage;
@@ -18,14 +19,18 @@ pub mod tokens;
 pub mod webhooks;
 pub mod workers;
 
-pub use audit::{ReplayStep, Verification};
+pub use audit::Verification;
 pub use caseledger_domain::{ActorRecord, ActorRole, StoredEvent};
-pub use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
+pub use caseledger_projections::{
+    search_text_problem, CaseFilter, Cursor, Page, Period, Stats, MAX_SEARCH_TERMS,
+    MAX_SEARCH_TERM_CHARS,
+};
 pub use clock::{Clock, SystemClock};
 pub use error::AppError;
+pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};
 pub use service::{
     App, AppOptions, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase,
-    TimeTravel,
+    TimeTravel, DEFAULT_SEARCH_BUDGET,
 };
 pub use storage::Storage;
 pub use tokens::{Caller, IssuedToken, TokenRecord};

@@ -44,14 +44,29 @@ pub struct AppOptions {
     /// The most bytes of full case states the case projection keeps for recently used cases
     /// beyond those changed since its last persist (see [`CaseProjection::load_with_budget`]).
     pub recent_cases_bytes: usize,
+    /// How long a case list or search may scan before it is answered 503 with `Retry-After`
+    /// (waiting for a scan slot included).
+    pub search_budget: Duration,
 }
+
+/// The default of [`AppOptions::search_budget`].
+pub const DEFAULT_SEARCH_BUDGET: Duration = Duration::from_secs(2);
 
 impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
             recent_cases_bytes: caseledger_projections::DEFAULT_RECENT_CASES_BYTES,
+            search_budget: DEFAULT_SEARCH_BUDGET,
         }
     }
+}
+
+/// How many list scans run at once: one core is always left to the async workers that answer
+/// everything else (on one core, one scan, which yields its lock every slice).
+fn scan_slots() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get().saturating_sub(1))
+        .max(1)
 }
 
 /// The rights-protection service.
@@ -70,6 +85,10 @@ pub struct App {
     /// The log's head when the service started; ready once the projection reaches it.
     ready_at: Position,
     pub(crate) webhooks: crate::webhooks::Webhooks,
+    /// The budget of a list or search (see [`AppOptions::search_budget`]).
+    search_budget: Duration,
+    /// Slots for list scans; a scan waits for one within its budget.
+    scan_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for App {
@@ -224,6 +243,8 @@ impl App {
             signed_checkpoints: tokio::sync::watch::Sender::new(0),
             ready_at: storage_head,
             webhooks,
+            search_budget: options.search_budget,
+            scan_slots: tokio::sync::Semaphore::new(scan_slots()),
         })
     }
 
@@ -288,6 +309,11 @@ impl App {
     /// The caller a bearer token stands for.
     pub fn authenticate(&self, token: &str) -> Option<Caller> {
         self.tokens.authenticate(token)
+    }
+
+    /// Whether the token `token_id` is known and not revoked (a revoked token stops exports and backups between chunks).
+    pub fn token_is_active(&self, token_id: Uuid) -> bool {
+        self.tokens.is_active(token_id)
     }
 
     /// Re-reads the tokens and the webhook endpoints from a store shared with other instances.
@@ -997,13 +1023,33 @@ impl App {
                 ));
             }
         }
-        self.cases
-            .list(&filter, cursor, limit)
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.search_budget;
+        let spent = || AppError::Unavailable {
+            reason: format!(
+                "the search did not finish within its budget of {} ms; narrow it with filters \
+                 or fewer terms, or retry",
+                self.search_budget.as_millis()
+            ),
+            retry_after_seconds: 1,
+        };
+        let _slot = tokio::time::timeout_at(deadline, self.scan_slots.acquire())
             .await
-            .map_err(|error| AppError::Internal(error.into()))
+            .map_err(|_| spent())?
+            .map_err(|error| AppError::Internal(error.into()))?;
+        match self
+            .cases
+            .list_within(&filter, cursor, limit, Some(deadline.into_std()))
+            .await
+        {
+            Ok(page) => Ok(page),
+            Err(caseledger_projections::ProjectionError::BudgetSpent) => Err(spent()),
+            Err(error) => Err(AppError::Internal(error.into())),
+        }
     }
 
-    /// The figures unions report upward (supervisors, admins and auditors).
+    /// The figures unions report upward (supervisors, admins and auditors). A scan of every
+    /// case's summary: callers on an async runtime run it on a blocking thread.
     pub fn stats(&self, caller: &Caller, period: Period) -> Result<Stats, AppError> {
         require_role(
             caller,

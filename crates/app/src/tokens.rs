@@ -242,6 +242,16 @@ impl Tokens {
         })
     }
 
+    /// Whether the token `id` is known and not revoked: what a long-running answer (an export,
+    /// a backup) checks between its chunks, so that it stops once its token is revoked.
+    pub fn is_active(&self, id: Uuid) -> bool {
+        self.by_hash.read().is_ok_and(|index| {
+            index
+                .values()
+                .any(|record| record.id == id && record.revoked_at.is_none())
+        })
+    }
+
     /// Every token record, oldest first.
     pub fn list(&self) -> Vec<TokenRecord> {
         let mut records: Vec<TokenRecord> = self

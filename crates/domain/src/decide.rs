@@ -8,7 +8,8 @@
 //! Checks run in a fixed order, so one command always gets the same answer:
 //! 1. the actor's role may run this kind of command at all ([`authorize`]) — 403;
 //! 2. the case exists (is opened) — 404 `case`; or for `OpenCase`, is not opened yet — 409;
-//! 3. the case's lifecycle allows the command (closed / not closed) — 409;
+//! 3. the case holds fewer events than [`Policy::max_case_events`] (erasure excepted) — 409;
+//!    the case's lifecycle allows the command (closed / not closed) — 409;
 //! 4. the letter named by the command exists — 404 `letter`;
 //! 5. every field is valid, all reported at once — 422;
 //! 6. rules that depend on valid input and the actor (credit-code override, reassignment) — 403;
@@ -93,6 +94,19 @@ pub fn decide(
 
     if !case.opened {
         return Err(Rejection::not_found("case"));
+    }
+    // Every command adds one event. Erasure is never refused for the case's size: a
+    // complainant's right to it does not depend on how much work the case saw.
+    if case.version >= context.policy.max_case_events
+        && !matches!(command, Command::ErasePersonalData)
+    {
+        return Err(Rejection::conflict(
+            Rule::CaseEventLimitReached,
+            format!(
+                "the case holds {} events, the most this service allows (max_case_events = {})",
+                case.version, context.policy.max_case_events
+            ),
+        ));
     }
     let event = match command {
         // Handled above; repeated here so that the match stays exhaustive without a wildcard.

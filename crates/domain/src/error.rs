@@ -127,6 +127,8 @@ pub enum Rule {
     AlreadyAssigned,
     /// A letter with that id was already issued on this case.
     LetterAlreadyIssued,
+    /// The case holds as many events as the policy allows (`Policy::max_case_events`).
+    CaseEventLimitReached,
 }
 
 impl Rule {
@@ -146,6 +148,7 @@ impl Rule {
         Self::NoPersonalData,
         Self::AlreadyAssigned,
         Self::LetterAlreadyIssued,
+        Self::CaseEventLimitReached,
     ];
 
     /// The stable snake_case code, for problem details and clients.
@@ -165,6 +168,7 @@ impl Rule {
             Self::NoPersonalData => "no_personal_data",
             Self::AlreadyAssigned => "already_assigned",
             Self::LetterAlreadyIssued => "letter_already_issued",
+            Self::CaseEventLimitReached => "case_event_limit_reached",
         }
     }
 
@@ -200,6 +204,10 @@ impl Rule {
                 "a case can be assigned only to an officer it is not already assigned to"
             }
             Self::LetterAlreadyIssued => "each letter id is issued only once",
+            Self::CaseEventLimitReached => {
+                "a case holds at most the configured number of events; open a new case for \
+                 further work (erasing personal data is always allowed)"
+            }
         }
     }
 }

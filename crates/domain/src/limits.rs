@@ -28,6 +28,10 @@ pub const PHONE_MIN: usize = 3;
 /// Longest complainant phone number.
 pub const PHONE_MAX: usize = 32;
 
+/// The default of [`crate::Policy::max_case_events`]: the most events one case holds. The
+/// number in force is configuration (`--max-case-events`); this is only its default.
+pub const DEFAULT_MAX_CASE_EVENTS: u64 = 10_000;
+
 /// The message for a text longer than `max` characters, or `None` when it fits.
 pub(crate) fn too_long(text: &str, max: usize) -> Option<String> {
     let length = text.chars().count();

@@ -128,6 +128,10 @@ pub struct Policy {
     pub default_deadlines: BTreeMap<LetterKind, Duration>,
     /// Prefix of letter numbers, e.g. `MY` in `MY-2026-0042`.
     pub letter_number_prefix: String,
+    /// The most events one case may hold; a command that would go beyond is refused with
+    /// [`crate::Rule::CaseEventLimitReached`] (erasure of personal data excepted). Bounds what
+    /// a history, a replay and a fold of one case cost.
+    pub max_case_events: u64,
 }
 
 impl Default for Policy {
@@ -172,6 +176,7 @@ impl Default for Policy {
             tiers,
             default_deadlines,
             letter_number_prefix: "MY".to_owned(),
+            max_case_events: crate::limits::DEFAULT_MAX_CASE_EVENTS,
         }
     }
 }
@@ -199,6 +204,9 @@ pub enum PolicyError {
         /// The refused prefix.
         prefix: String,
     },
+    /// A case must be allowed at least its opening event.
+    #[error("the most events a case may hold must be at least 1")]
+    NoEventsAllowed,
 }
 
 impl Policy {
@@ -230,6 +238,9 @@ impl Policy {
             return Err(PolicyError::InvalidPrefix {
                 prefix: prefix.clone(),
             });
+        }
+        if self.max_case_events == 0 {
+            return Err(PolicyError::NoEventsAllowed);
         }
         Ok(())
     }

@@ -1278,6 +1278,53 @@ fn erase_personal_data() {
     ]);
 }
 
+#[test]
+fn case_event_limit() {
+    use Then::*;
+    let limit = caseledger_domain::limits::DEFAULT_MAX_CASE_EVENTS as usize;
+    // The opening event and notes up to `total` events.
+    let with_events = |total: usize| {
+        let mut events = vec![opened()];
+        events.extend((1..total).map(|index| CaseEvent::NoteAdded {
+            text: format!("note {index}"),
+        }));
+        events
+    };
+    let note = || Command::AddNote {
+        text: "one more".to_owned(),
+    };
+    run(vec![
+        scenario(
+            "one below the limit, a command still lands",
+            with_events(limit - 1),
+            officer(),
+            note(),
+            EventType("NoteAdded"),
+        ),
+        scenario(
+            "at the limit, a command is a conflict naming the rule",
+            with_events(limit),
+            officer(),
+            note(),
+            Conflict(Rule::CaseEventLimitReached),
+        ),
+        scenario(
+            "at the limit, closing is refused too",
+            with_events(limit),
+            officer(),
+            close(Outcome::Rectified),
+            Conflict(Rule::CaseEventLimitReached),
+        ),
+        scenario(
+            "at the limit, personal data can still be erased",
+            with_events(limit),
+            admin(),
+            Command::ErasePersonalData,
+            Events(vec![CaseEvent::PersonalDataErased {}]),
+        ),
+    ]);
+}
+
 /// Runs commands in order, each at the next hour, applying accepted events; panics with the
 /// step's name on a refusal.
 struct Life {

@@ -92,6 +92,9 @@ pub enum ProjectionError {
     /// keyspace can cause; a rebuild (`caseledger projections rebuild`) repairs it.
     #[error("the stored row of case {0} is missing")]
     MissingRow(CaseId),
+    /// A list or search did not finish within its time budget.
+    #[error("the search did not finish within its time budget")]
+    BudgetSpent,
 }
 
 /// What the projection holds in memory.

@@ -20,4 +20,7 @@ pub use cases::{
     CaseProjection, Outcome, ProjectionError, DEFAULT_RECENT_CASES_BYTES, PERSIST_INTERVAL,
     PROJECTION_VERSION,
 };
-pub use query::{CaseFilter, Cursor, Page, Period, Stats};
+pub use query::{
+    search_text_problem, CaseFilter, Cursor, Page, Period, Stats, MAX_SEARCH_TERMS,
+    MAX_SEARCH_TERM_CHARS, SCAN_SLICE,
+};

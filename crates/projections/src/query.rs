@@ -6,6 +6,8 @@
 //! words, is found by any part of it.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::time::{Duration, Instant};
 
 use caseledger_domain::{
     Case, CaseId, CaseStatus, Category, Department, LetterKind, Outcome, Tier,
@@ -84,6 +86,39 @@ impl Period {
     }
 }
 
+/// The most distinct terms a search (`q`) may hold.
+pub const MAX_SEARCH_TERMS: usize = 16;
+/// The most characters one search term may have.
+pub const MAX_SEARCH_TERM_CHARS: usize = 64;
+
+/// Why a search text cannot be used: more than [`MAX_SEARCH_TERMS`] distinct terms, or a term
+/// longer than [`MAX_SEARCH_TERM_CHARS`] characters. `None` when it can.
+pub fn search_text_problem(q: &str) -> Option<String> {
+    let mut terms = std::collections::BTreeSet::new();
+    for term in q.split_whitespace() {
+        let length = term.chars().count();
+        if length > MAX_SEARCH_TERM_CHARS {
+            return Some(format!(
+                "each term may have at most {MAX_SEARCH_TERM_CHARS} characters; one has {length}"
+            ));
+        }
+        terms.insert(term.to_lowercase());
+        if terms.len() > MAX_SEARCH_TERMS {
+            return Some(format!(
+                "at most {MAX_SEARCH_TERMS} distinct whitespace-separated terms"
+            ));
+        }
+    }
+    None
+}
+
+/// How long one slice of a list's scan holds the projection's read lock at most (give or take
+/// the [`CLOCK_EVERY_ROWS`] rows between two looks at the clock).
+pub const SCAN_SLICE: Duration = Duration::from_millis(2);
+
+/// How many rows a scan checks between two looks at the clock.
+const CLOCK_EVERY_ROWS: usize = 16;
+
 struct CompiledFilter<'a> {
     filter: &'a CaseFilter,
     terms: Vec<String>,
@@ -100,6 +135,8 @@ impl<'a> CompiledFilter<'a> {
                 .unwrap_or_default()
                 .split_whitespace()
                 .map(str::to_lowercase)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
                 .collect(),
             region: filter.region.as_deref().map(str::to_lowercase),
         }
@@ -191,39 +228,43 @@ pub struct Stats {
 }
 
 impl CaseProjection {
-    /// A page of the cases matching `filter`, in opening order, after `cursor`.
-    ///
-    /// The page is chosen from the summaries in memory; the cases on it come from memory when
-    /// held and from their rows otherwise, so each is at least as current as the projection
-    /// was when the page was chosen.
+    /// A page of the cases matching `filter`, in opening order, after `cursor`, with no time
+    /// budget (see [`CaseProjection::list_within`]).
     pub async fn list(
         &self,
         filter: &CaseFilter,
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<Page, ProjectionError> {
-        let compiled = CompiledFilter::new(filter);
-        let (ids, more) = {
-            let table = self.table()?;
-            let rows: Box<dyn Iterator<Item = (&CaseId, &CaseSummary)>> = match cursor {
-                Some(Cursor(after)) => Box::new(
-                    table
-                        .rows
-                        .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-                ),
-                None => Box::new(table.rows.iter()),
-            };
-            let mut ids = Vec::with_capacity(limit.min(256));
-            let mut more = false;
-            for (id, _) in rows.filter(|(_, summary)| compiled.matches(summary)) {
-                if ids.len() == limit {
-                    more = true;
-                    break;
-                }
-                ids.push(*id);
-            }
-            (ids, more)
-        };
+        self.list_within(filter, cursor, limit, None).await
+    }
+
+    /// A page of the cases matching `filter`, in opening order, after `cursor`, chosen before
+    /// `deadline` or not at all ([`ProjectionError::BudgetSpent`]).
+    ///
+    /// The page is chosen from the summaries in memory, on a blocking thread (never on the
+    /// async workers that answer other requests), a slice at a time: the read lock is held for
+    /// at most about [`SCAN_SLICE`] and then let go, so the projection's follower — which needs
+    /// the write lock to apply events — and readers queued behind it wait no longer than that,
+    /// however long the whole scan takes. Rows are never removed, and each slice goes on after
+    /// the last id the previous one saw, so a scan sees every case that was there when it
+    /// started (and possibly newer ones). The cases on the page come from memory when held and
+    /// from their rows otherwise, so each is at least as current as the projection was when
+    /// the page was chosen.
+    pub async fn list_within(
+        &self,
+        filter: &CaseFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Page, ProjectionError> {
+        let projection = self.clone();
+        let owned_filter = filter.clone();
+        let (ids, more) = tokio::task::spawn_blocking(move || {
+            projection.select(&owned_filter, cursor, limit, deadline)
+        })
+        .await
+        .map_err(|_| ProjectionError::Poisoned)??;
         let next_cursor = if more {
             ids.last().map(|id| Cursor(*id))
         } else {
@@ -231,6 +272,51 @@ impl CaseProjection {
         };
         let items = self.get_known(ids).await?;
         Ok(Page { items, next_cursor })
+    }
+
+    /// The ids of the page: up to `limit` matching cases after `cursor`, and whether more
+    /// match. Blocking; see [`CaseProjection::list_within`].
+    fn select(
+        &self,
+        filter: &CaseFilter,
+        cursor: Option<Cursor>,
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<CaseId>, bool), ProjectionError> {
+        let compiled = CompiledFilter::new(filter);
+        let mut after = cursor.map(|Cursor(id)| id);
+        let mut ids = Vec::with_capacity(limit.min(256));
+        loop {
+            let slice_ends = Instant::now() + SCAN_SLICE;
+            {
+                let table = self.table()?;
+                let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+                let mut rows = table.rows.range((lower, Bound::Unbounded));
+                let mut seen: usize = 0;
+                loop {
+                    let Some((id, summary)) = rows.next() else {
+                        return Ok((ids, false));
+                    };
+                    after = Some(*id);
+                    if compiled.matches(summary) {
+                        if ids.len() == limit {
+                            return Ok((ids, true));
+                        }
+                        ids.push(*id);
+                    }
+                    seen += 1;
+                    if seen % CLOCK_EVERY_ROWS == 0 && Instant::now() >= slice_ends {
+                        break;
+                    }
+                }
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                metrics::counter!("caseledger_search_budget_spent_total").increment(1);
+                return Err(ProjectionError::BudgetSpent);
+            }
+            // Let a writer waiting for the lock have it before the next slice.
+            std::thread::yield_now();
+        }
     }
 
     /// Statistics over the cases visible through `filter` (a partner's department, say),

@@ -11,6 +11,7 @@ use caseledger_store::import::SnapshotReader;
 
 use crate::error::ApiError;
 use crate::extract::Authenticated;
+use crate::guards::WholeLogPermit;
 use crate::openapi::ReadProblems;
 use crate::AppState;
 
@@ -37,8 +38,15 @@ pub async fn backup(
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
     let reader = state.app.backup_snapshot(&caller)?;
+    let slot = state.guards.whole_log_read(caller.token_id)?;
     tracing::info!(token = %caller.token_id, "an online backup started");
-    let stream = futures_util::stream::unfold(Some(reader), next_chunk);
+    let running = RunningBackup {
+        reader,
+        state,
+        token_id: caller.token_id,
+        _slot: slot,
+    };
+    let stream = futures_util::stream::unfold(Some(running), next_chunk);
     Ok((
         [(header::CONTENT_TYPE, "application/x-ndjson")],
         Body::from_stream(stream),
@@ -46,10 +54,28 @@ pub async fn backup(
         .into_response())
 }
 
+/// A backup being streamed, with the token's whole-log read slot (free again when dropped).
+struct RunningBackup {
+    reader: SnapshotReader,
+    state: AppState,
+    token_id: uuid::Uuid,
+    _slot: WholeLogPermit,
+}
+
 async fn next_chunk(
-    reader: Option<SnapshotReader>,
-) -> Option<(Result<Bytes, std::io::Error>, Option<SnapshotReader>)> {
-    let mut reader = reader?;
+    running: Option<RunningBackup>,
+) -> Option<(Result<Bytes, std::io::Error>, Option<RunningBackup>)> {
+    let mut running = running?;
+    // A token revoked while its backup runs gets no further chunk; the snapshot ends without
+    // its `end` record, so it reads as incomplete.
+    if !running.state.app.token_is_active(running.token_id) {
+        tracing::info!(token = %running.token_id, "an online backup stopped: its token was revoked");
+        return Some((
+            Err(std::io::Error::other("the backup's token was revoked")),
+            None,
+        ));
+    }
+    let reader = &mut running.reader;
     match reader.next_chunk().await {
         Ok(Some(records)) => {
             let mut chunk = Vec::new();
@@ -60,7 +86,7 @@ async fn next_chunk(
                 }
                 chunk.push(b'\n');
             }
-            Some((Ok(Bytes::from(chunk)), Some(reader)))
+            Some((Ok(Bytes::from(chunk)), Some(running)))
         }
         Ok(None) => {
             tracing::info!(head = reader.head().position.0, "an online backup finished");

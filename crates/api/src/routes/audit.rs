@@ -16,7 +16,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath};
+use crate::guards::WholeLogPermit;
 use crate::openapi::ReadProblems;
+use crate::routes::cases::{page_size, wait_for, HistoryQuery};
 use crate::types::{CaseResponse, Envelope, EnvelopeSchema};
 use crate::AppState;
 
@@ -70,6 +72,7 @@ pub async fn verify_log(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<VerifyResponse>, ApiError> {
+    let _slot = state.guards.whole_log_read(caller.token_id)?;
     Ok(Json(match state.app.verify_log(&caller).await? {
         Verification::Intact { events, head } => VerifyResponse {
             ok: true,
@@ -117,6 +120,7 @@ pub async fn export_log(
     let after = query.after.unwrap_or(0);
     // Check the role now, so a refusal is a problem and not a broken stream.
     state.app.export_page(&caller, after, 0).await?;
+    let slot = state.guards.whole_log_read(caller.token_id)?;
     let end = state.app.head().position;
     let stream = futures_util::stream::unfold(
         ExportCursor {
@@ -124,6 +128,7 @@ pub async fn export_log(
             caller,
             after: Position(after),
             end,
+            _slot: slot,
         },
         next_export_chunk,
     );
@@ -139,6 +144,8 @@ struct ExportCursor {
     caller: Caller,
     after: Position,
     end: Position,
+    /// The token's whole-log read slot, free again when the stream is dropped.
+    _slot: WholeLogPermit,
 }
 
 async fn next_export_chunk(
@@ -146,6 +153,18 @@ async fn next_export_chunk(
 ) -> Option<(Result<Bytes, std::io::Error>, ExportCursor)> {
     if cursor.after >= cursor.end {
         return None;
+    }
+    // A token revoked while its export runs gets no further chunk: the stream breaks off, so
+    // the client sees an incomplete download, not a complete-looking one.
+    if !cursor.state.app.token_is_active(cursor.caller.token_id) {
+        tracing::info!(token = %cursor.caller.token_id, "an export stopped: its token was revoked");
+        return Some((
+            Err(std::io::Error::other("the export's token was revoked")),
+            ExportCursor {
+                end: cursor.after,
+                ..cursor
+            },
+        ));
     }
     let page = match cursor
         .state
@@ -288,30 +307,149 @@ pub struct ReplayResponse {
     pub case_id: uuid::Uuid,
     /// Each event with the case right after it, oldest first.
     pub steps: Vec<ReplayStepView>,
+    /// Extension (paged answers only, with `after_version` or `limit`): the `after_version` of
+    /// the next page, or null when the case held nothing further when this page was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after_version: Option<Option<u64>>,
 }
+
+const MAX_REPLAY_PAGE: usize = 100;
+const DEFAULT_REPLAY_PAGE: usize = 20;
+/// A streamed replay folds this many events per read while its steps are small, and one at a
+/// time once a step is larger than [`LARGE_STEP`]: a chunk holds about one case view.
+const REPLAY_STEPS_PER_READ: usize = 32;
+const LARGE_STEP: usize = 256 * 1024;
 
 /// Each event of a case with the case view right after it. `caseledger audit replay EXPORT
 /// --case ID` does the same offline.
 ///
+/// Without `after_version` or `limit`, every step, streamed: the server folds the case once,
+/// event by event, and holds one step's view at a time, however long the answer. With either,
+/// one page and `next_after_version` (an extension of v1).
+///
 /// Roles: auditor, admin.
 #[utoipa::path(get, path = "/v1/cases/{id}/replay", tag = "audit", security(("bearer" = [])),
-    params(CaseIdParam),
-    responses((status = 200, description = "The replay.", body = ReplayResponse), ReadProblems))]
+    params(CaseIdParam, HistoryQuery),
+    responses((status = 200, description = "The replay, or a page of it.", body = ReplayResponse), ReadProblems))]
 pub async fn replay_case(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     CasePath(id): CasePath,
-) -> Result<Json<ReplayResponse>, ApiError> {
-    let steps = state.app.replay(&caller, id).await?;
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let page = page_size(
+        query.after_version,
+        query.limit,
+        DEFAULT_REPLAY_PAGE,
+        MAX_REPLAY_PAGE,
+    )?;
+    wait_for(&state, query.min_position).await?;
+    let mut cursor = state
+        .app
+        .replay_from(&caller, id, query.after_version.unwrap_or(0))
+        .await?;
+    // A replay folds a whole case: it counts against the token's whole-log reads.
+    let slot = state.guards.whole_log_read(caller.token_id)?;
     let include_notes = caller.role != Role::Partner;
-    Ok(Json(ReplayResponse {
-        case_id: id.0,
-        steps: steps
-            .into_iter()
-            .map(|step| ReplayStepView {
-                event: step.event,
-                case: CaseResponse::summary(step.case, include_notes),
+    if let Some(limit) = page {
+        let mut steps = Vec::new();
+        let folded = state
+            .app
+            .replay_next(&mut cursor, limit, |event, case| {
+                steps.push(ReplayStepView {
+                    event: event.clone(),
+                    case: CaseResponse::summary(case.clone(), include_notes),
+                });
             })
-            .collect(),
-    }))
+            .await?;
+        return Ok(Json(ReplayResponse {
+            case_id: id.0,
+            steps,
+            next_after_version: Some((folded >= limit).then(|| cursor.version())),
+        })
+        .into_response());
+    }
+    let head = format!("{{\"case_id\":\"{}\",\"steps\":[", id.0);
+    let stream = futures_util::stream::unfold(
+        Some(ReplayStream {
+            state,
+            cursor,
+            include_notes,
+            head: Some(head),
+            first: true,
+            steps_per_read: REPLAY_STEPS_PER_READ,
+            _slot: slot,
+        }),
+        next_replay_chunk,
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// A streamed replay in progress.
+struct ReplayStream {
+    state: AppState,
+    cursor: caseledger_app::ReplayCursor,
+    include_notes: bool,
+    /// The opening of the answer, until it is sent.
+    head: Option<String>,
+    /// Whether no step was sent yet.
+    first: bool,
+    steps_per_read: usize,
+    /// The token's whole-log read slot, free again when the stream is dropped.
+    _slot: WholeLogPermit,
+}
+
+async fn next_replay_chunk(
+    stream: Option<ReplayStream>,
+) -> Option<(Result<Bytes, std::io::Error>, Option<ReplayStream>)> {
+    let mut stream = stream?;
+    if let Some(head) = stream.head.take() {
+        return Some((Ok(Bytes::from(head)), Some(stream)));
+    }
+    let mut chunk = Vec::new();
+    let mut failed = false;
+    let (first, include_notes) = (&mut stream.first, stream.include_notes);
+    let folded = stream
+        .state
+        .app
+        .replay_next(&mut stream.cursor, stream.steps_per_read, |event, case| {
+            if failed {
+                return;
+            }
+            if !*first {
+                chunk.push(b',');
+            }
+            *first = false;
+            let step = ReplayStepView {
+                event: event.clone(),
+                case: CaseResponse::summary(case.clone(), include_notes),
+            };
+            failed = serde_json::to_writer(&mut chunk, &step).is_err();
+        })
+        .await;
+    match folded {
+        Ok(_) if failed => {
+            tracing::error!("a streamed replay could not encode a step");
+            Some((Err(std::io::Error::other("the replay failed")), None))
+        }
+        Ok(0) => Some((Ok(Bytes::from_static(b"]}")), None)),
+        Ok(folded) => {
+            // Large steps go one at a time, so a chunk holds about one case view.
+            stream.steps_per_read = if chunk.len() / folded > LARGE_STEP {
+                1
+            } else {
+                REPLAY_STEPS_PER_READ
+            };
+            Some((Ok(Bytes::from(chunk)), Some(stream)))
+        }
+        Err(error) => {
+            // Headers are sent: the stream breaks off, so the client sees an incomplete answer.
+            tracing::error!(%error, "a streamed replay stopped");
+            Some((Err(std::io::Error::other("the replay failed")), None))
+        }
+    }
 }

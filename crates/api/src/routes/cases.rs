@@ -5,15 +5,15 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use caseledger_app::{CaseFilter, Cursor, Period, TimeTravel};
+use caseledger_app::{search_text_problem, CaseFilter, Cursor, Period, TimeTravel};
 use caseledger_domain::{CaseStatus, Category, Role};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemField};
 use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath, CommandInput};
-use crate::openapi::{CommandProblems, ReadProblems};
+use crate::openapi::{CommandProblems, ListProblems, ReadProblems};
 use crate::types::{
     CaseListResponse, CaseResponse, CommandResponse, FieldErrors, HistoryResponse, OpenCaseRequest,
     StatsResponse,
@@ -157,25 +157,182 @@ pub async fn get_case(
     Ok(response)
 }
 
+/// Paging through a case's history or replay (an extension of v1: without these parameters
+/// the whole history is answered, streamed).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only events with a version after this one (a page's `next_after_version`).
+    #[serde(default)]
+    pub after_version: Option<u64>,
+    /// At most this many events (history: 1–1000, default 100; replay: 1–100, default 20).
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<usize>,
+    /// Read-your-writes (see `ReadQuery`).
+    #[serde(default)]
+    pub min_position: Option<u64>,
+}
+
+const MAX_HISTORY_PAGE: usize = 1_000;
+/// How many events a streamed history reads at a time: what the server holds of it at once
+/// (envelopes are at most a few tens of KB each).
+const STREAM_PAGE: usize = 100;
+const DEFAULT_HISTORY_PAGE: usize = 100;
+
+/// The page size asked for, `None` for the whole answer (no paging parameter given).
+pub fn page_size(
+    after_version: Option<u64>,
+    limit: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<Option<usize>, ApiError> {
+    match (after_version, limit) {
+        (None, None) => Ok(None),
+        (_, Some(limit)) if limit == 0 || limit > max => Err(bad_parameter(
+            "limit",
+            format!("must be between 1 and {max}"),
+        )),
+        (_, limit) => Ok(Some(limit.unwrap_or(default))),
+    }
+}
+
 /// The case's events, oldest first, each in the hash-chained envelope. Partner departments see
-/// the events from the one that shared the case with them on.
+/// the events from the one that shared the case with them on, without internal notes.
+///
+/// Without `after_version` or `limit`, the whole history, streamed (the server holds a page
+/// of it at a time); with either, one page and `next_after_version` (an extension of v1).
 ///
 /// Roles: all (partners: shared cases only).
 #[utoipa::path(get, path = "/v1/cases/{id}/history", tag = "cases", security(("bearer" = [])),
-    params(CaseIdParam, ReadQuery),
-    responses((status = 200, description = "The history.", body = HistoryResponse), ReadProblems))]
+    params(CaseIdParam, HistoryQuery),
+    responses((status = 200, description = "The history, or a page of it.", body = HistoryResponse), ReadProblems))]
 pub async fn case_history(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     CasePath(id): CasePath,
-    ApiQuery(query): ApiQuery<ReadQuery>,
-) -> Result<Json<HistoryResponse>, ApiError> {
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Response, ApiError> {
+    let page = page_size(
+        query.after_version,
+        query.limit,
+        DEFAULT_HISTORY_PAGE,
+        MAX_HISTORY_PAGE,
+    )?;
     wait_for(&state, query.min_position).await?;
-    let events = state.app.history(&caller, id).await?;
-    Ok(Json(HistoryResponse {
-        case_id: id.0,
-        events,
-    }))
+    let access = state.app.history_access(&caller, id).await?;
+    if let Some(limit) = page {
+        let page = state
+            .app
+            .history_page(&access, query.after_version.unwrap_or(0), limit)
+            .await?;
+        return Ok(Json(HistoryResponse {
+            case_id: id.0,
+            events: page.events,
+            next_after_version: Some(page.next_after_version),
+        })
+        .into_response());
+    }
+    let head = format!("{{\"case_id\":\"{}\",\"events\":[", id.0);
+    let stream = futures_util::stream::unfold(
+        HistoryStream::Head {
+            state,
+            access,
+            head,
+        },
+        next_history_chunk,
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Where a streamed history stands.
+enum HistoryStream {
+    /// Nothing sent yet.
+    Head {
+        state: AppState,
+        access: caseledger_app::HistoryAccess,
+        head: String,
+    },
+    /// Events up to `after` sent; `first` while none was.
+    Events {
+        state: AppState,
+        access: caseledger_app::HistoryAccess,
+        after: u64,
+        first: bool,
+    },
+    /// The closing bracket sent.
+    Done,
+}
+
+async fn next_history_chunk(
+    stream: HistoryStream,
+) -> Option<(Result<axum::body::Bytes, std::io::Error>, HistoryStream)> {
+    match stream {
+        HistoryStream::Head {
+            state,
+            access,
+            head,
+        } => Some((
+            Ok(head.into()),
+            HistoryStream::Events {
+                state,
+                access,
+                after: 0,
+                first: true,
+            },
+        )),
+        HistoryStream::Events {
+            state,
+            access,
+            after,
+            mut first,
+        } => {
+            let page = match state.app.history_page(&access, after, STREAM_PAGE).await {
+                Ok(page) => page,
+                Err(error) => {
+                    // Headers are sent: the stream breaks off, so the client sees an
+                    // incomplete answer rather than a complete-looking one.
+                    tracing::error!(%error, "a streamed history stopped");
+                    return Some((
+                        Err(std::io::Error::other("the history failed")),
+                        HistoryStream::Done,
+                    ));
+                }
+            };
+            let mut chunk = Vec::new();
+            for event in &page.events {
+                if !first {
+                    chunk.push(b',');
+                }
+                first = false;
+                if let Err(error) = serde_json::to_writer(&mut chunk, event) {
+                    tracing::error!(%error, "a streamed history stopped");
+                    return Some((
+                        Err(std::io::Error::other("the history failed")),
+                        HistoryStream::Done,
+                    ));
+                }
+            }
+            let next = match page.next_after_version {
+                Some(after) => HistoryStream::Events {
+                    state,
+                    access,
+                    after,
+                    first,
+                },
+                None => {
+                    chunk.extend_from_slice(b"]}");
+                    HistoryStream::Done
+                }
+            };
+            Some((Ok(chunk.into()), next))
+        }
+        HistoryStream::Done => None,
+    }
 }
 
 const DEFAULT_PAGE: usize = 50;
@@ -214,6 +371,9 @@ pub struct ListQuery {
     pub opened_before: Option<DateTime<Utc>>,
     /// Text search: every whitespace-separated term must occur, case-insensitively, in the
     /// title or the description (Chinese text without spaces is found by any part of it).
+    /// At most 16 distinct terms of at most 64 characters each (422 naming `q` beyond). A
+    /// search that does not finish within the service's search budget is answered 503 with
+    /// `Retry-After`.
     #[serde(default)]
     pub q: Option<String>,
     /// Page size, 1–200 (default 50).
@@ -238,7 +398,7 @@ fn bad_parameter(field: &str, message: String) -> ApiError {
 /// Roles: all.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     params(ListQuery),
-    responses((status = 200, description = "A page of cases.", body = CaseListResponse), ReadProblems))]
+    responses((status = 200, description = "A page of cases.", body = CaseListResponse), ListProblems))]
 pub async fn list_cases(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -262,6 +422,12 @@ pub async fn list_cases(
         .and_then(|text| errors.parse::<Category>("category", text));
     let department = errors.department("department", query.department.as_deref());
     errors.into_bad_request()?;
+    if let Some(problem) = query.q.as_deref().and_then(search_text_problem) {
+        return Err(ApiError::invalid(vec![ProblemField {
+            field: "q".into(),
+            message: problem,
+        }]));
+    }
     let cursor = match query.cursor.as_deref() {
         None | Some("") => None,
         Some(text) => Some(
@@ -337,12 +503,16 @@ pub async fn case_stats(
             .wait_for_projection(position, state.config.read_wait)
             .await?;
     }
-    let stats = state.app.stats(
-        &caller,
-        Period {
-            from: query.from,
-            to: query.to,
-        },
-    )?;
+    let period = Period {
+        from: query.from,
+        to: query.to,
+    };
+    // A scan of every case: on a blocking thread, not on the workers answering other requests,
+    // and no more of them at once per token than the whole-log read bound allows.
+    let _slot = state.guards.whole_log_read(caller.token_id)?;
+    let app = state.app.clone();
+    let stats = tokio::task::spawn_blocking(move || app.stats(&caller, period))
+        .await
+        .map_err(|error| ApiError::internal(&error))??;
     Ok(Json(stats.into()))
 }
