@@ -48,6 +48,10 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup; `serve` and `demo` carry every serve flag"
+)]
 pub enum Command {
     /// Run the service: the HTTP API over the event log in the data dir.
     ///
