@@ -198,7 +198,10 @@ impl Keyspace {
     }
 }
 
-/// A keyspace in sled: one tree, synced with the log's [`Durability`].
+/// A keyspace in sled: one tree, synced with the log's [`Durability`]. Every write first asks
+/// the `Durability` whether the store may still be written (not after a failed sync anywhere in
+/// it, not below the free-space reserve), and a failed sync of a keyspace write stops the log
+/// exactly as a failed sync of the log does.
 pub(crate) struct SledKeyspace {
     tree: sled::Tree,
     durability: Arc<Durability>,
@@ -262,6 +265,7 @@ impl KeyspaceBackend for SledKeyspace {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
         blocking(move || {
+            durability.check_writable()?;
             let mut batch = sled::Batch::default();
             for (key, value) in changes {
                 match value {
@@ -288,6 +292,7 @@ impl KeyspaceBackend for SledKeyspace {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
         blocking(move || {
+            durability.check_writable()?;
             let applied = tree
                 .transaction(|tx| {
                     if let Some(stored) = tx.get(&guard)? {
@@ -326,6 +331,7 @@ impl KeyspaceBackend for SledKeyspace {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
         blocking(move || {
+            durability.check_writable()?;
             let updated = tree.update_and_fetch(&key, |old| {
                 let current = old
                     .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
