@@ -923,6 +923,13 @@ impl<E: LogEvent> EventLog<E> for SledLog {
     fn subscribe(&self) -> watch::Receiver<Head> {
         self.shared.head.clone()
     }
+
+    async fn check_available(&self) -> Result<(), StoreError> {
+        match self.stopped() {
+            Some(reason) => Err(StoreError::Poisoned(reason)),
+            None => Ok(()),
+        }
+    }
 }
 
 impl SledLog {
