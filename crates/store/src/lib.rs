@@ -41,7 +41,7 @@ pub use chain::{ChainError, ChainHash, ChainVerifier};
 pub use checkpoint::Checkpoint;
 pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
-pub use lease::Lease;
+pub use lease::{Fence, Lease};
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
 pub use sled_log::{
     SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES, DEFAULT_SLED_CACHE_BYTES,

@@ -230,6 +230,13 @@ pub enum StoreError {
     /// idempotency key).
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// A write that only the holder of a lease may make was refused: this process does not
+    /// hold the lease, or another process took it since (its epoch moved on).
+    #[error("refused: this instance no longer holds the lease {lease}")]
+    Fenced {
+        /// The lease's name.
+        lease: String,
+    },
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
