@@ -131,7 +131,8 @@ impl IntoResponses for ReadProblems {
             (404, "No such thing, or not visible to this token."),
             (
                 503,
-                "`min_position` not reached in time; see `Retry-After`.",
+                "`min_position` not reached in time, or the store cannot be reached right now \
+                 (the database is restarting); see `Retry-After`.",
             ),
         ])
     }
@@ -152,7 +153,7 @@ impl IntoResponses for CommandProblems {
             (412, "`If-Match` names a version the case has moved on from."),
             (413, "The body is over the size limit."),
             (422, "Invalid fields (each one named in `errors`), or an idempotency key reused with another body."),
-            (503, "The service cannot take writes now; see `Retry-After`."),
+            (503, "The service cannot take writes now (the store cannot be reached, or it stopped, or its disk is nearly full); see `Retry-After`."),
         ])
     }
 }
