@@ -144,3 +144,55 @@ fn clone_store_error(error: &caseledger_store::StoreError) -> caseledger_store::
         other => StoreError::Unavailable(other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caseledger_store::StoreError;
+
+    #[test]
+    fn an_unreachable_store_is_unavailable_wherever_it_surfaces() {
+        let direct = AppError::from(StoreError::Unavailable("connection refused".into()));
+        assert!(matches!(
+            direct,
+            AppError::Unavailable {
+                retry_after_seconds: STORE_RETRY_AFTER_SECONDS,
+                ..
+            }
+        ));
+        // Inside the projection's error, behind a context.
+        let projection = AppError::Internal(
+            anyhow::Error::from(caseledger_projections::ProjectionError::Store(
+                StoreError::Unavailable("the database is starting up".into()),
+            ))
+            .context("reading a case row"),
+        );
+        assert!(matches!(
+            projection.classified(),
+            AppError::Unavailable { .. }
+        ));
+        // Inside the webhooks' error.
+        let webhook =
+            AppError::Internal(caseledger_webhooks::WebhookError::Store(StoreError::Closed).into());
+        assert!(matches!(webhook.classified(), AppError::Unavailable { .. }));
+        // A failed sync of the embedded store keeps its own answer.
+        let stopped = AppError::Internal(StoreError::Poisoned("fdatasync failed".into()).into());
+        assert!(matches!(
+            stopped.classified(),
+            AppError::Unavailable {
+                retry_after_seconds: 30,
+                ..
+            }
+        ));
+        // Anything else stays internal.
+        let broken = AppError::Internal(StoreError::Storage("a bad row".into()).into());
+        assert!(matches!(broken.classified(), AppError::Internal(_)));
+        let refused = AppError::Internal(
+            StoreError::Fenced {
+                lease: "leader".into(),
+            }
+            .into(),
+        );
+        assert!(matches!(refused.classified(), AppError::Internal(_)));
+    }
+}
