@@ -263,6 +263,7 @@ async fn a_failed_keyspace_sync_stops_appends_until_restart() {
     // A restart recovers from what is durable and takes appends again.
     let log = SledLog::open(dir.path(), Default::default()).unwrap();
     assert_eq!(log.stopped(), None);
+    EventLog::<TestEvent>::check_available(&log).await.unwrap();
     let tokens = log.keyspace("tokens").unwrap();
     assert_eq!(
         tokens.get::<String>(b"kept").await.unwrap().as_deref(),
