@@ -14,6 +14,7 @@ mod backup;
 mod bad_input;
 mod concurrency;
 mod crash;
+mod database_loss;
 mod demo;
 mod deploy;
 mod lifecycle;

@@ -264,7 +264,9 @@ impl From<Rejection> for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
-        match error {
+        // A store that cannot be reached is a 503, whichever path met it (contract: never a
+        // 500 for a lost database).
+        match error.classified() {
             AppError::Rejected(rejection) => rejection.into(),
             AppError::NotFound(what) => ApiError::not_found(&what),
             AppError::Forbidden(reason) => {

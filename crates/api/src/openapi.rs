@@ -137,8 +137,8 @@ impl IntoResponses for ReadProblems {
             ),
             (
                 503,
-                "`min_position` not reached in time, a search over its time budget, or storage \
-                 unavailable; see `Retry-After`.",
+                "`min_position` not reached in time, a search over its time budget, or the store \
+                 cannot be reached right now (the database is restarting); see `Retry-After`.",
             ),
         ])
     }
@@ -160,7 +160,7 @@ impl IntoResponses for CommandProblems {
             (413, "The body is over the size limit."),
             (422, "Invalid fields (each one named in `errors`), or an idempotency key reused with another body."),
             (429, "The token (or, without a valid token, the client address) is over its rate; see `Retry-After`."),
-            (503, "The service cannot take writes now; see `Retry-After`."),
+            (503, "The service cannot take writes now (the store cannot be reached, or it stopped, or its disk is nearly full); see `Retry-After`."),
         ])
     }
 }

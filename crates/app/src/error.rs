@@ -49,6 +49,12 @@ pub enum AppError {
 
 impl From<caseledger_store::StoreError> for AppError {
     fn from(error: caseledger_store::StoreError) -> Self {
+        if matches!(
+            error,
+            caseledger_store::StoreError::Unavailable(_) | caseledger_store::StoreError::Closed
+        ) {
+            tracing::warn!(%error, "the store is unavailable");
+        }
         match error {
             caseledger_store::StoreError::Poisoned(reason) => AppError::Unavailable {
                 reason: format!("the event log stopped after a failed write: {reason}"),
@@ -67,7 +73,126 @@ impl From<caseledger_store::StoreError> for AppError {
                 ),
                 retry_after_seconds: 60,
             },
+            caseledger_store::StoreError::Unavailable(_) | caseledger_store::StoreError::Closed => {
+                AppError::Unavailable {
+                    reason: STORE_UNAVAILABLE.into(),
+                    retry_after_seconds: STORE_RETRY_AFTER_SECONDS,
+                }
+            }
             other => AppError::Internal(other.into()),
         }
+    }
+}
+
+/// What a client is told while the store cannot be reached (the cause goes to the logs).
+pub const STORE_UNAVAILABLE: &str =
+    "the store cannot be reached right now (the database may be restarting); retry shortly — a \
+     command sent with an Idempotency-Key is applied at most once however often it is retried";
+
+/// How soon to retry while the store cannot be reached: it usually comes back within seconds.
+pub const STORE_RETRY_AFTER_SECONDS: u64 = 2;
+
+impl AppError {
+    /// This error, with an internal failure whose cause is the store being unreachable (a
+    /// [`caseledger_store::StoreError::is_unavailable`] anywhere in its chain, also inside the
+    /// projection's and the webhooks' errors) turned into [`AppError::Unavailable`]: a lost
+    /// database is a `503`, never a `500`, whichever path met it.
+    pub fn classified(self) -> AppError {
+        match self {
+            AppError::Internal(cause) => match unavailable_store_error(&cause) {
+                Some(store) => {
+                    tracing::warn!(error = %format!("{cause:#}"), "the store is unavailable");
+                    AppError::from(clone_store_error(store))
+                }
+                None => AppError::Internal(cause),
+            },
+            other => other,
+        }
+    }
+}
+
+/// The first unavailable store error in the chain of `cause`.
+fn unavailable_store_error(cause: &anyhow::Error) -> Option<&caseledger_store::StoreError> {
+    cause.chain().find_map(|link| {
+        let store = link
+            .downcast_ref::<caseledger_store::StoreError>()
+            .or_else(|| match link.downcast_ref() {
+                Some(caseledger_projections::ProjectionError::Store(store)) => Some(store),
+                _ => None,
+            })
+            .or_else(|| match link.downcast_ref() {
+                Some(caseledger_webhooks::WebhookError::Store(store)) => Some(store),
+                _ => None,
+            })?;
+        store.is_unavailable().then_some(store)
+    })
+}
+
+/// An unavailable store error again (store errors are not `Clone`).
+fn clone_store_error(error: &caseledger_store::StoreError) -> caseledger_store::StoreError {
+    use caseledger_store::StoreError;
+    match error {
+        StoreError::Poisoned(reason) => StoreError::Poisoned(reason.clone()),
+        StoreError::InsufficientSpace {
+            free_bytes,
+            reserve_bytes,
+        } => StoreError::InsufficientSpace {
+            free_bytes: *free_bytes,
+            reserve_bytes: *reserve_bytes,
+        },
+        StoreError::Closed => StoreError::Closed,
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caseledger_store::StoreError;
+
+    #[test]
+    fn an_unreachable_store_is_unavailable_wherever_it_surfaces() {
+        let direct = AppError::from(StoreError::Unavailable("connection refused".into()));
+        assert!(matches!(
+            direct,
+            AppError::Unavailable {
+                retry_after_seconds: STORE_RETRY_AFTER_SECONDS,
+                ..
+            }
+        ));
+        // Inside the projection's error, behind a context.
+        let projection = AppError::Internal(
+            anyhow::Error::from(caseledger_projections::ProjectionError::Store(
+                StoreError::Unavailable("the database is starting up".into()),
+            ))
+            .context("reading a case row"),
+        );
+        assert!(matches!(
+            projection.classified(),
+            AppError::Unavailable { .. }
+        ));
+        // Inside the webhooks' error.
+        let webhook =
+            AppError::Internal(caseledger_webhooks::WebhookError::Store(StoreError::Closed).into());
+        assert!(matches!(webhook.classified(), AppError::Unavailable { .. }));
+        // A failed sync of the embedded store keeps its own answer.
+        let stopped = AppError::Internal(StoreError::Poisoned("fdatasync failed".into()).into());
+        assert!(matches!(
+            stopped.classified(),
+            AppError::Unavailable {
+                retry_after_seconds: 30,
+                ..
+            }
+        ));
+        // Anything else stays internal.
+        let broken = AppError::Internal(StoreError::Storage("a bad row".into()).into());
+        assert!(matches!(broken.classified(), AppError::Internal(_)));
+        let refused = AppError::Internal(
+            StoreError::Fenced {
+                lease: "leader".into(),
+            }
+            .into(),
+        );
+        assert!(matches!(refused.classified(), AppError::Internal(_)));
     }
 }

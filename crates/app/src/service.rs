@@ -254,6 +254,26 @@ impl App {
         self.cases.checkpoint() >= self.ready_at.0
     }
 
+    /// Whether the store can serve now (a round trip to PostgreSQL within a couple of seconds;
+    /// sled: not stopped by a failed write). `Err` is [`AppError::Unavailable`], with a reason
+    /// fit for an unauthenticated readiness probe (the cause goes to the logs).
+    pub async fn check_store(&self) -> Result<(), AppError> {
+        self.storage.log.check_available().await.map_err(|error| {
+            tracing::warn!(%error, "the store is not available");
+            let reason = match error {
+                caseledger_store::StoreError::Poisoned(_) => {
+                    "the store stopped after a failed write and must be restarted"
+                }
+                caseledger_store::StoreError::InsufficientSpace { .. } => "the disk is nearly full",
+                _ => "the store cannot be reached",
+            };
+            AppError::Unavailable {
+                reason: reason.into(),
+                retry_after_seconds: crate::error::STORE_RETRY_AFTER_SECONDS,
+            }
+        })
+    }
+
     /// The case projection (lists, search, statistics, deadlines).
     pub fn case_projection(&self) -> &CaseProjection {
         &self.cases

@@ -28,13 +28,15 @@ pub struct Storage {
     pub counters: Keyspace,
     /// The case projection's rows and checkpoint.
     pub case_projection: Keyspace,
-    /// Signed checkpoints of the log, by position.
+    /// Signed checkpoints of the log, by position. Fenced by [`Storage::leader`]: only the
+    /// lease's current holder writes them.
     pub checkpoints: Keyspace,
     /// Webhook endpoints, with their secrets.
     pub webhook_endpoints: Keyspace,
-    /// Webhook delivery cursors and attempt logs.
+    /// Webhook delivery cursors and attempt logs (unfenced: admins change them through any
+    /// instance; the deliverer writes through a copy fenced by [`Storage::leader`]).
     pub webhook_state: Keyspace,
-    /// The partner departments' feeds of webhook messages.
+    /// The partner departments' feeds of webhook messages. Fenced by [`Storage::leader`].
     pub feed: Keyspace,
     /// Which instance does the work that must run in one place: the webhook feed and
     /// delivery, and checkpoint signing.
@@ -67,17 +69,18 @@ impl Storage {
     pub fn open_sled_with(dir: &Path, options: SledLogOptions) -> anyhow::Result<Storage> {
         let log = SledLog::open(dir, options)
             .with_context(|| format!("opening the event log in {}", dir.display()))?;
+        // sled locks its directory: this process is the only one, and always the leader.
+        let leader = Lease::always_held(LEADER_LEASE);
         Ok(Storage {
             tokens: log.keyspace("tokens")?,
             personal_data_keys: log.keyspace("personal_data_keys")?,
             counters: log.keyspace("counters")?,
             case_projection: log.keyspace("projection.cases")?,
-            checkpoints: log.keyspace("audit.checkpoints")?,
+            checkpoints: log.keyspace("audit.checkpoints")?.fenced_by(leader.clone()),
             webhook_endpoints: log.keyspace("webhooks.endpoints")?,
             webhook_state: log.keyspace("webhooks.state")?,
-            feed: log.keyspace("webhooks.feed")?,
-            // sled locks its directory: this process is the only one.
-            leader: Lease::always_held(LEADER_LEASE),
+            feed: log.keyspace("webhooks.feed")?.fenced_by(leader.clone()),
+            leader,
             shared: false,
             snapshot: Arc::new(log.clone()),
             log: Arc::new(log),
@@ -90,16 +93,19 @@ impl Storage {
         let log = PostgresLog::open(url, PostgresLogOptions::default())
             .await
             .context("opening the event log in PostgreSQL")?;
+        // The leader's writes carry the epoch at which this instance took the lease, so a late
+        // write of an instance that lost it is refused (`caseledger_store::lease`).
+        let leader = log.lease(LEADER_LEASE);
         Ok(Storage {
             tokens: log.keyspace("tokens"),
             personal_data_keys: log.keyspace("personal_data_keys"),
             counters: log.keyspace("counters"),
             case_projection: log.keyspace("projection.cases"),
-            checkpoints: log.keyspace("audit.checkpoints"),
+            checkpoints: log.keyspace("audit.checkpoints").fenced_by(leader.clone()),
             webhook_endpoints: log.keyspace("webhooks.endpoints"),
             webhook_state: log.keyspace("webhooks.state"),
-            feed: log.keyspace("webhooks.feed"),
-            leader: log.lease(LEADER_LEASE),
+            feed: log.keyspace("webhooks.feed").fenced_by(leader.clone()),
+            leader,
             shared: true,
             snapshot: Arc::new(log.clone()),
             log: Arc::new(log),

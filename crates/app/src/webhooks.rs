@@ -51,9 +51,11 @@ impl Webhooks {
         storage: &Storage,
         policy: &caseledger_domain::Policy,
     ) -> Result<Webhooks, AppError> {
-        let registry = Registry::load(
+        let registry = Registry::load_fenced(
             storage.webhook_endpoints.clone(),
             storage.webhook_state.clone(),
+            // The deliverer's cursor writes: only the leader's, refused once it lost the lease.
+            storage.webhook_state.fenced_by(storage.leader.clone()),
         )
         .await
         .map_err(internal)?;

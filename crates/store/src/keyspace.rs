@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::blocking;
+use crate::lease::{Fence, Lease};
 use crate::sled_log::Durability;
 use crate::types::StoreError;
 
@@ -39,8 +40,15 @@ pub(crate) trait KeyspaceBackend: Send + Sync + 'static {
     /// The entry with `prefix` whose key sorts last.
     async fn last(&self, prefix: Vec<u8>) -> Result<Option<Entry>, StoreError>;
     /// Applies every change atomically (a later change of a key wins); with `durable`, returns
-    /// only once they are durable.
-    async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError>;
+    /// only once they are durable. Every write takes a `fence`: when there is one, the write
+    /// happens only while the stored epoch of its lease is still the fence's, checked
+    /// atomically with the write ([`StoreError::Fenced`] otherwise).
+    async fn apply(
+        &self,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+        fence: Option<Fence>,
+    ) -> Result<(), StoreError>;
     /// Like `apply`, but only when the JSON `u64` at `guard` is absent or at most `at_most`,
     /// checked and applied atomically against every other writer, including other service
     /// instances on the same database; returns whether the changes were applied.
@@ -50,18 +58,33 @@ pub(crate) trait KeyspaceBackend: Send + Sync + 'static {
         at_most: u64,
         changes: Vec<KeyspaceChange>,
         durable: bool,
+        fence: Option<Fence>,
     ) -> Result<bool, StoreError>;
     /// Removes every key, without waiting for durability.
-    async fn clear(&self) -> Result<(), StoreError>;
+    async fn clear(&self, fence: Option<Fence>) -> Result<(), StoreError>;
     /// Adds one to the big-endian `u64` at `key` (0 when absent), durably, and returns it.
-    async fn increment(&self, key: Vec<u8>) -> Result<u64, StoreError>;
+    async fn increment(&self, key: Vec<u8>, fence: Option<Fence>) -> Result<u64, StoreError>;
 }
 
 /// A named key-value map. Writes are durable when they return, unless said otherwise.
+///
+/// A keyspace [fenced by a lease](Keyspace::fenced_by) writes only for the lease's holder:
+/// every write carries the epoch this process took the lease at, and the store refuses it
+/// ([`StoreError::Fenced`]) once another process took the lease since.
 #[derive(Clone)]
 pub struct Keyspace {
     backend: Arc<dyn KeyspaceBackend>,
     name: Arc<str>,
+    fence: Option<FenceSource>,
+}
+
+/// Where a fenced keyspace's writes get their fence.
+#[derive(Clone)]
+enum FenceSource {
+    /// The lease's current holding, at each write.
+    Lease(Lease),
+    /// One holding, captured when some work started.
+    Fixed(Fence),
 }
 
 impl std::fmt::Debug for Keyspace {
@@ -77,12 +100,57 @@ impl Keyspace {
         Keyspace {
             backend,
             name: name.into(),
+            fence: None,
         }
     }
 
     /// The keyspace's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The same keyspace, whose writes are made only by the holder of `lease`: each is refused
+    /// with [`StoreError::Fenced`] while this process does not hold the lease, and — checked
+    /// by the database atomically with the write — once another process took the lease since
+    /// this one did (an old leader's late write). Reads are unchanged.
+    pub fn fenced_by(&self, lease: Lease) -> Keyspace {
+        Keyspace {
+            fence: Some(FenceSource::Lease(lease)),
+            ..self.clone()
+        }
+    }
+
+    /// The same keyspace, whose writes are made only while `fence` is the lease's current
+    /// holding: for work that took its fence when it started, so that a write it makes late —
+    /// after the lease changed hands — is refused by the database ([`StoreError::Fenced`]).
+    pub fn fenced_at(&self, fence: Fence) -> Keyspace {
+        Keyspace {
+            fence: Some(FenceSource::Fixed(fence)),
+            ..self.clone()
+        }
+    }
+
+    /// The same keyspace without a fence (for writes any instance may make, such as the
+    /// first initialisation of a keyspace that is otherwise fenced).
+    pub fn unfenced(&self) -> Keyspace {
+        Keyspace {
+            fence: None,
+            ..self.clone()
+        }
+    }
+
+    /// The fence a write carries now: none when unfenced; the lease's current holding when
+    /// fenced, or a refusal when this process does not hold the lease.
+    fn current_fence(&self) -> Result<Option<Fence>, StoreError> {
+        match &self.fence {
+            None => Ok(None),
+            Some(FenceSource::Fixed(fence)) => Ok(Some(fence.clone())),
+            Some(FenceSource::Lease(lease)) => {
+                lease.fence().map(Some).ok_or_else(|| StoreError::Fenced {
+                    lease: lease.name().to_owned(),
+                })
+            }
+        }
     }
 
     /// Reads and decodes the value at `key`.
@@ -165,7 +233,8 @@ impl Keyspace {
         changes: Vec<KeyspaceChange>,
         durable: bool,
     ) -> Result<(), StoreError> {
-        self.backend.apply(changes, durable).await
+        let fence = self.current_fence()?;
+        self.backend.apply(changes, durable, fence).await
     }
 
     /// Applies every change atomically, but only if the JSON `u64` stored at `guard` is absent
@@ -180,25 +249,31 @@ impl Keyspace {
         changes: Vec<KeyspaceChange>,
         durable: bool,
     ) -> Result<bool, StoreError> {
+        let fence = self.current_fence()?;
         self.backend
-            .apply_guarded(guard.to_vec(), at_most, changes, durable)
+            .apply_guarded(guard.to_vec(), at_most, changes, durable, fence)
             .await
     }
 
     /// Removes every key (not synced: for rebuildable state).
     pub async fn clear(&self) -> Result<(), StoreError> {
-        self.backend.clear().await
+        let fence = self.current_fence()?;
+        self.backend.clear(fence).await
     }
 
     /// Adds one to the counter at `key` and returns the new value, durably. Counters start at
     /// 0. Atomic across every handle on the same store, including other service instances on
     /// the same PostgreSQL database.
     pub async fn increment(&self, key: &[u8]) -> Result<u64, StoreError> {
-        self.backend.increment(key.to_vec()).await
+        let fence = self.current_fence()?;
+        self.backend.increment(key.to_vec(), fence).await
     }
 }
 
-/// A keyspace in sled: one tree, synced with the log's [`Durability`].
+/// A keyspace in sled: one tree, synced with the log's [`Durability`]. Every write first asks
+/// the `Durability` whether the store may still be written (not after a failed sync anywhere in
+/// it, not below the free-space reserve), and a failed sync of a keyspace write stops the log
+/// exactly as a failed sync of the log does.
 pub(crate) struct SledKeyspace {
     tree: sled::Tree,
     durability: Arc<Durability>,
@@ -258,10 +333,18 @@ impl KeyspaceBackend for SledKeyspace {
         .await
     }
 
-    async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError> {
+    // sled is opened by one process only, which always holds every lease: a fence has nothing
+    // to be checked against.
+    async fn apply(
+        &self,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+        _fence: Option<Fence>,
+    ) -> Result<(), StoreError> {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
         blocking(move || {
+            durability.check_writable()?;
             let mut batch = sled::Batch::default();
             for (key, value) in changes {
                 match value {
@@ -284,10 +367,12 @@ impl KeyspaceBackend for SledKeyspace {
         at_most: u64,
         changes: Vec<KeyspaceChange>,
         durable: bool,
+        _fence: Option<Fence>,
     ) -> Result<bool, StoreError> {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
         blocking(move || {
+            durability.check_writable()?;
             let applied = tree
                 .transaction(|tx| {
                     if let Some(stored) = tx.get(&guard)? {
@@ -317,15 +402,16 @@ impl KeyspaceBackend for SledKeyspace {
         .await
     }
 
-    async fn clear(&self) -> Result<(), StoreError> {
+    async fn clear(&self, _fence: Option<Fence>) -> Result<(), StoreError> {
         let tree = self.tree.clone();
         blocking(move || Ok(tree.clear()?)).await
     }
 
-    async fn increment(&self, key: Vec<u8>) -> Result<u64, StoreError> {
+    async fn increment(&self, key: Vec<u8>, _fence: Option<Fence>) -> Result<u64, StoreError> {
         let tree = self.tree.clone();
         let durability = Arc::clone(&self.durability);
         blocking(move || {
+            durability.check_writable()?;
             let updated = tree.update_and_fetch(&key, |old| {
                 let current = old
                     .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())

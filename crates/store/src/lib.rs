@@ -41,7 +41,7 @@ pub use chain::{ChainError, ChainHash, ChainVerifier};
 pub use checkpoint::Checkpoint;
 pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
-pub use lease::Lease;
+pub use lease::{Fence, Lease};
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
 pub use sled_log::{
     SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES, DEFAULT_SLED_CACHE_BYTES,
@@ -109,7 +109,19 @@ pub trait EventLog<E: LogEvent>: Send + Sync {
     /// A receiver that changes whenever the durable head moves; readers wait on it instead of
     /// polling.
     fn subscribe(&self) -> tokio::sync::watch::Receiver<Head>;
+
+    /// Whether the store can serve now: `Err` — [`StoreError::is_unavailable`] — while the
+    /// database cannot be reached (checked with a round trip, answered within
+    /// [`AVAILABILITY_CHECK_TIMEOUT`]) or after a failed write stopped the store. For readiness
+    /// probes; the default has nothing to check.
+    async fn check_available(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
+
+/// How long [`EventLog::check_available`] waits for the database before calling it
+/// unavailable.
+pub const AVAILABILITY_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs blocking storage work off the async executor, as every sled call should.
 pub(crate) async fn blocking<T: Send + 'static>(

@@ -104,9 +104,54 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<i64, StoreError> {
     Ok(current)
 }
 
-/// A PostgreSQL error as a fail-stop store error, with the server's message when there is one.
+/// A PostgreSQL error as a fail-stop store error, with the server's message when there is one:
+/// [`StoreError::Unavailable`] when the database could not be reached or is restarting
+/// ([`is_unavailable`]), [`StoreError::Storage`] otherwise.
 pub(crate) fn pg_error(error: tokio_postgres::Error) -> StoreError {
-    StoreError::Storage(format!("PostgreSQL: {}", describe(&error)))
+    let text = format!("PostgreSQL: {}", describe(&error));
+    if is_unavailable(&error) {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Storage(text)
+    }
+}
+
+/// Whether a PostgreSQL error says the database cannot be reached now rather than that the
+/// statement was wrong: a closed connection, an I/O error or timeout on the way, a failed
+/// connect or TLS handshake, or one of the server's SQLSTATEs for that — class 08 (connection
+/// exceptions), 57P01/57P02/57P03 (the server is shutting down, crashed, or starting up),
+/// 57P05 (an idle session was ended), class 53 (out of disk, memory or connections) and class
+/// 58 (the server's own I/O failed).
+pub(crate) fn is_unavailable(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(code) = error.code() {
+        let code = code.code();
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("58")
+            || matches!(code, "57P01" | "57P02" | "57P03" | "57P05");
+    }
+    // No SQLSTATE: the server never answered this statement. An I/O error anywhere in the
+    // chain, or tokio-postgres's own words for a connect, handshake or timeout failure.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    let text = error.to_string();
+    [
+        "error connecting to server",
+        "error communicating with the server",
+        "error performing TLS handshake",
+        "timeout waiting for server",
+        "connection closed",
+    ]
+    .iter()
+    .any(|phrase| text.starts_with(phrase))
 }
 
 /// The most useful text of a PostgreSQL error: the server's message and detail when the

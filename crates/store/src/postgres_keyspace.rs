@@ -16,6 +16,7 @@ use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
 
 use crate::keyspace::{guard_value, Entry, KeyspaceBackend, KeyspaceChange};
+use crate::lease::{Fence, EPOCH_SPACE};
 use crate::migrations::pg_error;
 use crate::postgres_log::pooled;
 use crate::types::StoreError;
@@ -41,8 +42,9 @@ impl PostgresKeyspace {
         guard: Option<(Vec<u8>, u64)>,
         changes: Vec<KeyspaceChange>,
         durable: bool,
+        fence: Option<Fence>,
     ) -> Result<bool, StoreError> {
-        if changes.is_empty() && guard.is_none() {
+        if changes.is_empty() && guard.is_none() && fence.is_none() {
             return Ok(true);
         }
         // A later change of the same key wins, as in a sled batch.
@@ -69,6 +71,9 @@ impl PostgresKeyspace {
                 .batch_execute("SET LOCAL synchronous_commit TO off")
                 .await
                 .map_err(pg_error)?;
+        }
+        if let Some(fence) = &fence {
+            check_fence(&transaction, fence).await?;
         }
         if let Some((guard, at_most)) = guard {
             // One writer at a time per guard key, even before the key's row exists (a row lock
@@ -124,6 +129,35 @@ impl PostgresKeyspace {
         }
         transaction.commit().await.map_err(pg_error)?;
         Ok(true)
+    }
+}
+
+/// Refuses ([`StoreError::Fenced`]) unless the stored epoch of the fence's lease is the
+/// fence's. The row is read `FOR SHARE`, so a new holder's move of the epoch (an `UPDATE` of
+/// that row) waits for this transaction, or this read waits for it and sees the new epoch:
+/// either the write lands before the lease changed hands, or it is refused.
+async fn check_fence(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    fence: &Fence,
+) -> Result<(), StoreError> {
+    let statement = transaction
+        .prepare_cached(
+            "SELECT value FROM keyspace_entries WHERE space = $1 AND key = $2 FOR SHARE",
+        )
+        .await
+        .map_err(pg_error)?;
+    let stored = transaction
+        .query_opt(&statement, &[&EPOCH_SPACE, &fence.lease.as_bytes()])
+        .await
+        .map_err(pg_error)?
+        .and_then(|row| <[u8; 8]>::try_from(row.get::<_, &[u8]>(0)).ok())
+        .map(u64::from_be_bytes);
+    if stored == Some(fence.epoch) {
+        Ok(())
+    } else {
+        Err(StoreError::Fenced {
+            lease: fence.lease.clone(),
+        })
     }
 }
 
@@ -221,8 +255,13 @@ impl KeyspaceBackend for PostgresKeyspace {
         Ok(row.map(|row| (row.get(0), row.get(1))))
     }
 
-    async fn apply(&self, changes: Vec<KeyspaceChange>, durable: bool) -> Result<(), StoreError> {
-        self.write(None, changes, durable).await.map(|_| ())
+    async fn apply(
+        &self,
+        changes: Vec<KeyspaceChange>,
+        durable: bool,
+        fence: Option<Fence>,
+    ) -> Result<(), StoreError> {
+        self.write(None, changes, durable, fence).await.map(|_| ())
     }
 
     async fn apply_guarded(
@@ -231,17 +270,22 @@ impl KeyspaceBackend for PostgresKeyspace {
         at_most: u64,
         changes: Vec<KeyspaceChange>,
         durable: bool,
+        fence: Option<Fence>,
     ) -> Result<bool, StoreError> {
-        self.write(Some((guard, at_most)), changes, durable).await
+        self.write(Some((guard, at_most)), changes, durable, fence)
+            .await
     }
 
-    async fn clear(&self) -> Result<(), StoreError> {
+    async fn clear(&self, fence: Option<Fence>) -> Result<(), StoreError> {
         let mut client = pooled(&self.pool).await?;
         let transaction = client.transaction().await.map_err(pg_error)?;
         transaction
             .batch_execute("SET LOCAL synchronous_commit TO off")
             .await
             .map_err(pg_error)?;
+        if let Some(fence) = &fence {
+            check_fence(&transaction, fence).await?;
+        }
         transaction
             .execute(
                 "DELETE FROM keyspace_entries WHERE space = $1",
@@ -252,8 +296,8 @@ impl KeyspaceBackend for PostgresKeyspace {
         transaction.commit().await.map_err(pg_error)
     }
 
-    async fn increment(&self, key: Vec<u8>) -> Result<u64, StoreError> {
-        let client = pooled(&self.pool).await?;
+    async fn increment(&self, key: Vec<u8>, fence: Option<Fence>) -> Result<u64, StoreError> {
+        let mut client = pooled(&self.pool).await?;
         // Counters are big-endian u64s, as in sled: `int8send` writes that form, and the
         // bit-string cast reads it back. A value that is not 8 bytes counts as 0, as in sled.
         let statement = client
@@ -268,10 +312,22 @@ impl KeyspaceBackend for PostgresKeyspace {
             )
             .await
             .map_err(pg_error)?;
-        let row = client
-            .query_one(&statement, &[&self.space, &key])
-            .await
-            .map_err(pg_error)?;
+        let row = match &fence {
+            None => client
+                .query_one(&statement, &[&self.space, &key])
+                .await
+                .map_err(pg_error)?,
+            Some(fence) => {
+                let transaction = client.transaction().await.map_err(pg_error)?;
+                check_fence(&transaction, fence).await?;
+                let row = transaction
+                    .query_one(&statement, &[&self.space, &key])
+                    .await
+                    .map_err(pg_error)?;
+                transaction.commit().await.map_err(pg_error)?;
+                row
+            }
+        };
         let bytes: Vec<u8> = row.get(0);
         let bytes: [u8; 8] = bytes
             .try_into()

@@ -134,10 +134,12 @@ impl std::fmt::Debug for PostgresLog {
     }
 }
 
-/// A pooled connection, or a fail-stop error saying why there is none.
+/// A pooled connection, or [`StoreError::Unavailable`] saying why there is none (the database
+/// refused or did not answer a new connection, or every connection stayed busy for the pool's
+/// wait timeout).
 pub(crate) async fn pooled(pool: &Pool) -> Result<Object, StoreError> {
     pool.get().await.map_err(|error| {
-        StoreError::Storage(format!(
+        StoreError::Unavailable(format!(
             "no PostgreSQL connection available: {}",
             crate::migrations::with_causes(&error)
         ))
@@ -602,10 +604,12 @@ impl Writer {
                 Ok(()) => transaction.commit().await.map_err(|error| {
                     // The commit may or may not have happened; the next batch reads the head
                     // the database holds, and a client retries with its idempotency key.
-                    StoreError::Storage(format!(
-                        "the commit's outcome is unknown: {}",
-                        describe(&error)
-                    ))
+                    let reason = format!("the commit's outcome is unknown: {}", describe(&error));
+                    if crate::migrations::is_unavailable(&error) {
+                        StoreError::Unavailable(reason)
+                    } else {
+                        StoreError::Storage(reason)
+                    }
                 }),
                 // Dropping the transaction rolls it back.
                 Err(error) => Err(error),
@@ -628,11 +632,10 @@ impl Writer {
             }
             Err(error) => {
                 tracing::error!(error = %error, "committing a batch of appends failed");
-                let reason = error.to_string();
                 replies.extend(
                     accepted
                         .into_iter()
-                        .map(|(reply, _)| (reply, Err(StoreError::Storage(reason.clone())))),
+                        .map(|(reply, _)| (reply, Err(same_error(&error)))),
                 );
             }
         }
@@ -649,9 +652,16 @@ fn send_all(replies: Vec<(oneshot::Sender<AppendOutcome>, AppendOutcome)>) {
 
 fn fail_all(requests: Vec<AppendRequest>, error: &StoreError) {
     tracing::error!(error = %error, "a batch of appends could not be written");
-    let reason = error.to_string();
     for request in requests {
-        let _ = request.reply.send(Err(StoreError::Storage(reason.clone())));
+        let _ = request.reply.send(Err(same_error(error)));
+    }
+}
+
+/// The same failure again, for every append of a failed batch: unavailable stays unavailable.
+fn same_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Unavailable(reason) => StoreError::Unavailable(reason.clone()),
+        other => StoreError::Storage(other.to_string()),
     }
 }
 
@@ -958,5 +968,26 @@ impl<E: LogEvent> EventLog<E> for PostgresLog {
 
     fn subscribe(&self) -> watch::Receiver<Head> {
         self.shared.head.clone()
+    }
+
+    async fn check_available(&self) -> Result<(), StoreError> {
+        let round_trip = async {
+            let client = pooled(&self.shared.pool).await?;
+            client.simple_query("SELECT 1").await.map_err(pg_error)?;
+            Ok(())
+        };
+        match tokio::time::timeout(crate::AVAILABILITY_CHECK_TIMEOUT, round_trip).await {
+            Ok(checked) => checked.map_err(|error: StoreError| {
+                if error.is_unavailable() {
+                    error
+                } else {
+                    StoreError::Unavailable(error.to_string())
+                }
+            }),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "PostgreSQL did not answer within {:?}",
+                crate::AVAILABILITY_CHECK_TIMEOUT
+            ))),
+        }
     }
 }

@@ -17,6 +17,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -171,15 +172,36 @@ impl Drop for WriterHandle {
 
 /// Makes a written batch durable: sled's flush, then `fdatasync` of the data file and of any
 /// blob files sled wrote for large items (sled writes those without syncing them).
+///
+/// One `Durability` serves the log and every keyspace of a store, and it owns the store's
+/// *poison*: after any failed flush or sync — the log's or a keyspace's — sled's memory may
+/// hold what the disk does not (and Linux may report the next `fsync` as successful after it
+/// dropped the pages the failed one held), so every later write and sync of the store is
+/// refused with [`StoreError::Poisoned`] until the process restarts and recovers from what is
+/// durable. It also owns the free-space reserve, which every write checks before it starts.
 pub(crate) struct Durability {
     db: sled::Db,
     data_file: File,
     blob_dir: PathBuf,
     synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
+    /// Why the store stopped, once a write or sync failed.
+    poisoned: Mutex<Option<String>>,
+    /// Refuses writes while the disk is nearly full, before sled could meet `ENOSPC`.
+    space: SpaceGuard,
+    /// How many of the next syncs fail on purpose (fault injection for tests).
+    injected_failures: AtomicU32,
 }
 
 impl Durability {
     pub(crate) fn open(db: sled::Db, dir: &Path) -> Result<Durability, StoreError> {
+        Durability::open_with_reserve(db, dir, 0)
+    }
+
+    pub(crate) fn open_with_reserve(
+        db: sled::Db,
+        dir: &Path,
+        min_free_space_bytes: u64,
+    ) -> Result<Durability, StoreError> {
         let data_file = File::open(dir.join("db")).map_err(|error| {
             StoreError::Storage(format!("cannot open sled's data file: {error}"))
         })?;
@@ -190,15 +212,78 @@ impl Durability {
             data_file,
             blob_dir: dir.join("blobs"),
             synced_blobs: Mutex::new(HashSet::new()),
+            poisoned: Mutex::new(None),
+            space: SpaceGuard::new(dir, min_free_space_bytes),
+            injected_failures: AtomicU32::new(0),
         })
     }
 
+    /// Flushes and syncs everything written so far. A failure poisons the store: this and
+    /// every later call, and every later write, answer [`StoreError::Poisoned`].
     pub(crate) fn make_durable(&self) -> Result<(), StoreError> {
+        if let Some(reason) = self.poisoned() {
+            return Err(StoreError::Poisoned(reason));
+        }
+        match self.sync_everything() {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let reason = error.to_string();
+                tracing::error!(%reason, "a sync failed; the store stops accepting writes until it restarts");
+                Err(StoreError::Poisoned(self.poison(reason)))
+            }
+        }
+    }
+
+    fn sync_everything(&self) -> Result<(), StoreError> {
+        if self
+            .injected_failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok()
+        {
+            return Err(StoreError::Storage(
+                "fdatasync failed: injected failure (fault injection)".into(),
+            ));
+        }
         self.db.flush()?;
         self.data_file
             .sync_data()
             .map_err(|error| StoreError::Storage(format!("fdatasync failed: {error}")))?;
         self.sync_new_blobs()
+    }
+
+    /// Whether a write may start: not after a failed sync, and not below the free-space
+    /// reserve.
+    pub(crate) fn check_writable(&self) -> Result<(), StoreError> {
+        if let Some(reason) = self.poisoned() {
+            return Err(StoreError::Poisoned(reason));
+        }
+        self.space.check().map_err(|shortage| {
+            tracing::warn!(
+                free_bytes = shortage.free_bytes,
+                reserve_bytes = shortage.reserve_bytes,
+                "the disk is nearly full; refusing writes until space is freed"
+            );
+            shortage.into()
+        })
+    }
+
+    /// Stops the store; returns the reason it stopped for (the first one, if it already had).
+    pub(crate) fn poison(&self, reason: String) -> String {
+        let mut poisoned = self
+            .poisoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        poisoned.get_or_insert(reason).clone()
+    }
+
+    /// Why the store stopped, if it did.
+    pub(crate) fn poisoned(&self) -> Option<String> {
+        self.poisoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn sync_new_blobs(&self) -> Result<(), StoreError> {
@@ -272,7 +357,11 @@ impl SledLog {
             idempotency: db.open_tree(IDEMPOTENCY_TREE)?,
         };
         let head = check_tail(&trees.events, options.tail_check_events)?;
-        let durability = Arc::new(Durability::open(db.clone(), dir)?);
+        let durability = Arc::new(Durability::open_with_reserve(
+            db.clone(),
+            dir,
+            options.min_free_space_bytes,
+        )?);
         let (head_sender, head_receiver) = watch::channel(head);
         let (sender, receiver) = mpsc::channel(options.queue_depth);
         let writer = Writer {
@@ -280,9 +369,7 @@ impl SledLog {
             durability: Arc::clone(&durability),
             head,
             head_sender,
-            poisoned: Arc::new(Mutex::new(None)),
             max_batch: options.max_batch_appends.max(1),
-            space: SpaceGuard::new(dir, options.min_free_space_bytes),
         };
         let thread = std::thread::Builder::new()
             .name("caseledger-log-writer".into())
@@ -309,6 +396,23 @@ impl SledLog {
         let tree = self.shared.db.open_tree(format!("kv.{name}"))?;
         let backend = SledKeyspace::new(tree, Arc::clone(&self.shared.durability));
         Ok(Keyspace::new(name, Arc::new(backend)))
+    }
+
+    /// Fault injection, for tests of the fail-stop path: the next `count` syncs of this store
+    /// (the log's or any keyspace's) fail as a failed `fdatasync` would, and so stop the store
+    /// until it is reopened. Never called by the service itself.
+    #[doc(hidden)]
+    pub fn inject_sync_failures(&self, count: u32) {
+        self.shared
+            .durability
+            .injected_failures
+            .store(count, Ordering::SeqCst);
+    }
+
+    /// Why the store stopped accepting writes, if a write or sync failed (`None` while it is
+    /// healthy).
+    pub fn stopped(&self) -> Option<String> {
+        self.shared.durability.poisoned()
     }
 
     /// Verifies the whole chain from position 1, calling `progress` every 10,000 events.
@@ -437,12 +541,7 @@ struct Writer {
     durability: Arc<Durability>,
     head: Head,
     head_sender: watch::Sender<Head>,
-    /// Set after a failed write or sync: sled's memory may then hold what the disk does not, so
-    /// no further write is accepted until the process restarts from the durable state.
-    poisoned: Arc<Mutex<Option<String>>>,
     max_batch: usize,
-    /// Refuses batches while the disk is nearly full, before sled could meet `ENOSPC`.
-    space: SpaceGuard,
 }
 
 /// How many written batches may wait for their sync before the writer waits.
@@ -461,7 +560,6 @@ impl Writer {
             durability: Arc::clone(&self.durability),
             durable: self.head,
             head_sender: self.head_sender.clone(),
-            poisoned: Arc::clone(&self.poisoned),
         };
         let syncer = std::thread::Builder::new()
             .name("caseledger-log-syncer".into())
@@ -499,42 +597,23 @@ impl Writer {
         tracing::debug!("event log writer stopped");
     }
 
-    fn poison(&self, reason: String) {
-        if let Ok(mut poisoned) = self.poisoned.lock() {
-            poisoned.get_or_insert(reason);
-        }
-    }
-
-    fn poisoned(&self) -> Option<String> {
-        self.poisoned
-            .lock()
-            .ok()
-            .and_then(|poisoned| poisoned.clone())
+    /// Stops the store after a failed write (see [`Durability`]): sled's memory may then hold
+    /// what the disk does not, so no further write is accepted until the process restarts.
+    fn poison(&self, reason: String) -> String {
+        self.durability.poison(reason)
     }
 
     /// Stages and writes one batch; the answers travel with it to the syncer, since even a
     /// refusal or an idempotent replay may rest on an earlier batch that is not yet durable.
     fn write_batch(&mut self, batch: &mut Vec<AppendRequest>) -> Written {
-        if let Some(reason) = self.poisoned() {
+        // A failed sync anywhere in the store — the log's or a keyspace's — stops the log, and
+        // a nearly full disk refuses the batch before a byte is written.
+        if let Err(refusal) = self.durability.check_writable() {
             return Written {
                 head: self.head,
                 replies: batch
                     .drain(..)
-                    .map(|request| (request.reply, Err(StoreError::Poisoned(reason.clone()))))
-                    .collect(),
-            };
-        }
-        if let Err(shortage) = self.space.check() {
-            tracing::warn!(
-                free_bytes = shortage.free_bytes,
-                reserve_bytes = shortage.reserve_bytes,
-                "the disk is nearly full; refusing appends until space is freed"
-            );
-            return Written {
-                head: self.head,
-                replies: batch
-                    .drain(..)
-                    .map(|request| (request.reply, Err(shortage.into())))
+                    .map(|request| (request.reply, Err(same_refusal(&refusal))))
                     .collect(),
             };
         }
@@ -553,7 +632,7 @@ impl Writer {
                 Err(error) => {
                     let reason = error.to_string();
                     tracing::error!(%reason, "writing a batch failed; the log stops accepting writes");
-                    self.poison(reason.clone());
+                    let reason = self.poison(reason);
                     for (reply, _) in staged.accepted {
                         replies.push((reply, Err(StoreError::Poisoned(reason.clone()))));
                     }
@@ -620,7 +699,6 @@ struct Syncer {
     durability: Arc<Durability>,
     durable: Head,
     head_sender: watch::Sender<Head>,
-    poisoned: Arc<Mutex<Option<String>>>,
 }
 
 impl Syncer {
@@ -634,10 +712,10 @@ impl Syncer {
                 .last()
                 .map(|batch| batch.head)
                 .unwrap_or(self.durable);
-            // After a failure nothing is synced again: a later sync could succeed over data the
-            // failed one lost, and acknowledge events that follow a gap.
-            let earlier_failure = self.poisoned.lock().ok().and_then(|reason| reason.clone());
-            let synced = match earlier_failure {
+            // After a failure — here or in a keyspace's write — nothing is synced again: a later
+            // sync could succeed over data the failed one lost, and acknowledge events that
+            // follow a gap. `make_durable` refuses once the store is poisoned.
+            let synced = match self.durability.poisoned() {
                 Some(reason) => Err(StoreError::Poisoned(reason)),
                 None if head == self.durable => Ok(()),
                 None => self.durability.make_durable(),
@@ -651,10 +729,7 @@ impl Syncer {
                 Err(error) => {
                     let reason = error.to_string();
                     tracing::error!(%reason, "syncing the log failed; the log stops accepting writes");
-                    if let Ok(mut poisoned) = self.poisoned.lock() {
-                        poisoned.get_or_insert(reason.clone());
-                    }
-                    Some(reason)
+                    Some(self.durability.poison(reason))
                 }
             };
             for batch in batches {
@@ -668,6 +743,21 @@ impl Syncer {
                 }
             }
         }
+    }
+}
+
+/// The same refusal again, for every append of a refused batch.
+fn same_refusal(refusal: &StoreError) -> StoreError {
+    match refusal {
+        StoreError::Poisoned(reason) => StoreError::Poisoned(reason.clone()),
+        StoreError::InsufficientSpace {
+            free_bytes,
+            reserve_bytes,
+        } => StoreError::InsufficientSpace {
+            free_bytes: *free_bytes,
+            reserve_bytes: *reserve_bytes,
+        },
+        other => StoreError::Storage(other.to_string()),
     }
 }
 
@@ -832,6 +922,13 @@ impl<E: LogEvent> EventLog<E> for SledLog {
 
     fn subscribe(&self) -> watch::Receiver<Head> {
         self.shared.head.clone()
+    }
+
+    async fn check_available(&self) -> Result<(), StoreError> {
+        match self.stopped() {
+            Some(reason) => Err(StoreError::Poisoned(reason)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -223,12 +223,47 @@ pub enum StoreError {
         /// The configured reserve.
         reserve_bytes: u64,
     },
+    /// The store cannot be reached now, or is starting up or shutting down (PostgreSQL down,
+    /// restarting or out of connections; a connection lost mid-statement). Nothing is wrong
+    /// with the request: the same request may succeed once the store is back, and a commit
+    /// whose answer was lost this way may or may not have happened (retry with the same
+    /// idempotency key).
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// A write that only the holder of a lease may make was refused: this process does not
+    /// hold the lease, or another process took it since (its epoch moved on).
+    #[error("refused: this instance no longer holds the lease {lease}")]
+    Fenced {
+        /// The lease's name.
+        lease: String,
+    },
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
     /// An append carried no events.
     #[error("an append needs at least one event")]
     EmptyAppend,
+}
+
+impl StoreError {
+    /// Whether the failure is one of reaching the store (or of a store that stopped), not of
+    /// the request or the data: the answer to such a failure is "try again later" (`503`).
+    ///
+    /// ```
+    /// use caseledger_store::StoreError;
+    /// assert!(StoreError::Unavailable("connection refused".into()).is_unavailable());
+    /// assert!(StoreError::Poisoned("fdatasync failed".into()).is_unavailable());
+    /// assert!(!StoreError::Encode("not an object".into()).is_unavailable());
+    /// ```
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_)
+                | StoreError::Poisoned(_)
+                | StoreError::InsufficientSpace { .. }
+                | StoreError::Closed
+        )
+    }
 }
 
 impl From<sled::Error> for StoreError {

@@ -511,6 +511,215 @@ async fn a_lease_has_one_holder_and_passes_on_when_the_holder_goes() {
     assert!(lease_turns(&again, true, Duration::from_secs(5)).await);
 }
 
+/// A TCP proxy on 127.0.0.1 in front of the database that the test can freeze: while frozen it
+/// forwards nothing — no bytes, and no close — in either direction, yet keeps every socket
+/// open, as a stalled network path or a hung middlebox would.
+struct FreezableProxy {
+    address: std::net::SocketAddr,
+    frozen: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FreezableProxy {
+    async fn start(upstream: String) -> FreezableProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (frozen, watch) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let upstream = upstream.clone();
+                let watch = watch.clone();
+                tokio::spawn(async move {
+                    let mut thawed = watch.clone();
+                    let _ = thawed.wait_for(|frozen| !*frozen).await;
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::spawn(forward(client_read, server_write, watch.clone()));
+                    tokio::spawn(forward(server_read, client_write, watch));
+                });
+            }
+        });
+        FreezableProxy {
+            address,
+            frozen,
+            task,
+        }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen.send_replace(frozen);
+    }
+
+    /// `url` with its host and port replaced by the proxy's.
+    fn url_through(&self, url: &str) -> String {
+        let start = url.find("://").unwrap() + 3;
+        let end = start + url[start..].find(['/', '?']).unwrap_or(url.len() - start);
+        let authority = &url[start..end];
+        let host_start = authority.rfind('@').map(|at| at + 1).unwrap_or(0);
+        format!(
+            "{}{}{}{}",
+            &url[..start],
+            &authority[..host_start],
+            self.address,
+            &url[end..]
+        )
+    }
+}
+
+impl Drop for FreezableProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies one direction, holding every chunk (and the end of the stream) while frozen.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let read = from.read(&mut buffer).await.unwrap_or(0);
+        if frozen.wait_for(|frozen| !*frozen).await.is_err() {
+            return;
+        }
+        if read == 0 || to.write_all(&buffer[..read]).await.is_err() {
+            let _ = to.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// The host and port of the server in `url`, for the proxy to connect to.
+fn upstream_of(url: &str) -> String {
+    let start = url.find("://").unwrap() + 3;
+    let end = start + url[start..].find(['/', '?']).unwrap_or(url.len() - start);
+    let authority = &url[start..end];
+    let host_port = &authority[authority.rfind('@').map(|at| at + 1).unwrap_or(0)..];
+    let host_port = if host_port.is_empty() {
+        "127.0.0.1"
+    } else {
+        host_port
+    };
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_lease_holder_loses_the_lease_and_its_late_writes_are_refused() {
+    let database = ScratchDatabase::create().await;
+    let proxy = FreezableProxy::start(upstream_of(database.url())).await;
+    // The first instance reaches the database only through the proxy; the second directly.
+    let first = PostgresLog::open(&proxy.url_through(database.url()), options())
+        .await
+        .unwrap();
+    let second = PostgresLog::open(database.url(), options()).await.unwrap();
+    let old = first.lease("leader");
+    assert!(lease_turns(&old, true, Duration::from_secs(10)).await);
+    let old_fence = old.fence().unwrap();
+    let old_cursors = first.keyspace("webhooks.state").fenced_by(old.clone());
+    old_cursors.put(b"state/endpoint", &1u64).await.unwrap();
+    let new = second.lease("leader");
+    tokio::time::sleep(caseledger_store::lease::LEASE_RETRY * 3).await;
+    assert!(!new.is_held(), "one holder at a time");
+    // A write fenced by a lease this process does not hold is refused before it is sent.
+    let refused = second
+        .keyspace("webhooks.state")
+        .fenced_by(new.clone())
+        .put(b"state/endpoint", &99u64)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { .. })),
+        "{refused:?}"
+    );
+
+    // The holder's connection freezes: nothing reaches the database, nothing comes back, and
+    // the database sees no close. The holder gives the lease up, and the database ends the
+    // silent session (so releases the lock) by itself: another instance takes over.
+    let frozen_at = std::time::Instant::now();
+    proxy.freeze(true);
+    assert!(
+        lease_turns(&new, true, Duration::from_secs(15)).await,
+        "the other instance did not take the lease within 15 s of the freeze"
+    );
+    let taken_after = frozen_at.elapsed();
+    assert!(!old.is_held(), "the frozen holder gave the lease up");
+    assert!(old.fence().is_none());
+    eprintln!("the lease passed on {taken_after:?} after the holder's connection froze");
+    let new_fence = new.fence().unwrap();
+    assert!(
+        new_fence.epoch > old_fence.epoch,
+        "{new_fence:?} {old_fence:?}"
+    );
+    let new_cursors = second.keyspace("webhooks.state").fenced_by(new.clone());
+    new_cursors.put(b"state/endpoint", &2u64).await.unwrap();
+
+    // The network comes back. The old leader's late cursor write — made with the fence it
+    // held when its work started — is refused by the database; so is one through a keyspace
+    // fenced by the lease it no longer holds, and so is a fenced counter or guarded write.
+    proxy.freeze(false);
+    let late = first
+        .keyspace("webhooks.state")
+        .fenced_at(old_fence.clone());
+    let refused = late.put(b"state/endpoint", &1_000u64).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Fenced { lease }) if lease == "leader"),
+        "{refused:?}"
+    );
+    let refused = late
+        .apply_guarded(
+            b"generation/endpoint",
+            u64::MAX,
+            vec![(b"state/endpoint".to_vec(), Some(b"1000".to_vec()))],
+            true,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { .. })),
+        "{refused:?}"
+    );
+    let refused = late.increment(b"attempts").await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { .. })),
+        "{refused:?}"
+    );
+    let refused = old_cursors.put(b"state/endpoint", &1_000u64).await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        second
+            .keyspace("webhooks.state")
+            .get::<u64>(b"state/endpoint")
+            .await
+            .unwrap(),
+        Some(2),
+        "the new leader's cursor stands"
+    );
+    // The old instance does not get the lease back while the new one holds it.
+    tokio::time::sleep(caseledger_store::lease::LEASE_RETRY * 3).await;
+    assert!(new.is_held());
+    assert!(!old.is_held());
+    // Unfenced writes (an admin's, through any instance) are not affected.
+    first
+        .keyspace("webhooks.state")
+        .put(b"endpoint-admin", &1u64)
+        .await
+        .unwrap();
+}
+
 /// Whether the connections to `database` are encrypted, as the server sees them.
 async fn connections_use_tls(database: &ScratchDatabase) -> Vec<bool> {
     let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)

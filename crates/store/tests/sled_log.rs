@@ -183,3 +183,163 @@ proptest! {
         runtime().block_on(model::the_log_behaves_like_its_model(&mut harness, ops))?;
     }
 }
+
+/// Appends one numbered event to `stream` and returns the whole outcome.
+async fn append_numbered(
+    log: &SledLog,
+    stream: StreamId,
+    n: u64,
+) -> Result<Result<caseledger_store::Committed, caseledger_store::AppendRejected>, StoreError> {
+    log.append(
+        stream,
+        ExpectedVersion::Any,
+        vec![TestEvent::numbered(n)],
+        None,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_keyspace_sync_stops_appends_until_restart() {
+    let dir = TempDir::new().unwrap();
+    let stream = StreamId(uuid::Uuid::now_v7());
+    let log = SledLog::open(dir.path(), Default::default()).unwrap();
+    let tokens = log.keyspace("tokens").unwrap();
+    append_numbered(&log, stream, 1).await.unwrap().unwrap();
+    tokens.put(b"kept", &"before the failure").await.unwrap();
+    assert_eq!(log.stopped(), None);
+
+    // The next sync fails, and it is a keyspace write's, not the log's.
+    log.inject_sync_failures(1);
+    let failed = tokens
+        .put(b"lost", &"during the failure")
+        .await
+        .unwrap_err();
+    assert!(matches!(failed, StoreError::Poisoned(_)), "{failed:?}");
+    assert!(
+        log.stopped().unwrap().contains("injected"),
+        "{:?}",
+        log.stopped()
+    );
+
+    // The failure is sticky: the log refuses appends although the injected failure is spent
+    // and a sync would now succeed (Linux may report the next fsync as successful after losing
+    // the pages of the failed one) — every append, several times over, and every keyspace
+    // write, durable or not.
+    for n in 2..5 {
+        let refused = append_numbered(&log, stream, n).await;
+        assert!(
+            matches!(refused, Err(StoreError::Poisoned(_))),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(log.head().position, Position(1));
+    for durable in [true, false] {
+        let refused = tokens
+            .apply(vec![(b"other".to_vec(), Some(b"1".to_vec()))], durable)
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Poisoned(_))),
+            "{refused:?}"
+        );
+    }
+    let refused = tokens.increment(b"counter").await;
+    assert!(
+        matches!(refused, Err(StoreError::Poisoned(_))),
+        "{refused:?}"
+    );
+    let refused = tokens.apply_guarded(b"guard", 1, Vec::new(), true).await;
+    assert!(
+        matches!(refused, Err(StoreError::Poisoned(_))),
+        "{refused:?}"
+    );
+    // Reads go on.
+    let events: Vec<caseledger_store::Recorded<TestEvent>> =
+        log.read_all(Position::ZERO, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    drop(tokens);
+    drop(log);
+
+    // A restart recovers from what is durable and takes appends again.
+    let log = SledLog::open(dir.path(), Default::default()).unwrap();
+    assert_eq!(log.stopped(), None);
+    EventLog::<TestEvent>::check_available(&log).await.unwrap();
+    let tokens = log.keyspace("tokens").unwrap();
+    assert_eq!(
+        tokens.get::<String>(b"kept").await.unwrap().as_deref(),
+        Some("before the failure")
+    );
+    let committed = append_numbered(&log, stream, 2).await.unwrap().unwrap();
+    assert_eq!(committed.last_position, Position(2));
+    assert_eq!(committed.last_version.0, 2);
+    tokens.put(b"after", &"the restart").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_log_sync_stops_keyspace_writes_too() {
+    let dir = TempDir::new().unwrap();
+    let stream = StreamId(uuid::Uuid::now_v7());
+    let log = SledLog::open(dir.path(), Default::default()).unwrap();
+    let counters = log.keyspace("counters").unwrap();
+    log.inject_sync_failures(1);
+    let refused = append_numbered(&log, stream, 1).await;
+    assert!(
+        matches!(refused, Err(StoreError::Poisoned(_))),
+        "{refused:?}"
+    );
+    let refused = counters.increment(b"letters").await;
+    assert!(
+        matches!(refused, Err(StoreError::Poisoned(_))),
+        "{refused:?}"
+    );
+    let refused = append_numbered(&log, stream, 1).await;
+    assert!(
+        matches!(refused, Err(StoreError::Poisoned(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_free_space_reserve_guards_keyspace_writes() {
+    let dir = TempDir::new().unwrap();
+    let options = caseledger_store::SledLogOptions {
+        // More than any disk holds: every write is below the reserve.
+        min_free_space_bytes: u64::MAX,
+        ..Default::default()
+    };
+    let log = SledLog::open(dir.path(), options).unwrap();
+    let tokens = log.keyspace("tokens").unwrap();
+    for refused in [
+        tokens.put(b"token", &"x").await,
+        tokens
+            .apply(vec![(b"row".to_vec(), Some(b"1".to_vec()))], false)
+            .await,
+        tokens.increment(b"counter").await.map(|_| ()),
+        tokens
+            .apply_guarded(b"guard", 1, Vec::new(), true)
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(
+                refused,
+                Err(StoreError::InsufficientSpace {
+                    reserve_bytes: u64::MAX,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(tokens.get::<String>(b"token").await.unwrap(), None);
+    // A refusal is not a failure: nothing is poisoned, and it lifts with the reserve.
+    assert_eq!(log.stopped(), None);
+    drop(tokens);
+    drop(log);
+    let log = SledLog::open(dir.path(), Default::default()).unwrap();
+    log.keyspace("tokens")
+        .unwrap()
+        .put(b"token", &"x")
+        .await
+        .unwrap();
+}

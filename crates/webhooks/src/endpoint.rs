@@ -378,6 +378,8 @@ pub struct Registry {
 struct RegistryInner {
     endpoints: Keyspace,
     state: Keyspace,
+    /// `state`, as the delivery worker writes it (fenced by the leader lease on a shared store).
+    delivery_state: Keyspace,
     entries: RwLock<BTreeMap<Uuid, Arc<Mutex<Entry>>>>,
     /// Bumped by every admin change, to wake the delivery worker.
     changes: watch::Sender<u64>,
@@ -415,6 +417,18 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, WebhookError> {
 impl Registry {
     /// Loads every endpoint and its cursor.
     pub async fn load(endpoints: Keyspace, state: Keyspace) -> Result<Registry, WebhookError> {
+        Registry::load_fenced(endpoints, state.clone(), state).await
+    }
+
+    /// Loads every endpoint and its cursor; the delivery worker's state writes go through
+    /// `delivery_state` — the same keyspace as `state`, fenced by the leader lease
+    /// ([`Keyspace::fenced_by`]), so that a deliverer that lost the lease cannot move a cursor
+    /// its successor owns — while admin changes go through `state`.
+    pub async fn load_fenced(
+        endpoints: Keyspace,
+        state: Keyspace,
+        delivery_state: Keyspace,
+    ) -> Result<Registry, WebhookError> {
         let mut entries = BTreeMap::new();
         for (_, endpoint) in endpoints.scan::<Endpoint>(b"").await? {
             let delivery: DeliveryState =
@@ -435,6 +449,7 @@ impl Registry {
             inner: Arc::new(RegistryInner {
                 endpoints,
                 state,
+                delivery_state,
                 entries: RwLock::new(entries),
                 changes,
             }),
@@ -727,7 +742,7 @@ impl Registry {
         changes.push((generation_key(id), Some(encode(&state.generation)?)));
         let written = self
             .inner
-            .state
+            .delivery_state
             .apply_guarded(&generation_key(id), state.generation, changes, durable)
             .await?;
         if written {

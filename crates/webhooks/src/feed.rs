@@ -307,7 +307,9 @@ impl FeedProjection {
         match version {
             Some(FEED_VERSION) => {}
             None => {
+                // Any instance may be the first to start on a new store, leader or not.
                 keyspace
+                    .unfenced()
                     .apply(
                         vec![
                             (VERSION_KEY.to_vec(), Some(encode(&FEED_VERSION)?)),

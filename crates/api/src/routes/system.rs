@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
@@ -32,14 +32,32 @@ pub async fn healthz() -> Json<HealthResponse> {
 
 /// The store is open and serving; reports the log's durable head.
 ///
-/// Not ready (503) while the case lists are still catching up with the log as it stood when
-/// the service started — after an upgrade that rebuilds them, say.
+/// Not ready (503, with `Retry-After`) while the store cannot be reached (the database is down
+/// or restarting; on the embedded store, after a failed write stopped it), so that a load
+/// balancer stops routing here, and while the case lists are still catching up with the log
+/// as it stood when the service started — after an upgrade that rebuilds them, say.
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses(
         (status = 200, description = "Ready to serve.", body = HealthResponse),
-        (status = 503, description = "Still catching up.", body = HealthResponse)))]
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+        (status = 503, description = "The store cannot be reached, or the case lists are still catching up.", body = HealthResponse,
+            headers(("Retry-After" = u64, description = "Seconds after which to ask again.")))))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
     let head = Some(state.app.head().position.0);
+    if let Err(caseledger_app::AppError::Unavailable {
+        reason,
+        retry_after_seconds,
+    }) = state.app.check_store().await
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, retry_after_seconds.to_string())],
+            Json(HealthResponse {
+                status: format!("unavailable: {reason}"),
+                head,
+            }),
+        )
+            .into_response();
+    }
     if state.app.is_ready() {
         (
             StatusCode::OK,
@@ -48,14 +66,17 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
                 head,
             }),
         )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1".to_owned())],
             Json(HealthResponse {
                 status: "catching up: the case lists are being built from the log".into(),
                 head,
             }),
         )
+            .into_response()
     }
 }
 
