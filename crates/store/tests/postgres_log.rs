@@ -618,6 +618,9 @@ fn upstream_of(url: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_lease_holder_loses_the_lease_and_its_late_writes_are_refused() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
     let database = ScratchDatabase::create().await;
     let proxy = FreezableProxy::start(upstream_of(database.url())).await;
     // The first instance reaches the database only through the proxy; the second directly.
