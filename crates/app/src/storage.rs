@@ -24,6 +24,8 @@ pub struct Storage {
     pub tokens: Keyspace,
     /// Per-case keys of complainants' personal data.
     pub personal_data_keys: Keyspace,
+    /// The erasure register: every case whose personal data is erased or being erased.
+    pub erasures: Keyspace,
     /// Counters (letter numbers).
     pub counters: Keyspace,
     /// The case projection's rows and checkpoint.
@@ -70,6 +72,7 @@ impl Storage {
         Ok(Storage {
             tokens: log.keyspace("tokens")?,
             personal_data_keys: log.keyspace("personal_data_keys")?,
+            erasures: log.keyspace("erasures")?,
             counters: log.keyspace("counters")?,
             case_projection: log.keyspace("projection.cases")?,
             checkpoints: log.keyspace("audit.checkpoints")?,
@@ -93,6 +96,7 @@ impl Storage {
         Ok(Storage {
             tokens: log.keyspace("tokens"),
             personal_data_keys: log.keyspace("personal_data_keys"),
+            erasures: log.keyspace("erasures"),
             counters: log.keyspace("counters"),
             case_projection: log.keyspace("projection.cases"),
             checkpoints: log.keyspace("audit.checkpoints"),
