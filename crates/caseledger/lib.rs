@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod http_server;
+pub mod kek;
 pub mod offline;
 pub mod replay;
 pub mod serve;
