@@ -99,7 +99,9 @@ pub enum StoreCommand {
     /// and the idempotency records; the case projection is rebuilt by the target's first
     /// start. The source's chain is verified while it is read and the target's after it is
     /// written; both heads must match. Refuses a target that holds anything. The services on
-    /// both stores must be stopped (a running one could write during the copy).
+    /// both stores must be stopped (a running one could write during the copy). The
+    /// personal-data keys stay wrapped (the keys of erased cases are left out): serve the
+    /// target with the same --kek-file.
     Copy(CopyArgs),
 }
 
