@@ -20,11 +20,13 @@ use serde_json::{json, Value};
 use crate::serve_process::ServeProcess;
 use crate::support::{assert_problem, spawn_app, valid_case_body};
 
-/// Copies the checkpoint signing key of one data dir into another: every service on a store
-/// must sign with the key that signed its checkpoints.
+/// Copies the checkpoint signing key and the key-encryption key of one data dir into another:
+/// every service on a store must sign with the key that signed its checkpoints, and open the
+/// personal-data keys with the KEK that wrapped them. Neither is in a backup or a copy.
 fn keep_signing_key(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     std::fs::copy(from.join("signing-key"), to.join("signing-key")).unwrap();
+    std::fs::copy(from.join("kek"), to.join("kek")).unwrap();
 }
 
 /// Runs the binary with `args` off the async executor.

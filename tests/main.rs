@@ -17,6 +17,7 @@ mod crash;
 mod database_loss;
 mod demo;
 mod deploy;
+mod erasure;
 mod lifecycle;
 mod openapi;
 mod postgres;

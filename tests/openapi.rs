@@ -46,6 +46,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audit/checkpoints"),
     ("get", "/v1/audit/public-key"),
     ("get", "/v1/admin/backup"),
+    ("get", "/v1/admin/erasures"),
     ("post", "/v1/webhooks"),
     ("get", "/v1/webhooks"),
     ("get", "/v1/webhooks/{webhook_id}"),

@@ -109,11 +109,18 @@ async fn serve_on_postgres_keeps_cases_across_a_restart() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("signed with another key"), "{stderr}");
+    // Every instance also wraps personal-data keys with the same key-encryption key.
     let key = first_dir.path().join("signing-key");
+    let kek = first_dir.path().join("kek");
     let service = start_on_postgres(
         database.url(),
         second_dir.path(),
-        &["--signing-key", key.to_str().unwrap()],
+        &[
+            "--signing-key",
+            key.to_str().unwrap(),
+            "--kek-file",
+            kek.to_str().unwrap(),
+        ],
     );
     assert!(
         !second_dir.path().join("initial-admin-token").exists(),
@@ -164,8 +171,14 @@ async fn start_pair() -> Pair {
     let schedule = ["--webhook-retry-schedule", "0s,1s,1s,1s,1s"];
     let first = start_on_postgres(database.url(), first_dir.path(), &schedule);
     let key = first_dir.path().join("signing-key");
+    let kek = first_dir.path().join("kek");
     let mut flags = schedule.to_vec();
-    flags.extend(["--signing-key", key.to_str().unwrap()]);
+    flags.extend([
+        "--signing-key",
+        key.to_str().unwrap(),
+        "--kek-file",
+        kek.to_str().unwrap(),
+    ]);
     let second = start_on_postgres(database.url(), second_dir.path(), &flags);
     assert!(
         !second_dir.path().join("initial-admin-token").exists(),

@@ -1,7 +1,7 @@
 //! No personal data and no secret in the logs: the real binary runs a full scenario at
 //! `CASELEDGER_LOG=debug` — once with human logs, once with `--log-format json` — and every
 //! line it wrote to stderr is searched for the complainant's name, phone and ID number, every
-//! bearer token (`clt_…`), every webhook secret (`whsec_…`) and the checkpoint signing key.
+//! bearer token (`clt_…`), every webhook secret (`whsec_…`), the checkpoint signing key and the key-encryption key.
 //!
 //! This owns its process harness ([`LoggedService`], after `crash.rs`'s, but keeping every
 //! stderr line and stopping with SIGTERM) and a tiny webhook receiver on 127.0.0.1.
@@ -620,6 +620,23 @@ async fn logs_hold_no_secrets(json_logs: bool) {
         ("the signing key (hex)".into(), key_hex),
         ("the signing key (bytes)".into(), key_debug),
     ];
+    // The key-encryption key that wraps the personal-data keys, in every form.
+    let kek_base64 = std::fs::read_to_string(data_dir.path().join("kek"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let kek_bytes = base64::engine::general_purpose::STANDARD
+        .decode(&kek_base64)
+        .unwrap();
+    forbidden.push((
+        "the key-encryption key (hex)".into(),
+        kek_bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+    ));
+    forbidden.push((
+        "the key-encryption key (bytes)".into(),
+        format!("{kek_bytes:?}"),
+    ));
+    forbidden.push(("the key-encryption key (base64)".into(), kek_base64));
     forbidden.extend(scenario.secrets.iter().cloned());
     // A secret's body without its prefix leaks just as much.
     for (what, secret) in &scenario.secrets {

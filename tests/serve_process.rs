@@ -21,10 +21,17 @@ impl ServeProcess {
     /// Starts the binary on `data_dir` with `flags` (e.g. `["--store", url]`) and waits for its
     /// "listening" line; panics with the first error line when it stops before that.
     pub fn start(data_dir: &Path, flags: &[&str]) -> ServeProcess {
+        ServeProcess::start_with_env(data_dir, flags, &[])
+    }
+
+    /// [`ServeProcess::start`] with extra environment variables (e.g. a test-only fault
+    /// injection).
+    pub fn start_with_env(data_dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> ServeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(flags)
+            .envs(env.iter().copied())
             .env("CASELEDGER_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -81,6 +88,11 @@ impl ServeProcess {
         assert!(status.success());
         let exit = self.child.wait().expect("the service exits");
         assert!(exit.success(), "a SIGTERM stop exits 0, got {exit}");
+    }
+
+    /// Waits until the process ends by itself (e.g. an injected crash) and returns how.
+    pub fn wait_for_exit(mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("the service exits")
     }
 
     /// `kill -9`: no chance to flush or drain anything.

@@ -77,15 +77,21 @@ pub enum Command {
     /// to the head committed after them; the case projection is left out and rebuilt at the
     /// first start) and DIR/manifest.json last (head, counts, SHA-256). The chain is verified
     /// while the backup is written. Prints `backed up N events, … to DIR: chain verified, head
-    /// P HASH`. The signing key file in the data dir is not part of the backup: keep a copy of
-    /// it with the backup's secrets.
+    /// P HASH`. The signing key file and the key-encryption key file (KEK) are not part of the
+    /// backup: keep copies of them apart from the backup, since the backup alone opens no
+    /// personal data. The key of a case whose erasure the backup holds is never in it. Files
+    /// are created 0600.
     Backup(BackupArgs),
     /// Restore a backup into a fresh data dir, offline, verifying the chain.
     ///
     /// Refuses a data dir that already holds a store. Checks the snapshot's SHA-256 against the
     /// manifest, imports it into DATA_DIR/sled.importing, moves it into place, reopens it and
-    /// verifies the whole chain; the head must match the manifest's. Start `caseledger serve`
-    /// on the data dir afterwards (it rebuilds the case projection).
+    /// verifies the whole chain; the head must match the manifest's. With --erasures, destroys
+    /// the key of every case in that erasure register (the JSON of GET /v1/admin/erasures from
+    /// the live service) before the store is ever used; without it, says on stderr that
+    /// erasures made after the backup are not applied. Start `caseledger serve` on the data dir
+    /// afterwards with the KEK file that wrapped the backup's keys (--kek-file; it is not in the
+    /// backup) — without it the personal data stays closed and `serve` refuses to start.
     Restore(RestoreArgs),
     /// Fill a fresh store with a demo office to explore: about 200 cases over the last 18
     /// months of a fictional city federation of trade unions, all through the real commands.
@@ -110,7 +116,9 @@ pub enum StoreCommand {
     /// and the idempotency records; the case projection is rebuilt by the target's first
     /// start. The source's chain is verified while it is read and the target's after it is
     /// written; both heads must match. Refuses a target that holds anything. The services on
-    /// both stores must be stopped (a running one could write during the copy).
+    /// both stores must be stopped (a running one could write during the copy). The
+    /// personal-data keys stay wrapped (the keys of erased cases are left out): serve the
+    /// target with the same --kek-file.
     Copy(CopyArgs),
 }
 
@@ -170,6 +178,11 @@ pub struct RestoreArgs {
     /// The data dir to restore into; it must hold no store yet.
     #[arg(long, value_name = "DIR")]
     pub data_dir: PathBuf,
+
+    /// The erasure register of the live service (the body of GET /v1/admin/erasures): every
+    /// case in it loses its personal-data key in the restored store.
+    #[arg(long, value_name = "FILE")]
+    pub erasures: Option<PathBuf>,
 }
 
 /// `caseledger audit …`.
@@ -249,6 +262,17 @@ pub struct ServeArgs {
     /// [default: a key made at first start and kept in the data dir]
     #[arg(long, env = "CASELEDGER_SIGNING_KEY", value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+
+    /// Key-encryption key file that wraps the per-case personal-data keys at rest; keep it
+    /// outside the data dir in production, apart from backups [config: kek_file]
+    /// [default: a key made at first start and kept in the data dir]
+    #[arg(long, env = "CASELEDGER_KEK_FILE", value_name = "FILE")]
+    pub kek_file: Option<PathBuf>,
+
+    /// The previous key-encryption key file, during a rotation: keys it wrapped are wrapped
+    /// again under --kek-file at start [config: previous_kek_file]
+    #[arg(long, env = "CASELEDGER_PREVIOUS_KEK_FILE", value_name = "FILE")]
+    pub previous_kek_file: Option<PathBuf>,
 
     /// Delays before each attempt to deliver one webhook message, ±20 % jitter; when all are
     /// spent the endpoint is marked failing [config: webhooks.retry_schedule]
@@ -470,6 +494,8 @@ impl ServeArgs {
             store: self.store.clone(),
             deadline_scan_interval: self.deadline_scan_interval,
             signing_key: self.signing_key.clone(),
+            kek_file: self.kek_file.clone(),
+            previous_kek_file: self.previous_kek_file.clone(),
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
             min_free_space_bytes: self.min_free_space,
             case_cache_bytes: self.case_cache,
@@ -560,8 +586,8 @@ mod tests {
             );
             checked += 1;
         }
-        // 13 before issue #20's guards, 6 of them.
-        assert_eq!(checked, 19);
+        // 13 before issue #20: its guards added 6, the KEK files 2.
+        assert_eq!(checked, 21);
     }
 
     #[test]
@@ -583,6 +609,10 @@ mod tests {
             "2m",
             "--signing-key",
             "/etc/key",
+            "--kek-file",
+            "/etc/kek",
+            "--previous-kek-file",
+            "/etc/kek.old",
             "--webhook-retry-schedule",
             "0s,1s,1m",
             "--min-free-space",
@@ -623,6 +653,11 @@ mod tests {
             Some(Duration::from_secs(120))
         );
         assert_eq!(overrides.signing_key, Some(PathBuf::from("/etc/key")));
+        assert_eq!(overrides.kek_file, Some(PathBuf::from("/etc/kek")));
+        assert_eq!(
+            overrides.previous_kek_file,
+            Some(PathBuf::from("/etc/kek.old"))
+        );
         assert_eq!(
             overrides.webhook_retry_schedule.unwrap().to_string(),
             "0s,1s,1m"

@@ -40,6 +40,13 @@ pub struct Config {
     /// Ed25519 key that signs audit checkpoints. Default: none (a key is kept in the data dir).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<PathBuf>,
+    /// Key-encryption key that wraps personal-data keys. Default: none (a key is kept in the
+    /// data dir; production deployments keep it elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kek_file: Option<PathBuf>,
+    /// The previous key-encryption key, during a rotation. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_kek_file: Option<PathBuf>,
     /// Known partner departments. Default: the nine of contract §4.
     pub departments: Vec<Department>,
     /// Which event log to use.
@@ -263,6 +270,8 @@ impl Default for Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             data_dir: PathBuf::from("./caseledger-data"),
             signing_key: None,
+            kek_file: None,
+            previous_kek_file: None,
             // The contract's order, which reads better in the file than the domain's sorted set;
             // a test checks that the two agree.
             departments: [
@@ -432,6 +441,10 @@ pub struct Overrides {
     pub deadline_scan_interval: Option<Duration>,
     /// `--signing-key`.
     pub signing_key: Option<PathBuf>,
+    /// `--kek-file`.
+    pub kek_file: Option<PathBuf>,
+    /// `--previous-kek-file`.
+    pub previous_kek_file: Option<PathBuf>,
     /// `--webhook-retry-schedule`.
     pub webhook_retry_schedule: Option<RetrySchedule>,
     /// `--min-free-space`, in bytes.
@@ -491,6 +504,10 @@ pub struct Settings {
     pub deadline_scan_interval: Duration,
     /// The checkpoint signing key, when one is given.
     pub signing_key: Option<PathBuf>,
+    /// The key-encryption key file, when one is given.
+    pub kek_file: Option<PathBuf>,
+    /// The previous key-encryption key file, during a rotation.
+    pub previous_kek_file: Option<PathBuf>,
     /// The delays before each attempt to deliver one webhook message.
     pub webhook_retry_schedule: RetrySchedule,
     /// Commands are refused while the data dir's filesystem has less free space (embedded
@@ -692,6 +709,8 @@ impl Config {
             policy,
             deadline_scan_interval,
             signing_key: overrides.signing_key.or(self.signing_key),
+            kek_file: overrides.kek_file.or(self.kek_file),
+            previous_kek_file: overrides.previous_kek_file.or(self.previous_kek_file),
             webhook_retry_schedule,
             min_free_space_bytes: overrides
                 .min_free_space_bytes
@@ -1119,6 +1138,8 @@ mod tests {
             store: Some("postgres://caseledger@db/caseledger".parse().unwrap()),
             deadline_scan_interval: Some(Duration::from_secs(5)),
             signing_key: Some(PathBuf::from("/etc/caseledger/key")),
+            kek_file: Some(PathBuf::from("/etc/caseledger/kek")),
+            previous_kek_file: None,
             webhook_retry_schedule: Some("1s,1m".parse().unwrap()),
             min_free_space_bytes: Some(0),
             case_cache_bytes: Some(1024),
@@ -1150,6 +1171,10 @@ mod tests {
         assert_eq!(
             from_flags.store,
             StoreSelection::Postgres("postgres://caseledger@db/caseledger".into())
+        );
+        assert_eq!(
+            from_flags.kek_file,
+            Some(PathBuf::from("/etc/caseledger/kek"))
         );
         assert_eq!(
             from_flags.signing_key,

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http_server;
+pub mod kek;
 pub mod offline;
 pub mod replay;
 pub mod serve;

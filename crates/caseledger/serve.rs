@@ -168,6 +168,51 @@ impl Server {
             }
         }
         app.install_signing_key(signing_key);
+        // Personal-data keys are wrapped by the KEK file's key; a store whose keys another KEK
+        // wrapped gets no new one. Then every key is (re)wrapped and the erasure register
+        // reconciled with the log, before any request is taken.
+        let holds_wrapped = app
+            .holds_wrapped_keys()
+            .await
+            .context("cannot read the personal-data keys")?;
+        let kek = crate::kek::load_or_create(
+            settings.kek_file.as_deref(),
+            settings.previous_kek_file.as_deref(),
+            &data_dir,
+            holds_wrapped,
+        )?;
+        let kek_id = kek
+            .keyring
+            .current()
+            .map(|kek| kek.id().to_owned())
+            .unwrap_or_default();
+        if kek.created {
+            tracing::info!(
+                path = %kek.path.display(),
+                kek = %kek_id,
+                "first start: made the key-encryption key in {}; keep a copy apart from \
+                 backups, and outside the data dir in production",
+                kek.path.display()
+            );
+        } else {
+            tracing::info!(
+                path = %kek.path.display(),
+                kek = %kek_id,
+                "personal-data keys are wrapped with the key-encryption key in {}",
+                kek.path.display()
+            );
+        }
+        app.install_key_encryption(kek.keyring);
+        let upkeep = app
+            .prepare_personal_data_keys()
+            .await
+            .context("cannot prepare the personal-data keys")?;
+        tracing::info!(
+            rewrapped = upkeep.rewrapped,
+            erasures_reconciled = upkeep.reconciled,
+            erased_keys_removed = upkeep.keys_removed,
+            "personal-data keys wrapped and erasures reconciled"
+        );
         app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
             schedule: settings.webhook_retry_schedule.clone(),
             ..caseledger_app::webhooks::DeliveryConfig::default()

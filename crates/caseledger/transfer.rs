@@ -21,9 +21,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use caseledger_app::backup::REBUILT_KEYSPACES;
+use caseledger_app::backup::{snapshot_reader, REBUILT_KEYSPACES};
 use caseledger_store::import::{
-    Importer, SnapshotCounts, SnapshotReader, SnapshotRecord, SnapshotSource, SNAPSHOT_FORMAT,
+    Importer, SnapshotCounts, SnapshotRecord, SnapshotSource, SNAPSHOT_FORMAT,
 };
 use caseledger_store::{ChainVerifier, Head, PostgresLog, PostgresLogOptions, SledLog};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -270,7 +270,7 @@ pub async fn run_copy(args: &CopyArgs) -> anyhow::Result<()> {
 /// source's head, the counts and the verified target head.
 async fn copy_into(source: &Opened, to: &Location) -> anyhow::Result<(Head, SnapshotCounts, Head)> {
     let mut importer = importer_for(to).await?;
-    let mut reader = SnapshotReader::new(source.snapshot(), REBUILT_KEYSPACES);
+    let mut reader = snapshot_reader(source.snapshot());
     let mut progress = Progress::new("copying", Some(source.head().position.0));
     let mut events = 0;
     let copied: anyhow::Result<()> = async {
@@ -465,7 +465,7 @@ impl BackupWriter {
         }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let partial = dir.join(format!("{SNAPSHOT_FILE}.partial"));
-        let file = File::create(&partial)
+        let file = create_private(&partial)
             .with_context(|| format!("cannot create {}", partial.display()))?;
         Ok(BackupWriter {
             dir: dir.to_owned(),
@@ -511,7 +511,7 @@ impl BackupWriter {
                 .collect(),
         };
         let partial = self.dir.join(format!("{MANIFEST_FILE}.partial"));
-        let mut file = File::create(&partial)?;
+        let mut file = create_private(&partial)?;
         serde_json::to_writer_pretty(&mut file, &manifest)?;
         file.write_all(b"\n")?;
         file.sync_all()?;
@@ -525,6 +525,18 @@ impl BackupWriter {
         drop(self.writer);
         let _ = std::fs::remove_file(&self.partial);
     }
+}
+
+/// A new file, readable by its owner only (0600) from its first moment: a backup holds token
+/// hashes, webhook secrets and wrapped personal-data keys.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
 }
 
 fn hex_digest(hasher: Sha256) -> String {
@@ -571,7 +583,7 @@ pub async fn run_backup(args: &BackupArgs) -> anyhow::Result<()> {
 /// Writes the snapshot of a stopped service's data dir; returns the source's description.
 async fn backup_data_dir(data_dir: &Path, backup: &mut BackupWriter) -> anyhow::Result<String> {
     let source = Opened::open(&Location::DataDir(data_dir.to_owned())).await?;
-    let mut reader = SnapshotReader::new(source.snapshot(), REBUILT_KEYSPACES);
+    let mut reader = snapshot_reader(source.snapshot());
     let mut progress = Progress::new("backing up", Some(source.head().position.0));
     let mut events = 0;
     let written: anyhow::Result<()> = async {
@@ -681,6 +693,8 @@ pub async fn run_restore(args: &RestoreArgs) -> anyhow::Result<()> {
             manifest.format
         );
     }
+    // The register is read before anything is written, so a bad file costs nothing.
+    let erasures = args.erasures.as_deref().map(read_erasures).transpose()?;
     let target = Location::DataDir(args.data_dir.clone());
     let mut importer = importer_for(&target).await?;
     let mut progress = Progress::new("restoring", Some(manifest.head.position.0));
@@ -745,7 +759,63 @@ pub async fn run_restore(args: &RestoreArgs) -> anyhow::Result<()> {
         args.data_dir.display(),
         head_text(verified)
     );
+    match &erasures {
+        Some(erasures) => {
+            let removed = apply_erasures_to(&args.data_dir, erasures).await?;
+            println!(
+                "applied {} erasures of the register: {removed} keys destroyed",
+                erasures.len()
+            );
+        }
+        None => eprintln!(
+            "warning: restored without --erasures: erasures made after this backup was taken \
+             ({}) are not applied, and the personal data they erased can be read again. Give \
+             the live service's register (GET /v1/admin/erasures) with --erasures FILE.",
+            manifest.created_at
+        ),
+    }
     Ok(())
+}
+
+/// The erasure register a restore applies: the JSON of `GET /v1/admin/erasures`.
+#[derive(Debug, Deserialize)]
+struct ErasureRegister {
+    erasures: Vec<caseledger_app::erasure::Erasure>,
+}
+
+fn read_erasures(path: &Path) -> anyhow::Result<Vec<caseledger_app::erasure::Erasure>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the erasure register {}", path.display()))?;
+    let register: ErasureRegister = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "{} is not an erasure register (the JSON of GET /v1/admin/erasures)",
+            path.display()
+        )
+    })?;
+    Ok(register.erasures)
+}
+
+/// Destroys, in the restored store in `data_dir`, the key of every case in `erasures`.
+async fn apply_erasures_to(
+    data_dir: &Path,
+    erasures: &[caseledger_app::erasure::Erasure],
+) -> anyhow::Result<u64> {
+    let sled_dir = data_dir.join(SLED_DIR);
+    let storage =
+        tokio::task::spawn_blocking(move || caseledger_app::Storage::open_sled(&sled_dir))
+            .await
+            .context("opening the restored store stopped unexpectedly")??;
+    let removed = caseledger_app::erasure::apply_erasures(&storage, erasures)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot apply the erasure register to the restored store: {} may still hold \
+                 keys of erased cases, so do not start it; remove it and restore again",
+                data_dir.display()
+            )
+        });
+    let _ = tokio::task::spawn_blocking(move || drop(storage)).await;
+    removed
 }
 
 #[cfg(test)]

@@ -56,6 +56,7 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
         routes::audit::public_key,
         routes::audit::replay_case,
         routes::admin::backup,
+        routes::admin::list_erasures,
         routes::webhooks::create_webhook,
         routes::webhooks::list_webhooks,
         routes::webhooks::get_webhook,

@@ -928,6 +928,24 @@ pub struct TokenListResponse {
     pub items: Vec<TokenResponse>,
 }
 
+/// One erasure of `GET /v1/admin/erasures`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureEntry {
+    /// The case whose complainant data was erased.
+    pub case_id: Uuid,
+    /// When `PersonalDataErased` was recorded.
+    pub erased_at: DateTime<Utc>,
+    /// Its position in the log.
+    pub position: u64,
+}
+
+/// `GET /v1/admin/erasures`: the erasure register.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureRegisterResponse {
+    /// Every erasure, in log order.
+    pub erasures: Vec<ErasureEntry>,
+}
+
 /// `GET /healthz` and `GET /readyz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthResponse {

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod backup;
 mod case_cache;
 pub mod clock;
+pub mod erasure;
 pub mod error;
 mod history;
 pub mod personal_data;

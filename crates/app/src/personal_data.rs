@@ -4,6 +4,12 @@
 //! The cipher is XChaCha20-Poly1305 with a random 192-bit nonce; the case id is bound in as
 //! associated data so a sealed value cannot be moved to another case. The sealed form is
 //! `base64(nonce ‖ ciphertext)`. Keys live in their own keyspace, never in the log.
+//!
+//! At rest a case key is wrapped ([`StoredCaseKey::Wrapped`]) by a key-encryption key
+//! ([`Kek`]) that the binary keeps in a file outside the store, so a copy of the database or of
+//! a backup alone opens nothing. A [`Keyring`] holds the current KEK and, during a rotation,
+//! the previous one; stores from before wrapping hold [`StoredCaseKey::Plain`] keys, which the
+//! service rewraps at start.
 
 use base64::Engine as _;
 use caseledger_domain::{CaseId, ComplainantInput, SealedPersonalData};
@@ -11,6 +17,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::AppError;
 
@@ -103,6 +110,198 @@ impl CaseKey {
     }
 }
 
+/// A key-encryption key: wraps the per-case keys at rest.
+#[derive(Clone)]
+pub struct Kek {
+    id: String,
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kek({})", self.id)
+    }
+}
+
+impl Kek {
+    /// The KEK of these 32 bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Kek {
+        let digest = Sha256::new()
+            .chain_update(b"caseledger key-encryption key id\n")
+            .chain_update(bytes)
+            .finalize();
+        Kek {
+            // A public name of the key (16 hex digits of a hash), to tell which KEK wrapped a
+            // stored key; it says nothing of the key itself.
+            id: hex::encode(&digest[..8]),
+            cipher: XChaCha20Poly1305::new(bytes.into()),
+        }
+    }
+
+    /// The key's public name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn wrap(&self, case: CaseId, key: &CaseKey) -> Result<StoredCaseKey, AppError> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: key.key.as_bytes(),
+                    aad: case.0.as_bytes(),
+                },
+            )
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("wrapping a case key failed")))?;
+        let mut wrapped = nonce.to_vec();
+        wrapped.extend_from_slice(&ciphertext);
+        Ok(StoredCaseKey::Wrapped {
+            kek: self.id.clone(),
+            wrapped: base64::engine::general_purpose::STANDARD.encode(wrapped),
+        })
+    }
+
+    fn unwrap(&self, case: CaseId, wrapped: &str) -> Result<CaseKey, AppError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(wrapped)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a wrapped key is not base64")))?;
+        if bytes.len() < NONCE_BYTES {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "a wrapped key is too short"
+            )));
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
+        let key = self
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: case.0.as_bytes(),
+                },
+            )
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a wrapped key does not open")))?;
+        let key = String::from_utf8(key)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a wrapped key is not text")))?;
+        Ok(CaseKey { key })
+    }
+}
+
+/// A case key as the key keyspace stores it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredCaseKey {
+    /// Wrapped by the KEK named `kek`: `base64(nonce ‖ ciphertext)`, the case id bound in.
+    Wrapped {
+        /// The [`Kek::id`] of the KEK that wrapped it.
+        kek: String,
+        /// The wrapped key.
+        wrapped: String,
+    },
+    /// A key in clear, as stores before key wrapping (and services without a KEK) hold them.
+    Plain(CaseKey),
+}
+
+impl std::fmt::Debug for StoredCaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredCaseKey::Wrapped { kek, .. } => write!(f, "Wrapped(kek {kek})"),
+            StoredCaseKey::Plain(_) => f.write_str("Plain(<redacted>)"),
+        }
+    }
+}
+
+/// The KEKs a service holds: the current one wraps, the previous one (during a rotation) only
+/// unwraps. Without a current KEK, keys are stored in clear (the library's default; `serve`
+/// always has one).
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    current: Option<Kek>,
+    previous: Option<Kek>,
+}
+
+/// What a stored key needs at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewrap {
+    /// It is stored as it should be.
+    No,
+    /// It is in clear or under the previous KEK: wrap it under the current one.
+    Yes,
+}
+
+impl Keyring {
+    /// A keyring wrapping with `current` and still opening what `previous` wrapped.
+    pub fn new(current: Kek, previous: Option<Kek>) -> Keyring {
+        Keyring {
+            current: Some(current),
+            previous,
+        }
+    }
+
+    /// The current KEK, when there is one.
+    pub fn current(&self) -> Option<&Kek> {
+        self.current.as_ref()
+    }
+
+    /// `key` as it is stored for `case`.
+    pub fn store(&self, case: CaseId, key: &CaseKey) -> Result<StoredCaseKey, AppError> {
+        match &self.current {
+            Some(kek) => kek.wrap(case, key),
+            None => Ok(StoredCaseKey::Plain(key.clone())),
+        }
+    }
+
+    /// The key of `case` from its stored form; an error names the KEK it needs when this
+    /// keyring does not hold it.
+    pub fn open(&self, case: CaseId, stored: &StoredCaseKey) -> Result<CaseKey, AppError> {
+        match stored {
+            StoredCaseKey::Plain(key) => Ok(key.clone()),
+            StoredCaseKey::Wrapped { kek, wrapped } => self
+                .by_id(kek)
+                .ok_or_else(|| {
+                    AppError::Internal(anyhow::anyhow!(
+                        "a case key is wrapped by the key-encryption key {kek}, which this \
+                         service does not hold (--kek-file, --previous-kek-file)"
+                    ))
+                })?
+                .unwrap(case, wrapped),
+        }
+    }
+
+    /// Whether a stored key must be wrapped again under the current KEK; an error when no
+    /// KEK of this keyring wrapped it.
+    pub fn rewrap(&self, stored: &StoredCaseKey) -> Result<Rewrap, AppError> {
+        let Some(current) = &self.current else {
+            return Ok(Rewrap::No);
+        };
+        match stored {
+            StoredCaseKey::Plain(_) => Ok(Rewrap::Yes),
+            StoredCaseKey::Wrapped { kek, .. } if *kek == current.id => Ok(Rewrap::No),
+            StoredCaseKey::Wrapped { kek, .. } if self.by_id(kek).is_some() => Ok(Rewrap::Yes),
+            StoredCaseKey::Wrapped { kek, .. } => Err(AppError::Internal(anyhow::anyhow!(
+                "the store's personal-data keys are wrapped by the key-encryption key {kek}, \
+                 but this service holds {}{}: start it with the KEK file that wrapped them \
+                 (--kek-file), or with that one as --previous-kek-file to rotate",
+                current.id,
+                self.previous
+                    .as_ref()
+                    .map(|previous| format!(" and {}", previous.id))
+                    .unwrap_or_default()
+            ))),
+        }
+    }
+
+    fn by_id(&self, id: &str) -> Option<&Kek> {
+        [&self.current, &self.previous]
+            .into_iter()
+            .flatten()
+            .find(|kek| kek.id == id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
@@ -126,5 +325,48 @@ mod tests {
         assert_eq!(key.open(case, &sealed).unwrap(), complainant());
         assert!(CaseKey::generate().open(case, &sealed).is_err());
         assert!(key.open(CaseId(uuid::Uuid::now_v7()), &sealed).is_err());
+    }
+
+    #[test]
+    fn a_wrapped_key_opens_only_with_its_kek_and_case_and_rotates() {
+        let case = CaseId(uuid::Uuid::now_v7());
+        let key = CaseKey::generate();
+        let sealed = key.seal(case, &complainant()).unwrap();
+        let old = Kek::from_bytes(&[1; 32]);
+        let new = Kek::from_bytes(&[2; 32]);
+        let before = Keyring::new(old.clone(), None);
+        let stored = before.store(case, &key).unwrap();
+        let text = serde_json::to_string(&stored).unwrap();
+        assert!(!text.contains(&key.key), "the key is not stored in clear");
+        let stored: StoredCaseKey = serde_json::from_str(&text).unwrap();
+        let opened = before.open(case, &stored).unwrap();
+        assert_eq!(opened.open(case, &sealed).unwrap(), complainant());
+        assert!(before.open(CaseId(uuid::Uuid::now_v7()), &stored).is_err());
+        assert_eq!(before.rewrap(&stored).unwrap(), Rewrap::No);
+        // Another KEK alone neither opens it nor accepts the store.
+        let stranger = Keyring::new(new.clone(), None);
+        assert!(stranger.open(case, &stored).is_err());
+        assert!(stranger.rewrap(&stored).is_err());
+        // A rotation: the previous KEK opens, the current one rewraps.
+        let rotating = Keyring::new(new.clone(), Some(old));
+        assert_eq!(rotating.rewrap(&stored).unwrap(), Rewrap::Yes);
+        let rewrapped = rotating
+            .store(case, &rotating.open(case, &stored).unwrap())
+            .unwrap();
+        assert_eq!(stranger.rewrap(&rewrapped).unwrap(), Rewrap::No);
+        assert_eq!(
+            stranger
+                .open(case, &rewrapped)
+                .unwrap()
+                .open(case, &sealed)
+                .unwrap(),
+            complainant()
+        );
+        // Keys stored in clear by older versions still read, and are rewrapped.
+        let plain: StoredCaseKey =
+            serde_json::from_str(&serde_json::to_string(&key).unwrap()).unwrap();
+        assert!(matches!(plain, StoredCaseKey::Plain(_)));
+        assert_eq!(stranger.rewrap(&plain).unwrap(), Rewrap::Yes);
+        assert_eq!(Keyring::default().rewrap(&plain).unwrap(), Rewrap::No);
     }
 }

@@ -23,7 +23,7 @@ use caseledger_projections::{CaseFilter, CaseProjection, Cursor, Page, Period, S
 
 use crate::case_cache::CaseCache;
 use crate::clock::Clock;
-use crate::personal_data::CaseKey;
+use crate::personal_data::{CaseKey, Keyring, StoredCaseKey};
 use crate::storage::Storage;
 use crate::tokens::{Caller, IssuedToken, TokenRecord, Tokens};
 use crate::AppError;
@@ -33,7 +33,7 @@ use caseledger_domain::{ActorRecord, StoredEvent};
 /// lands between its load and its append.
 const MAX_CONFLICT_RETRIES: usize = 64;
 /// The most events read from a stream at once.
-const STREAM_READ_LIMIT: usize = 1_000_000;
+pub(crate) const STREAM_READ_LIMIT: usize = 1_000_000;
 /// How many cases' states the command path keeps (see [`CaseCache`]): the cases being worked on,
 /// each a full state besides whatever the case projection holds of it.
 const CASE_CACHE_CAPACITY: usize = 4_096;
@@ -79,6 +79,8 @@ pub struct App {
     /// The states commands decide on, and the per-case lock that orders them.
     case_cache: CaseCache,
     pub(crate) signing_key: std::sync::OnceLock<ed25519_dalek::SigningKey>,
+    /// The key-encryption keys that wrap per-case keys at rest (none: stored in clear).
+    key_encryption: std::sync::OnceLock<Keyring>,
     /// The position of the last checkpoint this process signed, for the webhook feed to
     /// forward it without polling the checkpoints.
     pub(crate) signed_checkpoints: tokio::sync::watch::Sender<u64>,
@@ -240,12 +242,24 @@ impl App {
             cases,
             case_cache: CaseCache::new(CASE_CACHE_CAPACITY),
             signing_key: std::sync::OnceLock::new(),
+            key_encryption: std::sync::OnceLock::new(),
             signed_checkpoints: tokio::sync::watch::Sender::new(0),
             ready_at: storage_head,
             webhooks,
             search_budget: options.search_budget,
             scan_slots: tokio::sync::Semaphore::new(scan_slots()),
         })
+    }
+
+    /// Wraps per-case keys at rest with `keyring` from now on (`serve` installs its KEK file's
+    /// key before [`App::prepare_personal_data_keys`]). Only the first call counts.
+    pub fn install_key_encryption(&self, keyring: Keyring) {
+        let _ = self.key_encryption.set(keyring);
+    }
+
+    /// The keyring in force.
+    pub(crate) fn keyring(&self) -> Keyring {
+        self.key_encryption.get().cloned().unwrap_or_default()
     }
 
     /// Whether the service is ready to serve: its case lists have caught up with the log as it
@@ -450,7 +464,7 @@ impl App {
                 // fails is never used and harms nothing.
                 self.storage
                     .personal_data_keys
-                    .put(case_id.0.as_bytes(), &key)
+                    .put(case_id.0.as_bytes(), &self.keyring().store(case_id, &key)?)
                     .await?;
                 Some(key.seal(case_id, &complainant)?)
             }
@@ -543,7 +557,7 @@ impl App {
         Ok(recorded)
     }
 
-    async fn run_command(
+    pub(crate) async fn run_command(
         &self,
         principal: Principal<'_>,
         case_id: CaseId,
@@ -684,33 +698,6 @@ impl App {
         Ok(events)
     }
 
-    /// Erases a case's complainant data (admins only): records `PersonalDataErased`, then
-    /// destroys the case's key, so the sealed copies in the log can never be opened again.
-    pub async fn erase_personal_data(
-        &self,
-        caller: &Caller,
-        case_id: CaseId,
-        idempotency: Option<Idempotency>,
-    ) -> Result<CommandOutcome, AppError> {
-        // Only admins erase: the domain's `authorize` refuses every other role, after the
-        // visibility check, so a partner asking about a case not shared with it gets the same
-        // 404 as for every other command.
-        let outcome = self
-            .execute(
-                caller,
-                case_id,
-                Command::ErasePersonalData,
-                None,
-                idempotency,
-            )
-            .await?;
-        self.storage
-            .personal_data_keys
-            .remove(case_id.0.as_bytes())
-            .await?;
-        Ok(outcome)
-    }
-
     fn actor(&self, caller: &Caller) -> Actor {
         Principal::Token(caller).actor()
     }
@@ -725,7 +712,11 @@ impl App {
     }
 
     /// Idempotency keys are per token.
-    fn scope(&self, caller: &Caller, idempotency: Option<Idempotency>) -> Option<IdempotencyKey> {
+    pub(crate) fn scope(
+        &self,
+        caller: &Caller,
+        idempotency: Option<Idempotency>,
+    ) -> Option<IdempotencyKey> {
         idempotency.map(|idempotency| IdempotencyKey {
             key: format!("{}:{}", caller.token_id, idempotency.key),
             fingerprint: idempotency.fingerprint,
@@ -733,7 +724,7 @@ impl App {
     }
 
     /// The first answer to a repeated idempotent request, or `None` for a new key.
-    async fn replay_idempotent(
+    pub(crate) async fn replay_idempotent(
         &self,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<Option<CommandOutcome>, AppError> {
@@ -852,7 +843,7 @@ impl App {
     // ----- reads --------------------------------------------------------------------------
 
     /// Folds the case's stream up to `at`; `NotFound` when the case did not exist then.
-    async fn load(
+    pub(crate) async fn load(
         &self,
         case_id: CaseId,
         at: TimeTravel,
@@ -950,14 +941,21 @@ impl App {
             ComplainantRecord::None => ComplainantView::None,
             _ if !may_see_personal_data(caller.role) => ComplainantView::Withheld,
             ComplainantRecord::Erased => ComplainantView::Erased,
+            // The register, not the version shown, says whether the data is erased: time
+            // travel to before an erasure opens nothing either, whatever keys still exist.
+            ComplainantRecord::Sealed(_) if self.is_erased(case.id).await? => {
+                ComplainantView::Erased
+            }
             ComplainantRecord::Sealed(sealed) => {
-                let key: Option<CaseKey> = self
+                let key: Option<StoredCaseKey> = self
                     .storage
                     .personal_data_keys
                     .get(case.id.0.as_bytes())
                     .await?;
                 match key {
-                    Some(key) => ComplainantView::Present(key.open(case.id, sealed)?),
+                    Some(key) => ComplainantView::Present(
+                        self.keyring().open(case.id, &key)?.open(case.id, sealed)?,
+                    ),
                     None => ComplainantView::Erased,
                 }
             }
@@ -1099,7 +1097,7 @@ impl App {
 
 /// Who runs a command: a token's holder, or the service itself.
 #[derive(Debug, Clone, Copy)]
-enum Principal<'a> {
+pub(crate) enum Principal<'a> {
     Token(&'a Caller),
     System,
 }

@@ -24,6 +24,8 @@ pub struct Storage {
     pub tokens: Keyspace,
     /// Per-case keys of complainants' personal data.
     pub personal_data_keys: Keyspace,
+    /// The erasure register: every case whose personal data is erased or being erased.
+    pub erasures: Keyspace,
     /// Counters (letter numbers).
     pub counters: Keyspace,
     /// The case projection's rows and checkpoint.
@@ -74,6 +76,7 @@ impl Storage {
         Ok(Storage {
             tokens: log.keyspace("tokens")?,
             personal_data_keys: log.keyspace("personal_data_keys")?,
+            erasures: log.keyspace("erasures")?,
             counters: log.keyspace("counters")?,
             case_projection: log.keyspace("projection.cases")?,
             checkpoints: log.keyspace("audit.checkpoints")?.fenced_by(leader.clone()),
@@ -99,6 +102,7 @@ impl Storage {
         Ok(Storage {
             tokens: log.keyspace("tokens"),
             personal_data_keys: log.keyspace("personal_data_keys"),
+            erasures: log.keyspace("erasures"),
             counters: log.keyspace("counters"),
             case_projection: log.keyspace("projection.cases"),
             checkpoints: log.keyspace("audit.checkpoints").fenced_by(leader.clone()),

@@ -8,7 +8,9 @@
 //! positions with the same hashes. The order makes an online snapshot consistent: keyspaces
 //! first, then the committed head is read, then the idempotency records and the log up to that
 //! head. Nothing a keyspace holds can refer past the log it travels with, and no idempotency
-//! record names an event the snapshot lacks.
+//! record names an event the snapshot lacks. A [`Revocation`] reads one keyspace (data keys)
+//! after that head, leaving out every key that a register keyspace names: a register entry
+//! written before an event means the snapshot never holds both that event and the key.
 //!
 //! Both sides verify: the reader walks the chain as it reads (a broken source stops the copy at
 //! the first bad position), and the importer checks positions, stream versions and the chain
@@ -176,10 +178,27 @@ pub trait LogRows: Send {
     async fn next_page(&mut self, limit: usize) -> Result<Vec<LogRow>, StoreError>;
 }
 
+/// A keyspace whose entries a snapshot leaves out when a register keyspace names them: the
+/// keys of `keys` whose key is the rest of a `register` key after `register_prefix`.
+///
+/// The reader reads `keys` last, after the committed head and after the register, so when the
+/// caller writes a register entry durably before the event that revokes a key, a snapshot
+/// that holds the event never holds the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// The keyspace of revocable entries.
+    pub keys: String,
+    /// The keyspace that names revoked ones.
+    pub register: String,
+    /// The prefix of the register keys that name a revoked key.
+    pub register_prefix: Vec<u8>,
+}
+
 /// Reads a whole store as snapshot records, verifying the chain on the way.
 pub struct SnapshotReader {
     source: std::sync::Arc<dyn SnapshotSource>,
     skip: Vec<String>,
+    revocation: Option<Revocation>,
     stage: Stage,
     verifier: ChainVerifier,
     counts: SnapshotCounts,
@@ -191,6 +210,10 @@ enum Stage {
     Keyspaces {
         names: Vec<String>,
         index: usize,
+        after: Option<Vec<u8>>,
+    },
+    Revocable {
+        revoked: std::collections::HashSet<Vec<u8>>,
         after: Option<Vec<u8>>,
     },
     Idempotency {
@@ -222,11 +245,19 @@ impl SnapshotReader {
         SnapshotReader {
             source,
             skip: skip.iter().map(|name| (*name).to_owned()).collect(),
+            revocation: None,
             stage: Stage::Begin,
             verifier: ChainVerifier::new(),
             counts: SnapshotCounts::default(),
             head: Head::EMPTY,
         }
+    }
+
+    /// This reader, reading `revocation.keys` after the head and without the keys its
+    /// register names.
+    pub fn revoking(mut self, revocation: Revocation) -> SnapshotReader {
+        self.revocation = Some(revocation);
+        self
     }
 
     /// The head the log is read up to, once the keyspaces are read ([`Head::EMPTY`] before).
@@ -251,6 +282,11 @@ impl SnapshotReader {
                         .await?
                         .into_iter()
                         .filter(|name| !self.skip.contains(name))
+                        .filter(|name| {
+                            self.revocation
+                                .as_ref()
+                                .is_none_or(|revocation| &revocation.keys != name)
+                        })
                         .collect();
                     self.stage = Stage::Keyspaces {
                         names,
@@ -270,7 +306,19 @@ impl SnapshotReader {
                         // Every keyspace is read: the log is copied up to the head that is
                         // committed now, so nothing read so far refers past it.
                         self.head = self.source.committed_head().await?;
-                        self.stage = Stage::Idempotency { after: None };
+                        self.stage = match self.revocation.clone() {
+                            // The register after the head, the revocable keys after the
+                            // register: what the log up to the head revoked is left out.
+                            Some(revocation) => Stage::Revocable {
+                                revoked: revoked_keys(
+                                    std::sync::Arc::clone(&self.source),
+                                    &revocation,
+                                )
+                                .await?,
+                                after: None,
+                            },
+                            None => Stage::Idempotency { after: None },
+                        };
                         continue;
                     };
                     let page = self
@@ -295,6 +343,35 @@ impl SnapshotReader {
                             })
                             .collect(),
                     ));
+                }
+                Stage::Revocable { revoked, after } => {
+                    let Some(revocation) = self.revocation.clone() else {
+                        self.stage = Stage::Idempotency { after: None };
+                        continue;
+                    };
+                    let page = self
+                        .source
+                        .keyspace_page(&revocation.keys, after.take(), SNAPSHOT_PAGE)
+                        .await?;
+                    let done = page.len() < SNAPSHOT_PAGE;
+                    *after = page.last().map(|(key, _)| key.clone());
+                    let records: Vec<SnapshotRecord> = page
+                        .into_iter()
+                        .filter(|(key, _)| !revoked.contains(key))
+                        .map(|(key, value)| SnapshotRecord::Keyspace {
+                            space: revocation.keys.clone(),
+                            key,
+                            value,
+                        })
+                        .collect();
+                    if done {
+                        self.stage = Stage::Idempotency { after: None };
+                    }
+                    if records.is_empty() {
+                        continue;
+                    }
+                    self.counts.keyspace_entries += records.len() as u64;
+                    return Ok(Some(records));
                 }
                 Stage::Idempotency { after } => {
                     let page = self
@@ -382,6 +459,29 @@ impl SnapshotReader {
             version: row.version,
             envelope,
         })
+    }
+}
+
+/// The keys the register of `revocation` names, read whole.
+async fn revoked_keys(
+    source: std::sync::Arc<dyn SnapshotSource>,
+    revocation: &Revocation,
+) -> Result<std::collections::HashSet<Vec<u8>>, StoreError> {
+    let mut revoked = std::collections::HashSet::new();
+    let mut after = None;
+    loop {
+        let page = source
+            .keyspace_page(&revocation.register, after.take(), SNAPSHOT_PAGE)
+            .await?;
+        let full = page.len() == SNAPSHOT_PAGE;
+        after = page.last().map(|(key, _)| key.clone());
+        revoked.extend(page.into_iter().filter_map(|(key, _)| {
+            key.strip_prefix(revocation.register_prefix.as_slice())
+                .map(<[u8]>::to_vec)
+        }));
+        if !full {
+            return Ok(revoked);
+        }
     }
 }
 

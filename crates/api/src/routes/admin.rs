@@ -1,23 +1,27 @@
 //! `/v1/admin/*`: operations on the whole store — the online backup stream that
-//! `caseledger backup --url` writes to a directory.
+//! `caseledger backup --url` writes to a directory, and the erasure register that
+//! `caseledger restore --erasures` applies to a restored store.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use caseledger_store::import::SnapshotReader;
 
 use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::guards::WholeLogPermit;
 use crate::openapi::ReadProblems;
+use crate::types::{ErasureEntry, ErasureRegisterResponse};
 use crate::AppState;
 
 /// The admin routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/admin/backup", get(backup))
+    Router::new()
+        .route("/v1/admin/backup", get(backup))
+        .route("/v1/admin/erasures", get(list_erasures))
 }
 
 /// A consistent snapshot of the whole store as NDJSON, streamed while the service keeps
@@ -28,7 +32,10 @@ pub fn router() -> Router<AppState> {
 /// the counts. The chain is verified while reading; a broken chain ends the stream early, so a
 /// snapshot without its `end` record is incomplete. Write it with
 /// `caseledger backup --url … --token-file … --out DIR`; it holds tokens' hashes, webhook
-/// secrets and the sealed personal-data keys, so keep it as safe as the store.
+/// secrets and the personal-data keys (wrapped by the key-encryption key, which is not in it),
+/// so keep it as safe as the store. The keys are read after the head and the erasure register,
+/// and the key of every case in the register is left out: a backup never holds both an
+/// erasure and its key.
 ///
 /// Roles: admin.
 #[utoipa::path(get, path = "/v1/admin/backup", tag = "admin", security(("bearer" = [])),
@@ -60,6 +67,31 @@ struct RunningBackup {
     state: AppState,
     token_id: uuid::Uuid,
     _slot: WholeLogPermit,
+}
+
+/// The erasure register: every case whose complainant data was erased, with the time and log
+/// position of its `PersonalDataErased`, in log order; no personal data. Save it and give it
+/// to `caseledger restore --erasures FILE` so that a restored older backup destroys the keys
+/// of cases erased after it was taken.
+///
+/// Roles: admin.
+#[utoipa::path(get, path = "/v1/admin/erasures", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, description = "The erasure register.", body = ErasureRegisterResponse), ReadProblems))]
+pub async fn list_erasures(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<ErasureRegisterResponse>, ApiError> {
+    let erasures = state.app.erasures(&caller).await?;
+    Ok(Json(ErasureRegisterResponse {
+        erasures: erasures
+            .into_iter()
+            .map(|erasure| ErasureEntry {
+                case_id: erasure.case_id,
+                erased_at: erasure.erased_at,
+                position: erasure.position,
+            })
+            .collect(),
+    }))
 }
 
 async fn next_chunk(

@@ -380,10 +380,16 @@ pub async fn reopen_case(
 /// destroyed, so every sealed copy in the log becomes unreadable, while the chain — which
 /// covers only the sealed form — still verifies. No body.
 ///
+/// The erasure is complete when this answers: the key is gone, durably, and the case is in
+/// the erasure register (`GET /v1/admin/erasures`); no read decrypts its data again, not even
+/// `?at_version=`/`?as_of=` of a version before the erasure. A repeat makes sure the key is
+/// gone before it answers: `409` with `rule` `personal_data_already_erased`, or, with the same
+/// `Idempotency-Key`, the first answer again.
+///
 /// Roles: admin.
 #[utoipa::path(post, path = "/v1/cases/{id}/erase-personal-data", tag = "commands", security(("bearer" = [])),
     params(CaseIdParam, crate::openapi::CommandHeaderParams),
-    responses((status = 200, description = "Erased.", body = CommandResponse), CommandProblems))]
+    responses((status = 200, description = "Erased: the key is gone.", body = CommandResponse), CommandProblems))]
 pub async fn erase_personal_data(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
