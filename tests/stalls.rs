@@ -111,7 +111,9 @@ async fn searches_over_twenty_thousand_cases_stall_nothing() {
                 search_budget: budget,
                 ..AppOptions::default()
             },
-            |_| {},
+            // Reads that wait for a command's position wait long enough for a busy CI machine;
+            // the test's bound on the writer is the total time below.
+            |config| config.read_wait = Duration::from_secs(5),
         )
         .await,
     );
@@ -564,6 +566,10 @@ async fn history_and_replay_of_a_case_with_5000_large_notes_stream_in_bounded_me
     assert_eq!(page["steps"][0]["event"]["version"], 11);
     assert_eq!(page["steps"][1]["case"]["version"], 12);
     assert_eq!(page["next_after_version"], 12);
+    // The step's case carries every note so far (version 12: the opening and 11 notes).
+    let notes = page["steps"][1]["case"]["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 11);
+    assert_eq!(notes[10]["text"], text.as_str());
     service.stop();
 }
 
@@ -638,4 +644,73 @@ async fn history_pages_carry_a_cursor_and_end_with_null() {
         )
         .await;
     assert_problem(refused, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn a_streamed_replay_and_its_pages_agree() {
+    let app = spawn_app().await;
+    let opened = app
+        .post("/v1/cases", &app.admin_token, &valid_case_body())
+        .await;
+    let case = expect_status(opened, StatusCode::CREATED).await["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for index in 0..3 {
+        let response = app
+            .post(
+                &format!("/v1/cases/{case}/notes"),
+                &app.admin_token,
+                &json!({"text": format!("note {index}")}),
+            )
+            .await;
+        expect_status(response, StatusCode::OK).await;
+    }
+    let assigned = app
+        .post(
+            &format!("/v1/cases/{case}/assign"),
+            &app.admin_token,
+            &json!({"officer": "li.wei"}),
+        )
+        .await;
+    expect_status(assigned, StatusCode::OK).await;
+    let (auditor, _) = new_token(&app, "auditor").await;
+
+    let whole: Value = expect_status(
+        app.get(&format!("/v1/cases/{case}/replay"), &auditor).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(whole.get("next_after_version").is_none(), "the v1 shape");
+    let steps = whole["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5);
+    for (index, step) in steps.iter().enumerate() {
+        let version = index as u64 + 1;
+        assert_eq!(step["event"]["version"], version);
+        assert_eq!(step["case"]["version"], version);
+        assert!(step["case"].get("complainant").is_none());
+    }
+    assert_eq!(steps[0]["case"]["notes"], json!([]));
+    assert_eq!(steps[3]["case"]["notes"][2]["text"], "note 2");
+    assert_eq!(steps[4]["case"]["assignee"], "li.wei");
+
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Value = expect_status(
+            app.get(
+                &format!("/v1/cases/{case}/replay?after_version={after}&limit=2"),
+                &auditor,
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        paged.extend(page["steps"].as_array().unwrap().iter().cloned());
+        match page["next_after_version"].as_u64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(&paged, steps);
 }

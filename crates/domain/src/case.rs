@@ -406,6 +406,40 @@ impl Case {
         self.closed_at.is_some()
     }
 
+    /// A copy of the case without its notes, the one part of a case that grows without a
+    /// rule's limit on what kind of event adds to it: what a view that shows the notes from the
+    /// original (by reference) copies, such as each step of a replay.
+    pub fn clone_without_notes(&self) -> Case {
+        Case {
+            id: self.id,
+            version: self.version,
+            opened: self.opened,
+            title: self.title.clone(),
+            category: self.category,
+            description: self.description.clone(),
+            source: self.source,
+            employer: self.employer.clone(),
+            region: self.region.clone(),
+            industry: self.industry.clone(),
+            workers_affected: self.workers_affected,
+            complainant: self.complainant.clone(),
+            opened_at: self.opened_at,
+            updated_at: self.updated_at,
+            assignee: self.assignee.clone(),
+            findings: self.findings.clone(),
+            letters: self.letters.clone(),
+            escalation: self.escalation.clone(),
+            shared_with: self.shared_with.clone(),
+            referrals: self.referrals.clone(),
+            feedback: self.feedback.clone(),
+            notes: Vec::new(),
+            closed_at: self.closed_at,
+            outcome: self.outcome,
+            closing_summary: self.closing_summary.clone(),
+            reopened_count: self.reopened_count,
+        }
+    }
+
     /// Whether the case is shared with `department`.
     pub fn is_shared_with(&self, department: &Department) -> bool {
         self.shared_with.contains(department)

@@ -113,7 +113,7 @@ pub fn search_text_problem(q: &str) -> Option<String> {
 }
 
 /// How long one slice of a list's scan holds the projection's read lock at most (give or take
-/// the [`CLOCK_EVERY_ROWS`] rows between two looks at the clock).
+/// the few rows between two looks at the clock).
 pub const SCAN_SLICE: Duration = Duration::from_millis(2);
 
 /// How many rows a scan checks between two looks at the clock.

@@ -352,22 +352,25 @@ pub async fn replay_case(
     let slot = state.guards.whole_log_read(caller.token_id)?;
     let include_notes = caller.role != Role::Partner;
     if let Some(limit) = page {
-        let mut steps = Vec::new();
+        let mut body = format!("{{\"case_id\":\"{}\",\"steps\":[", id.0).into_bytes();
+        let mut written = Ok(());
         let folded = state
             .app
             .replay_next(&mut cursor, limit, |event, case| {
-                steps.push(ReplayStepView {
-                    event: event.clone(),
-                    case: CaseResponse::summary(case.clone(), include_notes),
-                });
+                if written.is_ok() {
+                    if body.last() != Some(&b'[') {
+                        body.push(b',');
+                    }
+                    written = write_step(&mut body, event, case, include_notes);
+                }
             })
             .await?;
-        return Ok(Json(ReplayResponse {
-            case_id: id.0,
-            steps,
-            next_after_version: Some((folded >= limit).then(|| cursor.version())),
-        })
-        .into_response());
+        written.map_err(|error| ApiError::internal(&error))?;
+        let next = (folded >= limit).then(|| cursor.version());
+        body.extend_from_slice(b"],\"next_after_version\":");
+        serde_json::to_writer(&mut body, &next).map_err(|error| ApiError::internal(&error))?;
+        body.push(b'}');
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
     }
     let head = format!("{{\"case_id\":\"{}\",\"steps\":[", id.0);
     let stream = futures_util::stream::unfold(
@@ -387,6 +390,49 @@ pub async fn replay_case(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// A note as a replay step shows it, borrowed from the folded case.
+#[derive(Serialize)]
+struct NoteRef<'a> {
+    text: &'a str,
+    added_at: &'a chrono::DateTime<chrono::Utc>,
+}
+
+/// Writes one step, `{"event":…,"case":…}`, as [`ReplayStepView`] would serialize it, except
+/// that the case's `notes` come last: the view is built from a copy of the case without its
+/// notes, and the notes are written from the folded case by reference, so a step copies no
+/// note however many the case holds.
+fn write_step(
+    out: &mut Vec<u8>,
+    event: &Envelope,
+    case: &caseledger_domain::Case,
+    include_notes: bool,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"event\":");
+    serde_json::to_writer(&mut *out, event)?;
+    out.extend_from_slice(b",\"case\":");
+    serde_json::to_writer(
+        &mut *out,
+        &CaseResponse::summary(case.clone_without_notes(), false),
+    )?;
+    if include_notes {
+        // The view is a JSON object: replace its closing brace with the notes and close it.
+        out.pop();
+        out.extend_from_slice(b",\"notes\":");
+        let notes: Vec<NoteRef<'_>> = case
+            .notes
+            .iter()
+            .map(|note| NoteRef {
+                text: &note.text,
+                added_at: &note.added_at,
+            })
+            .collect();
+        serde_json::to_writer(&mut *out, &notes)?;
+        out.push(b'}');
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// A streamed replay in progress.
@@ -424,11 +470,7 @@ async fn next_replay_chunk(
                 chunk.push(b',');
             }
             *first = false;
-            let step = ReplayStepView {
-                event: event.clone(),
-                case: CaseResponse::summary(case.clone(), include_notes),
-            };
-            failed = serde_json::to_writer(&mut chunk, &step).is_err();
+            failed = write_step(&mut chunk, event, case, include_notes).is_err();
         })
         .await;
     match folded {
