@@ -15,6 +15,7 @@ mod bad_input;
 mod concurrency;
 mod crash;
 mod deploy;
+mod egress;
 mod lifecycle;
 mod openapi;
 mod postgres;

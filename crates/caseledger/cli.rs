@@ -17,7 +17,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use caseledger_domain::CaseId;
 
-use caseledger_app::webhooks::{InvalidSchedule, RetrySchedule};
+use caseledger_app::webhooks::{parse_cidr, InvalidSchedule, IpNet, RetrySchedule};
 
 use crate::config::{parse_duration, parse_size, Overrides, StoreSelection};
 use crate::transfer::Location;
@@ -232,6 +232,24 @@ pub struct ServeArgs {
     )]
     pub webhook_retry_schedule: Option<RetrySchedule>,
 
+    /// An internal address range webhooks may reach all the same, e.g. 10.20.0.0/16 or
+    /// 127.0.0.0/8 (repeat the flag, or separate with commas). Without it, deliveries to
+    /// loopback, private, link-local, CGNAT, unspecified, multicast and reserved addresses are
+    /// refused [config: webhooks.allow_cidrs] [default: none]
+    #[arg(
+        long = "webhook-allow-cidr",
+        env = "CASELEDGER_WEBHOOK_ALLOW_CIDR",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_cidr_arg
+    )]
+    pub webhook_allow_cidr: Vec<IpNet>,
+
+    /// Refuse webhook endpoints that are not https (at registration and at every delivery)
+    /// [config: webhooks.require_https] [default: false]
+    #[arg(long, env = "CASELEDGER_WEBHOOK_REQUIRE_HTTPS")]
+    pub webhook_require_https: bool,
+
     /// Refuse commands (503 with Retry-After) while the data dir's filesystem has less free
     /// space than this, e.g. 64MiB, 1GiB, or bytes; 0 turns the reserve off. Embedded store
     /// only [config: store.min_free_space_bytes] [default: 64MiB]
@@ -383,6 +401,9 @@ impl ServeArgs {
             deadline_scan_interval: self.deadline_scan_interval,
             signing_key: self.signing_key.clone(),
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
+            webhook_allow_cidrs: (!self.webhook_allow_cidr.is_empty())
+                .then(|| self.webhook_allow_cidr.clone()),
+            webhook_require_https: self.webhook_require_https.then_some(true),
             min_free_space_bytes: self.min_free_space,
             case_cache_bytes: self.case_cache,
             sled_cache_bytes: self.sled_cache,
@@ -390,6 +411,10 @@ impl ServeArgs {
             body_read_timeout: self.body_read_timeout,
         }
     }
+}
+
+fn parse_cidr_arg(text: &str) -> Result<IpNet, String> {
+    parse_cidr(text)
 }
 
 fn parse_retry_schedule(text: &str) -> Result<RetrySchedule, String> {
@@ -471,7 +496,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 13);
+        assert_eq!(checked, 15);
     }
 
     #[test]
@@ -495,6 +520,11 @@ mod tests {
             "/etc/key",
             "--webhook-retry-schedule",
             "0s,1s,1m",
+            "--webhook-allow-cidr",
+            "127.0.0.0/8",
+            "--webhook-allow-cidr",
+            "10.20.0.0/16,::1",
+            "--webhook-require-https",
             "--min-free-space",
             "1GiB",
             "--case-cache",
@@ -525,6 +555,16 @@ mod tests {
             overrides.webhook_retry_schedule.unwrap().to_string(),
             "0s,1s,1m"
         );
+        assert_eq!(
+            overrides
+                .webhook_allow_cidrs
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["127.0.0.0/8", "10.20.0.0/16", "::1/128"]
+        );
+        assert_eq!(overrides.webhook_require_https, Some(true));
         assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
         assert_eq!(overrides.case_cache_bytes, Some(8 * 1024 * 1024));
         assert_eq!(overrides.sled_cache_bytes, Some(16 * 1024 * 1024));
@@ -543,6 +583,7 @@ mod tests {
             ("--deadline-scan-interval", "soon"),
             ("--log-format", "xml"),
             ("--webhook-retry-schedule", "5s,soon"),
+            ("--webhook-allow-cidr", "intranet"),
             ("--min-free-space", "64MB"),
             ("--case-cache", "lots"),
             ("--header-read-timeout", "soon"),

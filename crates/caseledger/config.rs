@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use caseledger_api::ApiConfig;
-use caseledger_app::webhooks::{RetrySchedule, DEFAULT_RETRY_SCHEDULE};
+use caseledger_app::webhooks::{
+    parse_cidr, EgressPolicy, IpNet, RetrySchedule, DEFAULT_RETRY_SCHEDULE,
+};
 use caseledger_domain::{Department, LetterKind, Policy, PolicyError, Tier};
 use serde::{Deserialize, Serialize};
 
@@ -61,12 +63,18 @@ pub struct WebhooksConfig {
     /// Delays before each attempt at one message, comma-separated. Default
     /// `0s,5s,5m,30m,2h,5h,10h,10h`.
     pub retry_schedule: String,
+    /// Internal address ranges (CIDRs) deliveries may reach all the same. Default: none.
+    pub allow_cidrs: Vec<String>,
+    /// Whether endpoints must be https. Default `false`.
+    pub require_https: bool,
 }
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
         WebhooksConfig {
             retry_schedule: DEFAULT_RETRY_SCHEDULE.to_owned(),
+            allow_cidrs: Vec::new(),
+            require_https: false,
         }
     }
 }
@@ -339,6 +347,10 @@ pub struct Overrides {
     pub signing_key: Option<PathBuf>,
     /// `--webhook-retry-schedule`.
     pub webhook_retry_schedule: Option<RetrySchedule>,
+    /// `--webhook-allow-cidr`, when given at least once.
+    pub webhook_allow_cidrs: Option<Vec<IpNet>>,
+    /// `--webhook-require-https`, when given.
+    pub webhook_require_https: Option<bool>,
     /// `--min-free-space`, in bytes.
     pub min_free_space_bytes: Option<u64>,
     /// `--case-cache`, in bytes.
@@ -396,6 +408,8 @@ pub struct Settings {
     pub signing_key: Option<PathBuf>,
     /// The delays before each attempt to deliver one webhook message.
     pub webhook_retry_schedule: RetrySchedule,
+    /// Where webhooks may be delivered.
+    pub webhook_egress: EgressPolicy,
     /// Commands are refused while the data dir's filesystem has less free space (embedded
     /// store; 0: no reserve).
     pub min_free_space_bytes: u64,
@@ -535,6 +549,21 @@ impl Config {
                     ConfigError::new("webhooks.retry_schedule", format!("{error}"))
                 })?,
             };
+        let webhook_egress = EgressPolicy {
+            allowed: match overrides.webhook_allow_cidrs {
+                Some(cidrs) => cidrs,
+                None => self
+                    .webhooks
+                    .allow_cidrs
+                    .iter()
+                    .map(|text| parse_cidr(text))
+                    .collect::<Result<_, _>>()
+                    .map_err(|message| ConfigError::new("webhooks.allow_cidrs", message))?,
+            },
+            require_https: overrides
+                .webhook_require_https
+                .unwrap_or(self.webhooks.require_https),
+        };
         Ok(Settings {
             listen: overrides.listen.unwrap_or(self.listen),
             data_dir: overrides.data_dir.unwrap_or(self.data_dir),
@@ -547,6 +576,7 @@ impl Config {
             deadline_scan_interval,
             signing_key: overrides.signing_key.or(self.signing_key),
             webhook_retry_schedule,
+            webhook_egress,
             min_free_space_bytes: overrides
                 .min_free_space_bytes
                 .unwrap_or(self.store.min_free_space_bytes),
@@ -897,6 +927,8 @@ mod tests {
             deadline_scan_interval: Some(Duration::from_secs(5)),
             signing_key: Some(PathBuf::from("/etc/caseledger/key")),
             webhook_retry_schedule: Some("1s,1m".parse().unwrap()),
+            webhook_allow_cidrs: Some(vec![parse_cidr("127.0.0.0/8").unwrap()]),
+            webhook_require_https: Some(true),
             min_free_space_bytes: Some(0),
             case_cache_bytes: Some(1024),
             sled_cache_bytes: Some(2048),
@@ -1068,6 +1100,38 @@ mod tests {
         let error = error_of("[webhooks]\nretry_schedule = \"0s,soon\"\n");
         assert_eq!(error.key, "webhooks.retry_schedule");
         assert!(error.message.contains("soon"), "{error}");
+    }
+
+    #[test]
+    fn webhook_egress_comes_from_the_flags_the_file_or_the_default() {
+        let default = Config::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(default.webhook_egress, EgressPolicy::default());
+        let config = Config::from_toml(
+            "[webhooks]\nallow_cidrs = [\"127.0.0.0/8\", \"fd00::/8\"]\nrequire_https = true\n",
+        )
+        .unwrap();
+        let from_file = config.clone().resolve(Overrides::default()).unwrap();
+        assert_eq!(
+            from_file.webhook_egress.allowed,
+            [
+                parse_cidr("127.0.0.0/8").unwrap(),
+                parse_cidr("fd00::/8").unwrap()
+            ]
+        );
+        assert!(from_file.webhook_egress.require_https);
+        let from_flag = config
+            .resolve(Overrides {
+                webhook_allow_cidrs: Some(vec![parse_cidr("10.0.0.0/8").unwrap()]),
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(
+            from_flag.webhook_egress.allowed,
+            [parse_cidr("10.0.0.0/8").unwrap()]
+        );
+        let error = error_of("[webhooks]\nallow_cidrs = [\"intranet\"]\n");
+        assert_eq!(error.key, "webhooks.allow_cidrs");
+        assert!(error.message.contains("intranet"), "{error}");
     }
 
     #[test]

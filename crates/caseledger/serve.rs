@@ -165,6 +165,7 @@ impl Server {
         app.install_signing_key(signing_key);
         app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
             schedule: settings.webhook_retry_schedule.clone(),
+            egress: settings.webhook_egress.clone(),
             ..caseledger_app::webhooks::DeliveryConfig::default()
         });
         let app = Arc::new(app);
