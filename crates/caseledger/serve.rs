@@ -134,9 +134,14 @@ impl Server {
                     .context("cannot open the store")?
             }
             // The data dir still holds this instance's signing key and first admin token file.
-            StoreSelection::Postgres(url) => Storage::open_postgres(url)
-                .await
-                .with_context(|| format!("cannot open the store {}", settings.store))?,
+            StoreSelection::Postgres(url) => {
+                if let Some(warning) = caseledger_store::postgres_sslmode_warning(url) {
+                    tracing::warn!("{warning}");
+                }
+                Storage::open_postgres(url)
+                    .await
+                    .with_context(|| format!("cannot open the store {}", settings.store))?
+            }
         };
         let app = App::with_options(
             storage,

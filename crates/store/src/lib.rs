@@ -43,6 +43,7 @@ pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
 pub use lease::Lease;
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
+pub use postgres_tls::postgres_sslmode_warning;
 pub use sled_log::{
     SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES, DEFAULT_SLED_CACHE_BYTES,
 };
