@@ -23,4 +23,5 @@ mod privacy;
 mod resilience;
 mod roles;
 mod serve_process;
+mod smaller;
 mod support;

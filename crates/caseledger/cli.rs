@@ -46,6 +46,10 @@ pub struct Cli {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start; boxing the serve flags would only add noise"
+)]
 pub enum Command {
     /// Run the service: the HTTP API over the event log in the data dir.
     ///
@@ -250,6 +254,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CASELEDGER_WEBHOOK_REQUIRE_HTTPS")]
     pub webhook_require_https: bool,
 
+    /// A file holding the bearer token GET /metrics then requires (401 without it), read at
+    /// start [config: metrics_token_file] [default: /metrics is open]
+    #[arg(long, env = "CASELEDGER_METRICS_TOKEN_FILE", value_name = "FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
     /// Refuse commands (503 with Retry-After) while the data dir's filesystem has less free
     /// space than this, e.g. 64MiB, 1GiB, or bytes; 0 turns the reserve off. Embedded store
     /// only [config: store.min_free_space_bytes] [default: 64MiB]
@@ -404,6 +413,7 @@ impl ServeArgs {
             webhook_allow_cidrs: (!self.webhook_allow_cidr.is_empty())
                 .then(|| self.webhook_allow_cidr.clone()),
             webhook_require_https: self.webhook_require_https.then_some(true),
+            metrics_token_file: self.metrics_token_file.clone(),
             min_free_space_bytes: self.min_free_space,
             case_cache_bytes: self.case_cache,
             sled_cache_bytes: self.sled_cache,
@@ -496,7 +506,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 15);
+        assert_eq!(checked, 16);
     }
 
     #[test]
@@ -525,6 +535,8 @@ mod tests {
             "--webhook-allow-cidr",
             "10.20.0.0/16,::1",
             "--webhook-require-https",
+            "--metrics-token-file",
+            "/etc/caseledger/metrics-token",
             "--min-free-space",
             "1GiB",
             "--case-cache",
@@ -565,6 +577,10 @@ mod tests {
             ["127.0.0.0/8", "10.20.0.0/16", "::1/128"]
         );
         assert_eq!(overrides.webhook_require_https, Some(true));
+        assert_eq!(
+            overrides.metrics_token_file,
+            Some(PathBuf::from("/etc/caseledger/metrics-token"))
+        );
         assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
         assert_eq!(overrides.case_cache_bytes, Some(8 * 1024 * 1024));
         assert_eq!(overrides.sled_cache_bytes, Some(16 * 1024 * 1024));

@@ -42,6 +42,9 @@ pub struct Config {
     /// Ed25519 key that signs audit checkpoints. Default: none (a key is kept in the data dir).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<PathBuf>,
+    /// A file holding the bearer token `/metrics` requires. Default: none (`/metrics` is open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token_file: Option<PathBuf>,
     /// Known partner departments. Default: the nine of contract §4.
     pub departments: Vec<Department>,
     /// Which event log to use.
@@ -177,6 +180,7 @@ impl Default for Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             data_dir: PathBuf::from("./caseledger-data"),
             signing_key: None,
+            metrics_token_file: None,
             // The contract's order, which reads better in the file than the domain's sorted set;
             // a test checks that the two agree.
             departments: [
@@ -351,6 +355,8 @@ pub struct Overrides {
     pub webhook_allow_cidrs: Option<Vec<IpNet>>,
     /// `--webhook-require-https`, when given.
     pub webhook_require_https: Option<bool>,
+    /// `--metrics-token-file`.
+    pub metrics_token_file: Option<PathBuf>,
     /// `--min-free-space`, in bytes.
     pub min_free_space_bytes: Option<u64>,
     /// `--case-cache`, in bytes.
@@ -410,6 +416,8 @@ pub struct Settings {
     pub webhook_retry_schedule: RetrySchedule,
     /// Where webhooks may be delivered.
     pub webhook_egress: EgressPolicy,
+    /// The file holding the token `/metrics` requires, when it requires one.
+    pub metrics_token_file: Option<PathBuf>,
     /// Commands are refused while the data dir's filesystem has less free space (embedded
     /// store; 0: no reserve).
     pub min_free_space_bytes: u64,
@@ -577,6 +585,7 @@ impl Config {
             signing_key: overrides.signing_key.or(self.signing_key),
             webhook_retry_schedule,
             webhook_egress,
+            metrics_token_file: overrides.metrics_token_file.or(self.metrics_token_file),
             min_free_space_bytes: overrides
                 .min_free_space_bytes
                 .unwrap_or(self.store.min_free_space_bytes),
@@ -929,6 +938,7 @@ mod tests {
             webhook_retry_schedule: Some("1s,1m".parse().unwrap()),
             webhook_allow_cidrs: Some(vec![parse_cidr("127.0.0.0/8").unwrap()]),
             webhook_require_https: Some(true),
+            metrics_token_file: Some(PathBuf::from("/etc/caseledger/metrics-token")),
             min_free_space_bytes: Some(0),
             case_cache_bytes: Some(1024),
             sled_cache_bytes: Some(2048),

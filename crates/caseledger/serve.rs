@@ -196,6 +196,9 @@ impl Server {
         if let Some(metrics) = metrics {
             state = state.with_metrics(metrics);
         }
+        if let Some(path) = &settings.metrics_token_file {
+            state = state.with_metrics_token(read_metrics_token(path)?);
+        }
         Ok(Server {
             listener,
             local_addr,
@@ -363,6 +366,19 @@ async fn run_metrics_upkeep(metrics: PrometheusHandle) {
         interval.tick().await;
         metrics.run_upkeep();
     }
+}
+
+/// The token in `path` (the file's text, trimmed), which `/metrics` then requires; an empty
+/// file is refused, since it would make the empty token the password.
+fn read_metrics_token(path: &Path) -> anyhow::Result<caseledger_api::MetricsToken> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the metrics token file {}", path.display()))?;
+    anyhow::ensure!(
+        text.trim().len() >= 16,
+        "the metrics token file {} must hold a token of at least 16 characters",
+        path.display()
+    );
+    Ok(caseledger_api::MetricsToken::new(text.trim()))
 }
 
 #[cfg(test)]
