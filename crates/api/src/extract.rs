@@ -46,7 +46,7 @@ impl FromRequestParts<AppState> for Authenticated {
             })?;
         state
             .app
-            .authenticate(token)
+            .check_token(token)?
             .map(Authenticated)
             .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
     }

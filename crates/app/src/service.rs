@@ -204,7 +204,11 @@ impl App {
         clock: Arc<dyn Clock>,
         options: AppOptions,
     ) -> Result<App, AppError> {
-        let tokens = Tokens::load(storage.tokens.clone()).await?;
+        let tokens = if storage.shared {
+            Tokens::load_shared(storage.tokens.clone()).await?
+        } else {
+            Tokens::load(storage.tokens.clone()).await?
+        };
         let storage_head = storage.log.head().position;
         let cases = CaseProjection::load_with_budget(
             storage.case_projection.clone(),
@@ -285,9 +289,18 @@ impl App {
 
     // ----- tokens -------------------------------------------------------------------------
 
-    /// The caller a bearer token stands for.
+    /// The caller a bearer token stands for; `None` when it is unknown or revoked, or when
+    /// this instance cannot vouch for its tokens now (see [`App::check_token`]).
     pub fn authenticate(&self, token: &str) -> Option<Caller> {
-        self.tokens.authenticate(token)
+        self.tokens.check(token).ok().flatten()
+    }
+
+    /// The caller a bearer token stands for (`None`: unknown or revoked); `Unavailable` (503)
+    /// when this instance shares its store with others and has not managed to re-read the
+    /// tokens for longer than [`crate::tokens::TOKEN_TRUST_WINDOW`]: it fails closed rather
+    /// than honour a token that may have been revoked through another instance.
+    pub fn check_token(&self, token: &str) -> Result<Option<Caller>, AppError> {
+        self.tokens.check(token)
     }
 
     /// Re-reads the tokens and the webhook endpoints from a store shared with other instances.
