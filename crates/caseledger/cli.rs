@@ -259,6 +259,16 @@ pub struct ServeArgs {
     #[arg(long, env = "CASELEDGER_METRICS_TOKEN_FILE", value_name = "FILE")]
     pub metrics_token_file: Option<PathBuf>,
 
+    /// How long an Idempotency-Key replays its first answer, e.g. 168h; at least 24h; older
+    /// records are removed every hour [config: limits.idempotency_ttl_hours] [default: 168h]
+    #[arg(
+        long,
+        env = "CASELEDGER_IDEMPOTENCY_TTL",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub idempotency_ttl: Option<Duration>,
+
     /// Refuse commands (503 with Retry-After) while the data dir's filesystem has less free
     /// space than this, e.g. 64MiB, 1GiB, or bytes; 0 turns the reserve off. Embedded store
     /// only [config: store.min_free_space_bytes] [default: 64MiB]
@@ -414,6 +424,7 @@ impl ServeArgs {
                 .then(|| self.webhook_allow_cidr.clone()),
             webhook_require_https: self.webhook_require_https.then_some(true),
             metrics_token_file: self.metrics_token_file.clone(),
+            idempotency_ttl: self.idempotency_ttl,
             min_free_space_bytes: self.min_free_space,
             case_cache_bytes: self.case_cache,
             sled_cache_bytes: self.sled_cache,
@@ -506,7 +517,7 @@ mod tests {
             );
             checked += 1;
         }
-        assert_eq!(checked, 16);
+        assert_eq!(checked, 17);
     }
 
     #[test]
@@ -537,6 +548,8 @@ mod tests {
             "--webhook-require-https",
             "--metrics-token-file",
             "/etc/caseledger/metrics-token",
+            "--idempotency-ttl",
+            "48h",
             "--min-free-space",
             "1GiB",
             "--case-cache",
@@ -577,6 +590,10 @@ mod tests {
             ["127.0.0.0/8", "10.20.0.0/16", "::1/128"]
         );
         assert_eq!(overrides.webhook_require_https, Some(true));
+        assert_eq!(
+            overrides.idempotency_ttl,
+            Some(Duration::from_secs(48 * 3600))
+        );
         assert_eq!(
             overrides.metrics_token_file,
             Some(PathBuf::from("/etc/caseledger/metrics-token"))

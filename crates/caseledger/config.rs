@@ -134,6 +134,9 @@ pub struct LimitsConfig {
     pub header_limit_bytes: u64,
     /// How often the service looks for letters whose deadline passed. Default 30 s.
     pub deadline_scan_interval_secs: u64,
+    /// How long an `Idempotency-Key` replays its first answer, in hours; at least 24 (the
+    /// contract). Default 168 (7 days).
+    pub idempotency_ttl_hours: u64,
 }
 
 /// `[letters]`: supervision letters.
@@ -216,6 +219,7 @@ impl Default for LimitsConfig {
             body_read_timeout_ms: 10_000,
             header_limit_bytes: 64 * 1024,
             deadline_scan_interval_secs: 30,
+            idempotency_ttl_hours: 7 * 24,
         }
     }
 }
@@ -357,6 +361,8 @@ pub struct Overrides {
     pub webhook_require_https: Option<bool>,
     /// `--metrics-token-file`.
     pub metrics_token_file: Option<PathBuf>,
+    /// `--idempotency-ttl`.
+    pub idempotency_ttl: Option<Duration>,
     /// `--min-free-space`, in bytes.
     pub min_free_space_bytes: Option<u64>,
     /// `--case-cache`, in bytes.
@@ -557,6 +563,19 @@ impl Config {
                     ConfigError::new("webhooks.retry_schedule", format!("{error}"))
                 })?,
             };
+        let (idempotency_ttl, ttl_key) = match overrides.idempotency_ttl {
+            Some(ttl) => (ttl, "--idempotency-ttl"),
+            None => (
+                Duration::from_secs(limits.idempotency_ttl_hours.saturating_mul(60 * 60)),
+                "limits.idempotency_ttl_hours",
+            ),
+        };
+        if idempotency_ttl < caseledger_app::MIN_IDEMPOTENCY_TTL {
+            return Err(ConfigError::new(
+                ttl_key,
+                "must be at least 24 hours: the contract keeps an Idempotency-Key that long",
+            ));
+        }
         let webhook_egress = EgressPolicy {
             allowed: match overrides.webhook_allow_cidrs {
                 Some(cidrs) => cidrs,
@@ -599,6 +618,7 @@ impl Config {
                         .unwrap_or(self.store.case_cache_bytes),
                 )
                 .unwrap_or(usize::MAX),
+                idempotency_ttl,
             },
             http: HttpLimits {
                 header_read_timeout,
@@ -939,6 +959,7 @@ mod tests {
             webhook_allow_cidrs: Some(vec![parse_cidr("127.0.0.0/8").unwrap()]),
             webhook_require_https: Some(true),
             metrics_token_file: Some(PathBuf::from("/etc/caseledger/metrics-token")),
+            idempotency_ttl: Some(Duration::from_secs(48 * 60 * 60)),
             min_free_space_bytes: Some(0),
             case_cache_bytes: Some(1024),
             sled_cache_bytes: Some(2048),
@@ -1110,6 +1131,32 @@ mod tests {
         let error = error_of("[webhooks]\nretry_schedule = \"0s,soon\"\n");
         assert_eq!(error.key, "webhooks.retry_schedule");
         assert!(error.message.contains("soon"), "{error}");
+    }
+
+    #[test]
+    fn the_idempotency_period_is_a_week_by_default_and_never_below_a_day() {
+        let default = Config::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(
+            default.app.idempotency_ttl,
+            Duration::from_secs(7 * 24 * 60 * 60)
+        );
+        let from_file = Config::from_toml("[limits]\nidempotency_ttl_hours = 30\n")
+            .unwrap()
+            .resolve(Overrides::default())
+            .unwrap();
+        assert_eq!(
+            from_file.app.idempotency_ttl,
+            Duration::from_secs(30 * 3600)
+        );
+        let error = error_of("[limits]\nidempotency_ttl_hours = 23\n");
+        assert_eq!(error.key, "limits.idempotency_ttl_hours");
+        let error = Config::default()
+            .resolve(Overrides {
+                idempotency_ttl: Some(Duration::from_secs(3600)),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert_eq!(error.key, "--idempotency-ttl");
     }
 
     #[test]

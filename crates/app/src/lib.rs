@@ -25,8 +25,8 @@ pub use clock::{Clock, SystemClock};
 pub use error::AppError;
 pub use service::{
     App, AppOptions, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase,
-    TimeTravel,
+    TimeTravel, DEFAULT_IDEMPOTENCY_TTL, MIN_IDEMPOTENCY_TTL,
 };
 pub use storage::Storage;
 pub use tokens::{Caller, IssuedToken, TokenRecord};
-pub use workers::{spawn_workers, Workers};
+pub use workers::{spawn_workers, Workers, IDEMPOTENCY_SWEEP_EVERY};

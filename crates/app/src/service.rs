@@ -44,12 +44,23 @@ pub struct AppOptions {
     /// The most bytes of full case states the case projection keeps for recently used cases
     /// beyond those changed since its last persist (see [`CaseProjection::load_with_budget`]).
     pub recent_cases_bytes: usize,
+    /// How long an `Idempotency-Key` keeps replaying its first answer; older records are
+    /// removed by the periodic sweep. At least [`MIN_IDEMPOTENCY_TTL`] (the contract's 24 h).
+    pub idempotency_ttl: std::time::Duration,
 }
+
+/// How long idempotency records are kept unless configured otherwise: 7 days.
+pub const DEFAULT_IDEMPOTENCY_TTL: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The shortest period idempotency records may be kept: the contract promises 24 hours.
+pub const MIN_IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
             recent_cases_bytes: caseledger_projections::DEFAULT_RECENT_CASES_BYTES,
+            idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
         }
     }
 }
@@ -69,6 +80,8 @@ pub struct App {
     pub(crate) signed_checkpoints: tokio::sync::watch::Sender<u64>,
     /// The log's head when the service started; ready once the projection reaches it.
     ready_at: Position,
+    /// How long idempotency records are kept (never below [`MIN_IDEMPOTENCY_TTL`]).
+    idempotency_ttl: std::time::Duration,
     pub(crate) webhooks: crate::webhooks::Webhooks,
 }
 
@@ -227,8 +240,26 @@ impl App {
             signing_key: std::sync::OnceLock::new(),
             signed_checkpoints: tokio::sync::watch::Sender::new(0),
             ready_at: storage_head,
+            idempotency_ttl: options.idempotency_ttl.max(MIN_IDEMPOTENCY_TTL),
             webhooks,
         })
+    }
+
+    /// Removes the idempotency records older than the configured period and returns how
+    /// many; a retry with such a key is then a new command. The records carry the system
+    /// clock's time, so the cut-off does too.
+    pub async fn expire_idempotency_records(&self) -> Result<u64, AppError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or_default();
+        let cutoff = now.saturating_sub(self.idempotency_ttl.as_secs());
+        let removed = self
+            .storage
+            .log
+            .expire_idempotency_records(i64::try_from(cutoff).unwrap_or(i64::MAX))
+            .await?;
+        Ok(removed)
     }
 
     /// Whether the service is ready to serve: its case lists have caught up with the log as it

@@ -80,6 +80,7 @@ struct TestApp {
 /// view, list page and event on an unchanged case reads its row.
 const NO_RECENT_CASES: AppOptions = AppOptions {
     recent_cases_bytes: 0,
+    idempotency_ttl: caseledger_app::DEFAULT_IDEMPOTENCY_TTL,
 };
 
 async fn start_app(dir: &Path, clock: Arc<TestClock>, options: AppOptions) -> App {
@@ -1521,6 +1522,7 @@ async fn cases_read_back_from_their_rows_stay_exact_while_commands_steps_persist
 async fn cases_kept_after_a_read_stay_exact_while_commands_steps_persists_and_reads_race() {
     races_holding(AppOptions {
         recent_cases_bytes: 4 * 1024,
+        ..AppOptions::default()
     })
     .await;
 }
