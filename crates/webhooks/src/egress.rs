@@ -44,10 +44,12 @@ pub enum EgressRefusal {
         range: &'static str,
     },
     /// The host name resolved to no address at all that webhooks may reach.
-    #[error("refused: the host resolves only to addresses webhooks may not reach ({first})")]
+    #[error("refused: the host resolves only to internal addresses, such as {address} ({range}), which webhooks may not reach unless --webhook-allow-cidr lists them")]
     Resolved {
-        /// The refusal of the first address.
-        first: Box<EgressRefusal>,
+        /// The first address refused.
+        address: IpAddr,
+        /// The kind of range it lies in.
+        range: &'static str,
     },
     /// The URL is plain `http` while `https` is required.
     #[error("refused: endpoints must use https (--webhook-require-https)")]
@@ -202,9 +204,9 @@ impl EgressPolicy {
             }
         }
         match (allowed.is_empty(), first_refusal) {
-            (true, Some(first)) => Err(EgressRefusal::Resolved {
-                first: Box::new(first),
-            }),
+            (true, Some(EgressRefusal::Address { address, range })) => {
+                Err(EgressRefusal::Resolved { address, range })
+            }
             _ => Ok(allowed),
         }
     }
