@@ -43,7 +43,9 @@ trap 'exit 1' INT TERM
 # with `?min_position=` beyond the head answer 503 after the read wait (contract §2): a short
 # wait keeps the many such requests the generator makes from stretching the run.
 printf '[limits]\nread_wait_ms = 200\n' >"$work/caseledger.toml"
+# The seed webhook endpoint is on 127.0.0.1 (nothing listens on port 9): loopback is allowed.
 "$binary" serve --config "$work/caseledger.toml" --listen 127.0.0.1:0 --data-dir "$work/data" \
+    --webhook-allow-cidr 127.0.0.0/8 \
     2>"$work/serve.log" >/dev/null &
 pid=$!
 address=

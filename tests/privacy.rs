@@ -42,6 +42,8 @@ impl LoggedService {
         let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            // The receiver listens on loopback, which webhooks reach only when allowed.
+            .args(["--webhook-allow-cidr", "127.0.0.0/8"])
             .env("CASELEDGER_LOG", "debug")
             .env_remove("CASELEDGER_LOG_FORMAT")
             .stdin(Stdio::null())

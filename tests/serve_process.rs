@@ -1,5 +1,6 @@
 //! The real `caseledger serve` binary as a child process, for the tests that need the whole
-//! program: [`ServeProcess`] starts it on `127.0.0.1:0` with a data dir and extra flags, reads
+//! program: [`ServeProcess`] starts it on `127.0.0.1:0` with a data dir and extra flags (and,
+//! unless told otherwise, webhooks allowed to reach the tests' receivers on 127.0.0.0/8), reads
 //! where it listens from its log, and stops it gracefully (SIGTERM, exit 0 expected) or kills
 //! it (SIGKILL). [`initial_admin_token`] reads the token a first start wrote.
 //!
@@ -19,18 +20,26 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     /// Starts the binary on `data_dir` with `flags` (e.g. `["--store", url]`) and waits for its
-    /// "listening" line; panics with the first error line when it stops before that.
+    /// "listening" line; panics with the first error line when it stops before that. Webhooks
+    /// may reach 127.0.0.0/8, where the tests' receivers listen.
     pub fn start(data_dir: &Path, flags: &[&str]) -> ServeProcess {
-        ServeProcess::start_with_env(data_dir, flags, &[])
+        ServeProcess::start_with_env(
+            data_dir,
+            flags,
+            &[("CASELEDGER_WEBHOOK_ALLOW_CIDR", "127.0.0.0/8")],
+        )
     }
 
-    /// [`ServeProcess::start`] with extra environment variables (e.g. a test-only fault
-    /// injection).
+    /// [`ServeProcess::start`] with the environment variables of `env` (e.g. a test-only fault
+    /// injection) and, of the `CASELEDGER_WEBHOOK_*` ones, only those in `env` (so without
+    /// them webhooks may reach no internal address).
     pub fn start_with_env(data_dir: &Path, flags: &[&str], env: &[(&str, &str)]) -> ServeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(flags)
+            .env_remove("CASELEDGER_WEBHOOK_ALLOW_CIDR")
+            .env_remove("CASELEDGER_WEBHOOK_REQUIRE_HTTPS")
             .envs(env.iter().copied())
             .env("CASELEDGER_LOG", "info")
             .stdin(Stdio::null())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caseledger_api::{ApiConfig, AppState};
+use caseledger_app::webhooks::{parse_cidr, DeliveryConfig, EgressPolicy};
 use caseledger_app::{spawn_workers, App, AppOptions, Storage, SystemClock};
 use caseledger_domain::Policy;
 use caseledger_store::conformance::ScratchDatabase;
@@ -90,6 +91,15 @@ pub async fn spawn_app_with(
     );
     // `serve` makes or loads the checkpoint signing key at startup; a fixed one does here.
     app.install_signing_key(ed25519_dalek::SigningKey::from_bytes(&[42; 32]));
+    // Webhook receivers in these tests listen on loopback, which deliveries reach only when the
+    // allow list names it (`--webhook-allow-cidr 127.0.0.0/8`); [::1] and 0.0.0.0 stay refused.
+    app.configure_webhook_delivery(DeliveryConfig {
+        egress: EgressPolicy {
+            allowed: vec![parse_cidr("127.0.0.0/8").expect("a CIDR")],
+            require_https: false,
+        },
+        ..DeliveryConfig::default()
+    });
     let admin_token = app
         .issue_initial_admin_token()
         .await

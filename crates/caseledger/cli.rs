@@ -17,7 +17,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use caseledger_domain::CaseId;
 
-use caseledger_app::webhooks::{InvalidSchedule, RetrySchedule};
+use caseledger_app::webhooks::{parse_cidr, InvalidSchedule, IpNet, RetrySchedule};
 
 use crate::config::{
     parse_duration, parse_rate, parse_size, GuardsOverrides, Overrides, StoreSelection,
@@ -285,6 +285,39 @@ pub struct ServeArgs {
     )]
     pub webhook_retry_schedule: Option<RetrySchedule>,
 
+    /// An internal address range webhooks may reach all the same, e.g. 10.20.0.0/16 or
+    /// 127.0.0.0/8 (repeat the flag, or separate with commas). Without it, deliveries to
+    /// loopback, private, link-local, CGNAT, unspecified, multicast and reserved addresses are
+    /// refused [config: webhooks.allow_cidrs] [default: none]
+    #[arg(
+        long = "webhook-allow-cidr",
+        env = "CASELEDGER_WEBHOOK_ALLOW_CIDR",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_cidr_arg
+    )]
+    pub webhook_allow_cidr: Vec<IpNet>,
+
+    /// Refuse webhook endpoints that are not https (at registration and at every delivery)
+    /// [config: webhooks.require_https] [default: false]
+    #[arg(long, env = "CASELEDGER_WEBHOOK_REQUIRE_HTTPS")]
+    pub webhook_require_https: bool,
+
+    /// A file holding the bearer token GET /metrics then requires (401 without it), read at
+    /// start [config: metrics_token_file] [default: /metrics is open]
+    #[arg(long, env = "CASELEDGER_METRICS_TOKEN_FILE", value_name = "FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+
+    /// How long an Idempotency-Key replays its first answer, e.g. 168h; at least 24h; older
+    /// records are removed every hour [config: limits.idempotency_ttl_hours] [default: 168h]
+    #[arg(
+        long,
+        env = "CASELEDGER_IDEMPOTENCY_TTL",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub idempotency_ttl: Option<Duration>,
+
     /// Refuse commands (503 with Retry-After) while the data dir's filesystem has less free
     /// space than this, e.g. 64MiB, 1GiB, or bytes; 0 turns the reserve off. Embedded store
     /// only [config: store.min_free_space_bytes] [default: 64MiB]
@@ -497,6 +530,11 @@ impl ServeArgs {
             kek_file: self.kek_file.clone(),
             previous_kek_file: self.previous_kek_file.clone(),
             webhook_retry_schedule: self.webhook_retry_schedule.clone(),
+            webhook_allow_cidrs: (!self.webhook_allow_cidr.is_empty())
+                .then(|| self.webhook_allow_cidr.clone()),
+            webhook_require_https: self.webhook_require_https.then_some(true),
+            metrics_token_file: self.metrics_token_file.clone(),
+            idempotency_ttl: self.idempotency_ttl,
             min_free_space_bytes: self.min_free_space,
             case_cache_bytes: self.case_cache,
             sled_cache_bytes: self.sled_cache,
@@ -505,6 +543,10 @@ impl ServeArgs {
             guards: self.guards.overrides(),
         }
     }
+}
+
+fn parse_cidr_arg(text: &str) -> Result<IpNet, String> {
+    parse_cidr(text)
 }
 
 fn parse_retry_schedule(text: &str) -> Result<RetrySchedule, String> {
@@ -586,8 +628,9 @@ mod tests {
             );
             checked += 1;
         }
-        // 13 before issue #20: its guards added 6, the KEK files 2.
-        assert_eq!(checked, 21);
+        // 13 before issue #20: its guards added 6, the KEK files 2, webhooks, metrics and
+        // idempotency 4.
+        assert_eq!(checked, 25);
     }
 
     #[test]
@@ -615,6 +658,15 @@ mod tests {
             "/etc/kek.old",
             "--webhook-retry-schedule",
             "0s,1s,1m",
+            "--webhook-allow-cidr",
+            "127.0.0.0/8",
+            "--webhook-allow-cidr",
+            "10.20.0.0/16,::1",
+            "--webhook-require-https",
+            "--metrics-token-file",
+            "/etc/caseledger/metrics-token",
+            "--idempotency-ttl",
+            "48h",
             "--min-free-space",
             "1GiB",
             "--case-cache",
@@ -662,6 +714,24 @@ mod tests {
             overrides.webhook_retry_schedule.unwrap().to_string(),
             "0s,1s,1m"
         );
+        assert_eq!(
+            overrides
+                .webhook_allow_cidrs
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["127.0.0.0/8", "10.20.0.0/16", "::1/128"]
+        );
+        assert_eq!(overrides.webhook_require_https, Some(true));
+        assert_eq!(
+            overrides.idempotency_ttl,
+            Some(Duration::from_secs(48 * 3600))
+        );
+        assert_eq!(
+            overrides.metrics_token_file,
+            Some(PathBuf::from("/etc/caseledger/metrics-token"))
+        );
         assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
         assert_eq!(overrides.case_cache_bytes, Some(8 * 1024 * 1024));
         assert_eq!(
@@ -691,6 +761,7 @@ mod tests {
             ("--deadline-scan-interval", "soon"),
             ("--log-format", "xml"),
             ("--webhook-retry-schedule", "5s,soon"),
+            ("--webhook-allow-cidr", "intranet"),
             ("--min-free-space", "64MB"),
             ("--case-cache", "lots"),
             ("--header-read-timeout", "soon"),

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use caseledger_api::ApiConfig;
-use caseledger_app::webhooks::{RetrySchedule, DEFAULT_RETRY_SCHEDULE};
+use caseledger_app::webhooks::{
+    parse_cidr, EgressPolicy, IpNet, RetrySchedule, DEFAULT_RETRY_SCHEDULE,
+};
 use caseledger_domain::{Department, LetterKind, Policy, PolicyError, Tier};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +49,9 @@ pub struct Config {
     /// The previous key-encryption key, during a rotation. Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_kek_file: Option<PathBuf>,
+    /// A file holding the bearer token `/metrics` requires. Default: none (`/metrics` is open).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token_file: Option<PathBuf>,
     /// Known partner departments. Default: the nine of contract §4.
     pub departments: Vec<Department>,
     /// Which event log to use.
@@ -162,12 +167,18 @@ pub struct WebhooksConfig {
     /// Delays before each attempt at one message, comma-separated. Default
     /// `0s,5s,5m,30m,2h,5h,10h,10h`.
     pub retry_schedule: String,
+    /// Internal address ranges (CIDRs) deliveries may reach all the same. Default: none.
+    pub allow_cidrs: Vec<String>,
+    /// Whether endpoints must be https. Default `false`.
+    pub require_https: bool,
 }
 
 impl Default for WebhooksConfig {
     fn default() -> Self {
         WebhooksConfig {
             retry_schedule: DEFAULT_RETRY_SCHEDULE.to_owned(),
+            allow_cidrs: Vec::new(),
+            require_https: false,
         }
     }
 }
@@ -224,6 +235,9 @@ pub struct LimitsConfig {
     pub header_limit_bytes: u64,
     /// How often the service looks for letters whose deadline passed. Default 30 s.
     pub deadline_scan_interval_secs: u64,
+    /// How long an `Idempotency-Key` replays its first answer, in hours; at least 24 (the
+    /// contract). Default 168 (7 days).
+    pub idempotency_ttl_hours: u64,
 }
 
 /// `[letters]`: supervision letters.
@@ -272,6 +286,7 @@ impl Default for Config {
             signing_key: None,
             kek_file: None,
             previous_kek_file: None,
+            metrics_token_file: None,
             // The contract's order, which reads better in the file than the domain's sorted set;
             // a test checks that the two agree.
             departments: [
@@ -308,6 +323,7 @@ impl Default for LimitsConfig {
             body_read_timeout_ms: 10_000,
             header_limit_bytes: 64 * 1024,
             deadline_scan_interval_secs: 30,
+            idempotency_ttl_hours: 7 * 24,
         }
     }
 }
@@ -447,6 +463,14 @@ pub struct Overrides {
     pub previous_kek_file: Option<PathBuf>,
     /// `--webhook-retry-schedule`.
     pub webhook_retry_schedule: Option<RetrySchedule>,
+    /// `--webhook-allow-cidr`, when given at least once.
+    pub webhook_allow_cidrs: Option<Vec<IpNet>>,
+    /// `--webhook-require-https`, when given.
+    pub webhook_require_https: Option<bool>,
+    /// `--metrics-token-file`.
+    pub metrics_token_file: Option<PathBuf>,
+    /// `--idempotency-ttl`.
+    pub idempotency_ttl: Option<Duration>,
     /// `--min-free-space`, in bytes.
     pub min_free_space_bytes: Option<u64>,
     /// `--case-cache`, in bytes.
@@ -510,6 +534,10 @@ pub struct Settings {
     pub previous_kek_file: Option<PathBuf>,
     /// The delays before each attempt to deliver one webhook message.
     pub webhook_retry_schedule: RetrySchedule,
+    /// Where webhooks may be delivered.
+    pub webhook_egress: EgressPolicy,
+    /// The file holding the token `/metrics` requires, when it requires one.
+    pub metrics_token_file: Option<PathBuf>,
     /// Commands are refused while the data dir's filesystem has less free space (embedded
     /// store; 0: no reserve).
     pub min_free_space_bytes: u64,
@@ -698,6 +726,34 @@ impl Config {
                     ConfigError::new("webhooks.retry_schedule", format!("{error}"))
                 })?,
             };
+        let (idempotency_ttl, ttl_key) = match overrides.idempotency_ttl {
+            Some(ttl) => (ttl, "--idempotency-ttl"),
+            None => (
+                Duration::from_secs(limits.idempotency_ttl_hours.saturating_mul(60 * 60)),
+                "limits.idempotency_ttl_hours",
+            ),
+        };
+        if idempotency_ttl < caseledger_app::MIN_IDEMPOTENCY_TTL {
+            return Err(ConfigError::new(
+                ttl_key,
+                "must be at least 24 hours: the contract keeps an Idempotency-Key that long",
+            ));
+        }
+        let webhook_egress = EgressPolicy {
+            allowed: match overrides.webhook_allow_cidrs {
+                Some(cidrs) => cidrs,
+                None => self
+                    .webhooks
+                    .allow_cidrs
+                    .iter()
+                    .map(|text| parse_cidr(text))
+                    .collect::<Result<_, _>>()
+                    .map_err(|message| ConfigError::new("webhooks.allow_cidrs", message))?,
+            },
+            require_https: overrides
+                .webhook_require_https
+                .unwrap_or(self.webhooks.require_https),
+        };
         Ok(Settings {
             listen: overrides.listen.unwrap_or(self.listen),
             data_dir: overrides.data_dir.unwrap_or(self.data_dir),
@@ -712,6 +768,8 @@ impl Config {
             kek_file: overrides.kek_file.or(self.kek_file),
             previous_kek_file: overrides.previous_kek_file.or(self.previous_kek_file),
             webhook_retry_schedule,
+            webhook_egress,
+            metrics_token_file: overrides.metrics_token_file.or(self.metrics_token_file),
             min_free_space_bytes: overrides
                 .min_free_space_bytes
                 .unwrap_or(self.store.min_free_space_bytes),
@@ -726,6 +784,7 @@ impl Config {
                 )
                 .unwrap_or(usize::MAX),
                 search_budget,
+                idempotency_ttl,
             },
             http: HttpLimits {
                 header_read_timeout,
@@ -1141,6 +1200,10 @@ mod tests {
             kek_file: Some(PathBuf::from("/etc/caseledger/kek")),
             previous_kek_file: None,
             webhook_retry_schedule: Some("1s,1m".parse().unwrap()),
+            webhook_allow_cidrs: Some(vec![parse_cidr("127.0.0.0/8").unwrap()]),
+            webhook_require_https: Some(true),
+            metrics_token_file: Some(PathBuf::from("/etc/caseledger/metrics-token")),
+            idempotency_ttl: Some(Duration::from_secs(48 * 60 * 60)),
             min_free_space_bytes: Some(0),
             case_cache_bytes: Some(1024),
             sled_cache_bytes: Some(2048),
@@ -1333,6 +1396,64 @@ mod tests {
         let error = error_of("[webhooks]\nretry_schedule = \"0s,soon\"\n");
         assert_eq!(error.key, "webhooks.retry_schedule");
         assert!(error.message.contains("soon"), "{error}");
+    }
+
+    #[test]
+    fn the_idempotency_period_is_a_week_by_default_and_never_below_a_day() {
+        let default = Config::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(
+            default.app.idempotency_ttl,
+            Duration::from_secs(7 * 24 * 60 * 60)
+        );
+        let from_file = Config::from_toml("[limits]\nidempotency_ttl_hours = 30\n")
+            .unwrap()
+            .resolve(Overrides::default())
+            .unwrap();
+        assert_eq!(
+            from_file.app.idempotency_ttl,
+            Duration::from_secs(30 * 3600)
+        );
+        let error = error_of("[limits]\nidempotency_ttl_hours = 23\n");
+        assert_eq!(error.key, "limits.idempotency_ttl_hours");
+        let error = Config::default()
+            .resolve(Overrides {
+                idempotency_ttl: Some(Duration::from_secs(3600)),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert_eq!(error.key, "--idempotency-ttl");
+    }
+
+    #[test]
+    fn webhook_egress_comes_from_the_flags_the_file_or_the_default() {
+        let default = Config::default().resolve(Overrides::default()).unwrap();
+        assert_eq!(default.webhook_egress, EgressPolicy::default());
+        let config = Config::from_toml(
+            "[webhooks]\nallow_cidrs = [\"127.0.0.0/8\", \"fd00::/8\"]\nrequire_https = true\n",
+        )
+        .unwrap();
+        let from_file = config.clone().resolve(Overrides::default()).unwrap();
+        assert_eq!(
+            from_file.webhook_egress.allowed,
+            [
+                parse_cidr("127.0.0.0/8").unwrap(),
+                parse_cidr("fd00::/8").unwrap()
+            ]
+        );
+        assert!(from_file.webhook_egress.require_https);
+        let from_flag = config
+            .resolve(Overrides {
+                webhook_allow_cidrs: Some(vec![parse_cidr("10.0.0.0/8").unwrap()]),
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(
+            from_flag.webhook_egress.allowed,
+            [parse_cidr("10.0.0.0/8").unwrap()]
+        );
+        let error = error_of("[webhooks]\nallow_cidrs = [\"intranet\"]\n");
+        assert_eq!(error.key, "webhooks.allow_cidrs");
+        assert!(error.message.contains("intranet"), "{error}");
     }
 
     #[test]

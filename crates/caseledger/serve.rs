@@ -144,9 +144,14 @@ impl Server {
                     .context("cannot open the store")?
             }
             // The data dir still holds this instance's signing key and first admin token file.
-            StoreSelection::Postgres(url) => Storage::open_postgres(url)
-                .await
-                .with_context(|| format!("cannot open the store {}", settings.store))?,
+            StoreSelection::Postgres(url) => {
+                if let Some(warning) = caseledger_store::postgres_sslmode_warning(url) {
+                    tracing::warn!("{warning}");
+                }
+                Storage::open_postgres(url)
+                    .await
+                    .with_context(|| format!("cannot open the store {}", settings.store))?
+            }
         };
         let app = App::with_options(storage, settings.policy.clone(), clock, settings.app)
             .await
@@ -215,6 +220,7 @@ impl Server {
         );
         app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
             schedule: settings.webhook_retry_schedule.clone(),
+            egress: settings.webhook_egress.clone(),
             ..caseledger_app::webhooks::DeliveryConfig::default()
         });
         let app = Arc::new(app);
@@ -239,6 +245,9 @@ impl Server {
         let mut state = AppState::new(Arc::clone(&app), settings.api.clone());
         if let Some(metrics) = metrics {
             state = state.with_metrics(metrics);
+        }
+        if let Some(path) = &settings.metrics_token_file {
+            state = state.with_metrics_token(read_metrics_token(path)?);
         }
         Ok(Server {
             listener,
@@ -425,6 +434,19 @@ async fn run_metrics_upkeep(metrics: PrometheusHandle) {
         interval.tick().await;
         metrics.run_upkeep();
     }
+}
+
+/// The token in `path` (the file's text, trimmed), which `/metrics` then requires; an empty
+/// file is refused, since it would make the empty token the password.
+fn read_metrics_token(path: &Path) -> anyhow::Result<caseledger_api::MetricsToken> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the metrics token file {}", path.display()))?;
+    anyhow::ensure!(
+        text.trim().len() >= 16,
+        "the metrics token file {} must hold a token of at least 16 characters",
+        path.display()
+    );
+    Ok(caseledger_api::MetricsToken::new(text.trim()))
 }
 
 #[cfg(test)]

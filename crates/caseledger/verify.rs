@@ -202,7 +202,10 @@ fn parse_public_key(text: &str) -> anyhow::Result<String> {
         .ok()
         .and_then(|bytes| bytes.try_into().ok())
         .context("not standard base64 of 32 bytes")?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes).context("not a valid Ed25519 public key")?;
+    anyhow::ensure!(
+        caseledger_store::checkpoint::is_usable_public_key(&bytes),
+        "not a valid Ed25519 public key (not a curve point, or a weak small-order key)"
+    );
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 

@@ -64,9 +64,10 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
         .ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
         })?;
+    // Fails closed: 503 while a shared store's tokens could not be re-read for too long.
     state
         .app
-        .authenticate(token)
+        .check_token(token)?
         .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
 }
 

@@ -10,6 +10,8 @@ pub mod error;
 pub mod extract;
 pub mod guards;
 pub mod metrics;
+
+use sha2::Digest as _;
 pub mod openapi;
 pub mod routes;
 pub mod types;
@@ -71,6 +73,37 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Rates and bounds per caller, built from `config`.
     pub guards: Arc<guards::Guards>,
+    /// The bearer token `/metrics` requires, when one is set (`--metrics-token-file`).
+    pub metrics_token: Option<MetricsToken>,
+}
+
+/// The token that `/metrics` requires, kept only as its SHA-256 and compared in constant time.
+#[derive(Clone)]
+pub struct MetricsToken {
+    hash: [u8; 32],
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("MetricsToken(…)")
+    }
+}
+
+impl MetricsToken {
+    /// The token `token` (surrounding whitespace is not part of it).
+    pub fn new(token: &str) -> MetricsToken {
+        MetricsToken {
+            hash: sha2::Sha256::digest(token.trim().as_bytes()).into(),
+        }
+    }
+
+    /// Whether `presented` is the token. Both sides are hashed first, so the comparison takes
+    /// the same time whatever the presented token's length or content.
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let presented: [u8; 32] = sha2::Sha256::digest(presented.as_bytes()).into();
+        bool::from(presented.ct_eq(&self.hash))
+    }
 }
 
 impl AppState {
@@ -86,7 +119,14 @@ impl AppState {
             config,
             metrics: None,
             guards,
+            metrics_token: None,
         }
+    }
+
+    /// Requires `token` as the bearer token of `/metrics`.
+    pub fn with_metrics_token(mut self, token: MetricsToken) -> Self {
+        self.metrics_token = Some(token);
+        self
     }
 
     /// Serves `/metrics` from this Prometheus recorder.

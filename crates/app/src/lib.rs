@@ -31,8 +31,8 @@ pub use error::AppError;
 pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};
 pub use service::{
     App, AppOptions, CaseView, ChainPoint, CommandOutcome, ComplainantView, Idempotency, OpenCase,
-    TimeTravel, DEFAULT_SEARCH_BUDGET,
+    TimeTravel, DEFAULT_IDEMPOTENCY_TTL, DEFAULT_SEARCH_BUDGET, MIN_IDEMPOTENCY_TTL,
 };
 pub use storage::Storage;
 pub use tokens::{Caller, IssuedToken, TokenRecord};
-pub use workers::{spawn_workers, Workers};
+pub use workers::{spawn_workers, Workers, IDEMPOTENCY_SWEEP_EVERY};

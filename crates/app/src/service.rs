@@ -47,16 +47,27 @@ pub struct AppOptions {
     /// How long a case list or search may scan before it is answered 503 with `Retry-After`
     /// (waiting for a scan slot included).
     pub search_budget: Duration,
+    /// How long an `Idempotency-Key` keeps replaying its first answer; older records are
+    /// removed by the periodic sweep. At least [`MIN_IDEMPOTENCY_TTL`] (the contract's 24 h).
+    pub idempotency_ttl: std::time::Duration,
 }
 
 /// The default of [`AppOptions::search_budget`].
 pub const DEFAULT_SEARCH_BUDGET: Duration = Duration::from_secs(2);
+
+/// How long idempotency records are kept unless configured otherwise: 7 days.
+pub const DEFAULT_IDEMPOTENCY_TTL: std::time::Duration =
+    std::time::Duration::from_secs(7 * 24 * 60 * 60);
+
+/// The shortest period idempotency records may be kept: the contract promises 24 hours.
+pub const MIN_IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
             recent_cases_bytes: caseledger_projections::DEFAULT_RECENT_CASES_BYTES,
             search_budget: DEFAULT_SEARCH_BUDGET,
+            idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
         }
     }
 }
@@ -86,6 +97,8 @@ pub struct App {
     pub(crate) signed_checkpoints: tokio::sync::watch::Sender<u64>,
     /// The log's head when the service started; ready once the projection reaches it.
     ready_at: Position,
+    /// How long idempotency records are kept (never below [`MIN_IDEMPOTENCY_TTL`]).
+    idempotency_ttl: std::time::Duration,
     pub(crate) webhooks: crate::webhooks::Webhooks,
     /// The budget of a list or search (see [`AppOptions::search_budget`]).
     search_budget: Duration,
@@ -225,7 +238,11 @@ impl App {
         clock: Arc<dyn Clock>,
         options: AppOptions,
     ) -> Result<App, AppError> {
-        let tokens = Tokens::load(storage.tokens.clone()).await?;
+        let tokens = if storage.shared {
+            Tokens::load_shared(storage.tokens.clone()).await?
+        } else {
+            Tokens::load(storage.tokens.clone()).await?
+        };
         let storage_head = storage.log.head().position;
         let cases = CaseProjection::load_with_budget(
             storage.case_projection.clone(),
@@ -245,6 +262,7 @@ impl App {
             key_encryption: std::sync::OnceLock::new(),
             signed_checkpoints: tokio::sync::watch::Sender::new(0),
             ready_at: storage_head,
+            idempotency_ttl: options.idempotency_ttl.max(MIN_IDEMPOTENCY_TTL),
             webhooks,
             search_budget: options.search_budget,
             scan_slots: tokio::sync::Semaphore::new(scan_slots()),
@@ -260,6 +278,23 @@ impl App {
     /// The keyring in force.
     pub(crate) fn keyring(&self) -> Keyring {
         self.key_encryption.get().cloned().unwrap_or_default()
+    }
+
+    /// Removes the idempotency records older than the configured period and returns how
+    /// many; a retry with such a key is then a new command. The records carry the system
+    /// clock's time, so the cut-off does too.
+    pub async fn expire_idempotency_records(&self) -> Result<u64, AppError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or_default();
+        let cutoff = now.saturating_sub(self.idempotency_ttl.as_secs());
+        let removed = self
+            .storage
+            .log
+            .expire_idempotency_records(i64::try_from(cutoff).unwrap_or(i64::MAX))
+            .await?;
+        Ok(removed)
     }
 
     /// Whether the service is ready to serve: its case lists have caught up with the log as it
@@ -340,9 +375,18 @@ impl App {
 
     // ----- tokens -------------------------------------------------------------------------
 
-    /// The caller a bearer token stands for.
+    /// The caller a bearer token stands for; `None` when it is unknown or revoked, or when
+    /// this instance cannot vouch for its tokens now (see [`App::check_token`]).
     pub fn authenticate(&self, token: &str) -> Option<Caller> {
-        self.tokens.authenticate(token)
+        self.tokens.check(token).ok().flatten()
+    }
+
+    /// The caller a bearer token stands for (`None`: unknown or revoked); `Unavailable` (503)
+    /// when this instance shares its store with others and has not managed to re-read the
+    /// tokens for longer than [`crate::tokens::TOKEN_TRUST_WINDOW`]: it fails closed rather
+    /// than honour a token that may have been revoked through another instance.
+    pub fn check_token(&self, token: &str) -> Result<Option<Caller>, AppError> {
+        self.tokens.check(token)
     }
 
     /// Whether the token `token_id` is known and not revoked (a revoked token stops exports and backups between chunks).

@@ -6,7 +6,11 @@
 //! the disk, and is updated in the same call that writes a change. When other service
 //! instances share the store (PostgreSQL), [`Tokens::refresh`] re-reads the records every
 //! [`TOKEN_REFRESH_EVERY`], so a token issued or revoked through one instance holds in every
-//! other within that time. The first admin token is issued once per store, whichever instance
+//! other within that time. Such an instance fails closed: it vouches for its in-memory tokens
+//! only for [`TOKEN_TRUST_WINDOW`] after the start of its last successful read, and while it
+//! cannot re-read them (the database is unreachable, a refresh hangs) it refuses every token
+//! ([`Tokens::check`] answers [`AppError::Unavailable`], a 503) rather than keep honouring one
+//! that may have been revoked elsewhere. The first admin token is issued once per store, whichever instance
 //! starts first: its record and a marker are written in one guarded batch.
 
 use std::collections::HashMap;
@@ -26,8 +30,14 @@ use crate::AppError;
 
 const TOKEN_PREFIX: &str = "clt_";
 
-/// How often an instance re-reads the tokens of a shared store.
-pub const TOKEN_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often an instance re-reads the tokens of a shared store: twice in each trust window, so
+/// one slow read does not leave the instance without a vouched-for view.
+pub const TOKEN_REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long after the start of its last successful read an instance on a shared store still
+/// vouches for its tokens: a token revoked through another instance is refused here within
+/// this time, whether or not the refreshes succeed.
+pub const TOKEN_TRUST_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The marker of the first admin token (a JSON `u64`, 1 once issued). Token records are keyed
 /// by their 16-byte id; this key is longer, so it never collides with one.
@@ -79,6 +89,9 @@ pub struct IssuedToken {
 pub struct Tokens {
     keyspace: Keyspace,
     by_hash: RwLock<HashMap<[u8; 32], TokenRecord>>,
+    /// On a shared store: when the last successful read of every record began. `None` on a
+    /// store only this instance writes, whose memory is always current.
+    verified_at: RwLock<Option<std::time::Instant>>,
 }
 
 /// Every token record in `keyspace`, by hash.
@@ -136,7 +149,19 @@ impl Tokens {
         Ok(Tokens {
             keyspace,
             by_hash: RwLock::new(by_hash),
+            verified_at: RwLock::new(None),
         })
+    }
+
+    /// Loads every token record of a store other instances also write: the tokens are vouched
+    /// for only within [`TOKEN_TRUST_WINDOW`] of the last successful read.
+    pub async fn load_shared(keyspace: Keyspace) -> Result<Tokens, AppError> {
+        let started = std::time::Instant::now();
+        let tokens = Tokens::load(keyspace).await?;
+        if let Ok(mut verified_at) = tokens.verified_at.write() {
+            *verified_at = Some(started);
+        }
+        Ok(tokens)
     }
 
     /// Re-reads every token record from the store, taking in what other instances issued or
@@ -144,6 +169,7 @@ impl Tokens {
     /// read is kept, and a revocation is never undone by a record read before it was written
     /// (records change only by being revoked).
     pub async fn refresh(&self) -> Result<(), AppError> {
+        let started = std::time::Instant::now();
         let stored = read_index(&self.keyspace).await?;
         let mut index = self
             .by_hash
@@ -157,7 +183,38 @@ impl Tokens {
                 index.insert(hash, record);
             }
         }
+        drop(index);
+        // What was read reflects the store as it stood when the read began.
+        if let Ok(mut verified_at) = self.verified_at.write() {
+            if verified_at.is_some_and(|at| at < started) {
+                *verified_at = Some(started);
+            }
+        }
         Ok(())
+    }
+
+    /// The caller a bearer token stands for (`None`: unknown or revoked), or `Unavailable`
+    /// when this instance shares its store and has not re-read the tokens within
+    /// [`TOKEN_TRUST_WINDOW`], so it cannot vouch for any.
+    pub fn check(&self, token: &str) -> Result<Option<Caller>, AppError> {
+        let verified_at = *self
+            .verified_at
+            .read()
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("token freshness poisoned")))?;
+        if let Some(at) = verified_at {
+            let age = at.elapsed();
+            if age > TOKEN_TRUST_WINDOW {
+                return Err(AppError::Unavailable {
+                    reason: format!(
+                        "tokens cannot be checked: they were last read from the shared store {} \
+                         ms ago, and a token revoked elsewhere since must not be honoured",
+                        age.as_millis()
+                    ),
+                    retry_after_seconds: 1,
+                });
+            }
+        }
+        Ok(self.authenticate(token))
     }
 
     /// Whether any token was ever issued.

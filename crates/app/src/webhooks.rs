@@ -18,8 +18,9 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use caseledger_webhooks::{
-    AttemptOutcome, DeliveryAttempt, DeliveryConfig, DeliveryOutcome, EndpointStatus, EndpointView,
-    EndpointWithSecret, FeedEntry, FeedPage, InvalidSchedule, NewEndpoint, NoJitter, RetrySchedule,
+    parse_cidr, AttemptOutcome, DeliveryAttempt, DeliveryConfig, DeliveryOutcome, EgressPolicy,
+    EndpointStatus, EndpointView, EndpointWithSecret, FeedEntry, FeedPage, HostLookup,
+    InvalidSchedule, IpNet, NewEndpoint, NoJitter, RetrySchedule, StaticLookup,
     DEFAULT_RETRY_SCHEDULE,
 };
 
@@ -143,9 +144,14 @@ impl App {
         input: NewEndpoint,
     ) -> Result<EndpointWithSecret, AppError> {
         require_role(caller, &[Role::Admin], "manage webhooks")?;
-        let valid = caseledger_webhooks::validate_endpoint(input, |department| {
-            self.policy().knows(department)
-        })
+        // An internal IP literal is refused here, naming `url`; a name is checked each time it
+        // is resolved for a delivery (the answer may change).
+        let egress = self.webhook_delivery().egress;
+        let valid = caseledger_webhooks::validate_endpoint(
+            input,
+            |department| self.policy().knows(department),
+            &egress,
+        )
         .map_err(Rejection::Invalid)?;
         // A new endpoint receives what the feed adds from now on; a replay brings history.
         let start = FeedCursor::after_position(self.webhooks.feed.position());

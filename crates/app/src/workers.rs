@@ -36,8 +36,16 @@ impl Workers {
     }
 }
 
+/// How often expired idempotency records are removed.
+pub const IDEMPOTENCY_SWEEP_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// How long after start the first sweep runs (not at once: a start is busy enough).
+const IDEMPOTENCY_SWEEP_DELAY: Duration = Duration::from_secs(60);
+
 /// Starts the projection follower and the deadline watcher (one scan every
 /// `deadline_scan_interval`).
+///
+/// It also sweeps expired idempotency records every [`IDEMPOTENCY_SWEEP_EVERY`].
 pub fn spawn_workers(
     app: &Arc<App>,
     deadline_scan_interval: Duration,
@@ -82,7 +90,37 @@ pub fn spawn_workers(
         let shutdown = shutdown.clone();
         tokio::spawn(async move { run_leader_work(app, shutdown).await })
     };
-    let mut handles = vec![projection, watcher, leader];
+    // Idempotency records past their period go, shortly after start and then every hour (a
+    // key is kept at least its period, at most an hour longer). Every instance may sweep: a
+    // sweep removes only records older than the cut-off.
+    let sweeper = {
+        let app = Arc::clone(app);
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(
+                tokio::time::Instant::now() + IDEMPOTENCY_SWEEP_DELAY,
+                IDEMPOTENCY_SWEEP_EVERY,
+            );
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = shutdown.changed() => return,
+                }
+                if *shutdown.borrow() {
+                    return;
+                }
+                match app.expire_idempotency_records().await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "removed expired idempotency records"),
+                    Err(error) => {
+                        tracing::warn!(%error, "the idempotency sweep failed; retrying in an hour")
+                    }
+                }
+            }
+        })
+    };
+    let mut handles = vec![projection, watcher, leader, sweeper];
     if app.storage().shared {
         let app = Arc::clone(app);
         let shutdown = shutdown.clone();

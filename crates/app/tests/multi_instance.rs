@@ -2,7 +2,9 @@
 //! its own `Storage::open_postgres` of one scratch database, as two `serve` processes would be.
 //! What they must agree on without a leader: the first admin token, a missed deadline raced
 //! by both deadline watchers, tokens issued and revoked through the other, webhook endpoints
-//! changed through the other, and the case projection rows both of them persist.
+//! changed through the other, and the case projection rows both of them persist; and that an
+//! instance cut off from the database (through a local TCP proxy the test cuts) stops
+//! honouring tokens within two seconds rather than serve a revoked one.
 //!
 //! The tests drive every step themselves (no background workers); the real binaries are
 //! tested the same way, with a killed webhook leader, in the root `tests/postgres.rs`.
@@ -48,13 +50,22 @@ struct Instances {
 
 async fn instance(database: &ScratchDatabase, clock: &Arc<TestClock>) -> App {
     let storage = Storage::open_postgres(database.url()).await.unwrap();
-    App::new(
+    let app = App::new(
         storage,
         Policy::default(),
         Arc::clone(clock) as Arc<dyn Clock>,
     )
     .await
-    .unwrap()
+    .unwrap();
+    // The endpoints these tests register are on loopback, which must be allowed.
+    app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
+        egress: caseledger_app::webhooks::EgressPolicy {
+            allowed: vec![caseledger_app::webhooks::parse_cidr("127.0.0.0/8").unwrap()],
+            require_https: false,
+        },
+        ..caseledger_app::webhooks::DeliveryConfig::default()
+    });
+    app
 }
 
 async fn two_instances() -> Instances {
@@ -391,4 +402,149 @@ async fn refreshing_tokens_never_loses_one_just_issued_nor_undoes_a_revocation()
         revived.is_empty(),
         "revocations undone for a moment: {revived:?}"
     );
+}
+
+// ----- tokens fail closed when they cannot be re-read (issue #20, item 7) ---------------------
+
+/// A TCP proxy on loopback in front of the test PostgreSQL server that the test can cut: then
+/// every connection through it is dropped and new ones are closed at once, as if the network
+/// between one instance and the database failed.
+struct CuttableProxy {
+    url: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn start(database_url: &str) -> CuttableProxy {
+        let scheme_end = database_url.find("://").unwrap() + 3;
+        let authority_end = scheme_end + database_url[scheme_end..].find('/').unwrap();
+        let authority = &database_url[scheme_end..authority_end];
+        let (credentials, host_port) = match authority.rsplit_once('@') {
+            Some((credentials, host_port)) => (format!("{credentials}@"), host_port.to_owned()),
+            None => (String::new(), authority.to_owned()),
+        };
+        let upstream = if host_port.contains(':') {
+            host_port
+        } else {
+            format!("{host_port}:5432")
+        };
+        let upstream: std::net::SocketAddr = tokio::net::lookup_host(&upstream)
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        // Only ever to this machine.
+        assert!(upstream.ip().is_loopback(), "{upstream}");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, watching) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *watching.borrow() {
+                    continue;
+                }
+                let mut watching = watching.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watching.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy {
+            url: format!(
+                "{}{credentials}127.0.0.1:{port}{}",
+                &database_url[..scheme_end],
+                &database_url[authority_end..]
+            ),
+            cut,
+        }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_is_refused_within_two_seconds_even_when_refreshes_fail() {
+    let database = ScratchDatabase::create().await;
+    let clock = Arc::new(TestClock(Mutex::new(day(0))));
+    let first = instance(&database, &clock).await;
+    let proxy = CuttableProxy::start(database.url()).await;
+    let second = App::new(
+        Storage::open_postgres(&proxy.url).await.unwrap(),
+        Policy::default(),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+    )
+    .await
+    .unwrap();
+    let issued = first.issue_initial_admin_token().await.unwrap().unwrap();
+    let admin = first.authenticate(&issued.token).unwrap();
+    let officer = first
+        .issue_token(&admin, "Wang Fang".into(), Role::Officer, None)
+        .await
+        .unwrap();
+    let auditor = first
+        .issue_token(&admin, "Zhao Lei".into(), Role::Auditor, None)
+        .await
+        .unwrap();
+    second.refresh_shared_state().await.unwrap();
+    assert!(second.check_token(&officer.token).unwrap().is_some());
+
+    // The second instance loses its database; the officer's token is revoked through the first.
+    proxy.set_cut(true);
+    first.revoke_token(&admin, officer.record.id).await.unwrap();
+    let revoked_at = std::time::Instant::now();
+    assert!(first.check_token(&officer.token).unwrap().is_none());
+
+    // The second keeps trying to refresh, as its worker does, and fails; from two seconds after
+    // the revocation on it honours no token at all, revoked or not.
+    let window_end = revoked_at + caseledger_app::tokens::TOKEN_TRUST_WINDOW;
+    let mut refused_after_window = 0;
+    while revoked_at.elapsed() < std::time::Duration::from_secs(4) {
+        let refreshed = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            second.refresh_shared_state(),
+        )
+        .await;
+        assert!(
+            !matches!(refreshed, Ok(Ok(()))),
+            "a refresh through a cut connection succeeded"
+        );
+        let checked_at = std::time::Instant::now();
+        let officer_check = second.check_token(&officer.token);
+        let auditor_check = second.check_token(&auditor.token);
+        if checked_at > window_end {
+            assert!(
+                matches!(officer_check, Err(AppError::Unavailable { .. })),
+                "{officer_check:?}"
+            );
+            assert!(
+                matches!(auditor_check, Err(AppError::Unavailable { .. })),
+                "{auditor_check:?}"
+            );
+            assert!(second.authenticate(&auditor.token).is_none());
+            refused_after_window += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(refused_after_window > 0);
+
+    // The database is back: the next successful refresh vouches again, for the live token only.
+    proxy.set_cut(false);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while second.refresh_shared_state().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "no refresh succeeded");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(second.check_token(&officer.token).unwrap().is_none());
+    assert!(second.check_token(&auditor.token).unwrap().is_some());
 }

@@ -24,7 +24,8 @@ use axum::http::{HeaderMap, StatusCode};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use caseledger_app::webhooks::{
-    DeliveryConfig, DeliveryOutcome, EndpointStatus, NewEndpoint, NoJitter,
+    parse_cidr, AttemptOutcome, DeliveryConfig, DeliveryOutcome, EgressPolicy, EndpointStatus,
+    NewEndpoint, NoJitter, StaticLookup,
 };
 use caseledger_app::{spawn_workers, App, AppError, Caller, OpenCase, Storage, SystemClock};
 use caseledger_domain::{
@@ -133,11 +134,15 @@ struct ReceiverState {
     requests: Mutex<Vec<Received>>,
     fail_next: AtomicUsize,
     delay_ms: AtomicU64,
+    redirect_to: Mutex<Option<String>>,
     count: watch::Sender<usize>,
 }
 
-/// An HTTP server on loopback that records every request, answers 500 when told to, and can
-/// be slow.
+/// What a failing receiver writes in its answer; the deliveries log must never show it.
+const RECEIVER_FAILURE_TEXT: &str = "internal stack trace: db password hunter2";
+
+/// An HTTP server on loopback that records every request, answers 500 (with a body the
+/// deliveries log must not keep) or a redirect when told to, and can be slow.
 struct TestReceiver {
     state: Arc<ReceiverState>,
     address: SocketAddr,
@@ -149,7 +154,8 @@ async fn receive(
     State(state): State<Arc<ReceiverState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -160,7 +166,10 @@ async fn receive(
             left.checked_sub(1)
         })
         .is_ok();
-    let status = if failing {
+    let redirect = state.redirect_to.lock().unwrap().clone();
+    let status = if redirect.is_some() {
+        StatusCode::FOUND
+    } else if failing {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
         StatusCode::OK
@@ -185,7 +194,11 @@ async fn receive(
         requests.len()
     };
     state.count.send_replace(count);
-    status
+    match redirect {
+        Some(location) => (status, [(axum::http::header::LOCATION, location)]).into_response(),
+        None if failing => (status, RECEIVER_FAILURE_TEXT).into_response(),
+        None => status.into_response(),
+    }
 }
 
 impl TestReceiver {
@@ -240,6 +253,11 @@ impl TestReceiver {
         self.state.fail_next.store(times, Ordering::SeqCst);
     }
 
+    /// Answers every request with a 302 to `location` from now on.
+    fn redirect_to(&self, location: &str) {
+        *self.state.redirect_to.lock().unwrap() = Some(location.to_owned());
+    }
+
     fn slow_down(&self, delay: Duration) {
         self.state
             .delay_ms
@@ -290,23 +308,38 @@ struct Service {
     dir: TempDir,
 }
 
-async fn open_app(dir: &Path, schedule: &str) -> App {
+/// The delivery configuration of these tests: the receivers run on loopback, which deliveries
+/// reach only because the allow list names it (as `--webhook-allow-cidr 127.0.0.0/8` would).
+fn delivery_config(schedule: &str) -> DeliveryConfig {
+    DeliveryConfig {
+        schedule: schedule.parse().unwrap(),
+        timeout: Duration::from_secs(5),
+        egress: EgressPolicy {
+            allowed: vec![parse_cidr("127.0.0.0/8").unwrap()],
+            require_https: false,
+        },
+        ..DeliveryConfig::default()
+    }
+}
+
+async fn open_app(dir: &Path, config: DeliveryConfig) -> App {
     let storage = Storage::open_sled(dir).unwrap();
     let app = App::new(storage, Policy::default(), Arc::new(SystemClock))
         .await
         .unwrap();
-    app.configure_webhook_delivery(DeliveryConfig {
-        schedule: schedule.parse().unwrap(),
-        timeout: Duration::from_secs(5),
-        ..DeliveryConfig::default()
-    });
+    app.configure_webhook_delivery(config);
     app
 }
 
 impl Service {
     async fn start(schedule: &str) -> Service {
+        Service::start_with(schedule, delivery_config(schedule)).await
+    }
+
+    /// A service whose deliveries run with `config` (`schedule` is what a restart uses).
+    async fn start_with(schedule: &str, config: DeliveryConfig) -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let app = open_app(dir.path(), schedule).await;
+        let app = open_app(dir.path(), config).await;
         let issued = app.issue_initial_admin_token().await.unwrap().unwrap();
         let admin = app.authenticate(&issued.token).unwrap();
         let officer = issue(&app, &admin, Role::Officer, None).await;
@@ -332,7 +365,7 @@ impl Service {
         tokio::task::spawn_blocking(move || drop(app))
             .await
             .unwrap();
-        let app = open_app(dir.path(), &schedule).await;
+        let app = open_app(dir.path(), delivery_config(&schedule)).await;
         Service {
             app: Arc::new(app),
             admin,
@@ -362,21 +395,31 @@ impl Service {
         department: &str,
         event_types: Option<Vec<&str>>,
     ) -> (Uuid, String) {
+        self.endpoint_at(&receiver.url(), department, event_types)
+            .await
+            .unwrap()
+    }
+
+    async fn endpoint_at(
+        &self,
+        url: &str,
+        department: &str,
+        event_types: Option<Vec<&str>>,
+    ) -> Result<(Uuid, String), AppError> {
         let created = self
             .app
             .create_webhook(
                 &self.admin,
                 NewEndpoint {
-                    url: receiver.url(),
+                    url: url.to_owned(),
                     department: department.into(),
                     event_types: event_types
                         .map(|types| types.into_iter().map(str::to_owned).collect()),
                     description: Some(format!("{department} intake")),
                 },
             )
-            .await
-            .unwrap();
-        (created.endpoint.id, created.secret.expose())
+            .await?;
+        Ok((created.endpoint.id, created.secret.expose()))
     }
 
     async fn open(&self, title: &str) -> (CaseId, u64) {
@@ -766,7 +809,8 @@ async fn after_three_500s_every_message_still_arrives_in_order() {
     let oldest = attempts.last().unwrap();
     assert_eq!(oldest.status_code, Some(500));
     assert_eq!(oldest.attempt, 1);
-    assert!(oldest.error.as_deref().unwrap().contains("HTTP 500"));
+    // The status and nothing of what the receiver wrote.
+    assert_eq!(oldest.error.as_deref(), Some("HTTP 500"));
     assert_eq!(attempts[3].attempt, 4);
     assert_eq!(attempts[3].status_code, Some(200));
     assert_eq!(attempts[3].webhook_id, requests[0].id);
@@ -1042,4 +1086,252 @@ async fn a_slow_endpoint_does_not_delay_another() {
     assert!(slow.requests().len() < 5, "{}", slow.requests().len());
     stop.send(true).unwrap();
     workers.join().await;
+}
+
+// ----- where webhooks may go (issue #20, item 3) ---------------------------------------------
+
+/// The policy that allows nothing internal, as a service started without
+/// `--webhook-allow-cidr` has it.
+fn refusing_config(lookup: StaticLookup) -> DeliveryConfig {
+    DeliveryConfig {
+        egress: EgressPolicy::default(),
+        lookup: Arc::new(lookup),
+        ..delivery_config("0s,0s")
+    }
+}
+
+#[tokio::test]
+async fn an_internal_ip_literal_is_refused_when_the_endpoint_is_created() {
+    let service = Service::start_with("0s", refusing_config(StaticLookup::new())).await;
+    let receiver = TestReceiver::start().await;
+    let port = receiver.address.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        format!("http://0.0.0.0:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        "http://10.0.0.7/hook".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://100.64.0.1/hook".to_owned(),
+    ] {
+        let error = service.endpoint_at(&url, "hrss", None).await.unwrap_err();
+        let AppError::Rejected(caseledger_domain::Rejection::Invalid(errors)) = error else {
+            panic!("{url}: expected a validation error, got {error:?}")
+        };
+        assert_eq!(errors.len(), 1, "{url}: {errors:?}");
+        assert_eq!(errors[0].field, "url");
+        assert!(
+            errors[0].message.contains("may not reach"),
+            "{url}: {}",
+            errors[0].message
+        );
+    }
+    assert!(service
+        .app
+        .list_webhooks(&service.admin)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(receiver.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_loopback_is_refused_at_delivery_and_the_receiver_gets_nothing() {
+    let config = DeliveryConfig {
+        egress: EgressPolicy::default(),
+        ..delivery_config("0s,0s")
+    };
+    let service = Service::start_with("0s,0s", config).await;
+    let receiver = TestReceiver::start().await;
+    // `localhost` is a name: it passes creation and is resolved (to loopback, by the system
+    // lookup's own rule, asking no one) when a delivery connects.
+    let (endpoint, _) = service
+        .endpoint_at(
+            &format!("http://localhost:{}/hook", receiver.address.port()),
+            "hrss",
+            None,
+        )
+        .await
+        .unwrap();
+    let (case, _) = service.open("Refused at delivery").await;
+    service.refer(case, "hrss").await;
+
+    assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Paused);
+    assert!(receiver.requests().is_empty());
+    let attempts = service
+        .app
+        .webhook_deliveries(&service.admin, endpoint)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 2);
+    for attempt in &attempts {
+        assert_eq!(attempt.outcome, AttemptOutcome::Failed);
+        assert_eq!(attempt.status_code, None);
+        let error = attempt.error.as_deref().unwrap();
+        assert!(error.contains("refused"), "{error}");
+        assert!(error.contains("loopback"), "{error}");
+    }
+    let view = service.app.webhook(&service.admin, endpoint).await.unwrap();
+    assert_eq!(view.status, EndpointStatus::Failing);
+}
+
+#[tokio::test]
+async fn a_name_and_literals_on_loopback_are_delivered_to_when_their_cidr_is_allowed() {
+    let service = Service::start("0s").await;
+    let receiver = TestReceiver::start().await;
+    let port = receiver.address.port();
+    let mut endpoints = Vec::new();
+    for url in [
+        format!("http://localhost:{port}/hook"),
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+    ] {
+        endpoints.push(service.endpoint_at(&url, "hrss", None).await.unwrap().0);
+    }
+    let (case, _) = service.open("Allowed loopback").await;
+    let referral = service.refer(case, "hrss").await;
+    for endpoint in endpoints {
+        assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Idle);
+    }
+    assert_eq!(
+        positions(&receiver.delivered()),
+        [referral, referral, referral]
+    );
+
+    // [::1] and 0.0.0.0 stay refused: only 127.0.0.0/8 is allowed.
+    for url in [
+        format!("http://[::1]:{port}/hook"),
+        format!("http://0.0.0.0:{port}/hook"),
+    ] {
+        assert!(
+            service.endpoint_at(&url, "hrss", None).await.is_err(),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ipv6_loopback_is_delivered_to_when_allowed() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        // No IPv6 loopback on this machine: nothing to deliver to.
+        eprintln!("skipped: ::1 is not available");
+        return;
+    };
+    drop(listener);
+    let config = DeliveryConfig {
+        egress: EgressPolicy {
+            allowed: vec![parse_cidr("::1/128").unwrap()],
+            require_https: false,
+        },
+        ..delivery_config("0s")
+    };
+    let service = Service::start_with("0s", config).await;
+    let receiver = TestReceiver::start_on("[::1]:0".parse().unwrap(), Arc::default()).await;
+    let (endpoint, _) = service
+        .endpoint_at(&receiver.url(), "hrss", None)
+        .await
+        .unwrap();
+    let (case, _) = service.open("IPv6 loopback").await;
+    let referral = service.refer(case, "hrss").await;
+    assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Idle);
+    assert_eq!(positions(&receiver.delivered()), [referral]);
+}
+
+#[tokio::test]
+async fn names_resolving_to_private_link_local_or_cgnat_addresses_are_refused_before_connecting() {
+    // The stub answers for these names; nothing is ever sent to the addresses: the resolver
+    // refuses them before the client may connect.
+    let lookup = StaticLookup::new()
+        .with("intranet.test", &["10.20.30.40".parse().unwrap()])
+        .with("router.test", &["192.168.1.1".parse().unwrap()])
+        .with("office.test", &["172.20.0.1".parse().unwrap()])
+        .with("metadata.test", &["169.254.169.254".parse().unwrap()])
+        .with("carrier.test", &["100.64.0.9".parse().unwrap()])
+        .with("ula.test", &["fd00::1".parse().unwrap()])
+        .with("linklocal6.test", &["fe80::1".parse().unwrap()])
+        .with("mapped.test", &["::ffff:10.0.0.1".parse().unwrap()])
+        .with("unspecified.test", &["0.0.0.0".parse().unwrap()]);
+    let service = Service::start_with("0s", refusing_config(lookup)).await;
+    let (case, _) = service.open("Internal names").await;
+    let mut endpoints = Vec::new();
+    for (name, range) in [
+        ("intranet.test", "private"),
+        ("router.test", "private"),
+        ("office.test", "private"),
+        ("metadata.test", "link-local"),
+        ("carrier.test", "CGNAT"),
+        ("ula.test", "unique local"),
+        ("linklocal6.test", "link-local"),
+        ("mapped.test", "private"),
+        ("unspecified.test", "unspecified"),
+    ] {
+        let (endpoint, _) = service
+            .endpoint_at(&format!("http://{name}/hook"), "hrss", None)
+            .await
+            .unwrap();
+        endpoints.push((endpoint, name, range));
+    }
+    service.refer(case, "hrss").await;
+    for (endpoint, name, range) in endpoints {
+        assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Paused);
+        let attempts = service
+            .app
+            .webhook_deliveries(&service.admin, endpoint)
+            .await
+            .unwrap();
+        let error = attempts[0].error.as_deref().unwrap();
+        assert!(
+            error.contains("refused") && error.contains(range),
+            "{name}: {error}"
+        );
+        assert_eq!(attempts[0].status_code, None);
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
+    let service = Service::start("0s").await;
+    let redirecting = TestReceiver::start().await;
+    let target = TestReceiver::start().await;
+    redirecting.redirect_to(&target.url());
+    let (endpoint, _) = service.endpoint(&redirecting, "hrss").await;
+    let (case, _) = service.open("Redirected").await;
+    service.refer(case, "hrss").await;
+    assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Paused);
+    assert_eq!(redirecting.requests().len(), 1);
+    assert!(target.requests().is_empty());
+    let attempts = service
+        .app
+        .webhook_deliveries(&service.admin, endpoint)
+        .await
+        .unwrap();
+    assert_eq!(attempts[0].status_code, Some(302));
+    assert_eq!(
+        attempts[0].error.as_deref(),
+        Some("HTTP 302: redirects are not followed")
+    );
+}
+
+#[tokio::test]
+async fn the_deliveries_log_keeps_no_text_of_the_receivers_answer() {
+    let service = Service::start("0s,0s").await;
+    let receiver = TestReceiver::start().await;
+    receiver.fail_next(10);
+    let (endpoint, _) = service.endpoint(&receiver, "hrss").await;
+    let (case, _) = service.open("Talkative receiver").await;
+    service.refer(case, "hrss").await;
+    assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Paused);
+    let attempts = service
+        .app
+        .webhook_deliveries(&service.admin, endpoint)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 2);
+    for attempt in &attempts {
+        assert_eq!(attempt.error.as_deref(), Some("HTTP 500"));
+    }
+    let view = service.app.webhook(&service.admin, endpoint).await.unwrap();
+    assert_eq!(view.last_error.as_deref(), Some("HTTP 500"));
+    let stored = format!("{attempts:?}{view:?}");
+    assert!(!stored.contains("hunter2"), "{stored}");
 }

@@ -58,6 +58,7 @@ pub async fn run_all<H: Harness>(harness: &mut H) {
     positions_are_global_and_gapless(harness).await;
     concurrent_appends_all_land_once(harness).await;
     idempotent_appends_replay(harness).await;
+    expired_idempotency_records_are_gone_and_fresh_ones_replay(harness).await;
     everything_acknowledged_survives_a_restart(harness).await;
     subscribers_are_woken(harness).await;
     empty_appends_are_refused(harness).await;
@@ -244,6 +245,101 @@ pub async fn concurrent_appends_all_land_once<H: Harness>(harness: &mut H) {
     for (_, bytes) in &raw {
         verifier.verify(bytes).expect("the chain verifies");
     }
+}
+
+/// Expiry removes the records first used before the cut-off, and only those: an expired key
+/// is gone (from the store, and after a reopen) and starts a fresh append; a younger key still
+/// replays.
+pub async fn expired_idempotency_records_are_gone_and_fresh_ones_replay<H: Harness>(
+    harness: &mut H,
+) {
+    let log = harness.fresh().await;
+    let key = |name: &str| IdempotencyKey {
+        key: format!("token-1:{name}"),
+        fingerprint: "same request".into(),
+    };
+    let append = |stream: StreamId, name: &'static str, n: u64| {
+        let log = &log;
+        async move {
+            log.append(
+                stream,
+                ExpectedVersion::Any,
+                vec![TestEvent::numbered(n)],
+                Some(key(name)),
+            )
+            .await
+            .expect("append")
+            .expect("accepted")
+        }
+    };
+    let old_stream = stream();
+    let old = append(old_stream, "old", 1).await;
+    let old_at = log
+        .idempotency_record("token-1:old")
+        .await
+        .expect("lookup")
+        .expect("kept")
+        .recorded_at_unix;
+    // Records carry whole seconds: the young one is written in a later second.
+    while crate::batch::unix_now() <= old_at {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let young_stream = stream();
+    let young = append(young_stream, "young", 2).await;
+    let young_at = log
+        .idempotency_record("token-1:young")
+        .await
+        .expect("lookup")
+        .expect("kept")
+        .recorded_at_unix;
+    assert!(young_at > old_at);
+
+    let removed = log
+        .expire_idempotency_records(young_at)
+        .await
+        .expect("expiry");
+    assert_eq!(removed, 1);
+    assert_eq!(
+        log.idempotency_record("token-1:old").await.expect("lookup"),
+        None
+    );
+    let log = harness.reopen(log).await;
+    assert_eq!(
+        log.idempotency_record("token-1:old").await.expect("lookup"),
+        None
+    );
+    // The young key still replays its first answer; the expired one appends anew.
+    let replayed = log
+        .append(
+            young_stream,
+            ExpectedVersion::Any,
+            vec![TestEvent::numbered(2)],
+            Some(key("young")),
+        )
+        .await
+        .expect("append")
+        .expect("replayed");
+    assert!(replayed.replayed);
+    assert_eq!(replayed.last_position, young.last_position);
+    let fresh = log
+        .append(
+            old_stream,
+            ExpectedVersion::Any,
+            vec![TestEvent::numbered(1)],
+            Some(key("old")),
+        )
+        .await
+        .expect("append")
+        .expect("a fresh append");
+    assert!(!fresh.replayed);
+    assert!(fresh.last_position > old.last_position);
+    // Expiring again removes nothing younger than the cut-off.
+    assert_eq!(
+        log.expire_idempotency_records(young_at)
+            .await
+            .expect("expiry"),
+        0
+    );
 }
 
 /// The same key and request replays the first outcome; the same key with another request is

@@ -43,6 +43,7 @@ pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
 pub use lease::{Fence, Lease};
 pub use postgres_log::{PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
+pub use postgres_tls::postgres_sslmode_warning;
 pub use sled_log::{
     SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES, DEFAULT_SLED_CACHE_BYTES,
 };
@@ -102,6 +103,15 @@ pub trait EventLog<E: LogEvent>: Send + Sync {
 
     /// Looks up an idempotency record without appending anything.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Removes every idempotency record first used before `recorded_before_unix` (Unix
+    /// seconds) and returns how many; their keys then start fresh appends. A record written
+    /// again under the same key meanwhile is kept. The space goes back to the backend (sled
+    /// reuses its segments; PostgreSQL's autovacuum the table's pages).
+    async fn expire_idempotency_records(
+        &self,
+        recorded_before_unix: i64,
+    ) -> Result<u64, StoreError>;
 
     /// The last durable position and its hash.
     fn head(&self) -> Head;

@@ -945,6 +945,20 @@ impl<E: LogEvent> EventLog<E> for PostgresLog {
             .transpose()
     }
 
+    async fn expire_idempotency_records(
+        &self,
+        recorded_before_unix: i64,
+    ) -> Result<u64, StoreError> {
+        let client = pooled(&self.shared.pool).await?;
+        client
+            .execute(
+                "DELETE FROM idempotency_records WHERE recorded_at_unix < $1",
+                &[&recorded_before_unix],
+            )
+            .await
+            .map_err(pg_error)
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let client = pooled(&self.shared.pool).await?;
         let statement = client

@@ -99,6 +99,66 @@ fn split(url: &str) -> Split {
     }
 }
 
+/// A warning for a connection string that names no `sslmode` and a host off this machine: the
+/// default (`prefer`) falls back to plain TCP when the server offers no TLS, and accepts any
+/// certificate when it does, so tokens and personal data may cross the network readable.
+/// `None` when `sslmode` is given (the operator chose) or every host is local (loopback,
+/// `localhost`, a Unix socket). The warning names the host, never the string (which may hold
+/// a password).
+///
+/// ```
+/// use caseledger_store::postgres_sslmode_warning;
+/// assert!(postgres_sslmode_warning("postgres://app@db.internal/caseledger").is_some());
+/// assert!(postgres_sslmode_warning("postgres://app@db.internal/caseledger?sslmode=require").is_none());
+/// assert!(postgres_sslmode_warning("postgres://app@127.0.0.1:5432/caseledger").is_none());
+/// ```
+pub fn postgres_sslmode_warning(url: &str) -> Option<String> {
+    let Split { rest, mode, .. } = split(url);
+    if mode.is_some() {
+        return None;
+    }
+    let config: tokio_postgres::Config = rest.parse().ok()?;
+    let remote: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .filter_map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) if !is_local_host(name) => Some(name.clone()),
+            _ => None,
+        })
+        .chain(
+            config
+                .get_hostaddrs()
+                .iter()
+                .filter(|address| !address.is_loopback())
+                .map(ToString::to_string),
+        )
+        .collect();
+    if remote.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "the PostgreSQL connection string names no sslmode and a host that is not local ({}): \
+         the default, sslmode=prefer, falls back to plain TCP when the server offers no TLS and \
+         accepts any certificate when it does; add sslmode=verify-full&sslrootcert=<CA file> \
+         (or sslmode=disable to say plain TCP is meant)",
+        remote.join(", ")
+    ))
+}
+
+fn is_local_host(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    let literal = name
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(&name);
+    literal
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|address| address.is_loopback())
+}
+
 /// Parses a connection string into tokio-postgres's configuration and the TLS connector its
 /// `sslmode` and `sslrootcert` call for.
 pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
@@ -300,6 +360,39 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
     use super::*;
+
+    #[test]
+    fn a_non_local_host_without_sslmode_is_warned_about_and_nothing_else() {
+        for warned in [
+            "postgres://app:secret@db.internal:5432/caseledger",
+            "postgresql://app@10.0.0.5/caseledger?application_name=x",
+            "postgres://app@127.0.0.1,db2.internal/caseledger",
+            "host=db.internal user=app dbname=caseledger",
+            "host=localhost hostaddr=10.1.1.1 user=app",
+        ] {
+            let warning = postgres_sslmode_warning(warned).unwrap_or_else(|| panic!("{warned}"));
+            assert!(warning.contains("sslmode"), "{warning}");
+            assert!(!warning.contains("secret"), "{warning}");
+        }
+        assert!(
+            postgres_sslmode_warning("postgres://app@db.internal/caseledger")
+                .unwrap()
+                .contains("db.internal")
+        );
+        for quiet in [
+            "postgres://app:secret@db.internal/caseledger?sslmode=verify-full&sslrootcert=system",
+            "postgres://app@db.internal/caseledger?sslmode=disable",
+            "postgres://app@db.internal/caseledger?sslmode=prefer",
+            "postgres://app@localhost/caseledger",
+            "postgres://app@127.0.0.1:5432/caseledger",
+            "postgres://app@[::1]:5432/caseledger",
+            "postgres:///caseledger?host=/var/run/postgresql",
+            "host=/var/run/postgresql user=app",
+            "host=db.internal sslmode=require user=app",
+        ] {
+            assert_eq!(postgres_sslmode_warning(quiet), None, "{quiet}");
+        }
+    }
 
     #[test]
     fn the_tls_parameters_are_taken_out_of_a_url() {

@@ -905,6 +905,37 @@ impl<E: LogEvent> EventLog<E> for SledLog {
         .await
     }
 
+    async fn expire_idempotency_records(
+        &self,
+        recorded_before_unix: i64,
+    ) -> Result<u64, StoreError> {
+        let tree = self.shared.trees.idempotency.clone();
+        blocking(move || {
+            let mut removed = 0;
+            for entry in tree.iter() {
+                let (key, bytes) = entry?;
+                let Ok(record) = serde_json::from_slice::<IdempotencyRecord>(&bytes) else {
+                    continue;
+                };
+                if record.recorded_at_unix >= recorded_before_unix {
+                    continue;
+                }
+                // Only the record read: one written again under the key meanwhile stays.
+                if tree
+                    .compare_and_swap(&key, Some(&bytes), None::<&[u8]>)?
+                    .is_ok()
+                {
+                    removed += 1;
+                }
+            }
+            if removed > 0 {
+                tree.flush()?;
+            }
+            Ok(removed)
+        })
+        .await
+    }
+
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let tree = self.shared.trees.idempotency.clone();
         let head = self.head();

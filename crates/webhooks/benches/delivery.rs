@@ -20,8 +20,8 @@ use caseledger_domain::{
 };
 use caseledger_store::{EventLog, ExpectedVersion, SledLog, StreamId};
 use caseledger_webhooks::{
-    validate_endpoint, Deliverer, DeliveryConfig, DeliveryOutcome, FeedCursor, FeedProjection,
-    NewEndpoint, NoJitter, Registry, SystemClock,
+    parse_cidr, validate_endpoint, Deliverer, DeliveryConfig, DeliveryOutcome, EgressPolicy,
+    FeedCursor, FeedProjection, NewEndpoint, NoJitter, Registry, SystemClock,
 };
 use chrono::Utc;
 use uuid::Uuid;
@@ -111,6 +111,11 @@ async fn run(log: &SledLog, feed: &FeedProjection, url: &str, endpoints: usize) 
     )
     .await
     .unwrap();
+    // The receiver runs on loopback, which deliveries may reach only when allowed.
+    let loopback = EgressPolicy {
+        allowed: vec![parse_cidr("127.0.0.0/8").unwrap()],
+        require_https: false,
+    };
     let mut ids = Vec::new();
     for _ in 0..endpoints {
         let valid = validate_endpoint(
@@ -121,6 +126,7 @@ async fn run(log: &SledLog, feed: &FeedProjection, url: &str, endpoints: usize) 
                 description: None,
             },
             |_| true,
+            &loopback,
         )
         .unwrap();
         let created = registry
@@ -133,7 +139,10 @@ async fn run(log: &SledLog, feed: &FeedProjection, url: &str, endpoints: usize) 
         Deliverer::new(
             registry,
             feed.clone(),
-            DeliveryConfig::default(),
+            DeliveryConfig {
+                egress: loopback,
+                ..DeliveryConfig::default()
+            },
             Arc::new(SystemClock),
             Arc::new(NoJitter),
         )

@@ -11,7 +11,11 @@
 //!
 //! Each attempt is signed afresh with the integer time of the attempt; the `webhook-id` is the
 //! message's own, stable across retries and replays. Requests time out, redirects are not
-//! followed and at most a bounded prefix of a response body is read. Cursor moves after a
+//! followed (a 3xx is a failed attempt: following it would bypass the address check), no proxy
+//! from the environment is used, and every address connected to passes the [`EgressPolicy`]
+//! (names at connect time through the client's resolver, IP literals before each request).
+//! At most a bounded prefix of a response body is read, and none of it is kept: an attempt's
+//! log holds its status code and a generic reason, never what the receiver wrote. Cursor moves after a
 //! delivery are written without waiting for the disk and synced when a lane runs dry; a crash
 //! in between re-delivers (at least once), never skips. Clock and jitter are injected so tests
 //! drive every decision.
@@ -25,6 +29,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::egress::{EgressPolicy, EgressRefusal, GuardedResolver, HostLookup, SystemLookup};
 use crate::endpoint::{AttemptOutcome, DeliveryAttempt, DeliveryState, EndpointStatus, Registry};
 use crate::feed::{FeedCursor, FeedEntry, FeedProjection};
 use crate::schedule::{parse_retry_after, RetrySchedule};
@@ -42,6 +47,10 @@ pub struct DeliveryConfig {
     pub max_response_bytes: usize,
     /// How many requests may be in flight at once, over all endpoints.
     pub max_concurrent_requests: usize,
+    /// Which addresses deliveries may reach, and whether they must use https.
+    pub egress: EgressPolicy,
+    /// How host names become addresses (before the policy filters them).
+    pub lookup: Arc<dyn HostLookup>,
 }
 
 impl Default for DeliveryConfig {
@@ -51,6 +60,8 @@ impl Default for DeliveryConfig {
             timeout: Duration::from_secs(10),
             max_response_bytes: 64 * 1024,
             max_concurrent_requests: 16,
+            egress: EgressPolicy::default(),
+            lookup: Arc::new(SystemLookup),
         }
     }
 }
@@ -162,8 +173,14 @@ impl Deliverer {
         clock: Arc<dyn Clock>,
         jitter: Arc<dyn Jitter>,
     ) -> Result<Deliverer, WebhookError> {
+        let resolver = GuardedResolver {
+            lookup: Arc::clone(&config.lookup),
+            policy: config.egress.clone(),
+        };
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver))
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .user_agent(concat!("caseledger-webhooks/", env!("CARGO_PKG_VERSION")))
@@ -405,6 +422,26 @@ impl Deliverer {
     }
 
     async fn send(&self, url: &str, next: &FeedEntry, timestamp: i64, signature: String) -> Answer {
+        let refused = |refusal: EgressRefusal| Answer {
+            status_code: None,
+            error: Some(refusal.to_string()),
+            retry_after: None,
+        };
+        let url = match reqwest::Url::parse(url) {
+            Ok(url) => url,
+            Err(_) => {
+                return Answer {
+                    status_code: None,
+                    error: Some("the endpoint's URL cannot be parsed".into()),
+                    retry_after: None,
+                }
+            }
+        };
+        // reqwest resolves names through the guarded resolver but connects to IP literals
+        // directly; the endpoint may also predate the current policy.
+        if let Err(refusal) = self.config.egress.check_url(&url) {
+            return refused(refusal);
+        }
         let request = self
             .client
             .post(url)
@@ -430,18 +467,14 @@ impl Deliverer {
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
         // Read a bounded prefix of the body, so the connection can be reused and a huge or
-        // endless answer costs nothing.
-        let mut excerpt = Vec::new();
+        // endless answer costs nothing. Its text is not kept: a receiver's answer may echo
+        // anything (an internal page behind a redirect, a partner's error dump), and the
+        // deliveries log is read by admins who need only the status.
         let mut read = 0usize;
         let mut body_error = None;
         while read < self.config.max_response_bytes {
             match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    read += chunk.len();
-                    if excerpt.len() < 200 {
-                        excerpt.extend_from_slice(&chunk[..chunk.len().min(200 - excerpt.len())]);
-                    }
-                }
+                Ok(Some(chunk)) => read += chunk.len(),
                 Ok(None) => break,
                 Err(error) => {
                     body_error = Some(describe(&error, self.config.timeout));
@@ -457,11 +490,9 @@ impl Deliverer {
                 retry_after: None,
             };
         }
-        let excerpt = String::from_utf8_lossy(&excerpt).trim().to_owned();
         let mut error = format!("HTTP {}", status.as_u16());
-        if !excerpt.is_empty() {
-            error.push_str(": ");
-            error.push_str(&excerpt);
+        if status.is_redirection() {
+            error.push_str(": redirects are not followed");
         }
         if let Some(body_error) = body_error {
             error.push_str(&format!(" (reading the answer: {body_error})"));
@@ -608,9 +639,21 @@ impl Deliverer {
     }
 }
 
-/// A request failure in words, without the URL (which may carry a query an admin considers
-/// private).
+/// A request failure in generic words: without the URL (which may carry a query an admin
+/// considers private) and without any text from the other side; an egress refusal says which
+/// address was refused and why.
 fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    let mut source = std::error::Error::source(error);
+    let mut io_kind = None;
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<EgressRefusal>() {
+            return refusal.to_string();
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        source = cause.source();
+    }
     if error.is_timeout() {
         return format!("timed out after {} ms", timeout.as_millis());
     }
@@ -623,15 +666,8 @@ fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     } else {
         "the request failed"
     };
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail = cause.to_string();
-        source = cause.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {detail}")
+    match io_kind {
+        Some(io_kind) => format!("{kind}: {io_kind}"),
+        None => kind.to_owned(),
     }
 }

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Mutex};
 use uuid::Uuid;
 
+use crate::egress::EgressPolicy;
 use crate::feed::FeedCursor;
 use crate::payload::message_types;
 use crate::signing::Secret;
@@ -267,13 +268,23 @@ pub fn validate_url(text: &str) -> Result<String, String> {
     Ok(url.to_string())
 }
 
-/// Checks what an admin sent, naming every bad field. `known` says which departments exist.
+/// Checks what an admin sent, naming every bad field. `known` says which departments exist;
+/// `egress` refuses a URL whose host is an internal IP literal (or plain `http` when https is
+/// required). A host name passes here and is checked each time it is resolved for a delivery.
 pub fn validate_endpoint(
     input: NewEndpoint,
     known: impl Fn(&Department) -> bool,
+    egress: &EgressPolicy,
 ) -> Result<ValidEndpoint, Vec<FieldError>> {
     let mut errors = Vec::new();
     let url = validate_url(&input.url)
+        .and_then(|url| match reqwest::Url::parse(&url) {
+            Ok(parsed) => egress
+                .check_url(&parsed)
+                .map(|()| url)
+                .map_err(|refusal| refusal.to_string()),
+            Err(error) => Err(format!("not a URL: {error}")),
+        })
         .map_err(|message| errors.push(FieldError::new("url", message)))
         .ok();
     let department = match Department::new(input.department.clone()) {
@@ -934,6 +945,7 @@ mod tests {
                 description: Some("x".repeat(501)),
             },
             known,
+            &EgressPolicy::default(),
         )
         .unwrap_err();
         assert_eq!(
@@ -953,9 +965,47 @@ mod tests {
                 ..input("https://example.org")
             },
             known,
+            &EgressPolicy::default(),
         )
         .unwrap_err();
         assert_eq!(fields(&errors), ["department", "event_types"]);
+    }
+
+    #[test]
+    fn an_internal_ip_literal_is_refused_naming_url_unless_its_range_is_allowed() {
+        let refused = EgressPolicy::default();
+        for url in [
+            "http://127.0.0.1:9000/hook",
+            "http://[::1]/hook",
+            "http://0.0.0.0/",
+            "https://10.1.2.3/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/",
+            "https://[::ffff:192.168.0.1]/",
+        ] {
+            let errors = validate_endpoint(input(url), known, &refused).unwrap_err();
+            assert_eq!(fields(&errors), ["url"], "{url}");
+            assert!(errors[0].message.contains("refused"), "{url}: {errors:?}");
+        }
+        // A name passes here: it is checked each time it is resolved.
+        assert!(validate_endpoint(input("http://localhost:9000/hook"), known, &refused).is_ok());
+        let loopback_allowed = EgressPolicy {
+            allowed: vec![crate::egress::parse_cidr("127.0.0.0/8").unwrap()],
+            require_https: false,
+        };
+        assert!(validate_endpoint(
+            input("http://127.0.0.1:9000/hook"),
+            known,
+            &loopback_allowed
+        )
+        .is_ok());
+        let https_only = EgressPolicy {
+            require_https: true,
+            ..loopback_allowed
+        };
+        let errors =
+            validate_endpoint(input("http://127.0.0.1:9000/hook"), known, &https_only).unwrap_err();
+        assert!(errors[0].message.contains("https"), "{errors:?}");
     }
 
     #[test]
@@ -971,6 +1021,7 @@ mod tests {
                 ..input("HTTPS://Example.org")
             },
             known,
+            &EgressPolicy::default(),
         )
         .unwrap();
         assert_eq!(valid.url, "https://example.org/");

@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod delivery;
+pub mod egress;
 pub mod endpoint;
 pub mod feed;
 pub mod payload;
@@ -23,6 +24,10 @@ pub mod signing;
 
 pub use delivery::{
     Clock, Deliverer, DeliveryConfig, DeliveryOutcome, Jitter, NoJitter, RandomJitter, SystemClock,
+};
+pub use egress::{
+    forbidden_range, parse_cidr, EgressPolicy, EgressRefusal, HostLookup, IpNet, StaticLookup,
+    SystemLookup,
 };
 pub use endpoint::{
     validate_endpoint, validate_url, AttemptOutcome, DeliveryAttempt, DeliveryState, Endpoint,

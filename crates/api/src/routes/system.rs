@@ -1,12 +1,13 @@
 //! Liveness, readiness, metrics and the OpenAPI document.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
+use crate::error::{ApiError, Problem};
 use crate::openapi::ApiDoc;
 use crate::types::HealthResponse;
 use crate::AppState;
@@ -80,10 +81,30 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus metrics, text exposition format.
+/// Prometheus metrics, text exposition format. When the service runs with
+/// `--metrics-token-file`, the request must carry `Authorization: Bearer <that token>` (not an
+/// API token); without it, or with another, the answer is 401.
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus text format.", content_type = "text/plain", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    responses(
+        (status = 200, description = "Prometheus text format.", content_type = "text/plain", body = String),
+        (status = 401, description = "The service requires a metrics token and the request did not carry it.", content_type = "application/problem+json", body = Problem),
+    ))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(expected) = &state.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !presented.is_some_and(|token| expected.matches(token)) {
+            return Err(ApiError::unauthorized(
+                "/metrics needs the metrics token as `Authorization: Bearer <token>`",
+            ));
+        }
+    }
     let head = state.app.head().position.0;
     let mut text = state
         .metrics
@@ -95,14 +116,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
          # TYPE caseledger_log_head_position gauge\n\
          caseledger_log_head_position {head}\n"
     ));
-    (
+    Ok((
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         text,
-    )
+    ))
 }
 
 /// This API's OpenAPI 3.1 document.

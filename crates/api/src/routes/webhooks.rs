@@ -41,8 +41,11 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
-    /// Where to POST messages: `http` or `https`, with a host, without credentials, at most
-    /// 2,048 bytes.
+    /// Where to POST messages: `http` or `https` (only `https` when the service runs with
+    /// `--webhook-require-https`), with a host, without credentials, at most 2,048 bytes. A
+    /// host that is an internal IP literal (loopback, private, link-local, CGNAT, unspecified,
+    /// multicast, reserved) is refused with a 422 naming `url` unless `--webhook-allow-cidr`
+    /// lists it; a host name is checked each time a delivery resolves it.
     #[schema(max_length = 2048)]
     pub url: String,
     /// The partner department whose feed the endpoint receives.
@@ -145,8 +148,8 @@ pub struct DeliveryAttemptResponse {
     pub status_code: Option<u16>,
     /// How long the request took.
     pub latency_ms: u64,
-    /// Why it failed: `HTTP <status>` with the start of the answer, a timeout or a network
-    /// error.
+    /// Why it failed, in generic words: `HTTP <status>` (never the receiver's answer text), a
+    /// timeout, a network error, or a refusal to reach an internal address.
     pub error: Option<String>,
     /// `delivered` (2xx) or `failed`.
     pub outcome: String,
@@ -188,7 +191,10 @@ fn webhook_id(text: &str) -> Result<Uuid, ApiError> {
 /// `GET /v1/feed`): events of the cases shared with the department, from the event that shares
 /// each case on, without complainants' personal data, and every audit checkpoint, signed as
 /// the Standard Webhooks specification says (`webhook-id`, `webhook-timestamp`,
-/// `webhook-signature`). Use `replay` to receive earlier messages.
+/// `webhook-signature`). Use `replay` to receive earlier messages. Deliveries never reach an
+/// internal address unless the service allows its range (`--webhook-allow-cidr`): an internal
+/// IP literal is refused here (422 naming `url`), a name resolving to one at each delivery
+/// (a failed attempt); redirects are not followed.
 ///
 /// Roles: admin.
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
