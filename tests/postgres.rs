@@ -339,8 +339,18 @@ async fn two_instances_take_concurrent_commands_on_one_case_into_one_verifiable_
         "every note landed once, each at its own version"
     );
 
-    // Both instances see one gapless, ordered, verifiable log with each note once.
+    // Both instances see one gapless, ordered, verifiable log with each note once — once each
+    // has learnt of the other's last commits (an export runs up to the head its instance knows;
+    // `?min_position=` is how a reader waits for a position).
     for address in [&pair.first.address, &pair.second.address] {
+        let caught_up = pair
+            .client
+            .get(format!("{address}/v1/cases/{case_id}?min_position=121"))
+            .bearer_auth(&pair.admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(caught_up.status(), StatusCode::OK);
         let events = export(&pair.client, address, &pair.admin).await;
         let positions: Vec<u64> = events
             .iter()
