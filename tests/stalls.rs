@@ -4,8 +4,9 @@
 //! and stop when their token is revoked; a case at its event limit refuses commands; history
 //! and replay stream in bounded memory (measured on the real binary).
 //!
-//! Owns its fixtures: a service seeded with 20,000 cases through `App` directly (fast), and the
-//! real binary with one case of 5,000 notes of 20 KB.
+//! Owns its fixtures: a service seeded with 20,000 cases through `App` directly (fast; on sled
+//! even when the suite runs on PostgreSQL, since what is measured is the in-memory projection),
+//! and the real binary with one case of 5,000 notes of 20 KB.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use serde_json::{json, Value};
 use crate::serve_process::{initial_admin_token, ServeProcess};
 use crate::support::{
     assert_conflict, assert_invalid_field, assert_problem, expect_status, spawn_app,
-    spawn_app_with, valid_case_body, TestApp,
+    spawn_app_with, spawn_sled_app_with, valid_case_body, TestApp,
 };
 
 /// Sixteen distinct terms of 64 characters each: the most a search may hold.
@@ -105,7 +106,7 @@ async fn slowest_answer(
 async fn searches_over_twenty_thousand_cases_stall_nothing() {
     let budget = Duration::from_millis(300);
     let app = Arc::new(
-        spawn_app_with(
+        spawn_sled_app_with(
             Policy::default(),
             AppOptions {
                 search_budget: budget,
@@ -326,7 +327,7 @@ async fn a_token_over_its_rate_gets_429_and_other_tokens_do_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_log_reads_are_bounded_per_token_and_an_export_stops_when_its_token_is_revoked() {
-    let app = spawn_app_with(Policy::default(), AppOptions::default(), |config| {
+    let app = spawn_sled_app_with(Policy::default(), AppOptions::default(), |config| {
         config.whole_log_reads_per_token = 1;
     })
     .await;

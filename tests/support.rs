@@ -76,8 +76,27 @@ pub async fn spawn_app_with(
     options: AppOptions,
     configure: impl FnOnce(&mut ApiConfig),
 ) -> TestApp {
+    spawn_app_on(scratch_postgres().await, policy, options, configure).await
+}
+
+/// [`spawn_app_with`] on sled whatever [`TEST_STORE_ENV`] says: for the tests that seed tens of
+/// thousands of cases to exercise what is in memory (the case projection), which the backend
+/// does not change and which would take many minutes to seed on PostgreSQL in a debug build.
+pub async fn spawn_sled_app_with(
+    policy: Policy,
+    options: AppOptions,
+    configure: impl FnOnce(&mut ApiConfig),
+) -> TestApp {
+    spawn_app_on(None, policy, options, configure).await
+}
+
+async fn spawn_app_on(
+    database: Option<ScratchDatabase>,
+    policy: Policy,
+    options: AppOptions,
+    configure: impl FnOnce(&mut ApiConfig),
+) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary data directory");
-    let database = scratch_postgres().await;
     let storage = match &database {
         Some(database) => Storage::open_postgres(database.url())
             .await
