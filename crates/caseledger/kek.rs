@@ -9,8 +9,7 @@
 //! into a log line or an error; callers log the path and the KEK's public id. Wrapping itself
 //! is `caseledger_app::personal_data`.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -119,33 +118,7 @@ fn create_kek_file(path: &Path, dir: &Path) -> anyhow::Result<Kek> {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     );
     bytes.fill(0);
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| KEK_FILE.to_owned());
-    let staging = dir.join(format!("{file_name}.new"));
-    match std::fs::remove_file(&staging) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            return Err(error).with_context(|| format!("cannot remove {}", staging.display()))
-        }
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&staging)
-        .with_context(|| format!("cannot create {}", staging.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", staging.display()))?;
-    drop(file);
-    std::fs::rename(&staging, path)
-        .with_context(|| format!("cannot rename {} to {}", staging.display(), path.display()))?;
-    std::fs::File::open(dir)
-        .and_then(|directory| directory.sync_all())
-        .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
+    crate::private_file::write_private_file(path, dir, KEK_FILE, &text)?;
     Ok(kek)
 }
 

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod http_server;
 pub mod kek;
 pub mod offline;
+mod private_file;
 pub mod replay;
 pub mod serve;
 pub mod signing_key;

@@ -8,8 +8,7 @@
 //! log the path and the public key. It does not sign anything: that is
 //! `caseledger_store::checkpoint`.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -108,34 +107,7 @@ fn create_key_file(path: &Path, dir: &Path) -> anyhow::Result<SigningKey> {
     let key = SigningKey::from_bytes(&seed);
     seed.fill(0);
 
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| SIGNING_KEY_FILE.to_owned());
-    let staging = dir.join(format!("{file_name}.new"));
-    // A staging file left by an interrupted start was never used: nothing was signed with it.
-    match std::fs::remove_file(&staging) {
-        Ok(()) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => {
-            return Err(error).with_context(|| format!("cannot remove {}", staging.display()))
-        }
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&staging)
-        .with_context(|| format!("cannot create {}", staging.display()))?;
-    file.write_all(key_file_text(&key).as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", staging.display()))?;
-    drop(file);
-    std::fs::rename(&staging, path)
-        .with_context(|| format!("cannot rename {} to {}", staging.display(), path.display()))?;
-    std::fs::File::open(dir)
-        .and_then(|directory| directory.sync_all())
-        .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
+    crate::private_file::write_private_file(path, dir, SIGNING_KEY_FILE, &key_file_text(&key))?;
     Ok(key)
 }
 
