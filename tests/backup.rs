@@ -8,7 +8,6 @@
 //! This owns its small process harness ([`ServeProcess`]) and runs the CLI commands as processes.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +16,7 @@ use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::serve_process::ServeProcess;
+use crate::serve_process::{args, caseledger, text, ServeProcess};
 use crate::support::{assert_problem, spawn_app, valid_case_body};
 
 /// Copies the checkpoint signing key and the key-encryption key of one data dir into another:
@@ -27,36 +26,6 @@ fn keep_signing_key(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     std::fs::copy(from.join("signing-key"), to.join("signing-key")).unwrap();
     std::fs::copy(from.join("kek"), to.join("kek")).unwrap();
-}
-
-/// Runs the binary with `args` off the async executor.
-async fn caseledger(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_caseledger"))
-            .args(&args)
-            .env("CASELEDGER_LOG", "warn")
-            .stdin(Stdio::null())
-            .output()
-            .expect("the caseledger binary runs")
-    })
-    .await
-    .unwrap()
-}
-
-fn args(parts: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<String> {
-    parts
-        .iter()
-        .map(|part| part.as_ref().to_string_lossy().into_owned())
-        .collect()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 async fn open_case(client: &reqwest::Client, address: &str, token: &str) -> Option<String> {

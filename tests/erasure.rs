@@ -13,7 +13,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::serve_process::{initial_admin_token, ServeProcess};
+use crate::serve_process::{args, caseledger, initial_admin_token, text, ServeProcess};
 use crate::support::{scratch_postgres, valid_case_body, COMPLAINANT_NAME, COMPLAINANT_PHONE};
 
 const CRASH_ENV: &str = caseledger_app::erasure::CRASH_AFTER_ERASURE_EVENT_ENV;
@@ -35,36 +35,6 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
-}
-
-/// Runs the binary with `args` off the async executor.
-async fn caseledger(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_caseledger"))
-            .args(&args)
-            .env("CASELEDGER_LOG", "warn")
-            .stdin(Stdio::null())
-            .output()
-            .expect("the caseledger binary runs")
-    })
-    .await
-    .unwrap()
-}
-
-fn args(parts: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<String> {
-    parts
-        .iter()
-        .map(|part| part.as_ref().to_string_lossy().into_owned())
-        .collect()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 async fn get_text(client: &reqwest::Client, url: String, token: &str) -> (StatusCode, String) {

@@ -2,13 +2,14 @@
 //! program: [`ServeProcess`] starts it on `127.0.0.1:0` with a data dir and extra flags (and,
 //! unless told otherwise, webhooks allowed to reach the tests' receivers on 127.0.0.0/8), reads
 //! where it listens from its log, and stops it gracefully (SIGTERM, exit 0 expected) or kills
-//! it (SIGKILL). [`initial_admin_token`] reads the token a first start wrote.
+//! it (SIGKILL). [`initial_admin_token`] reads the token a first start wrote; [`caseledger`]
+//! runs one of the binary's other commands (backup, restore, audit…) to its end.
 //!
 //! It owns no assertions about behaviour beyond the clean exit of a graceful stop.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// A running `caseledger serve`; killed when dropped.
@@ -124,4 +125,36 @@ pub fn initial_admin_token(data_dir: &Path) -> String {
         .expect("the initial admin token file")
         .trim()
         .to_owned()
+}
+
+/// Runs the binary with `args` off the async executor.
+pub async fn caseledger(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_caseledger"))
+            .args(&args)
+            .env("CASELEDGER_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the caseledger binary runs")
+    })
+    .await
+    .unwrap()
+}
+
+/// `parts` (paths and strings alike) as the arguments [`caseledger`] takes.
+pub fn args(parts: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<String> {
+    parts
+        .iter()
+        .map(|part| part.as_ref().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// What a run of the binary printed, with its exit status, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "exit {}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
