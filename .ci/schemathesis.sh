@@ -27,6 +27,18 @@ if [[ ! -x $binary ]]; then
     cargo build --locked --bin caseledger
 fi
 
+# Nothing the fuzzer makes the service do may send a packet off this machine: an endpoint
+# with a generated host name would have the deliverer look the name up in DNS. So the service
+# and the fuzzer run in a network namespace of their own, which has only loopback.
+if [[ -z ${CASELEDGER_FUZZ_NETNS:-} ]]; then
+    if ! command -v ip >/dev/null 2>&1; then
+        apt-get install -y -qq iproute2 >/dev/null
+    fi
+    echo "running in a network namespace with only loopback"
+    exec unshare --net env CASELEDGER_FUZZ_NETNS=1 bash -c 'ip link set lo up && exec bash "$@"' \
+        bash "$0" "$binary"
+fi
+
 work=$(mktemp -d)
 pid=
 stop_service() {
