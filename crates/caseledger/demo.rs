@@ -7,7 +7,8 @@
 //! layout), and every case event is a command of [`App`] run by a person's token, at the time
 //! the story says (the service's clock is a [`StoryClock`] that the story moves forward). So the
 //! chain, the projections, the statistics and the partner feeds are exactly what real use
-//! would give. The people and places are in [`office`], the cases' courses in [`story`].
+//! would give. The people and places are in `demo/office.rs`, the cases' courses in
+//! `demo/story.rs`.
 //!
 //! The tokens of the office's people go to `<data-dir>/demo-tokens` (mode 0600), never to the
 //! log.
