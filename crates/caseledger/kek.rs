@@ -9,7 +9,6 @@
 //! into a log line or an error; callers log the path and the KEK's public id. Wrapping itself
 //! is `caseledger_app::personal_data`.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -92,16 +91,7 @@ pub fn read_kek_file(path: &Path) -> anyhow::Result<Kek> {
                 path.display()
             )
         })?;
-    if let Ok(metadata) = std::fs::metadata(path) {
-        let mode = metadata.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                mode = format!("{:o}", mode & 0o777),
-                "the key-encryption key file can be read by other users; `chmod 600` it"
-            );
-        }
-    }
+    crate::private_file::warn_if_open_to_others(path, "the key-encryption key file");
     Ok(Kek::from_bytes(&bytes))
 }
 
@@ -125,6 +115,8 @@ fn create_kek_file(path: &Path, dir: &Path) -> anyhow::Result<Kek> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
 

@@ -1,12 +1,13 @@
 //! Writing a secret to a file of its own, safely: the one way the binary makes its key files
-//! (the checkpoint signing key, the key-encryption key).
+//! (the checkpoint signing key, the key-encryption key), and the warning when one of them can
+//! be read by other users.
 //!
 //! The file is staged as `<name>.new`, private (mode 0600) from its first moment, synced,
 //! renamed into place, and its directory synced, so a crash leaves either no key file or a
 //! whole one — never a partial or world-readable one.
 
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -48,4 +49,19 @@ pub(crate) fn write_private_file(
         .and_then(|directory| directory.sync_all())
         .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
     Ok(())
+}
+
+/// Logs a warning when the file at `path` (`what`, e.g. "the signing key file") can be read or
+/// written by users other than its owner.
+pub(crate) fn warn_if_open_to_others(path: &Path, what: &str) {
+    if let Ok(metadata) = std::fs::metadata(path) {
+        let mode = metadata.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "{what} can be read by other users; `chmod 600` it"
+            );
+        }
+    }
 }

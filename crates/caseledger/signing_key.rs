@@ -8,7 +8,6 @@
 //! log the path and the public key. It does not sign anything: that is
 //! `caseledger_store::checkpoint`.
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -76,16 +75,7 @@ pub fn read_key_file(path: &Path) -> anyhow::Result<SigningKey> {
                 path.display()
             )
         })?;
-    if let Ok(metadata) = std::fs::metadata(path) {
-        let mode = metadata.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                mode = format!("{:o}", mode & 0o777),
-                "the signing key file can be read by other users; `chmod 600` it"
-            );
-        }
-    }
+    crate::private_file::warn_if_open_to_others(path, "the signing key file");
     Ok(SigningKey::from_bytes(&seed))
 }
 
@@ -114,6 +104,8 @@ fn create_key_file(path: &Path, dir: &Path) -> anyhow::Result<SigningKey> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use std::os::unix::fs::PermissionsExt as _;
 
     use caseledger_store::checkpoint::public_key_base64;
 
