@@ -61,27 +61,25 @@ pub fn spawn_workers(
     };
     let watcher = {
         let app = Arc::clone(app);
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(deadline_scan_interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    _ = shutdown.changed() => return,
-                }
-                if *shutdown.borrow() {
-                    return;
-                }
-                match app.scan_deadlines().await {
-                    Ok(0) => {}
-                    Ok(recorded) => tracing::info!(recorded, "recorded missed letter deadlines"),
-                    Err(error) => {
-                        tracing::warn!(%error, "the deadline scan failed; retrying at the next interval")
+        tokio::spawn(every(
+            tokio::time::interval(deadline_scan_interval),
+            shutdown.clone(),
+            move || {
+                let app = Arc::clone(&app);
+                async move {
+                    match app.scan_deadlines().await {
+                        Ok(0) => {}
+                        Ok(recorded) => {
+                            tracing::info!(recorded, "recorded missed letter deadlines")
+                        }
+                        Err(error) => tracing::warn!(
+                            %error,
+                            "the deadline scan failed; retrying at the next interval"
+                        ),
                     }
                 }
-            }
-        })
+            },
+        ))
     };
     // The work of the leader: the checkpoint signer, the webhook feed follower and the
     // delivery worker (one lane per endpoint).
@@ -95,30 +93,28 @@ pub fn spawn_workers(
     // sweep removes only records older than the cut-off.
     let sweeper = {
         let app = Arc::clone(app);
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(
+        tokio::spawn(every(
+            tokio::time::interval_at(
                 tokio::time::Instant::now() + IDEMPOTENCY_SWEEP_DELAY,
                 IDEMPOTENCY_SWEEP_EVERY,
-            );
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    _ = shutdown.changed() => return,
-                }
-                if *shutdown.borrow() {
-                    return;
-                }
-                match app.expire_idempotency_records().await {
-                    Ok(0) => {}
-                    Ok(removed) => tracing::info!(removed, "removed expired idempotency records"),
-                    Err(error) => {
-                        tracing::warn!(%error, "the idempotency sweep failed; retrying in an hour")
+            ),
+            shutdown.clone(),
+            move || {
+                let app = Arc::clone(&app);
+                async move {
+                    match app.expire_idempotency_records().await {
+                        Ok(0) => {}
+                        Ok(removed) => {
+                            tracing::info!(removed, "removed expired idempotency records")
+                        }
+                        Err(error) => tracing::warn!(
+                            %error,
+                            "the idempotency sweep failed; retrying in an hour"
+                        ),
                     }
                 }
-            }
-        })
+            },
+        ))
     };
     let mut handles = vec![projection, watcher, leader, sweeper];
     if app.storage().shared {
@@ -129,6 +125,29 @@ pub fn spawn_workers(
         }));
     }
     Workers { handles }
+}
+
+/// Runs `step` at every tick of `ticks` until `shutdown` turns true; a tick missed while a
+/// step ran is delayed, not bunched up.
+async fn every<Step, Run>(
+    mut ticks: tokio::time::Interval,
+    mut shutdown: watch::Receiver<bool>,
+    mut step: Step,
+) where
+    Step: FnMut() -> Run,
+    Run: std::future::Future<Output = ()>,
+{
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        step().await;
+    }
 }
 
 /// Runs the leader's work for as long as this instance holds the leader lease, again each time
