@@ -22,7 +22,7 @@ use caseledger_app::webhooks::{parse_cidr, InvalidSchedule, IpNet, RetrySchedule
 use crate::config::{
     parse_duration, parse_rate, parse_size, GuardsOverrides, Overrides, StoreSelection,
 };
-use crate::transfer::Location;
+use crate::store::Location;
 
 /// Case tracking for trade-union rights protection, on an append-only hash-chained event log.
 #[derive(Debug, Parser)]

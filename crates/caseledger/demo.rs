@@ -34,13 +34,12 @@ use uuid::Uuid;
 
 use crate::cli::DemoArgs;
 use crate::config::Config;
-use crate::serve::{Server, INITIAL_ADMIN_TOKEN_FILE};
+use crate::data_dir;
+use crate::progress::progress_bar;
+use crate::serve::Server;
 use story::{Action, Actor, Script};
 
 pub use office::{FICTIONAL_AREA_CODE, FICTIONAL_DIVISION_PREFIX, FICTIONAL_ID_PREFIX};
-
-/// The file in the data dir that receives the demo people's tokens.
-pub const DEMO_TOKENS_FILE: &str = "demo-tokens";
 
 /// How many officers and supervisors the demo office has.
 const OFFICERS: usize = 6;
@@ -143,7 +142,7 @@ async fn fill_store(
             data_dir.display()
         );
     }
-    let admin_token = std::fs::read_to_string(data_dir.join(INITIAL_ADMIN_TOKEN_FILE))
+    let admin_token = std::fs::read_to_string(data_dir::initial_admin_token_file(data_dir))
         .context("cannot read the initial admin token")?;
     let admin = app
         .authenticate(admin_token.trim())
@@ -168,7 +167,7 @@ async fn fill_store(
         .collect();
     timeline.sort();
 
-    let bar = crate::offline::progress_bar(timeline.len() as u64, "demo office");
+    let bar = progress_bar(timeline.len() as u64, "demo office");
     let mut cases: Vec<PlayedCase> = scripts.iter().map(|_| PlayedCase::default()).collect();
     for (at, case, step) in timeline {
         clock.set(at);
@@ -273,7 +272,7 @@ impl Office {
 
     /// Writes every person's token to `<data_dir>/demo-tokens`, mode 0600.
     fn write_tokens(&self, data_dir: &Path, admin_token: &str) -> anyhow::Result<PathBuf> {
-        let path = data_dir.join(DEMO_TOKENS_FILE);
+        let path = data_dir::demo_tokens_file(data_dir);
         let mut lines = vec![
             "# The demo office's people and their API tokens (fictional people; keep the file \
              private all the same)."

@@ -16,8 +16,7 @@ use base64::Engine as _;
 use caseledger_app::personal_data::{Kek, Keyring};
 use rand::RngCore as _;
 
-/// The file in the data dir that holds the KEK when `--kek-file` is not given.
-pub const KEK_FILE: &str = "kek";
+use crate::data_dir::{self, KEK_FILE};
 
 /// The keyring of a start, and where its current KEK came from.
 #[derive(Debug)]
@@ -40,7 +39,7 @@ pub fn load_or_create(
 ) -> anyhow::Result<Loaded> {
     let path = given
         .map(Path::to_owned)
-        .unwrap_or_else(|| data_dir.join(KEK_FILE));
+        .unwrap_or_else(|| data_dir::kek_file(data_dir));
     let (current, created) = match std::fs::symlink_metadata(&path) {
         Ok(_) => (read_kek_file(&path)?, false),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

@@ -6,16 +6,19 @@
 //! `caseledger-api`, the service in `caseledger-app`, the event log in `caseledger-store`; this
 //! package owns no business rule and no route, only how they are put together and started.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod data_dir;
 pub mod demo;
 pub mod http_server;
 pub mod kek;
-pub mod offline;
 mod private_file;
-pub mod replay;
+mod progress;
+pub mod projections;
 pub mod serve;
 pub mod signing_key;
+pub mod store;
 pub mod telemetry;
-pub mod transfer;
-pub mod verify;
+#[cfg(test)]
+mod testing;

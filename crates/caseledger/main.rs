@@ -4,8 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use caseledger::audit::{export, replay, verify};
 use caseledger::cli::{AuditCommand, Cli, Command, ProjectionsCommand, StoreCommand};
-use caseledger::{demo, offline, replay, serve, telemetry, transfer, verify};
+use caseledger::store::{backup, copy, restore};
+use caseledger::{demo, projections, serve, telemetry};
 use clap::Parser as _;
 
 /// mimalloc rather than the system allocator: the service allocates and frees many small and
@@ -47,23 +49,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify(args)) => verify::run(&args),
         Command::Audit(AuditCommand::Replay(args)) => replay::run(&args),
         Command::Audit(AuditCommand::Export(args)) => {
-            offline_runtime()?.block_on(offline::run_export(&args))?;
+            offline_runtime()?.block_on(export::run(&args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Projections(ProjectionsCommand::Rebuild(args)) => {
-            offline_runtime()?.block_on(offline::run_rebuild(&args))?;
+            offline_runtime()?.block_on(projections::run_rebuild(&args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Store(StoreCommand::Copy(args)) => {
-            offline_runtime()?.block_on(transfer::run_copy(&args))?;
+            offline_runtime()?.block_on(copy::run(&args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup(args) => {
-            offline_runtime()?.block_on(transfer::run_backup(&args))?;
+            offline_runtime()?.block_on(backup::run(&args))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Restore(args) => {
-            offline_runtime()?.block_on(transfer::run_restore(&args))?;
+            offline_runtime()?.block_on(restore::run(&args))?;
             Ok(ExitCode::SUCCESS)
         }
     }

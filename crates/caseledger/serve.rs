@@ -26,13 +26,8 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::cli::ServeArgs;
 use crate::config::{Config, HttpLimits, Settings, StoreSelection};
+use crate::data_dir::{self, INITIAL_ADMIN_TOKEN_FILE};
 use crate::signing_key::{self, KeySource};
-
-/// The file in the data dir that receives the first admin token.
-pub const INITIAL_ADMIN_TOKEN_FILE: &str = "initial-admin-token";
-
-/// The directory inside the data dir that holds the embedded sled log.
-pub const SLED_DIR: &str = "sled";
 
 /// How much longer than one request's timeout shutdown waits for in-flight requests.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
@@ -132,7 +127,7 @@ impl Server {
         }
         let storage = match &settings.store {
             StoreSelection::Sled => {
-                let sled_dir = data_dir.join(SLED_DIR);
+                let sled_dir = data_dir::sled_dir(&data_dir);
                 let options = SledLogOptions {
                     min_free_space_bytes: settings.min_free_space_bytes,
                     cache_capacity_bytes: settings.sled_cache_bytes,
@@ -367,7 +362,7 @@ async fn close(app: Arc<App>) {
 /// line, to `<data-dir>/initial-admin-token` with mode 0600. Returns the file's path when it
 /// did.
 async fn write_initial_admin_token(app: &App, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
-    let path = data_dir.join(INITIAL_ADMIN_TOKEN_FILE);
+    let path = data_dir::initial_admin_token_file(data_dir);
     let staging = data_dir.join(format!("{INITIAL_ADMIN_TOKEN_FILE}.new"));
     // The token is stored before it is written out, and a store that holds a token never
     // issues another. So prove the data dir writable first, with the file the token will go
@@ -503,7 +498,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let data_dir = directory.path().join("data");
         let server = Server::build(settings_in(&data_dir), None).await.unwrap();
-        let key_file = data_dir.join(crate::signing_key::SIGNING_KEY_FILE);
+        let key_file = data_dir.join(data_dir::SIGNING_KEY_FILE);
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let key = crate::signing_key::read_key_file(&key_file).unwrap();
@@ -527,7 +522,7 @@ mod tests {
         settings.signing_key = Some(key_file.clone());
         let server = Server::build(settings.clone(), None).await.unwrap();
         assert_eq!(server.app().public_key(), Some(public_key_base64(&key)));
-        assert!(!data_dir.join(crate::signing_key::SIGNING_KEY_FILE).exists());
+        assert!(!data_dir.join(data_dir::SIGNING_KEY_FILE).exists());
         server.run_until_stopped(async {}).await.unwrap();
 
         std::fs::write(&key_file, "secret-but-not-a-key\n").unwrap();

@@ -15,8 +15,7 @@ use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use rand::RngCore as _;
 
-/// The file in the data dir that holds the signing key when `--signing-key` is not given.
-pub const SIGNING_KEY_FILE: &str = "signing-key";
+use crate::data_dir::{self, SIGNING_KEY_FILE};
 
 /// Where the signing key came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +47,7 @@ pub fn load_or_create(
         let key = read_key_file(path).context("cannot use the signing key given with --signing-key (CASELEDGER_SIGNING_KEY, config key signing_key)")?;
         return Ok((key, KeySource::Given(path.to_owned())));
     }
-    let path = data_dir.join(SIGNING_KEY_FILE);
+    let path = data_dir::signing_key_file(data_dir);
     match std::fs::symlink_metadata(&path) {
         Ok(_) => Ok((read_key_file(&path)?, KeySource::DataDir(path))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {

@@ -909,7 +909,7 @@ mod tests {
 
     #[test]
     fn the_worked_example_in_docs_audit_md_is_true() {
-        let doc = include_str!("../../docs/audit.md");
+        let doc = include_str!("../../../docs/audit.md");
         let (_, after_marker) = doc.split_once("<!-- example-export").unwrap();
         let export = code_blocks(after_marker).remove(0);
         let blocks = code_blocks(doc);

@@ -17,8 +17,8 @@ use caseledger_store::{ChainVerifier, Position, Recorded, Version};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::verify::{open_export, ExportLine, ExportLines, MAX_LINE_BYTES};
 use crate::cli::ReplayArgs;
-use crate::verify::{open_export, ExportLine, ExportLines, MAX_LINE_BYTES};
 
 /// The outcome of replaying a case.
 #[derive(Debug, Clone, PartialEq)]
