@@ -2,26 +2,22 @@
 //! `export`, `replay`), `caseledger projections rebuild`, and the whole-store operations
 //! (`caseledger store copy`, `backup`, `restore`), with clap.
 //!
-//! This module owns the shape of the command line ([`Cli`], [`Command`], [`ServeArgs`],
-//! [`VerifyArgs`], [`ExportArgs`], [`ReplayArgs`], [`RebuildArgs`]) and its help text. Every
-//! `serve` flag also reads `CASELEDGER_<FLAG>`; the flag wins over the env var, and both win
-//! over the config file (see [`crate::config`]). It does not run anything: `main` dispatches to
-//! [`crate::serve`], [`crate::verify`], [`crate::offline`] and [`crate::replay`].
+//! This module owns the shape of the command line ([`Cli`], [`Command`]) and the arguments of
+//! the offline commands ([`VerifyArgs`], [`ExportArgs`], [`ReplayArgs`], [`RebuildArgs`],
+//! [`CopyArgs`], [`BackupArgs`], [`RestoreArgs`]), with their help text. The `serve` flags are
+//! defined once in [`crate::config::flags`] ([`ServeArgs`], flattened into `serve` and `demo`):
+//! each also reads `CASELEDGER_<FLAG>`; the flag wins over the env var, and both win over the
+//! config file. It does not run anything: `main` dispatches to [`crate::serve`],
+//! [`crate::demo`], [`crate::audit`], [`crate::projections`] and [`crate::store`].
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 use caseledger_domain::CaseId;
 
-use caseledger_app::webhooks::{parse_cidr, InvalidSchedule, IpNet, RetrySchedule};
-
-use crate::config::{
-    parse_duration, parse_rate, parse_size, GuardsOverrides, Overrides, StoreSelection,
-};
+pub use crate::config::{GuardsArgs, ServeArgs};
 use crate::store::Location;
 
 /// Case tracking for trade-union rights protection, on an append-only hash-chained event log.
@@ -225,212 +221,6 @@ pub enum ProjectionsCommand {
     Rebuild(RebuildArgs),
 }
 
-/// Arguments of `caseledger serve`.
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Configuration file (TOML): departments, tier members, default letter deadlines, limits.
-    /// deploy/caseledger.example.toml lists every key with its default.
-    #[arg(long, short = 'c', env = "CASELEDGER_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Address and port to listen on; port 0 picks a free one [config: listen]
-    /// [default: 127.0.0.1:8080]
-    #[arg(long, env = "CASELEDGER_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-
-    /// Directory for the embedded event log and the initial admin token, created when missing
-    /// [config: data_dir] [default: ./caseledger-data]
-    #[arg(long, env = "CASELEDGER_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Event log: `sled` for the embedded log in the data dir, or a postgres:// URL
-    /// [config: store.url] [default: sled]
-    #[arg(long, env = "CASELEDGER_STORE", value_name = "URL", value_parser = parse_store)]
-    pub store: Option<StoreSelection>,
-
-    /// How often to look for letters whose deadline passed, e.g. 30s, 2m
-    /// [config: limits.deadline_scan_interval_secs] [default: 30s]
-    #[arg(
-        long,
-        env = "CASELEDGER_DEADLINE_SCAN_INTERVAL",
-        value_name = "DURATION",
-        value_parser = parse_duration
-    )]
-    pub deadline_scan_interval: Option<Duration>,
-
-    /// Ed25519 key file that signs audit checkpoints [config: signing_key]
-    /// [default: a key made at first start and kept in the data dir]
-    #[arg(long, env = "CASELEDGER_SIGNING_KEY", value_name = "FILE")]
-    pub signing_key: Option<PathBuf>,
-
-    /// Key-encryption key file that wraps the per-case personal-data keys at rest; keep it
-    /// outside the data dir in production, apart from backups [config: kek_file]
-    /// [default: a key made at first start and kept in the data dir]
-    #[arg(long, env = "CASELEDGER_KEK_FILE", value_name = "FILE")]
-    pub kek_file: Option<PathBuf>,
-
-    /// The previous key-encryption key file, during a rotation: keys it wrapped are wrapped
-    /// again under --kek-file at start [config: previous_kek_file]
-    #[arg(long, env = "CASELEDGER_PREVIOUS_KEK_FILE", value_name = "FILE")]
-    pub previous_kek_file: Option<PathBuf>,
-
-    /// Delays before each attempt to deliver one webhook message, ±20 % jitter; when all are
-    /// spent the endpoint is marked failing [config: webhooks.retry_schedule]
-    /// [default: 0s,5s,5m,30m,2h,5h,10h,10h]
-    #[arg(
-        long,
-        env = "CASELEDGER_WEBHOOK_RETRY_SCHEDULE",
-        value_name = "DELAYS",
-        value_parser = parse_retry_schedule
-    )]
-    pub webhook_retry_schedule: Option<RetrySchedule>,
-
-    /// An internal address range webhooks may reach all the same, e.g. 10.20.0.0/16 or
-    /// 127.0.0.0/8 (repeat the flag, or separate with commas). Without it, deliveries to
-    /// loopback, private, link-local, CGNAT, unspecified, multicast and reserved addresses are
-    /// refused [config: webhooks.allow_cidrs] [default: none]
-    #[arg(
-        long = "webhook-allow-cidr",
-        env = "CASELEDGER_WEBHOOK_ALLOW_CIDR",
-        value_name = "CIDR",
-        value_delimiter = ',',
-        value_parser = parse_cidr_arg
-    )]
-    pub webhook_allow_cidr: Vec<IpNet>,
-
-    /// Refuse webhook endpoints that are not https (at registration and at every delivery)
-    /// [config: webhooks.require_https] [default: false]
-    #[arg(long, env = "CASELEDGER_WEBHOOK_REQUIRE_HTTPS")]
-    pub webhook_require_https: bool,
-
-    /// A file holding the bearer token GET /metrics then requires (401 without it), read at
-    /// start [config: metrics_token_file] [default: /metrics is open]
-    #[arg(long, env = "CASELEDGER_METRICS_TOKEN_FILE", value_name = "FILE")]
-    pub metrics_token_file: Option<PathBuf>,
-
-    /// How long an Idempotency-Key replays its first answer, e.g. 168h; at least 24h; older
-    /// records are removed every hour [config: limits.idempotency_ttl_hours] [default: 168h]
-    #[arg(
-        long,
-        env = "CASELEDGER_IDEMPOTENCY_TTL",
-        value_name = "DURATION",
-        value_parser = parse_duration
-    )]
-    pub idempotency_ttl: Option<Duration>,
-
-    /// Refuse commands (503 with Retry-After) while the data dir's filesystem has less free
-    /// space than this, e.g. 64MiB, 1GiB, or bytes; 0 turns the reserve off. Embedded store
-    /// only [config: store.min_free_space_bytes] [default: 64MiB]
-    #[arg(
-        long,
-        env = "CASELEDGER_MIN_FREE_SPACE",
-        value_name = "SIZE",
-        value_parser = parse_size
-    )]
-    pub min_free_space: Option<u64>,
-
-    /// Memory for the full states of recently used cases (views, list pages and commands on
-    /// them are served without reading the store), e.g. 16MiB; the cases changed in the last
-    /// few seconds are held besides, and every case's summary for lists and search
-    /// [config: store.case_cache_bytes] [default: 16MiB]
-    #[arg(
-        long,
-        env = "CASELEDGER_CASE_CACHE",
-        value_name = "SIZE",
-        value_parser = parse_size
-    )]
-    pub case_cache: Option<u64>,
-
-    /// The size of sled's page cache, e.g. 64MiB (sled's own estimate: the memory it takes is
-    /// somewhat more). Embedded store only [config: store.sled_cache_bytes] [default: 64MiB]
-    #[arg(
-        long,
-        env = "CASELEDGER_SLED_CACHE",
-        value_name = "SIZE",
-        value_parser = parse_size
-    )]
-    pub sled_cache: Option<u64>,
-
-    /// Close a connection whose client takes longer than this to send a request's headers,
-    /// or stays idle between requests this long, e.g. 10s
-    /// [config: limits.header_read_timeout_ms] [default: 30s]
-    #[arg(
-        long,
-        env = "CASELEDGER_HEADER_READ_TIMEOUT",
-        value_name = "DURATION",
-        value_parser = parse_duration
-    )]
-    pub header_read_timeout: Option<Duration>,
-
-    /// Answer 408 to a client that takes longer than this to send a request's body, e.g. 10s;
-    /// shorter than the request timeout [config: limits.body_read_timeout_ms] [default: 10s]
-    #[arg(
-        long,
-        env = "CASELEDGER_BODY_READ_TIMEOUT",
-        value_name = "DURATION",
-        value_parser = parse_duration
-    )]
-    pub body_read_timeout: Option<Duration>,
-
-    /// What keeps one request or one caller from stalling the service.
-    #[command(flatten)]
-    pub guards: GuardsArgs,
-}
-
-/// The `serve` flags of the `[guards]` table: budgets, rates and bounds per caller.
-#[derive(Debug, Clone, Args)]
-pub struct GuardsArgs {
-    /// How long a case list or search may take before it is answered 503 with Retry-After,
-    /// e.g. 2s, 500ms [config: guards.search_budget_ms] [default: 2s]
-    #[arg(
-        long,
-        env = "CASELEDGER_SEARCH_BUDGET",
-        value_name = "DURATION",
-        value_parser = parse_duration
-    )]
-    pub search_budget: Option<Duration>,
-
-    /// The most events one case may hold; a command beyond is answered 409
-    /// (`case_event_limit_reached`); erasure is always allowed
-    /// [config: guards.max_case_events] [default: 10000]
-    #[arg(long, env = "CASELEDGER_MAX_CASE_EVENTS", value_name = "N")]
-    pub max_case_events: Option<u64>,
-
-    /// Requests per token: PER_SECOND or PER_SECOND:BURST (burst: 5 s worth), 0 for no
-    /// limit; 429 with Retry-After beyond
-    /// [config: guards.token_rate_per_second, token_rate_burst] [default: 20000:100000]
-    #[arg(long, env = "CASELEDGER_TOKEN_RATE", value_name = "RATE", value_parser = parse_rate)]
-    pub token_rate: Option<(u32, u32)>,
-
-    /// Requests without a valid token per client address, as --token-rate
-    /// [config: guards.address_rate_per_second, address_rate_burst] [default: 50:500]
-    #[arg(long, env = "CASELEDGER_ADDRESS_RATE", value_name = "RATE", value_parser = parse_rate)]
-    pub address_rate: Option<(u32, u32)>,
-
-    /// Whole-log reads (verify, export, statistics, backup) one token runs at once; 429 with
-    /// Retry-After beyond [config: guards.whole_log_reads_per_token] [default: 2]
-    #[arg(long, env = "CASELEDGER_WHOLE_LOG_READS", value_name = "N")]
-    pub whole_log_reads: Option<u32>,
-
-    /// Connections open at once; beyond, new ones wait to be accepted
-    /// [config: guards.max_connections] [default: 1024]
-    #[arg(long, env = "CASELEDGER_MAX_CONNECTIONS", value_name = "N")]
-    pub max_connections: Option<u32>,
-}
-
-impl GuardsArgs {
-    fn overrides(&self) -> GuardsOverrides {
-        GuardsOverrides {
-            search_budget: self.search_budget,
-            max_case_events: self.max_case_events,
-            token_rate: self.token_rate,
-            address_rate: self.address_rate,
-            whole_log_reads_per_token: self.whole_log_reads,
-            max_connections: self.max_connections,
-        }
-    }
-}
-
 /// Arguments of `caseledger audit verify`.
 #[derive(Debug, Clone, Args)]
 pub struct VerifyArgs {
@@ -518,46 +308,6 @@ impl Command {
     }
 }
 
-impl ServeArgs {
-    /// The settings the command line overrides.
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            listen: self.listen,
-            data_dir: self.data_dir.clone(),
-            store: self.store.clone(),
-            deadline_scan_interval: self.deadline_scan_interval,
-            signing_key: self.signing_key.clone(),
-            kek_file: self.kek_file.clone(),
-            previous_kek_file: self.previous_kek_file.clone(),
-            webhook_retry_schedule: self.webhook_retry_schedule.clone(),
-            webhook_allow_cidrs: (!self.webhook_allow_cidr.is_empty())
-                .then(|| self.webhook_allow_cidr.clone()),
-            webhook_require_https: self.webhook_require_https.then_some(true),
-            metrics_token_file: self.metrics_token_file.clone(),
-            idempotency_ttl: self.idempotency_ttl,
-            min_free_space_bytes: self.min_free_space,
-            case_cache_bytes: self.case_cache,
-            sled_cache_bytes: self.sled_cache,
-            header_read_timeout: self.header_read_timeout,
-            body_read_timeout: self.body_read_timeout,
-            guards: self.guards.overrides(),
-        }
-    }
-}
-
-fn parse_cidr_arg(text: &str) -> Result<IpNet, String> {
-    parse_cidr(text)
-}
-
-fn parse_retry_schedule(text: &str) -> Result<RetrySchedule, String> {
-    text.parse()
-        .map_err(|error: InvalidSchedule| error.to_string())
-}
-
-fn parse_store(text: &str) -> Result<StoreSelection, String> {
-    text.parse()
-}
-
 fn parse_location(text: &str) -> Result<Location, String> {
     text.parse()
 }
@@ -566,9 +316,12 @@ fn parse_location(text: &str) -> Result<Location, String> {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
+    use std::time::Duration;
+
     use clap::CommandFactory as _;
 
     use super::*;
+    use crate::config::StoreSelection;
 
     // Tests here pass every flag they check on the command line: the process environment is
     // shared by all tests, so none of them sets CASELEDGER_* variables.
@@ -695,7 +448,8 @@ mod tests {
         let Command::Serve(serve) = cli.command else {
             panic!("expected serve, got {:?}", cli.command)
         };
-        let overrides = serve.overrides();
+        // The parsed flags are the layer `Config::resolve` merges over the file.
+        let overrides = &serve;
         assert_eq!(serve.config, Some(PathBuf::from("/etc/caseledger.toml")));
         assert_eq!(overrides.listen, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(overrides.data_dir, Some(PathBuf::from("/tmp/data")));
@@ -711,19 +465,22 @@ mod tests {
             Some(PathBuf::from("/etc/kek.old"))
         );
         assert_eq!(
-            overrides.webhook_retry_schedule.unwrap().to_string(),
+            overrides
+                .webhook_retry_schedule
+                .clone()
+                .unwrap()
+                .to_string(),
             "0s,1s,1m"
         );
         assert_eq!(
             overrides
-                .webhook_allow_cidrs
-                .unwrap()
+                .webhook_allow_cidr
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
             ["127.0.0.0/8", "10.20.0.0/16", "::1/128"]
         );
-        assert_eq!(overrides.webhook_require_https, Some(true));
+        assert!(overrides.webhook_require_https);
         assert_eq!(
             overrides.idempotency_ttl,
             Some(Duration::from_secs(48 * 3600))
@@ -732,20 +489,20 @@ mod tests {
             overrides.metrics_token_file,
             Some(PathBuf::from("/etc/caseledger/metrics-token"))
         );
-        assert_eq!(overrides.min_free_space_bytes, Some(1024 * 1024 * 1024));
-        assert_eq!(overrides.case_cache_bytes, Some(8 * 1024 * 1024));
+        assert_eq!(overrides.min_free_space, Some(1024 * 1024 * 1024));
+        assert_eq!(overrides.case_cache, Some(8 * 1024 * 1024));
         assert_eq!(
             overrides.guards,
-            GuardsOverrides {
+            GuardsArgs {
                 search_budget: Some(Duration::from_millis(750)),
                 max_case_events: Some(500),
                 token_rate: Some((100, 300)),
                 address_rate: Some((7, 35)),
-                whole_log_reads_per_token: Some(4),
+                whole_log_reads: Some(4),
                 max_connections: Some(256),
             }
         );
-        assert_eq!(overrides.sled_cache_bytes, Some(16 * 1024 * 1024));
+        assert_eq!(overrides.sled_cache, Some(16 * 1024 * 1024));
         assert_eq!(overrides.header_read_timeout, Some(Duration::from_secs(5)));
         assert_eq!(
             overrides.body_read_timeout,

@@ -33,7 +33,6 @@ use rand::SeedableRng as _;
 use uuid::Uuid;
 
 use crate::cli::DemoArgs;
-use crate::config::Config;
 use crate::data_dir;
 use crate::progress::progress_bar;
 use crate::serve::Server;
@@ -111,11 +110,10 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<()> {
 
 /// Fills the fresh store that `args` name with the demo office.
 pub async fn fill(args: &DemoArgs) -> anyhow::Result<DemoReport> {
-    let config = Config::load_or_default(args.serve.config.as_deref())?;
-    let mut overrides = args.serve.overrides();
+    let mut flags = args.serve.clone();
     // The demo serves nothing: any free loopback port keeps it out of a running service's way.
-    overrides.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
-    let settings = config.resolve(overrides).context("invalid configuration")?;
+    flags.listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let settings = flags.settings()?;
     let data_dir = settings.data_dir.clone();
     // "Now" to the minute, so the story's times are whole and its last step is in the past.
     let now = DateTime::from_timestamp(Utc::now().timestamp() / 60 * 60, 0).unwrap_or_default();

@@ -24,8 +24,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::cli::ServeArgs;
-use crate::config::{Config, HttpLimits, Settings, StoreSelection};
+use crate::config::{HttpLimits, ServeArgs, Settings, StoreSelection};
 use crate::data_dir::{self, INITIAL_ADMIN_TOKEN_FILE};
 use crate::signing_key::{self, KeySource};
 
@@ -37,13 +36,7 @@ const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs `caseledger serve` until SIGTERM or Ctrl-C.
 pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load_or_default(args.config.as_deref())?;
-    let settings = config
-        .resolve(args.overrides())
-        .with_context(|| match &args.config {
-            Some(path) => format!("invalid configuration (config file {})", path.display()),
-            None => "invalid configuration".to_owned(),
-        })?;
+    let settings = args.settings()?;
     // Listen for signals before anything else, so that a SIGTERM during startup is not lost.
     let shutdown = shutdown_signal()?;
     let metrics = PrometheusBuilder::new()
@@ -451,16 +444,13 @@ mod tests {
     use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
-    use crate::config::Overrides;
 
     fn settings_in(data_dir: &Path) -> Settings {
-        Config::default()
-            .resolve(Overrides {
-                listen: Some("127.0.0.1:0".parse().unwrap()),
-                data_dir: Some(data_dir.to_owned()),
-                ..Overrides::default()
-            })
-            .unwrap()
+        Settings::with_defaults(
+            data_dir,
+            "127.0.0.1:0".parse().unwrap(),
+            StoreSelection::Sled,
+        )
     }
 
     #[tokio::test]
