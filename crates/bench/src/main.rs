@@ -13,6 +13,7 @@
 //! the report.
 
 mod client;
+mod duration;
 mod load;
 mod server;
 mod soak;
@@ -29,6 +30,7 @@ use hyper::StatusCode;
 use serde_json::{json, Value};
 
 use crate::client::{Call, Connection};
+use crate::duration::parse_duration;
 use crate::load::{Bounds, Outcome, Workload};
 use crate::server::Service;
 
@@ -80,27 +82,6 @@ struct Args {
     /// read, list, search. Cases are still opened, unmeasured, when a later scenario needs them.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|character: char| !character.is_ascii_digit() && character != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 10s, 500ms or 2m"))?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "s" | "" => number,
-        "m" | "min" => number * 60.0,
-        _ => return Err(format!("{text:?}: the unit must be ms, s or m")),
-    };
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("{text:?} must be positive"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -653,21 +634,4 @@ async fn count_cases(connection: &mut Connection, admin: &str) -> anyhow::Result
     value["cases"]
         .as_u64()
         .context("/v1/stats has no case count")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_as_people_write_them() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5h").is_err());
-    }
 }

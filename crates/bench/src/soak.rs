@@ -51,10 +51,10 @@ pub struct SoakArgs {
     #[arg(long, default_value = "300/s", value_parser = parse_rate)]
     rate: u32,
     /// How long to drive the service (e.g. `10m`, `90s`).
-    #[arg(long, default_value = "10m", value_parser = crate::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = crate::duration::parse_duration)]
     duration: Duration,
     /// How often to sample and print a row.
-    #[arg(long, default_value = "60s", value_parser = crate::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = crate::duration::parse_duration)]
     interval: Duration,
     /// Keep-alive connections that carry the requests.
     #[arg(long, default_value_t = 32)]
@@ -76,7 +76,7 @@ pub struct SoakArgs {
     /// service's caches (sled's page cache, `--case-cache`, the command path's cases) fill
     /// while the store grows, and only then is memory expected to stay flat. Default: the
     /// first interval, when there are four or more.
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::duration::parse_duration)]
     warm_up: Option<Duration>,
 }
 
