@@ -3,7 +3,7 @@
 //!
 //! Where a setting lives, like ripgrep's flags (definitions, parsing, high-level arguments):
 //! - [`flags`]: every `serve` flag, defined once ([`ServeArgs`], [`GuardsArgs`]);
-//! - [`file`]: every file key with its default ([`Config`]);
+//! - [`file`](mod@file): every file key with its default ([`Config`]);
 //! - [`resolve`]: the merge and its checks ([`Config::resolve`], [`Settings`], [`ConfigError`]);
 //! - [`units`]: sizes and durations, one style in flags and file alike (`30s`, `64MiB`);
 //! - [`store_selection`]: `sled` or a `postgres://` URL ([`StoreSelection`]).

@@ -2,7 +2,7 @@
 //! its `sled/`) or a PostgreSQL database, as given to `--from` and `--to`.
 //!
 //! This module owns only the parsing and the password-free display of a location; opening it
-//! is [`super::opened`]'s.
+//! is `opened.rs`'s.
 
 use std::fmt;
 use std::path::PathBuf;

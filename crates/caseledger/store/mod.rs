@@ -3,7 +3,7 @@
 //! records between a data dir, a PostgreSQL database and a backup directory.
 //!
 //! Each command has its file; what they share — opening a [`Location`], verifying a written
-//! target, the summary lines — is in `opened`. Progress goes to stderr ([`crate::progress`]),
+//! target, the summary lines — is in `opened`. Progress goes to stderr (`progress.rs`),
 //! the summaries to stdout.
 
 pub mod backup;
