@@ -25,7 +25,6 @@ mod postgres;
 mod privacy;
 mod resilience;
 mod roles;
-mod serve_process;
 mod smaller;
 mod stalls;
 mod support;
