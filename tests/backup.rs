@@ -5,10 +5,11 @@
 //! that holds anything; a backup with a non-admin token is refused; an online backup of a
 //! PostgreSQL store restores into sled.
 //!
-//! This owns its small process harness ([`ServeProcess`]) and runs the CLI commands as processes.
+//! The processes come from the shared harness (`support::binary`); this owns only its
+//! scenarios.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +17,8 @@ use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::serve_process::{args, caseledger, text, ServeProcess};
-use crate::support::{assert_problem, spawn_app, valid_case_body};
+use crate::support::binary::{args, caseledger, text, ServeProcess};
+use crate::support::{assert_problem, spawn_app, valid_case_body, wait};
 
 /// Copies the checkpoint signing key and the key-encryption key of one data dir into another:
 /// every service on a store must sign with the key that signed its checkpoints, and open the
@@ -125,25 +126,32 @@ async fn an_online_backup_under_writes_restores_to_a_verified_store() {
 
     // Writers keep opening cases while the backup runs.
     let writing = Arc::new(AtomicBool::new(true));
+    let opened_so_far = Arc::new(AtomicUsize::new(0));
     let mut writers = Vec::new();
     for _ in 0..3 {
-        let (client, address, admin, writing) = (
+        let (client, address, admin, writing, opened_so_far) = (
             client.clone(),
             address.clone(),
             admin.clone(),
             Arc::clone(&writing),
+            Arc::clone(&opened_so_far),
         );
         writers.push(tokio::spawn(async move {
             let mut opened = 0;
             while writing.load(Ordering::Relaxed) || opened < 20 {
                 if open_case(&client, &address, &admin).await.is_some() {
                     opened += 1;
+                    opened_so_far.fetch_add(1, Ordering::Relaxed);
                 }
             }
             opened
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The backup starts once the writers are under way.
+    wait::until("the writers open cases", Duration::from_secs(30), || {
+        opened_so_far.load(Ordering::Relaxed) >= 3
+    })
+    .await;
     let backup_dir = work.path().join("backup");
     let backup = caseledger(args(&[
         &"backup",

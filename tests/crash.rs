@@ -2,7 +2,7 @@
 //! three times in a row; after each restart every acknowledged command is in the history with
 //! its acknowledged version and position, the chain verifies, and the lists catch up.
 //!
-//! This owns the process-level harness ([`ServeProcess`]) for tests that need a real `serve`.
+//! The process comes from the shared harness (`support::binary`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use crate::serve_process::{initial_admin_token, ServeProcess};
+use crate::support::binary::{initial_admin_token, ServeProcess};
 use crate::support::valid_case_body;
 
 /// Starts the binary on `data_dir`, and on the PostgreSQL database at `store` when given.

@@ -4,7 +4,7 @@
 //!
 //! This owns [`OwnCluster`] (initdb, start, crash, remove — as the `postgres` user when the
 //! tests run as root, since initdb refuses root) and the crash scenario; the service comes from
-//! [`crate::serve_process`].
+//! [`crate::support::binary`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::serve_process::{initial_admin_token, ServeProcess};
-use crate::support::valid_case_body;
+use crate::support::binary::{initial_admin_token, ServeProcess};
+use crate::support::{valid_case_body, wait};
 
 /// Where the PostgreSQL 15 server binaries are (`CASELEDGER_TEST_PG_BIN` overrides).
 fn postgres_binaries() -> PathBuf {
@@ -355,7 +355,11 @@ async fn a_lost_database_is_a_503_and_comes_back() {
         })
     };
 
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The writers are under way before the crash: a few acknowledgements each, on average.
+    wait::until("the writers write", Duration::from_secs(30), || {
+        tally.lock().unwrap().acknowledged.len() >= 4 * cases.len()
+    })
+    .await;
     let acknowledged_before = tally.lock().unwrap().acknowledged.len();
     assert!(
         acknowledged_before > 0,
@@ -363,6 +367,7 @@ async fn a_lost_database_is_a_503_and_comes_back() {
     );
     let crashed_at = Instant::now();
     tokio::task::block_in_place(|| cluster.crash());
+    // The outage itself: the database stays away this long on purpose, under the writers.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let restarting_at = Instant::now();
     tokio::task::block_in_place(|| cluster.start());
@@ -381,7 +386,7 @@ async fn a_lost_database_is_a_503_and_comes_back() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    // Keep writing for a while on the recovered database.
+    // Keep writing for a while on the recovered database: a stretch of load, on purpose.
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::SeqCst);
     for writer in writers {

@@ -4,12 +4,11 @@
 //! only fictional ID numbers and credit codes.
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 
 use caseledger_domain::{check_credit_code, check_resident_id};
 use serde_json::Value;
 
-use crate::serve_process::ServeProcess;
+use crate::support::binary::{self, ServeProcess};
 use crate::support::scratch_postgres;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,7 +20,7 @@ async fn the_demo_office_has_every_letter_kind_tier_and_outcome_and_only_fiction
         .map(|database| vec!["--store", database.url()])
         .unwrap_or_default();
 
-    let demo = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+    let demo = binary::command()
         .args(["demo", "--data-dir"])
         .arg(data_dir.path())
         .args(&store)
@@ -64,7 +63,7 @@ async fn the_demo_office_has_every_letter_kind_tier_and_outcome_and_only_fiction
     };
 
     // A second run refuses a store that is no longer empty, and changes nothing.
-    let again = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+    let again = binary::command()
         .args(["demo", "--data-dir"])
         .arg(data_dir.path())
         .args(&store)
@@ -106,7 +105,7 @@ async fn the_demo_office_has_every_letter_kind_tier_and_outcome_and_only_fiction
         .unwrap();
     let export_file = data_dir.path().join("demo-export.ndjson");
     std::fs::write(&export_file, &export).unwrap();
-    let verified = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+    let verified = binary::command()
         .args(["audit", "verify"])
         .arg(&export_file)
         .output()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::serve_process::{initial_admin_token, ServeProcess};
+use crate::support::binary::{initial_admin_token, ServeProcess};
 use crate::support::{assert_invalid_field, spawn_app, valid_case_body};
 
 #[tokio::test]

@@ -13,7 +13,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::serve_process::{args, caseledger, initial_admin_token, text, ServeProcess};
+use crate::support::binary::{
+    args, caseledger, initial_admin_token, serve_command, text, ServeProcess,
+};
 use crate::support::{scratch_postgres, valid_case_body, COMPLAINANT_NAME, COMPLAINANT_PHONE};
 
 const CRASH_ENV: &str = caseledger_app::erasure::CRASH_AFTER_ERASURE_EVENT_ENV;
@@ -228,6 +230,8 @@ async fn no_read_and_no_backup_shows_erased_personal_data() {
     assert_eq!(note.status(), StatusCode::OK);
     let before_erasure = complainant(&client, &address, &admin, &erased, "?at_version=1").await;
     assert_eq!(before_erasure["name"], json!(COMPLAINANT_NAME));
+    // Gaps on the clock on purpose, so the instant lies strictly between the note and the
+    // erasure.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let instant_before = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -543,11 +547,7 @@ async fn a_copy_of_the_data_dir_without_the_kek_opens_no_personal_data() {
     std::fs::create_dir_all(&copy).unwrap();
     copy_dir(&original.join("sled"), &copy.join("sled"));
     std::fs::copy(original.join("signing-key"), copy.join("signing-key")).unwrap();
-    let refused = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&copy)
-        .output()
-        .unwrap();
+    let refused = serve_command(&copy, &[]).output().unwrap();
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("--kek-file"), "{stderr}");
@@ -562,11 +562,7 @@ async fn a_copy_of_the_data_dir_without_the_kek_opens_no_personal_data() {
         ),
     )
     .unwrap();
-    let refused = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&copy)
-        .arg("--kek-file")
-        .arg(&stranger)
+    let refused = serve_command(&copy, &["--kek-file", stranger.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -596,11 +592,7 @@ async fn a_copy_of_the_data_dir_without_the_kek_opens_no_personal_data() {
     let view = complainant(&client, &service.address, &admin, &old_case, "").await;
     assert_eq!(view["name"], json!(COMPLAINANT_NAME), "{view}");
     service.stop();
-    let refused = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&copy)
-        .arg("--kek-file")
-        .arg(&kek)
+    let refused = serve_command(&copy, &["--kek-file", kek.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(

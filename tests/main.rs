@@ -1,9 +1,11 @@
-//! The integration tests: the real HTTP service on a loopback port over a fresh sled store (and,
-//! in `postgres`, the real binary on a fresh PostgreSQL database), driven with a plain HTTP
-//! client the way officers' tools, partner departments and auditors drive it.
+//! The integration tests: the real HTTP service on a loopback port over a fresh sled store (or
+//! a fresh PostgreSQL database with `CASELEDGER_TEST_STORE=postgres`), started through the same
+//! `Server` as `caseledger serve` or as the real binary, driven with a plain HTTP client the
+//! way officers' tools, partner departments and auditors drive it.
 //!
-//! One test binary (`autotests = false`), one module per concern. `support` owns `spawn_app`
-//! and the request helpers; the other modules own no setup of their own beyond their fixtures.
+//! One test binary (`autotests = false`), one module per concern. `support` owns the two ways
+//! to start the service (`spawn_app` in process, `support::binary` for the binary), the request
+//! helpers and the waits; the other modules own no setup of their own beyond their fixtures.
 
 #![allow(
     clippy::unwrap_used,
@@ -25,7 +27,6 @@ mod postgres;
 mod privacy;
 mod resilience;
 mod roles;
-mod serve_process;
 mod smaller;
 mod stalls;
 mod support;

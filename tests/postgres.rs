@@ -3,18 +3,17 @@
 //! instance would have — sees the case, the chain and the token again, because everything
 //! lives in the database.
 //!
-//! This owns its small process harness ([`ServeProcess`]); the database comes from
+//! The process comes from the shared harness (`support::binary`); the database from
 //! `caseledger_store::conformance::ScratchDatabase` (server from `CASELEDGER_TEST_POSTGRES`).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::serve_process::ServeProcess;
+use crate::support::binary::{serve_command, ServeProcess};
 use crate::support::valid_case_body;
 
 /// Starts the binary on the PostgreSQL database at `store` with `data_dir` and more flags.
@@ -94,16 +93,7 @@ async fn serve_on_postgres_keeps_cases_across_a_restart() {
     // own new signing key is refused, since the stored checkpoints were signed with the first
     // one; with the first one's key it starts.
     let second_dir = tempfile::tempdir().unwrap();
-    let refused = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            database.url(),
-        ])
-        .arg("--data-dir")
-        .arg(second_dir.path())
+    let refused = serve_command(second_dir.path(), &["--store", database.url()])
         .output()
         .unwrap();
     assert!(!refused.status.success());

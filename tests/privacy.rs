@@ -3,18 +3,19 @@
 //! line it wrote to stderr is searched for the complainant's name, phone and ID number, every
 //! bearer token (`clt_…`), every webhook secret (`whsec_…`), the checkpoint signing key and the key-encryption key.
 //!
-//! This owns its process harness ([`LoggedService`], after `crash.rs`'s, but keeping every
-//! stderr line and stopping with SIGTERM) and a tiny webhook receiver on 127.0.0.1.
+//! The process comes from the shared harness (`support::binary`, which keeps every stderr
+//! line and returns them at the SIGTERM stop); this owns only a tiny webhook receiver on
+//! 127.0.0.1.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
+
+use crate::support::binary::{self, ServeProcess};
 
 /// The complainant of the scenario: values that appear nowhere else, so a hit is a leak.
 const NAME: &str = "邱艳玲";
@@ -25,101 +26,21 @@ const BAD_ID_NUMBER: &str = "440304198506171239";
 /// A well-formed token that the service never issued, sent in a request.
 const FORGED_TOKEN: &str = "clt_forgedForgedForgedForgedForgedForgedForg";
 
-/// A `caseledger serve` process whose stderr is kept whole.
-struct LoggedService {
-    child: Child,
-    address: String,
-    lines: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl LoggedService {
-    fn start(data_dir: &Path, json_logs: bool) -> LoggedService {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
-        if json_logs {
-            command.args(["--log-format", "json"]);
-        }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            // The receiver listens on loopback, which webhooks reach only when allowed.
-            .args(["--webhook-allow-cidr", "127.0.0.0/8"])
-            .env("CASELEDGER_LOG", "debug")
-            .env_remove("CASELEDGER_LOG_FORMAT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the caseledger binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let kept = Arc::clone(&lines);
-        let reader = std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(index) = line.find("caseledger listening on http://") {
-                        let address: String = line[index + "caseledger listening on ".len()..]
-                            .chars()
-                            .take_while(|c| !c.is_whitespace() && *c != '"')
-                            .collect();
-                        let _ = sender.send(address);
-                        sent = true;
-                    }
-                }
-                kept.lock().unwrap().push(line);
-            }
-        });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the service says where it listens");
-        LoggedService {
-            child,
-            address,
-            lines,
-            reader: Some(reader),
-        }
+/// `caseledger serve` at `CASELEDGER_LOG=debug`, with `--log-format json` when `json_logs`;
+/// its stderr is kept whole by the harness.
+fn start_logged(data_dir: &Path, json_logs: bool) -> ServeProcess {
+    let mut command = binary::command();
+    if json_logs {
+        command.args(["--log-format", "json"]);
     }
-
-    /// SIGTERM, then every line the process wrote to stderr.
-    fn stop(mut self) -> String {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success(), "SIGTERM is delivered");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("the service is polled") {
-                break status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "the service exits within a minute of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(
-            status.success(),
-            "SIGTERM ends the service cleanly: {status}"
-        );
-        // stderr closes with the process, so the reader has seen every line.
-        if let Some(reader) = self.reader.take() {
-            reader.join().expect("the log reader ends");
-        }
-        let lines = self.lines.lock().unwrap();
-        lines.join("\n")
-    }
-}
-
-impl Drop for LoggedService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    command
+        // The receiver listens on loopback, which webhooks reach only when allowed.
+        .args(binary::serve_args(
+            data_dir,
+            &["--webhook-allow-cidr", "127.0.0.0/8"],
+        ))
+        .env("CASELEDGER_LOG", "debug");
+    ServeProcess::spawn(command)
 }
 
 /// A webhook receiver on 127.0.0.1 that answers 200 and keeps every body.
@@ -563,7 +484,7 @@ fn secret_like(logs: &str, prefix: &str, min: usize) -> Vec<String> {
 
 async fn logs_hold_no_secrets(json_logs: bool) {
     let data_dir = tempfile::tempdir().unwrap();
-    let service = LoggedService::start(data_dir.path(), json_logs);
+    let service = start_logged(data_dir.path(), json_logs);
     let admin = std::fs::read_to_string(data_dir.path().join("initial-admin-token"))
         .unwrap()
         .trim()

@@ -3,8 +3,8 @@
 //! when space returns, and a `kill -9` afterwards loses nothing acknowledged) and slow or
 //! oversized clients (header trickle, stalled body, oversized body) on raw TCP.
 //!
-//! Owns its own small process harness ([`ServeProcess`]) because these tests pass flags that the crash
-//! tests do not.
+//! The process comes from the shared harness (`support::binary`), with the flags these tests
+//! need; this owns the tmpfs it fills and the raw-TCP clients.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::serve_process::{initial_admin_token, ServeProcess};
+use crate::support::binary::{initial_admin_token, ServeProcess};
 use crate::support::{check_problem_shape, valid_case_body};
 
 async fn officer_token(client: &reqwest::Client, address: &str, admin: &str) -> String {
@@ -194,6 +194,7 @@ async fn a_full_disk_refuses_commands_harms_nothing_and_recovers_without_a_resta
     // Another process fills the disk to 8 MiB free, below the 16 MiB reserve.
     let filler = tmpfs.path.join("filler");
     fill_until(&filler, &tmpfs.path, 8 * 1024 * 1024);
+    // Past the store's 250 ms free-space cache on purpose: commands must meet a fresh reading.
     tokio::time::sleep(Duration::from_millis(400)).await;
 
     for case_id in &cases {
@@ -235,6 +236,7 @@ async fn a_full_disk_refuses_commands_harms_nothing_and_recovers_without_a_resta
 
     // Space returns: commands succeed again, without a restart.
     std::fs::remove_file(&filler).unwrap();
+    // Past the store's 250 ms free-space cache on purpose, as above.
     tokio::time::sleep(Duration::from_millis(400)).await;
     acks.extend(add_notes(&client, &address, &officer, &cases, "after").await);
     check_acknowledged(&client, &address, &admin, &acks).await;

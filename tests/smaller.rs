@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::serve_process::ServeProcess;
+use crate::support::binary::{initial_admin_token, serve_command, ServeProcess};
 use crate::support::check_problem_shape;
 
 #[tokio::test]
@@ -33,7 +33,7 @@ async fn metrics_need_the_token_from_the_file_when_one_is_given() {
         // An API token is not the metrics token.
         client
             .get(&metrics)
-            .bearer_auth(crate::serve_process::initial_admin_token(data.path()))
+            .bearer_auth(initial_admin_token(data.path()))
             .send()
             .await
             .unwrap(),
@@ -67,10 +67,7 @@ async fn metrics_need_the_token_from_the_file_when_one_is_given() {
 
     // A token file too short to be a secret stops the start.
     std::fs::write(&token_file, "short\n").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .args(["--metrics-token-file", &token_path])
+    let output = serve_command(data.path(), &["--metrics-token-file", &token_path])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -8,6 +8,7 @@
 //! even when the suite runs on PostgreSQL, since what is measured is the in-memory projection),
 //! and the real binary with one case of 5,000 notes of 20 KB.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,10 +19,10 @@ use futures::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::serve_process::{initial_admin_token, ServeProcess};
+use crate::support::binary::{initial_admin_token, ServeProcess};
 use crate::support::{
     assert_conflict, assert_invalid_field, assert_problem, expect_status, spawn_app,
-    spawn_app_with, spawn_sled_app_with, valid_case_body, TestApp,
+    spawn_app_with, spawn_sled_app_with, valid_case_body, wait, TestApp,
 };
 
 /// Sixteen distinct terms of 64 characters each: the most a search may hold.
@@ -86,6 +87,7 @@ async fn slowest_answer(
     app: Arc<TestApp>,
     path: String,
     token: String,
+    answered: Arc<AtomicUsize>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Duration {
     let mut slowest = Duration::ZERO;
@@ -95,7 +97,9 @@ async fn slowest_answer(
         let took = started.elapsed();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         slowest = slowest.max(took);
+        answered.fetch_add(1, Ordering::Relaxed);
         // A watch, not a `Notify`: a stop sent while this loop is in a request is not lost.
+        // The pause paces the probe; it waits for nothing.
         tokio::select! {
             _ = stop.wait_for(|stopped| *stopped) => return slowest,
             () = tokio::time::sleep(Duration::from_millis(5)) => {}
@@ -125,19 +129,27 @@ async fn searches_over_twenty_thousand_cases_stall_nothing() {
     // 1. Four concurrent searches with thousands of terms: each answered within a second (a
     //    422 naming `q`), while /healthz and a case view keep answering within 100 ms.
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (health_answers, view_answers) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let health = tokio::spawn(slowest_answer(
         app.clone(),
         "/healthz".into(),
         app.admin_token.clone(),
+        Arc::clone(&health_answers),
         stopped.clone(),
     ));
     let view = tokio::spawn(slowest_answer(
         app.clone(),
         viewed.clone(),
         app.admin_token.clone(),
+        Arc::clone(&view_answers),
         stopped.clone(),
     ));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The searches start once both probes are answering.
+    wait::until("both probes answer", Duration::from_secs(30), || {
+        health_answers.load(Ordering::Relaxed) > 0 && view_answers.load(Ordering::Relaxed) > 0
+    })
+    .await;
     let huge_q: String = (0..3_000)
         .map(|index| format!("w{index}"))
         .collect::<Vec<_>>()
