@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caseledger::config::{Config, Overrides, Settings};
+use caseledger::config::{ServeArgs, Settings};
 use caseledger::serve::Server;
 use caseledger_api::ApiConfig;
 use caseledger_app::webhooks::parse_cidr;
@@ -103,22 +103,22 @@ fn test_settings(
     options: AppOptions,
     configure: impl FnOnce(&mut ApiConfig),
 ) -> Settings {
-    let mut settings = Config::default()
-        .resolve(Overrides {
-            listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
-            data_dir: Some(data_dir.to_owned()),
-            store: database.map(|database| {
-                database
-                    .url()
-                    .parse()
-                    .expect("the scratch database's URL is a store")
-            }),
-            // Webhook receivers in these tests listen on loopback, which deliveries reach only
-            // when the allow list names it; [::1] and 0.0.0.0 stay refused.
-            webhook_allow_cidrs: Some(vec![parse_cidr("127.0.0.0/8").expect("a CIDR")]),
-            ..Overrides::default()
-        })
-        .expect("the tests' settings are valid");
+    let mut settings = ServeArgs {
+        listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+        data_dir: Some(data_dir.to_owned()),
+        store: database.map(|database| {
+            database
+                .url()
+                .parse()
+                .expect("the scratch database's URL is a store")
+        }),
+        // Webhook receivers in these tests listen on loopback, which deliveries reach only
+        // when the allow list names it; [::1] and 0.0.0.0 stay refused.
+        webhook_allow_cidr: vec![parse_cidr("127.0.0.0/8").expect("a CIDR")],
+        ..ServeArgs::default()
+    }
+    .settings()
+    .expect("the tests' settings are valid");
     settings.policy = policy;
     settings.app = options;
     // `?min_position=` beyond the head answers 503 after this wait; keep the tests quick.
