@@ -29,7 +29,8 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     /// Counts the request against the token's rate, or, without a valid token, against the
-    /// client address's (both 429 when over).
+    /// client address's (both 429 when over). A token that could not be checked (503 while a
+    /// shared store's tokens are stale) is not an invalid one: it counts against no address.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match authenticate(parts, state) {
             Ok(caller) => {
@@ -37,7 +38,12 @@ impl FromRequestParts<AppState> for Authenticated {
                 Ok(Authenticated(caller))
             }
             Err(refusal) => {
-                if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+                let invalid_token = refusal.status() == StatusCode::UNAUTHORIZED;
+                if let Some(ConnectInfo(peer)) = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .filter(|_| invalid_token)
+                {
                     state.guards.check_address(peer.ip())?;
                 }
                 Err(refusal)
