@@ -37,7 +37,7 @@ mod postgres_tls;
 mod sled_log;
 mod types;
 
-pub use chain::{ChainError, ChainHash, ChainVerifier};
+pub use chain::{ChainError, ChainVerifier};
 pub use checkpoint::Checkpoint;
 pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
@@ -48,8 +48,8 @@ pub use sled_log::{
     SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES, DEFAULT_SLED_CACHE_BYTES,
 };
 pub use types::{
-    AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
-    Recorded, StoreError, StreamId, Version,
+    AppendRejected, ChainHash, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord,
+    Position, Recorded, StoreError, StreamId, Version,
 };
 
 use async_trait::async_trait;
