@@ -317,9 +317,3 @@ impl StoreError {
         )
     }
 }
-
-impl From<sled::Error> for StoreError {
-    fn from(error: sled::Error) -> Self {
-        StoreError::Storage(error.to_string())
-    }
-}
