@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use caseledger_app::{App, Storage, StoredEvent, SystemClock};
-use caseledger_store::{EventLog, Head, Position, SledLog, SledLogOptions};
+use caseledger_store::{EventLog, Head, Position, SledLog, SledLogOptions, StoreError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{ExportArgs, RebuildArgs};
@@ -62,9 +62,12 @@ fn sled_dir_of(data_dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(sled_dir)
 }
 
-/// Explains sled's "could not acquire lock": a running service holds the data dir.
+/// Explains a locked store ([`StoreError::Locked`]): a running service holds the data dir.
 fn explain_open_error(error: anyhow::Error, data_dir: &Path) -> anyhow::Error {
-    if format!("{error:#}").contains("could not acquire lock") {
+    if matches!(
+        error.downcast_ref::<StoreError>(),
+        Some(StoreError::Locked { .. })
+    ) {
         error.context(format!(
             "the data dir {} is in use, most likely by a running `caseledger serve`: stop the \
              service first (the embedded store allows one process at a time), or export from \

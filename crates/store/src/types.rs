@@ -4,6 +4,7 @@
 //! Nothing here does I/O; these are the values that cross the store's boundary.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
@@ -288,6 +289,13 @@ pub enum StoreError {
     Fenced {
         /// The lease's name.
         lease: String,
+    },
+    /// Another process has the store open: the embedded store's directory is locked, and
+    /// sled allows one process at a time (a running `caseledger serve`, most likely).
+    #[error("the store in {} is locked by another process (could not acquire lock)", path.display())]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
     },
     /// The store is shutting down.
     #[error("the store is closed")]

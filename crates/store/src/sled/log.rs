@@ -283,14 +283,43 @@ fn open_db(dir: &Path, options: &SledLogOptions) -> Result<sled::Db, StoreError>
             .flush_every_ms(None)
             .open();
         match opened {
-            // sled reports a held lock as an `Other` I/O error with this text.
-            Err(sled::Error::Io(error))
-                if error.to_string().contains("could not acquire lock")
-                    && started.elapsed() < LOCK_RELEASE_WAIT =>
-            {
+            Err(error) if is_lock_held(&error) && started.elapsed() < LOCK_RELEASE_WAIT => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            opened => return Ok(opened?),
+            opened => return opened.map_err(|error| StoreError::from_sled_open(error, dir)),
+        }
+    }
+}
+
+/// Whether opening sled failed because its directory's file lock is held.
+fn is_lock_held(error: &sled::Error) -> bool {
+    // sled reports a held lock as an `Other` I/O error with this text, and nothing else marks
+    // it: this is the one place that reads it.
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+impl StoreError {
+    /// The error of opening sled in `dir`: [`StoreError::Locked`] when another process holds
+    /// the directory's lock, [`StoreError::Storage`] otherwise. [`SledLog::open`] answers with
+    /// it; tools and tests that open a sled directory themselves classify their error with it.
+    ///
+    /// ```
+    /// use caseledger_store::StoreError;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let _held = sled::open(dir.path()).unwrap();
+    /// let again = sled::open(dir.path()).unwrap_err();
+    /// assert!(matches!(
+    ///     StoreError::from_sled_open(again, dir.path()),
+    ///     StoreError::Locked { .. }
+    /// ));
+    /// ```
+    pub fn from_sled_open(error: sled::Error, dir: &Path) -> StoreError {
+        if is_lock_held(&error) {
+            StoreError::Locked {
+                path: dir.to_owned(),
+            }
+        } else {
+            error.into()
         }
     }
 }
