@@ -22,8 +22,9 @@
 //! in the database with it (keyspace `leases`), and holds that epoch while it holds the lease
 //! ([`Lease::fence`]). Writes that only the holder may make go through a keyspace
 //! [`fenced`](crate::Keyspace::fenced_by) by the lease: each checks, in its own transaction,
-//! that the stored epoch is still its own, and is refused ([`StoreError::Fenced`]) otherwise —
-//! so an old holder that has not yet noticed its loss cannot write over its successor.
+//! that the stored epoch is still its own, and is refused
+//! ([`StoreError::Fenced`](crate::StoreError::Fenced)) otherwise — so an old holder that has
+//! not yet noticed its loss cannot write over its successor.
 //!
 //! This module owns the lease as the rest of the crate and its users see it; the PostgreSQL
 //! session that holds one is `postgres::lease`'s.

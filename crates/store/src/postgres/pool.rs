@@ -87,11 +87,13 @@ pub(super) async fn check_reachable(pool: &Pool) -> Result<(), StoreError> {
     }
 }
 
+/// A count or position as PostgreSQL's `bigint`.
 pub(super) fn to_sql_int(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value)
         .map_err(|_| StoreError::Storage(format!("{value} does not fit PostgreSQL's bigint")))
 }
 
+/// A `bigint` of the log's tables as a count or position; a negative one is a storage failure.
 pub(super) fn from_sql_int(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value)
         .map_err(|_| StoreError::Storage(format!("a negative number ({value}) in the log tables")))
