@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use caseledger_app::Storage;
-use caseledger_store::{SledLog, SledLogOptions};
+use caseledger_store::{SledLog, SledLogOptions, StoreError};
 
 /// The directory inside the data dir that holds the embedded sled log.
 pub const SLED_DIR: &str = "sled";
@@ -76,9 +76,12 @@ fn existing_sled_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(sled_dir)
 }
 
-/// Explains sled's "could not acquire lock": a running service holds the data dir.
+/// Explains a locked store ([`StoreError::Locked`]): a running service holds the data dir.
 fn explain_open_error(error: anyhow::Error, data_dir: &Path) -> anyhow::Error {
-    if format!("{error:#}").contains("could not acquire lock") {
+    if matches!(
+        error.downcast_ref::<StoreError>(),
+        Some(StoreError::Locked { .. })
+    ) {
         error.context(format!(
             "the data dir {} is in use, most likely by a running `caseledger serve`: stop the \
              service first (the embedded store allows one process at a time), or export from \

@@ -93,7 +93,11 @@ async fn start_app(dir: &Path, clock: Arc<TestClock>, options: AppOptions) -> Ap
         match Storage::open_sled(dir) {
             Ok(storage) => break storage,
             Err(error)
-                if attempts < 500 && format!("{error:#}").contains("could not acquire lock") =>
+                if attempts < 500
+                    && matches!(
+                        error.downcast_ref::<caseledger_store::StoreError>(),
+                        Some(caseledger_store::StoreError::Locked { .. })
+                    ) =>
             {
                 attempts += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -224,7 +224,7 @@ pub(crate) fn decode_recorded<E: LogEvent>(
 pub(crate) fn envelope_hash(
     position: Position,
     bytes: &[u8],
-) -> Result<crate::chain::ChainHash, StoreError> {
+) -> Result<crate::types::ChainHash, StoreError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
             position,
@@ -233,7 +233,7 @@ pub(crate) fn envelope_hash(
     value
         .get("hash")
         .and_then(serde_json::Value::as_str)
-        .and_then(crate::chain::ChainHash::from_hex)
+        .and_then(crate::types::ChainHash::from_hex)
         .ok_or_else(|| StoreError::Corrupt {
             position,
             reason: "the envelope has no valid hash".into(),

@@ -8,59 +8,13 @@
 //!
 //! This module owns sealing an envelope and verifying a sequence of them; it does no I/O.
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+// `ChainHash` lives with the other values of the log; re-exported here, where the chain's
+// users have always found it.
+pub use crate::types::ChainHash;
 use crate::types::{Head, Position, Recorded, StoreError, Version};
-
-/// A SHA-256 digest in the chain, written as 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChainHash(pub [u8; 32]);
-
-impl ChainHash {
-    /// The `prev_hash` of the first event: 64 zeros.
-    pub const GENESIS: ChainHash = ChainHash([0; 32]);
-
-    /// Parses 64 hex digits.
-    pub fn from_hex(text: &str) -> Option<ChainHash> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(text, &mut bytes).ok()?;
-        Some(ChainHash(bytes))
-    }
-
-    /// The 64 lowercase hex digits.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl fmt::Display for ChainHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for ChainHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChainHash({})", self.to_hex())
-    }
-}
-
-impl Serialize for ChainHash {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for ChainHash {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        ChainHash::from_hex(&text)
-            .ok_or_else(|| serde::de::Error::custom("expected 64 lowercase hex digits"))
-    }
-}
 
 /// The chain hash of an envelope, given the previous hash and the canonical bytes of the
 /// envelope without its `hash` member.
@@ -250,12 +204,6 @@ pub struct ChainVerifier {
 impl Default for ChainVerifier {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl Default for ChainHash {
-    fn default() -> Self {
-        ChainHash::GENESIS
     }
 }
 

@@ -12,8 +12,7 @@ use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::ChainHash;
-use crate::types::{Head, Position};
+use crate::types::{ChainHash, Head, Position};
 
 /// A signed statement that the log's event at `position` has hash `hash`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

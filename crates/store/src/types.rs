@@ -1,13 +1,13 @@
-//! The log's vocabulary: positions, versions, streams, envelopes and append outcomes.
+//! The log's vocabulary: positions, versions, streams, chain hashes, envelopes and append
+//! outcomes.
 //!
 //! Nothing here does I/O; these are the values that cross the store's boundary.
 
 use std::fmt;
+use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
-
-use crate::chain::ChainHash;
 
 /// A global position in the log. Positions start at 1 and have no gaps; 0 means "before the
 /// first event".
@@ -86,6 +86,59 @@ impl ExpectedVersion {
             ExpectedVersion::NoStream => actual.is_none(),
             ExpectedVersion::Exact(version) => actual == Some(version),
         }
+    }
+}
+
+/// A SHA-256 digest in the chain, written as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChainHash(pub [u8; 32]);
+
+impl ChainHash {
+    /// The `prev_hash` of the first event: 64 zeros.
+    pub const GENESIS: ChainHash = ChainHash([0; 32]);
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(text: &str) -> Option<ChainHash> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(text, &mut bytes).ok()?;
+        Some(ChainHash(bytes))
+    }
+
+    /// The 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for ChainHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ChainHash({})", self.to_hex())
+    }
+}
+
+impl Serialize for ChainHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for ChainHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ChainHash::from_hex(&text)
+            .ok_or_else(|| serde::de::Error::custom("expected 64 lowercase hex digits"))
+    }
+}
+
+impl Default for ChainHash {
+    fn default() -> Self {
+        ChainHash::GENESIS
     }
 }
 
@@ -237,6 +290,13 @@ pub enum StoreError {
         /// The lease's name.
         lease: String,
     },
+    /// Another process has the store open: the embedded store's directory is locked, and
+    /// sled allows one process at a time (a running `caseledger serve`, most likely).
+    #[error("the store in {} is locked by another process (could not acquire lock)", path.display())]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+    },
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
@@ -263,11 +323,5 @@ impl StoreError {
                 | StoreError::InsufficientSpace { .. }
                 | StoreError::Closed
         )
-    }
-}
-
-impl From<sled::Error> for StoreError {
-    fn from(error: sled::Error) -> Self {
-        StoreError::Storage(error.to_string())
     }
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase, TestEvent};
-use caseledger_store::import::{
+use caseledger_store::snapshot::{
     ImportError, Imported, Importer, SnapshotReader, SnapshotRecord, SnapshotSource,
 };
 use caseledger_store::{
@@ -324,7 +324,7 @@ async fn a_revocation_leaves_out_the_keys_its_register_names() {
         .put(b"scanned", &serde_json::json!(42))
         .await
         .unwrap();
-    let revocation = caseledger_store::import::Revocation {
+    let revocation = caseledger_store::snapshot::Revocation {
         keys: "keys".into(),
         register: "register".into(),
         register_prefix: b"case/".to_vec(),

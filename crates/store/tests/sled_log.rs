@@ -84,10 +84,8 @@ fn tamper(dir: &std::path::Path, position: u64, change: impl FnOnce(Vec<u8>) -> 
     let db = loop {
         match sled::open(dir) {
             Err(error) if started.elapsed() < std::time::Duration::from_secs(5) => {
-                assert!(
-                    error.to_string().contains("could not acquire lock"),
-                    "{error}"
-                );
+                let error = StoreError::from_sled_open(error, dir);
+                assert!(matches!(error, StoreError::Locked { .. }), "{error}");
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             opened => break opened.unwrap(),

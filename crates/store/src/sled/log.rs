@@ -12,12 +12,11 @@
 //! Readers never see an event before it is durable: every read is bounded by the durable head,
 //! which the writer publishes after the sync.
 //!
-//! This module owns the sled layout of the log; derived state uses [`crate::Keyspace`].
+//! This module owns the sled layout of the log (its four trees and their keys) and opening the
+//! store; making writes durable is [`Durability`]'s (`durability`), derived state is in
+//! keyspaces (`keyspace`), whole-store copies in `snapshot`.
 
-use std::collections::HashSet;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -26,23 +25,24 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{Transactional, Tree};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::durability::{blocking, Durability};
+use super::keyspace::{keyspace_tree_name, SledKeyspace};
 use crate::batch::{
     decode_recorded, encode_events, envelope_hash, stage_batch, AppendOutcome, AppendRequest,
     Lookups, Staged,
 };
-use crate::chain::{ChainHash, ChainVerifier};
-use crate::disk_space::SpaceGuard;
-use crate::keyspace::{Keyspace, SledKeyspace};
+use crate::chain::{ChainError, ChainVerifier};
+use crate::keyspace::Keyspace;
+use crate::log::{EventLog, LogEvent};
 use crate::types::{
-    AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
-    Recorded, StoreError, StreamId, Version,
+    AppendRejected, ChainHash, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord,
+    Position, Recorded, StoreError, StreamId, Version,
 };
-use crate::{blocking, EventLog, LogEvent};
 
-pub(crate) const EVENTS_TREE: &str = "log.events";
-pub(crate) const STREAM_INDEX_TREE: &str = "log.stream_index";
-pub(crate) const STREAM_HEADS_TREE: &str = "log.stream_heads";
-pub(crate) const IDEMPOTENCY_TREE: &str = "log.idempotency";
+pub(super) const EVENTS_TREE: &str = "log.events";
+pub(super) const STREAM_INDEX_TREE: &str = "log.stream_index";
+pub(super) const STREAM_HEADS_TREE: &str = "log.stream_heads";
+pub(super) const IDEMPOTENCY_TREE: &str = "log.idempotency";
 
 /// Tuning of the sled log.
 #[derive(Debug, Clone)]
@@ -80,16 +80,16 @@ pub const DEFAULT_SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_MIN_FREE_SPACE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone)]
-pub(crate) struct LogTrees {
-    pub(crate) events: Tree,
-    pub(crate) stream_index: Tree,
-    pub(crate) stream_heads: Tree,
-    pub(crate) idempotency: Tree,
+pub(super) struct LogTrees {
+    pub(super) events: Tree,
+    pub(super) stream_index: Tree,
+    pub(super) stream_heads: Tree,
+    pub(super) idempotency: Tree,
 }
 
-pub(crate) struct Shared {
-    pub(crate) db: sled::Db,
-    pub(crate) trees: LogTrees,
+pub(super) struct Shared {
+    pub(super) db: sled::Db,
+    pub(super) trees: LogTrees,
     head: watch::Receiver<Head>,
     durability: Arc<Durability>,
 }
@@ -119,7 +119,7 @@ pub(crate) struct Shared {
 /// # }
 /// ```
 pub struct SledLog {
-    pub(crate) shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     sender: Arc<WriterHandle>,
 }
 
@@ -168,178 +168,6 @@ impl Drop for WriterHandle {
             }
         }
     }
-}
-
-/// Makes a written batch durable: sled's flush, then `fdatasync` of the data file and of any
-/// blob files sled wrote for large items (sled writes those without syncing them).
-///
-/// One `Durability` serves the log and every keyspace of a store, and it owns the store's
-/// *poison*: after any failed flush or sync — the log's or a keyspace's — sled's memory may
-/// hold what the disk does not (and Linux may report the next `fsync` as successful after it
-/// dropped the pages the failed one held), so every later write and sync of the store is
-/// refused with [`StoreError::Poisoned`] until the process restarts and recovers from what is
-/// durable. It also owns the free-space reserve, which every write checks before it starts.
-pub(crate) struct Durability {
-    db: sled::Db,
-    data_file: File,
-    blob_dir: PathBuf,
-    synced_blobs: Mutex<HashSet<std::ffi::OsString>>,
-    /// Why the store stopped, once a write or sync failed.
-    poisoned: Mutex<Option<String>>,
-    /// Refuses writes while the disk is nearly full, before sled could meet `ENOSPC`.
-    space: SpaceGuard,
-    /// How many of the next syncs fail on purpose (fault injection for tests).
-    injected_failures: AtomicU32,
-}
-
-impl Durability {
-    pub(crate) fn open(db: sled::Db, dir: &Path) -> Result<Durability, StoreError> {
-        Durability::open_with_reserve(db, dir, 0)
-    }
-
-    pub(crate) fn open_with_reserve(
-        db: sled::Db,
-        dir: &Path,
-        min_free_space_bytes: u64,
-    ) -> Result<Durability, StoreError> {
-        let data_file = File::open(dir.join("db")).map_err(|error| {
-            StoreError::Storage(format!("cannot open sled's data file: {error}"))
-        })?;
-        // The directory entries of a new store must survive a power cut too.
-        sync_directory(dir)?;
-        Ok(Durability {
-            db,
-            data_file,
-            blob_dir: dir.join("blobs"),
-            synced_blobs: Mutex::new(HashSet::new()),
-            poisoned: Mutex::new(None),
-            space: SpaceGuard::new(dir, min_free_space_bytes),
-            injected_failures: AtomicU32::new(0),
-        })
-    }
-
-    /// Flushes and syncs everything written so far. A failure poisons the store: this and
-    /// every later call, and every later write, answer [`StoreError::Poisoned`].
-    pub(crate) fn make_durable(&self) -> Result<(), StoreError> {
-        if let Some(reason) = self.poisoned() {
-            return Err(StoreError::Poisoned(reason));
-        }
-        match self.sync_everything() {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                let reason = error.to_string();
-                tracing::error!(%reason, "a sync failed; the store stops accepting writes until it restarts");
-                Err(StoreError::Poisoned(self.poison(reason)))
-            }
-        }
-    }
-
-    fn sync_everything(&self) -> Result<(), StoreError> {
-        if self
-            .injected_failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
-                left.checked_sub(1)
-            })
-            .is_ok()
-        {
-            return Err(StoreError::Storage(
-                "fdatasync failed: injected failure (fault injection)".into(),
-            ));
-        }
-        self.db.flush()?;
-        self.data_file
-            .sync_data()
-            .map_err(|error| StoreError::Storage(format!("fdatasync failed: {error}")))?;
-        self.sync_new_blobs()
-    }
-
-    /// Whether a write may start: not after a failed sync, and not below the free-space
-    /// reserve.
-    pub(crate) fn check_writable(&self) -> Result<(), StoreError> {
-        if let Some(reason) = self.poisoned() {
-            return Err(StoreError::Poisoned(reason));
-        }
-        self.space.check().map_err(|shortage| {
-            tracing::warn!(
-                free_bytes = shortage.free_bytes,
-                reserve_bytes = shortage.reserve_bytes,
-                "the disk is nearly full; refusing writes until space is freed"
-            );
-            shortage.into()
-        })
-    }
-
-    /// Stops the store; returns the reason it stopped for (the first one, if it already had).
-    pub(crate) fn poison(&self, reason: String) -> String {
-        let mut poisoned = self
-            .poisoned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        poisoned.get_or_insert(reason).clone()
-    }
-
-    /// Why the store stopped, if it did.
-    pub(crate) fn poisoned(&self) -> Option<String> {
-        self.poisoned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn sync_new_blobs(&self) -> Result<(), StoreError> {
-        let mut synced = self
-            .synced_blobs
-            .lock()
-            .map_err(|_| StoreError::Storage("blob sync state poisoned".into()))?;
-        sync_blob_files(&self.blob_dir, &mut synced)
-    }
-}
-
-/// Syncs the blob files in `blob_dir` that are not in `synced` (then the directory, when any
-/// was new), and leaves `synced` naming the blobs present now. sled deletes a blob once the
-/// node it held has been written again, and it may do so between the listing and the sync: a
-/// blob gone by then holds nothing the store still needs, so it is skipped, not an error (an
-/// error here would stop the log).
-fn sync_blob_files(
-    blob_dir: &Path,
-    synced: &mut HashSet<std::ffi::OsString>,
-) -> Result<(), StoreError> {
-    let entries = match std::fs::read_dir(blob_dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(StoreError::Storage(error.to_string())),
-    };
-    let mut present = HashSet::new();
-    let mut any_new = false;
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(StoreError::Storage(error.to_string())),
-        };
-        let name = entry.file_name();
-        if !synced.contains(&name) {
-            match File::open(entry.path()).and_then(|file| file.sync_data()) {
-                Ok(()) => any_new = true,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(error) => {
-                    return Err(StoreError::Storage(format!("blob sync failed: {error}")))
-                }
-            }
-        }
-        present.insert(name);
-    }
-    if any_new {
-        sync_directory(blob_dir)?;
-    }
-    *synced = present;
-    Ok(())
-}
-
-pub(crate) fn sync_directory(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|directory| directory.sync_all())
-        .map_err(|error| StoreError::Storage(format!("cannot sync {}: {error}", dir.display())))
 }
 
 impl SledLog {
@@ -393,7 +221,7 @@ impl SledLog {
     /// A typed keyspace for derived state (tokens, projections, cursors) in the same database.
     /// Its writes are durable when they return.
     pub fn keyspace(&self, name: &str) -> Result<Keyspace, StoreError> {
-        let tree = self.shared.db.open_tree(format!("kv.{name}"))?;
+        let tree = self.shared.db.open_tree(keyspace_tree_name(name))?;
         let backend = SledKeyspace::new(tree, Arc::clone(&self.shared.durability));
         Ok(Keyspace::new(name, Arc::new(backend)))
     }
@@ -403,10 +231,7 @@ impl SledLog {
     /// until it is reopened. Never called by the service itself.
     #[doc(hidden)]
     pub fn inject_sync_failures(&self, count: u32) {
-        self.shared
-            .durability
-            .injected_failures
-            .store(count, Ordering::SeqCst);
+        self.shared.durability.inject_failures(count);
     }
 
     /// Why the store stopped accepting writes, if a write or sync failed (`None` while it is
@@ -419,7 +244,7 @@ impl SledLog {
     pub async fn verify_chain(
         &self,
         mut progress: impl FnMut(Head) + Send + 'static,
-    ) -> Result<Result<Head, crate::ChainError>, StoreError> {
+    ) -> Result<Result<Head, ChainError>, StoreError> {
         let events = self.shared.trees.events.clone();
         let head = self.head();
         blocking(move || {
@@ -458,14 +283,43 @@ fn open_db(dir: &Path, options: &SledLogOptions) -> Result<sled::Db, StoreError>
             .flush_every_ms(None)
             .open();
         match opened {
-            // sled reports a held lock as an `Other` I/O error with this text.
-            Err(sled::Error::Io(error))
-                if error.to_string().contains("could not acquire lock")
-                    && started.elapsed() < LOCK_RELEASE_WAIT =>
-            {
+            Err(error) if is_lock_held(&error) && started.elapsed() < LOCK_RELEASE_WAIT => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            opened => return Ok(opened?),
+            opened => return opened.map_err(|error| StoreError::from_sled_open(error, dir)),
+        }
+    }
+}
+
+/// Whether opening sled failed because its directory's file lock is held.
+fn is_lock_held(error: &sled::Error) -> bool {
+    // sled reports a held lock as an `Other` I/O error with this text, and nothing else marks
+    // it: this is the one place that reads it.
+    matches!(error, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
+}
+
+impl StoreError {
+    /// The error of opening sled in `dir`: [`StoreError::Locked`] when another process holds
+    /// the directory's lock, [`StoreError::Storage`] otherwise. [`SledLog::open`] answers with
+    /// it; tools and tests that open a sled directory themselves classify their error with it.
+    ///
+    /// ```
+    /// use caseledger_store::StoreError;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let _held = sled::open(dir.path()).unwrap();
+    /// let again = sled::open(dir.path()).unwrap_err();
+    /// assert!(matches!(
+    ///     StoreError::from_sled_open(again, dir.path()),
+    ///     StoreError::Locked { .. }
+    /// ));
+    /// ```
+    pub fn from_sled_open(error: sled::Error, dir: &Path) -> StoreError {
+        if is_lock_held(&error) {
+            StoreError::Locked {
+                path: dir.to_owned(),
+            }
+        } else {
+            error.into()
         }
     }
 }
@@ -512,21 +366,21 @@ fn check_tail(events: &Tree, tail_events: u64) -> Result<Head, StoreError> {
     Ok(verifier.head())
 }
 
-pub(crate) fn decode_position(key: &[u8]) -> Result<Position, StoreError> {
+pub(super) fn decode_position(key: &[u8]) -> Result<Position, StoreError> {
     let bytes: [u8; 8] = key
         .try_into()
         .map_err(|_| StoreError::Storage(format!("bad position key of {} bytes", key.len())))?;
     Ok(Position(u64::from_be_bytes(bytes)))
 }
 
-pub(crate) fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+pub(super) fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
     let bytes: [u8; 8] = bytes
         .try_into()
         .map_err(|_| StoreError::Storage(format!("bad integer of {} bytes", bytes.len())))?;
     Ok(u64::from_be_bytes(bytes))
 }
 
-pub(crate) fn stream_index_key(stream: StreamId, version: Version) -> [u8; 24] {
+pub(super) fn stream_index_key(stream: StreamId, version: Version) -> [u8; 24] {
     let mut key = [0u8; 24];
     key[..16].copy_from_slice(stream.0.as_bytes());
     key[16..].copy_from_slice(&version.0.to_be_bytes());
@@ -970,33 +824,8 @@ impl SledLog {
     }
 }
 
-#[cfg(test)]
-#[allow(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blob_sync_remembers_what_it_synced_and_skips_nothing_new() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = dir.path().join("blobs");
-        let mut synced = HashSet::new();
-        // No blob directory yet: nothing to do.
-        sync_blob_files(&blobs, &mut synced).unwrap();
-        assert!(synced.is_empty());
-        std::fs::create_dir(&blobs).unwrap();
-        std::fs::write(blobs.join("1"), b"blob one").unwrap();
-        std::fs::write(blobs.join("2"), b"blob two").unwrap();
-        sync_blob_files(&blobs, &mut synced).unwrap();
-        assert_eq!(synced.len(), 2);
-        // sled deleted one blob after writing its node again: it is forgotten, not an error.
-        std::fs::remove_file(blobs.join("1")).unwrap();
-        std::fs::write(blobs.join("3"), b"blob three").unwrap();
-        sync_blob_files(&blobs, &mut synced).unwrap();
-        let mut names: Vec<_> = synced.iter().cloned().collect();
-        names.sort();
-        assert_eq!(names, vec![std::ffi::OsString::from("2"), "3".into()]);
+impl From<sled::Error> for StoreError {
+    fn from(error: sled::Error) -> Self {
+        StoreError::Storage(error.to_string())
     }
 }

@@ -161,7 +161,7 @@ fn is_local_host(name: &str) -> bool {
 
 /// Parses a connection string into tokio-postgres's configuration and the TLS connector its
 /// `sslmode` and `sslrootcert` call for.
-pub(crate) fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
+pub(super) fn parse(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
     let Split {
         rest,
         mode,

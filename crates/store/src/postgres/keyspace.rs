@@ -15,20 +15,19 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
 
+use super::pool::{pg_error, pooled};
 use crate::keyspace::{guard_value, Entry, KeyspaceBackend, KeyspaceChange};
 use crate::lease::{Fence, EPOCH_SPACE};
-use crate::migrations::pg_error;
-use crate::postgres_log::pooled;
 use crate::types::StoreError;
 
 /// One keyspace: a `space` name over the shared pool.
-pub(crate) struct PostgresKeyspace {
+pub(super) struct PostgresKeyspace {
     pool: Pool,
     space: String,
 }
 
 impl PostgresKeyspace {
-    pub(crate) fn new(pool: Pool, space: &str) -> PostgresKeyspace {
+    pub(super) fn new(pool: Pool, space: &str) -> PostgresKeyspace {
         PostgresKeyspace {
             pool,
             space: space.to_owned(),

@@ -24,36 +24,42 @@
 //! Reads of one stream see every committed event, so a command through any instance decides on
 //! the case's latest version.
 //!
-//! Connections: a `deadpool-postgres` pool over `tokio-postgres`, with TLS as the URL's
-//! `sslmode` and `sslrootcert` ask (libpq's meanings; see `postgres_tls`). This module owns the
-//! log's tables; keyspaces are in `postgres_keyspace`, the schema in `migrations`.
+//! Connections: a `deadpool-postgres` pool over `tokio-postgres` (`pool`), with TLS as the URL's
+//! `sslmode` and `sslrootcert` ask (libpq's meanings; see `tls`). This module owns the log's
+//! tables; keyspaces are in `keyspace`, leases in `lease`, the schema in `migrations`,
+//! whole-store copies in `snapshot`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, IsolationLevel};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
+use super::keyspace::PostgresKeyspace;
+use super::lease::postgres_lease;
+use super::migrations::migrate;
+use super::pool::{
+    build_pool, check_reachable, describe, from_sql_int, is_unavailable, parse_config, pg_error,
+    pooled, to_sql_int,
+};
 use crate::batch::{
     decode_recorded, encode_events, envelope_hash, stage_batch, AppendOutcome, AppendRequest,
     Lookups, StagedBatch,
 };
-use crate::chain::{ChainError, ChainHash, ChainVerifier};
+use crate::chain::{ChainError, ChainVerifier};
 use crate::keyspace::Keyspace;
 use crate::lease::Lease;
-use crate::migrations::{describe, migrate, pg_error};
-use crate::postgres_keyspace::PostgresKeyspace;
+use crate::log::{EventLog, LogEvent};
 use crate::types::{
-    AppendRejected, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord, Position,
-    Recorded, StoreError, StreamId, Version,
+    AppendRejected, ChainHash, Committed, ExpectedVersion, Head, IdempotencyKey, IdempotencyRecord,
+    Position, Recorded, StoreError, StreamId, Version,
 };
-use crate::{EventLog, LogEvent};
 
 /// The channel the writer notifies after each commit, with the new head position as payload.
 pub const NOTIFY_CHANNEL: &str = "caseledger_log";
@@ -106,11 +112,11 @@ impl Default for PostgresLogOptions {
 /// ```
 #[derive(Clone)]
 pub struct PostgresLog {
-    pub(crate) shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
-pub(crate) struct Shared {
-    pub(crate) pool: Pool,
+pub(super) struct Shared {
+    pub(super) pool: Pool,
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     head: watch::Receiver<Head>,
@@ -134,31 +140,6 @@ impl std::fmt::Debug for PostgresLog {
     }
 }
 
-/// A pooled connection, or [`StoreError::Unavailable`] saying why there is none (the database
-/// refused or did not answer a new connection, or every connection stayed busy for the pool's
-/// wait timeout).
-pub(crate) async fn pooled(pool: &Pool) -> Result<Object, StoreError> {
-    pool.get().await.map_err(|error| {
-        StoreError::Unavailable(format!(
-            "no PostgreSQL connection available: {}",
-            crate::migrations::with_causes(&error)
-        ))
-    })
-}
-
-/// Parses a `postgres://` URL (or key=value string) without ever echoing it, since it may hold
-/// a password; with the TLS connector its `sslmode` and `sslrootcert` ask for.
-fn parse_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
-    let (mut config, tls) = crate::postgres_tls::parse(url)?;
-    if config.get_application_name().is_none() {
-        config.application_name("caseledger");
-    }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(10));
-    }
-    Ok((config, tls))
-}
-
 /// Moves the published head forward to `head`, never back.
 fn publish(sender: &watch::Sender<Head>, head: Head) {
     sender.send_if_modified(|current| {
@@ -169,16 +150,6 @@ fn publish(sender: &watch::Sender<Head>, head: Head) {
             false
         }
     });
-}
-
-pub(crate) fn to_sql_int(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value)
-        .map_err(|_| StoreError::Storage(format!("{value} does not fit PostgreSQL's bigint")))
-}
-
-pub(crate) fn from_sql_int(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value)
-        .map_err(|_| StoreError::Storage(format!("a negative number ({value}) in the log tables")))
 }
 
 fn decode_head(position: i64, hash: &[u8]) -> Result<Head, StoreError> {
@@ -192,7 +163,7 @@ fn decode_head(position: i64, hash: &[u8]) -> Result<Head, StoreError> {
 }
 
 /// The committed head as the database holds it (no lock).
-pub(crate) async fn read_committed_head(client: &Object) -> Result<Head, StoreError> {
+pub(super) async fn read_committed_head(client: &Object) -> Result<Head, StoreError> {
     let statement = client
         .prepare_cached("SELECT position, hash FROM log_head")
         .await
@@ -207,20 +178,7 @@ impl PostgresLog {
     /// whose tail is broken, naming the first bad position.
     pub async fn open(url: &str, options: PostgresLogOptions) -> Result<PostgresLog, StoreError> {
         let (config, tls) = parse_config(url)?;
-        let manager = Manager::from_config(
-            config.clone(),
-            tls.clone(),
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.max_connections.max(2))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(30)))
-            .create_timeout(Some(Duration::from_secs(15)))
-            .build()
-            .map_err(|error| StoreError::Storage(format!("cannot build the pool: {error}")))?;
+        let pool = build_pool(&config, &tls, options.max_connections)?;
         let mut client = pooled(&pool).await?;
         let schema_version = migrate(&mut client).await?;
         let head = check_tail(&client, options.tail_check_events).await?;
@@ -271,7 +229,7 @@ impl PostgresLog {
     /// The lease `name` among every instance on this database (an advisory lock on a
     /// connection of its own); see [`Lease`].
     pub fn lease(&self, name: &str) -> Lease {
-        Lease::postgres(name, self.shared.config.clone(), self.shared.tls.clone())
+        postgres_lease(name, self.shared.config.clone(), self.shared.tls.clone())
     }
 
     /// The committed head this process knows (also available through [`EventLog::head`]).
@@ -605,7 +563,7 @@ impl Writer {
                     // The commit may or may not have happened; the next batch reads the head
                     // the database holds, and a client retries with its idempotency key.
                     let reason = format!("the commit's outcome is unknown: {}", describe(&error));
-                    if crate::migrations::is_unavailable(&error) {
+                    if is_unavailable(&error) {
                         StoreError::Unavailable(reason)
                     } else {
                         StoreError::Storage(reason)
@@ -723,7 +681,7 @@ async fn read_for_batch(
 
 /// An idempotency record from the columns `fingerprint, stream, first_version, last_version,
 /// first_position, last_position, recorded_at_unix`, starting at column `first`.
-pub(crate) fn decode_record(
+pub(super) fn decode_record(
     row: &tokio_postgres::Row,
     first: usize,
 ) -> Result<IdempotencyRecord, StoreError> {
@@ -985,23 +943,6 @@ impl<E: LogEvent> EventLog<E> for PostgresLog {
     }
 
     async fn check_available(&self) -> Result<(), StoreError> {
-        let round_trip = async {
-            let client = pooled(&self.shared.pool).await?;
-            client.simple_query("SELECT 1").await.map_err(pg_error)?;
-            Ok(())
-        };
-        match tokio::time::timeout(crate::AVAILABILITY_CHECK_TIMEOUT, round_trip).await {
-            Ok(checked) => checked.map_err(|error: StoreError| {
-                if error.is_unavailable() {
-                    error
-                } else {
-                    StoreError::Unavailable(error.to_string())
-                }
-            }),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "PostgreSQL did not answer within {:?}",
-                crate::AVAILABILITY_CHECK_TIMEOUT
-            ))),
-        }
+        check_reachable(&self.shared.pool).await
     }
 }
