@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use caseledger_api::{ApiConfig, AppState};
 use caseledger_app::webhooks::{parse_cidr, DeliveryConfig, EgressPolicy};
-use caseledger_app::{spawn_workers, App, AppOptions, Storage, SystemClock};
+use caseledger_app::{spawn_workers, App, AppOptions, AppSetup, Storage, SystemClock};
 use caseledger_domain::Policy;
 use caseledger_store::conformance::ScratchDatabase;
 use reqwest::header::CONTENT_TYPE;
@@ -103,22 +103,26 @@ async fn spawn_app_on(
             .expect("the PostgreSQL store opens"),
         None => Storage::open_sled(data_dir.path()).expect("the sled store opens"),
     };
+    // `serve` makes or loads the checkpoint signing key at startup; a fixed one does here.
+    // Webhook receivers in these tests listen on loopback, which deliveries reach only when the
+    // allow list names it (`--webhook-allow-cidr 127.0.0.0/8`); [::1] and 0.0.0.0 stay refused.
+    let setup = AppSetup {
+        options,
+        signing_key: Some(ed25519_dalek::SigningKey::from_bytes(&[42; 32])),
+        webhook_delivery: DeliveryConfig {
+            egress: EgressPolicy {
+                allowed: vec![parse_cidr("127.0.0.0/8").expect("a CIDR")],
+                require_https: false,
+            },
+            ..DeliveryConfig::default()
+        },
+        ..AppSetup::default()
+    };
     let app = Arc::new(
-        App::with_options(storage, policy, Arc::new(SystemClock), options)
+        App::with_setup(storage, policy, Arc::new(SystemClock), setup)
             .await
             .expect("the service starts"),
     );
-    // `serve` makes or loads the checkpoint signing key at startup; a fixed one does here.
-    app.install_signing_key(ed25519_dalek::SigningKey::from_bytes(&[42; 32]));
-    // Webhook receivers in these tests listen on loopback, which deliveries reach only when the
-    // allow list names it (`--webhook-allow-cidr 127.0.0.0/8`); [::1] and 0.0.0.0 stay refused.
-    app.configure_webhook_delivery(DeliveryConfig {
-        egress: EgressPolicy {
-            allowed: vec![parse_cidr("127.0.0.0/8").expect("a CIDR")],
-            require_https: false,
-        },
-        ..DeliveryConfig::default()
-    });
     let admin_token = app
         .issue_initial_admin_token()
         .await
