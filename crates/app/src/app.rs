@@ -122,27 +122,13 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Builds the service over `storage`, loading the token index.
+    /// The service over `storage` with the default [`AppSetup`].
     pub async fn new(
         storage: Storage,
         policy: Policy,
         clock: Arc<dyn Clock>,
     ) -> Result<App, AppError> {
-        App::with_options(storage, policy, clock, AppOptions::default()).await
-    }
-
-    /// The service over `storage`, with `options`.
-    pub async fn with_options(
-        storage: Storage,
-        policy: Policy,
-        clock: Arc<dyn Clock>,
-        options: AppOptions,
-    ) -> Result<App, AppError> {
-        let setup = AppSetup {
-            options,
-            ..AppSetup::default()
-        };
-        App::with_setup(storage, policy, clock, setup).await
+        App::with_setup(storage, policy, clock, AppSetup::default()).await
     }
 
     /// The service over `storage`, built with `setup`: loads the token index, the case

@@ -136,8 +136,8 @@ impl App {
         };
         let events = decide(&empty, command(sealed), &context)?;
         let committed = self
-            .append(
-                caller,
+            .append_as(
+                Principal::Token(caller).record(),
                 case_id,
                 ExpectedVersion::NoStream,
                 events.clone(),
@@ -421,26 +421,6 @@ impl App {
                 .collect(),
             replayed: true,
         })
-    }
-
-    async fn append(
-        &self,
-        caller: &Caller,
-        case_id: CaseId,
-        expected: ExpectedVersion,
-        events: Vec<CaseEvent>,
-        now: DateTime<Utc>,
-        idempotency: Option<IdempotencyKey>,
-    ) -> Result<Result<Committed, AppendRejected>, AppError> {
-        self.append_as(
-            Principal::Token(caller).record(),
-            case_id,
-            expected,
-            events,
-            now,
-            idempotency,
-        )
-        .await
     }
 
     /// Appends events to a case's stream in the envelope of `actor`.

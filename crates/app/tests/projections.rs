@@ -18,8 +18,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use caseledger_app::{
-    ActorRole, App, AppError, AppOptions, Caller, CaseFilter, CommandOutcome, Cursor, OpenCase,
-    Period, Stats, Storage,
+    ActorRole, App, AppError, AppOptions, AppSetup, Caller, CaseFilter, CommandOutcome, Cursor,
+    OpenCase, Period, Stats, Storage,
 };
 use caseledger_domain::{
     Case, CaseEvent, CaseId, CaseStatus, Category, Command, LetterId, LetterKind, Outcome, Policy,
@@ -67,7 +67,11 @@ async fn start_app(dir: &Path, clock: Arc<TestClock>, options: AppOptions) -> Ap
             Err(error) => panic!("cannot open the store: {error:#}"),
         }
     };
-    App::with_options(storage, Policy::default(), clock, options)
+    let setup = AppSetup {
+        options,
+        ..AppSetup::default()
+    };
+    App::with_setup(storage, Policy::default(), clock, setup)
         .await
         .unwrap()
 }
