@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use caseledger_api::{router, AppState};
-use caseledger_app::{spawn_workers, App, Clock, Storage, SystemClock};
+use caseledger_app::{spawn_workers, App, AppSetup, Clock, Storage, SystemClock};
 use caseledger_store::checkpoint::public_key_base64;
 use caseledger_store::SledLogOptions;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -141,13 +141,9 @@ impl Server {
                     .with_context(|| format!("cannot open the store {}", settings.store))?
             }
         };
-        let app = App::with_options(storage, settings.policy.clone(), clock, settings.app)
-            .await
-            .context("cannot start the service")?;
         // Every instance on one store must sign with the same key, or auditors would be told
         // different public keys and find checkpoints that do not verify.
-        if let Some(last) = app
-            .last_checkpoint()
+        if let Some(last) = caseledger_app::audit::last_checkpoint(&storage)
             .await
             .context("cannot read the checkpoints")?
         {
@@ -160,12 +156,10 @@ impl Server {
                 );
             }
         }
-        app.install_signing_key(signing_key);
         // Personal-data keys are wrapped by the KEK file's key; a store whose keys another KEK
         // wrapped gets no new one. Then every key is (re)wrapped and the erasure register
         // reconciled with the log, before any request is taken.
-        let holds_wrapped = app
-            .holds_wrapped_keys()
+        let holds_wrapped = caseledger_app::erasure::holds_wrapped_keys(&storage)
             .await
             .context("cannot read the personal-data keys")?;
         let kek = crate::kek::load_or_create(
@@ -195,7 +189,19 @@ impl Server {
                 kek.path.display()
             );
         }
-        app.install_key_encryption(kek.keyring);
+        let setup = AppSetup {
+            options: settings.app,
+            signing_key: Some(signing_key),
+            key_encryption: kek.keyring,
+            webhook_delivery: caseledger_app::webhooks::DeliveryConfig {
+                schedule: settings.webhook_retry_schedule.clone(),
+                egress: settings.webhook_egress.clone(),
+                ..caseledger_app::webhooks::DeliveryConfig::default()
+            },
+        };
+        let app = App::with_setup(storage, settings.policy.clone(), clock, setup)
+            .await
+            .context("cannot start the service")?;
         let upkeep = app
             .prepare_personal_data_keys()
             .await
@@ -206,11 +212,6 @@ impl Server {
             erased_keys_removed = upkeep.keys_removed,
             "personal-data keys wrapped and erasures reconciled"
         );
-        app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
-            schedule: settings.webhook_retry_schedule.clone(),
-            egress: settings.webhook_egress.clone(),
-            ..caseledger_app::webhooks::DeliveryConfig::default()
-        });
         let app = Arc::new(app);
 
         let initial_admin_token_file = write_initial_admin_token(&app, &data_dir).await?;

@@ -12,11 +12,13 @@ use caseledger_domain::Role;
 use caseledger_store::checkpoint::public_key_base64;
 use caseledger_store::{ChainError, ChainVerifier, Checkpoint, Head, Position};
 use chrono::{DateTime, SecondsFormat, Utc};
-use ed25519_dalek::SigningKey;
 use tokio::sync::watch;
 
-use crate::service::require_role;
-use crate::{App, AppError, Caller};
+use crate::access::require_role;
+use crate::app::App;
+use crate::error::AppError;
+use crate::storage::Storage;
+use crate::tokens::Caller;
 
 /// A checkpoint is made at least this many events after the previous one.
 pub const CHECKPOINT_EVERY_EVENTS: u64 = 1_000;
@@ -48,17 +50,20 @@ pub enum Verification {
     Broken(ChainError),
 }
 
-impl App {
-    /// Sets the key that signs checkpoints (once; later calls are ignored).
-    pub fn install_signing_key(&self, key: SigningKey) {
-        if self.signing_key.set(key).is_err() {
-            tracing::warn!("a signing key was already installed; keeping the first");
-        }
-    }
+/// The newest checkpoint in `storage`, if any: what `serve` checks its signing key against
+/// before it builds the service.
+pub async fn last_checkpoint(storage: &Storage) -> Result<Option<Checkpoint>, AppError> {
+    Ok(storage
+        .checkpoints
+        .last::<Checkpoint>(CHECKPOINT_PREFIX)
+        .await?
+        .map(|(_, checkpoint)| checkpoint))
+}
 
+impl App {
     /// The checkpoints' public key (base64 Ed25519), if a key is installed.
     pub fn public_key(&self) -> Option<String> {
-        self.signing_key.get().map(public_key_base64)
+        self.signing_key.as_ref().map(public_key_base64)
     }
 
     /// Walks the whole chain in pages, in constant memory (auditors and admins).
@@ -120,12 +125,7 @@ impl App {
 
     /// The newest checkpoint, if any.
     pub async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, AppError> {
-        Ok(self
-            .storage
-            .checkpoints
-            .last::<Checkpoint>(CHECKPOINT_PREFIX)
-            .await?
-            .map(|(_, checkpoint)| checkpoint))
+        last_checkpoint(&self.storage).await
     }
 
     /// One step of the checkpoint worker: signs what is due at `now` and returns the new
@@ -133,7 +133,7 @@ impl App {
     /// checkpoint (checkpoints are then made at every multiple of that distance), or it moved
     /// at all and the last checkpoint is [`CHECKPOINT_EVERY`] old.
     pub async fn try_checkpoint(&self, now: DateTime<Utc>) -> Result<Vec<Checkpoint>, AppError> {
-        let Some(key) = self.signing_key.get() else {
+        let Some(key) = self.signing_key.as_ref() else {
             return Ok(Vec::new());
         };
         let head = self.head();

@@ -14,7 +14,7 @@
 use caseledger_domain::Role;
 use caseledger_store::import::{SnapshotReader, SnapshotSource};
 
-use crate::service::require_role;
+use crate::access::require_role;
 use crate::{App, AppError, Caller};
 
 /// The keyspaces a backup or copy leaves out because the service rebuilds them from the log.

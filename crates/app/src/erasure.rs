@@ -24,10 +24,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::access::{require_role, Principal};
+use crate::app::App;
+use crate::commands::{CommandOutcome, Idempotency};
+use crate::error::AppError;
 use crate::personal_data::{Rewrap, StoredCaseKey};
-use crate::service::{require_role, Principal, TimeTravel};
+use crate::reads::{TimeTravel, STREAM_READ_LIMIT};
 use crate::storage::Storage;
-use crate::{App, AppError, Caller, CommandOutcome, Idempotency};
+use crate::tokens::Caller;
 use caseledger_domain::StoredEvent;
 
 /// The keyspace of the erasure register.
@@ -138,6 +142,19 @@ pub async fn apply_erasures(storage: &Storage, erasures: &[Erasure]) -> Result<u
     Ok(removed)
 }
 
+/// Whether `storage` holds a key wrapped by a key-encryption key (after any start with one,
+/// every key is): what `serve` asks before it picks the key-encryption key to build the
+/// service with.
+pub async fn holds_wrapped_keys(storage: &Storage) -> Result<bool, AppError> {
+    let first = storage
+        .personal_data_keys
+        .scan_after::<StoredCaseKey>(b"", None, 1)
+        .await?;
+    Ok(first
+        .iter()
+        .any(|(_, stored)| matches!(stored, StoredCaseKey::Wrapped { .. })))
+}
+
 impl App {
     /// Erases a case's complainant data (admins only), in the order the module describes: the
     /// key is gone, durably, before this returns. A repeat makes sure of that again before it
@@ -243,11 +260,7 @@ impl App {
         let events = self
             .storage
             .log
-            .read_stream(
-                StreamId(case_id.0),
-                Version(1),
-                crate::service::STREAM_READ_LIMIT,
-            )
+            .read_stream(StreamId(case_id.0), Version(1), STREAM_READ_LIMIT)
             .await?;
         let Some(erasure) = events.iter().rev().find(|recorded| is_erasure(recorded)) else {
             return Ok(false);
@@ -313,19 +326,6 @@ impl App {
             .collect();
         erasures.sort_by_key(|erasure| erasure.position);
         Ok(erasures)
-    }
-
-    /// Whether the store holds a key wrapped by a key-encryption key (after any start with one,
-    /// every key is).
-    pub async fn holds_wrapped_keys(&self) -> Result<bool, AppError> {
-        let first = self
-            .storage
-            .personal_data_keys
-            .scan_after::<StoredCaseKey>(b"", None, 1)
-            .await?;
-        Ok(first
-            .iter()
-            .any(|(_, stored)| matches!(stored, StoredCaseKey::Wrapped { .. })))
     }
 
     /// The start-up step for personal-data keys, before the service takes requests: wraps every

@@ -9,7 +9,7 @@
 use caseledger_domain::{Case, CaseId, Role, StoredEvent};
 use caseledger_store::{Recorded, StreamId, Version};
 
-use crate::service::require_role;
+use crate::access::require_role;
 use crate::{App, AppError, Caller};
 
 /// How many events one read of a case's stream takes at most.

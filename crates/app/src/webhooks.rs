@@ -2,17 +2,16 @@
 //! and the workers that build the feed and deliver it, over `caseledger-webhooks`.
 //!
 //! This module owns the role gates (admins manage endpoints; partner tokens pull their own
-//! department's feed), the mapping of webhook errors to [`AppError`], and the glue that hands
-//! signed audit checkpoints to the feed. Everything about messages, signing, ordering and
-//! retries lives in the webhooks crate.
+//! department's feed) and the glue that hands signed audit checkpoints to the feed. The state
+//! it works on is built with the service (`webhook_parts`); everything about messages, signing,
+//! ordering and retries lives in the webhooks crate.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use caseledger_domain::{Rejection, Role};
 use caseledger_webhooks::{
-    AuditCheckpoint, Deliverer, FeedCursor, FeedProjection, Jitter, RandomJitter, Registry,
-    WebhookError,
+    AuditCheckpoint, Deliverer, FeedCursor, FeedProjection, Jitter, RandomJitter,
 };
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -24,9 +23,11 @@ pub use caseledger_webhooks::{
     DEFAULT_RETRY_SCHEDULE,
 };
 
-use crate::service::require_role;
-use crate::storage::Storage;
-use crate::{App, AppError, Caller};
+use crate::access::require_role;
+use crate::app::App;
+use crate::error::AppError;
+use crate::tokens::Caller;
+use crate::webhook_parts::{internal, webhook_error};
 
 /// The most messages one page of the pull feed holds.
 pub const MAX_FEED_PAGE: usize = 1_000;
@@ -37,88 +38,15 @@ const CHECKPOINT_FORWARD_EVERY: Duration = Duration::from_secs(5);
 /// How long the feed follower lets head moves gather before it steps.
 const FEED_COALESCE: Duration = Duration::from_millis(20);
 
-/// The webhook parts of the service.
-#[derive(Debug)]
-pub struct Webhooks {
-    registry: Registry,
-    feed: FeedProjection,
-    delivery: OnceLock<DeliveryConfig>,
-}
-
-impl Webhooks {
-    /// Loads the endpoints and the feed from `storage`; every department of `policy` receives
-    /// audit checkpoints.
-    pub(crate) async fn load(
-        storage: &Storage,
-        policy: &caseledger_domain::Policy,
-    ) -> Result<Webhooks, AppError> {
-        let registry = Registry::load_fenced(
-            storage.webhook_endpoints.clone(),
-            storage.webhook_state.clone(),
-            // The deliverer's cursor writes: only the leader's, refused once it lost the lease.
-            storage.webhook_state.fenced_by(storage.leader.clone()),
-        )
-        .await
-        .map_err(internal)?;
-        let feed = FeedProjection::load(storage.feed.clone(), policy.departments.iter().cloned())
-            .await
-            .map_err(internal)?;
-        Ok(Webhooks {
-            registry,
-            feed,
-            delivery: OnceLock::new(),
-        })
-    }
-}
-
-fn internal(error: WebhookError) -> AppError {
-    AppError::Internal(error.into())
-}
-
-fn webhook_error(error: WebhookError) -> AppError {
-    match error {
-        WebhookError::NotFound => AppError::NotFound("webhook".into()),
-        WebhookError::Busy => AppError::Unavailable {
-            reason: WebhookError::Busy.to_string(),
-            retry_after_seconds: 1,
-        },
-        WebhookError::Store(store) => store.into(),
-        other => internal(other),
-    }
-}
-
-/// The service's clock, as the delivery worker reads it.
-#[derive(Debug)]
-struct AppClock(Arc<App>);
-
-impl caseledger_webhooks::Clock for AppClock {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.0.now()
-    }
-}
-
 impl App {
-    /// Sets how webhooks are delivered (retry schedule, timeout); once, before the workers
-    /// start. Later calls are ignored.
-    pub fn configure_webhook_delivery(&self, config: DeliveryConfig) {
-        if self.webhooks.delivery.set(config).is_err() {
-            tracing::warn!("webhook delivery was already configured; keeping the first");
-        }
-    }
-
     /// How webhooks are delivered.
     pub fn webhook_delivery(&self) -> DeliveryConfig {
-        self.webhooks.delivery.get().cloned().unwrap_or_default()
+        self.webhooks.delivery.clone()
     }
 
     /// The partner departments' feeds.
     pub fn webhook_feed(&self) -> &FeedProjection {
         &self.webhooks.feed
-    }
-
-    /// The webhook endpoints.
-    pub fn webhook_registry(&self) -> &Registry {
-        &self.webhooks.registry
     }
 
     /// A delivery worker over this service's endpoints and feed, on its clock, with `jitter`.
@@ -130,7 +58,7 @@ impl App {
             self.webhooks.registry.clone(),
             self.webhooks.feed.clone(),
             self.webhook_delivery(),
-            Arc::new(AppClock(Arc::clone(self))),
+            self.clock(),
             jitter,
         )
         .map(Arc::new)

@@ -7,14 +7,16 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::sync::Arc;
 
-use caseledger_app::{App, AppError, Caller, OpenCase, Storage, SystemClock};
+use caseledger_app::{App, AppError, AppSetup, Caller};
 use caseledger_domain::{
-    ActorRecord, CaseEvent, CaseId, Category, Command, EmployerInput, Outcome, Policy, Rejection,
-    Role, Source, StoredEvent,
+    ActorRecord, CaseEvent, CaseId, Command, Outcome, Rejection, Role, StoredEvent,
 };
 use caseledger_store::{ExpectedVersion, StreamId, Version};
+use common::{first_admin, issue, sled_app, wage_arrears_case};
 use uuid::Uuid;
 
 struct Harness {
@@ -25,39 +27,13 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open_sled(dir.path()).unwrap();
-    let app = App::new(storage, Policy::default(), Arc::new(SystemClock))
-        .await
-        .unwrap();
-    let issued = app.issue_initial_admin_token().await.unwrap().unwrap();
-    let admin = app.authenticate(&issued.token).unwrap();
-    let officer = app
-        .issue_token(&admin, "Li Wei".into(), Role::Officer, None)
-        .await
-        .unwrap();
-    let officer = app.authenticate(&officer.token).unwrap();
+    let app = sled_app(dir.path(), AppSetup::default()).await;
+    let admin = first_admin(&app).await;
+    let officer = issue(&app, &admin, "Li Wei", Role::Officer, None).await;
     Harness {
         app,
         officer,
         _dir: dir,
-    }
-}
-
-fn case_input() -> OpenCase {
-    OpenCase {
-        title: "欠薪".into(),
-        category: Category::WageArrears,
-        description: "三个月工资未发".into(),
-        source: Source::Inspection,
-        employer: EmployerInput {
-            name: "绵阳某建材有限公司".into(),
-            credit_code: None,
-            credit_code_unverified: false,
-        },
-        region: None,
-        industry: None,
-        workers_affected: Some(12),
-        complainant: None,
     }
 }
 
@@ -68,7 +44,7 @@ fn note(text: &str) -> Command {
 impl Harness {
     async fn open(&self) -> CaseId {
         self.app
-            .open_case(&self.officer, case_input(), None)
+            .open_case(&self.officer, wage_arrears_case(), None)
             .await
             .unwrap()
             .case_id

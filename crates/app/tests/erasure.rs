@@ -7,43 +7,33 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use std::sync::Arc;
+mod common;
 
 use caseledger_app::erasure::{apply_erasures, Erasure};
 use caseledger_app::personal_data::{Kek, Keyring, StoredCaseKey};
-use caseledger_app::{App, Caller, ComplainantView, OpenCase, Storage, SystemClock, TimeTravel};
-use caseledger_domain::{CaseId, Category, ComplainantInput, EmployerInput, Policy, Source};
+use caseledger_app::{App, AppSetup, Caller, ComplainantView, OpenCase, TimeTravel};
+use caseledger_domain::{CaseId, ComplainantInput, Source};
+use common::{sled_app, wage_arrears_case};
 
 fn case_input() -> OpenCase {
     OpenCase {
-        title: "欠薪".into(),
-        category: Category::WageArrears,
-        description: "三个月工资未发".into(),
         source: Source::Hotline,
-        employer: EmployerInput {
-            name: "绵阳某建材有限公司".into(),
-            credit_code: None,
-            credit_code_unverified: false,
-        },
-        region: None,
-        industry: None,
         workers_affected: None,
         complainant: Some(ComplainantInput {
             name: "王秀英".into(),
             phone: Some("13912345678".into()),
             id_number: None,
         }),
+        ..wage_arrears_case()
     }
 }
 
 async fn app(dir: &std::path::Path, keyring: Option<Keyring>) -> (App, Caller) {
-    let storage = Storage::open_sled(dir).unwrap();
-    let app = App::new(storage, Policy::default(), Arc::new(SystemClock))
-        .await
-        .unwrap();
-    if let Some(keyring) = keyring {
-        app.install_key_encryption(keyring);
-    }
+    let setup = AppSetup {
+        key_encryption: keyring.unwrap_or_default(),
+        ..AppSetup::default()
+    };
+    let app = sled_app(dir, setup).await;
     let admin = match app.issue_initial_admin_token().await.unwrap() {
         Some(issued) => app.authenticate(&issued.token).unwrap(),
         None => panic!("one app per store in this test"),

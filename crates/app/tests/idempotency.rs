@@ -9,56 +9,41 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use caseledger_app::{App, AppOptions, Idempotency, OpenCase, Storage, SystemClock};
-use caseledger_domain::{Category, EmployerInput, Policy, Source};
-
-fn case_input() -> OpenCase {
-    OpenCase {
-        title: "Wages unpaid".into(),
-        category: Category::WageArrears,
-        description: "Three months of wages unpaid".into(),
-        source: Source::Hotline,
-        employer: EmployerInput {
-            name: "某建材有限公司".into(),
-            credit_code: None,
-            credit_code_unverified: false,
-        },
-        region: None,
-        industry: None,
-        workers_affected: None,
-        complainant: None,
-    }
-}
+use caseledger_app::{AppOptions, AppSetup, Idempotency};
+use common::{first_admin, sled_app, wage_arrears_case};
 
 #[tokio::test]
 async fn a_period_below_a_day_is_raised_to_a_day_and_the_sweep_spares_a_fresh_key() {
     let dir = tempfile::tempdir().unwrap();
-    let app = App::with_options(
-        Storage::open_sled(dir.path()).unwrap(),
-        Policy::default(),
-        Arc::new(SystemClock),
-        AppOptions {
+    let setup = AppSetup {
+        options: AppOptions {
             idempotency_ttl: Duration::from_secs(1),
             ..AppOptions::default()
         },
-    )
-    .await
-    .unwrap();
-    let issued = app.issue_initial_admin_token().await.unwrap().unwrap();
-    let admin = app.authenticate(&issued.token).unwrap();
+        ..AppSetup::default()
+    };
+    let app = sled_app(dir.path(), setup).await;
+    let admin = first_admin(&app).await;
     let key = || {
         Some(Idempotency {
             key: "open-once".into(),
             fingerprint: "the same request".into(),
         })
     };
-    let first = app.open_case(&admin, case_input(), key()).await.unwrap();
+    let first = app
+        .open_case(&admin, wage_arrears_case(), key())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(app.expire_idempotency_records().await.unwrap(), 0);
-    let again = app.open_case(&admin, case_input(), key()).await.unwrap();
+    let again = app
+        .open_case(&admin, wage_arrears_case(), key())
+        .await
+        .unwrap();
     assert!(again.replayed);
     assert_eq!(again.case_id, first.case_id);
     assert_eq!(again.position, first.position);

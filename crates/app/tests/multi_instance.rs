@@ -14,31 +14,20 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
-use std::sync::{Arc, Mutex};
+mod common;
 
-use caseledger_app::{App, AppError, Caller, CaseFilter, Clock, OpenCase, Storage};
+use std::sync::Arc;
+
+use caseledger_app::{App, AppError, AppSetup, Caller, CaseFilter, Clock, OpenCase, Storage};
 use caseledger_domain::{
-    CaseEvent, CaseId, Category, Command, EmployerInput, LetterId, LetterKind, Policy, Role, Source,
+    CaseEvent, CaseId, Category, Command, LetterId, LetterKind, Policy, Role, Source,
 };
 use caseledger_projections::CaseProjection;
 use caseledger_store::conformance::{postgres_or_skip, ScratchDatabase};
 use caseledger_store::Position;
 use caseledger_webhooks::NewEndpoint;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{day, employer, loopback_delivery, TestClock};
 use uuid::Uuid;
-
-#[derive(Debug)]
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-fn day(n: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap() + Duration::days(n)
-}
 
 /// Two instances on one fresh database, sharing a clock.
 struct Instances {
@@ -50,27 +39,24 @@ struct Instances {
 
 async fn instance(database: &ScratchDatabase, clock: &Arc<TestClock>) -> App {
     let storage = Storage::open_postgres(database.url()).await.unwrap();
-    let app = App::new(
+    // The endpoints these tests register are on loopback, which must be allowed.
+    let setup = AppSetup {
+        webhook_delivery: loopback_delivery(),
+        ..AppSetup::default()
+    };
+    App::with_setup(
         storage,
         Policy::default(),
         Arc::clone(clock) as Arc<dyn Clock>,
+        setup,
     )
     .await
-    .unwrap();
-    // The endpoints these tests register are on loopback, which must be allowed.
-    app.configure_webhook_delivery(caseledger_app::webhooks::DeliveryConfig {
-        egress: caseledger_app::webhooks::EgressPolicy {
-            allowed: vec![caseledger_app::webhooks::parse_cidr("127.0.0.0/8").unwrap()],
-            require_https: false,
-        },
-        ..caseledger_app::webhooks::DeliveryConfig::default()
-    });
-    app
+    .unwrap()
 }
 
 async fn two_instances() -> Instances {
     let database = ScratchDatabase::create().await;
-    let clock = Arc::new(TestClock(Mutex::new(day(0))));
+    let clock = TestClock::starting_at(day(0));
     let (first, second) = tokio::join!(instance(&database, &clock), instance(&database, &clock));
     Instances {
         first,
@@ -100,11 +86,7 @@ fn case_input(title: &str) -> OpenCase {
         category: Category::OccupationalDisease,
         description: "粉尘超标，工人未配发防尘口罩。".into(),
         source: Source::Inspection,
-        employer: EmployerInput {
-            name: "绵阳某建材有限公司".into(),
-            credit_code: None,
-            credit_code_unverified: false,
-        },
+        employer: employer(),
         region: Some("fucheng district".into()),
         industry: None,
         workers_affected: Some(40),
@@ -201,7 +183,7 @@ async fn racing_deadline_watchers_record_a_missed_deadline_once() {
             .await
             .unwrap();
     }
-    *instances.clock.0.lock().unwrap() = day(6);
+    instances.clock.set(day(6));
 
     let (first, second) = tokio::join!(
         instances.first.scan_deadlines(),
@@ -479,7 +461,7 @@ async fn a_revoked_token_is_refused_within_two_seconds_even_when_refreshes_fail(
         return;
     }
     let database = ScratchDatabase::create().await;
-    let clock = Arc::new(TestClock(Mutex::new(day(0))));
+    let clock = TestClock::starting_at(day(0));
     let first = instance(&database, &clock).await;
     let proxy = CuttableProxy::start(database.url()).await;
     let second = App::new(

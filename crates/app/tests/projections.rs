@@ -11,60 +11,26 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use caseledger_app::{
-    ActorRole, App, AppError, AppOptions, Caller, CaseFilter, Clock, CommandOutcome, Cursor,
+    ActorRole, App, AppError, AppOptions, AppSetup, Caller, CaseFilter, CommandOutcome, Cursor,
     OpenCase, Period, Stats, Storage,
 };
 use caseledger_domain::{
-    Case, CaseEvent, CaseId, CaseStatus, Category, Command, Department, EmployerInput, LetterId,
-    LetterKind, Outcome, Policy, Role, Source, Tier,
+    Case, CaseEvent, CaseId, CaseStatus, Category, Command, LetterId, LetterKind, Outcome, Policy,
+    Role, Source, Tier,
 };
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
+use common::{day, day0, department, employer, first_admin, issue, TestClock};
 use tempfile::TempDir;
 use uuid::Uuid;
 
 // ----- harness --------------------------------------------------------------------------------
-
-/// A clock that stands still until the test moves it.
-#[derive(Debug)]
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    fn starting_at(start: DateTime<Utc>) -> Arc<TestClock> {
-        Arc::new(TestClock(Mutex::new(start)))
-    }
-
-    fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().unwrap() = at;
-    }
-
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-/// Monday 2 March 2026, 09:00 UTC: day 0 of every scenario.
-fn day0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
-}
-
-fn day(n: i64) -> DateTime<Utc> {
-    day0() + Duration::days(n)
-}
-
-fn department(name: &str) -> Department {
-    Department::new(name).unwrap()
-}
 
 /// A running service over a store in a temporary directory, with an admin and an officer.
 struct TestApp {
@@ -105,7 +71,11 @@ async fn start_app(dir: &Path, clock: Arc<TestClock>, options: AppOptions) -> Ap
             Err(error) => panic!("cannot open the store: {error:#}"),
         }
     };
-    App::with_options(storage, Policy::default(), clock, options)
+    let setup = AppSetup {
+        options,
+        ..AppSetup::default()
+    };
+    App::with_setup(storage, Policy::default(), clock, setup)
         .await
         .unwrap()
 }
@@ -119,8 +89,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::starting_at(day0());
         let app = start_app(dir.path(), Arc::clone(&clock), options).await;
-        let issued = app.issue_initial_admin_token().await.unwrap().unwrap();
-        let admin = app.authenticate(&issued.token).unwrap();
+        let admin = first_admin(&app).await;
         let officer = issue(&app, &admin, "Wang Fang", Role::Officer, None).await;
         TestApp {
             app: Arc::new(app),
@@ -303,20 +272,6 @@ impl TestApp {
     }
 }
 
-async fn issue(
-    app: &App,
-    admin: &Caller,
-    name: &str,
-    role: Role,
-    department: Option<Department>,
-) -> Caller {
-    let issued = app
-        .issue_token(admin, name.into(), role, department)
-        .await
-        .unwrap();
-    app.authenticate(&issued.token).unwrap()
-}
-
 fn case_input(
     title: &str,
     category: Category,
@@ -328,11 +283,7 @@ fn case_input(
         category,
         description: description.into(),
         source: Source::Inspection,
-        employer: EmployerInput {
-            name: "绵阳某建材有限公司".into(),
-            credit_code: None,
-            credit_code_unverified: false,
-        },
+        employer: employer(),
         region: region.map(str::to_owned),
         industry: Some("building_materials".into()),
         workers_affected: Some(40),

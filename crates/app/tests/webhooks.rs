@@ -12,6 +12,8 @@
     reason = "a test fails loudly on any unexpected error"
 )]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,11 +29,12 @@ use caseledger_app::webhooks::{
     parse_cidr, AttemptOutcome, DeliveryConfig, DeliveryOutcome, EgressPolicy, EndpointStatus,
     NewEndpoint, NoJitter, StaticLookup,
 };
-use caseledger_app::{spawn_workers, App, AppError, Caller, OpenCase, Storage, SystemClock};
+use caseledger_app::{spawn_workers, App, AppError, AppSetup, Caller, OpenCase};
 use caseledger_domain::{
-    CaseId, Category, Command, ComplainantInput, Department, EmployerInput, Outcome, Policy, Role,
-    Source, Tier,
+    CaseId, Category, Command, ComplainantInput, Department, EmployerInput, Outcome, Role, Source,
+    Tier,
 };
+use common::{department, first_admin, loopback_delivery, sled_app};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -296,10 +299,6 @@ impl TestReceiver {
 
 // ----- the service ----------------------------------------------------------------------------
 
-fn department(name: &str) -> Department {
-    Department::new(name).unwrap()
-}
-
 struct Service {
     app: Arc<App>,
     admin: Caller,
@@ -314,21 +313,17 @@ fn delivery_config(schedule: &str) -> DeliveryConfig {
     DeliveryConfig {
         schedule: schedule.parse().unwrap(),
         timeout: Duration::from_secs(5),
-        egress: EgressPolicy {
-            allowed: vec![parse_cidr("127.0.0.0/8").unwrap()],
-            require_https: false,
-        },
-        ..DeliveryConfig::default()
+        ..loopback_delivery()
     }
 }
 
+/// The service over the store in `dir`, delivering with `config`.
 async fn open_app(dir: &Path, config: DeliveryConfig) -> App {
-    let storage = Storage::open_sled(dir).unwrap();
-    let app = App::new(storage, Policy::default(), Arc::new(SystemClock))
-        .await
-        .unwrap();
-    app.configure_webhook_delivery(config);
-    app
+    let setup = AppSetup {
+        webhook_delivery: config,
+        ..AppSetup::default()
+    };
+    sled_app(dir, setup).await
 }
 
 impl Service {
@@ -338,10 +333,18 @@ impl Service {
 
     /// A service whose deliveries run with `config` (`schedule` is what a restart uses).
     async fn start_with(schedule: &str, config: DeliveryConfig) -> Service {
+        let setup = AppSetup {
+            webhook_delivery: config,
+            ..AppSetup::default()
+        };
+        Service::start_with_setup(schedule, setup).await
+    }
+
+    /// A service built with `setup` (`schedule` is what a restart uses).
+    async fn start_with_setup(schedule: &str, setup: AppSetup) -> Service {
         let dir = tempfile::tempdir().unwrap();
-        let app = open_app(dir.path(), config).await;
-        let issued = app.issue_initial_admin_token().await.unwrap().unwrap();
-        let admin = app.authenticate(&issued.token).unwrap();
+        let app = sled_app(dir.path(), setup).await;
+        let admin = first_admin(&app).await;
         let officer = issue(&app, &admin, Role::Officer, None).await;
         Service {
             app: Arc::new(app),
@@ -517,11 +520,7 @@ impl Service {
 
 async fn issue(app: &App, admin: &Caller, role: Role, department: Option<Department>) -> Caller {
     let name = format!("{role} {}", Uuid::now_v7());
-    let issued = app
-        .issue_token(admin, name, role, department)
-        .await
-        .unwrap();
-    app.authenticate(&issued.token).unwrap()
+    common::issue(app, admin, &name, role, department).await
 }
 
 /// The log positions of the case messages, in the order received.
@@ -936,14 +935,16 @@ async fn after_a_rotation_both_secrets_sign_until_the_old_one_expires() {
 
 #[tokio::test]
 async fn signed_checkpoints_reach_every_endpoint_after_the_events_they_cover() {
-    let service = Service::start("0s").await;
+    let setup = AppSetup {
+        signing_key: Some(ed25519_dalek::SigningKey::from_bytes(&[7u8; 32])),
+        webhook_delivery: delivery_config("0s"),
+        ..AppSetup::default()
+    };
+    let service = Service::start_with_setup("0s", setup).await;
     let receiver = TestReceiver::start().await;
     let (endpoint, secret) = service
         .endpoint_for(&receiver, "court", Some(vec!["case.CaseClosed"]))
         .await;
-    service
-        .app
-        .install_signing_key(ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]));
     let (case, _) = service.open("Witnessed").await;
     let referral = service.refer(case, "court").await;
     let made = service

@@ -4,13 +4,15 @@
 //! asks), [`CaseEvent`] (what happened: the stored format, forever) and [`decide()`], which turns a
 //! command on a case into events or a [`Rejection`]. The national ID checks live in [`checks`].
 //!
-//! This crate knows nothing of storage, HTTP, async runtimes or clocks: time, ids, letter
-//! numbers and configuration ([`Policy`]) are arguments.
+//! This crate knows nothing of storage, HTTP or async runtimes, and never reads a clock: time,
+//! ids, letter numbers and configuration ([`Policy`]) are arguments. The [`Clock`] trait the
+//! services take lives here only because this is the lowest crate they all share.
 
 #![warn(missing_docs)]
 
 pub mod case;
 pub mod checks;
+pub mod clock;
 pub mod command;
 pub mod decide;
 pub mod envelope;
@@ -27,6 +29,7 @@ pub use case::{
 pub use checks::{
     check_credit_code, check_resident_id, normalize_credit_code, CreditCodeError, ResidentIdError,
 };
+pub use clock::{Clock, SystemClock};
 pub use command::{Actor, Command, ComplainantInput, Context, EmployerInput, SealedPersonalData};
 pub use decide::{authorize, decide};
 pub use envelope::{ActorRecord, ActorRole, StoredEvent};

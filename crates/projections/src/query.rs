@@ -17,8 +17,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::cases::CaseProjection;
+use crate::cases::ProjectionError;
 use crate::summary::CaseSummary;
-use crate::ProjectionError;
 
 /// Which cases a list returns. Every field set must match.
 #[derive(Debug, Clone, Default)]

@@ -21,7 +21,7 @@ use caseledger_domain::{
 use caseledger_store::{EventLog, ExpectedVersion, SledLog, StreamId};
 use caseledger_webhooks::{
     parse_cidr, validate_endpoint, Deliverer, DeliveryConfig, DeliveryOutcome, EgressPolicy,
-    FeedCursor, FeedProjection, NewEndpoint, NoJitter, Registry, SystemClock,
+    FeedCursor, FeedProjection, NewEndpoint, NoJitter, Registry,
 };
 use chrono::Utc;
 use uuid::Uuid;
@@ -143,7 +143,7 @@ async fn run(log: &SledLog, feed: &FeedProjection, url: &str, endpoints: usize) 
                 egress: loopback,
                 ..DeliveryConfig::default()
             },
-            Arc::new(SystemClock),
+            Arc::new(caseledger_domain::SystemClock),
             Arc::new(NoJitter),
         )
         .unwrap(),

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caseledger_domain::Clock;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -31,10 +32,10 @@ use uuid::Uuid;
 
 use crate::egress::{EgressPolicy, EgressRefusal, GuardedResolver, HostLookup, SystemLookup};
 use crate::endpoint::{AttemptOutcome, DeliveryAttempt, DeliveryState, EndpointStatus, Registry};
+use crate::error::WebhookError;
 use crate::feed::{FeedCursor, FeedEntry, FeedProjection};
 use crate::schedule::{parse_retry_after, RetrySchedule};
 use crate::signing::signature_header;
-use crate::WebhookError;
 
 /// How delivery behaves.
 #[derive(Debug, Clone)]
@@ -63,22 +64,6 @@ impl Default for DeliveryConfig {
             egress: EgressPolicy::default(),
             lookup: Arc::new(SystemLookup),
         }
-    }
-}
-
-/// Tells the time of delivery decisions (due times, `webhook-timestamp`, rotation expiry).
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Now, in UTC.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
     }
 }
 
@@ -196,11 +181,6 @@ impl Deliverer {
             jitter,
             permits,
         })
-    }
-
-    /// The registry this worker delivers for.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
     }
 
     /// Moves `endpoint` by at most one message.

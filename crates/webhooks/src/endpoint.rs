@@ -31,10 +31,10 @@ use tokio::sync::{watch, Mutex};
 use uuid::Uuid;
 
 use crate::egress::EgressPolicy;
+use crate::error::WebhookError;
 use crate::feed::FeedCursor;
 use crate::payload::message_types;
 use crate::signing::Secret;
-use crate::WebhookError;
 
 /// How long an endpoint's old secret keeps signing after a rotation.
 pub const ROTATION_GRACE: Duration = Duration::hours(24);

@@ -38,8 +38,8 @@ use caseledger_store::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Mutex};
 
+use crate::error::WebhookError;
 use crate::payload::{case_event_body, checkpoint_body, is_partner_visible, AuditCheckpoint};
-use crate::WebhookError;
 
 /// The format version of the feed keyspace.
 pub const FEED_VERSION: u64 = 1;

@@ -17,14 +17,13 @@
 pub mod delivery;
 pub mod egress;
 pub mod endpoint;
+pub mod error;
 pub mod feed;
 pub mod payload;
 pub mod schedule;
 pub mod signing;
 
-pub use delivery::{
-    Clock, Deliverer, DeliveryConfig, DeliveryOutcome, Jitter, NoJitter, RandomJitter, SystemClock,
-};
+pub use delivery::{Deliverer, DeliveryConfig, DeliveryOutcome, Jitter, NoJitter, RandomJitter};
 pub use egress::{
     forbidden_range, parse_cidr, EgressPolicy, EgressRefusal, HostLookup, IpNet, StaticLookup,
     SystemLookup,
@@ -33,34 +32,10 @@ pub use endpoint::{
     validate_endpoint, validate_url, AttemptOutcome, DeliveryAttempt, DeliveryState, Endpoint,
     EndpointStatus, EndpointView, EndpointWithSecret, NewEndpoint, Registry, ValidEndpoint,
 };
+pub use error::WebhookError;
 pub use feed::{
     FeedCursor, FeedEntry, FeedHead, FeedKey, FeedMessage, FeedOutcome, FeedPage, FeedProjection,
 };
 pub use payload::{message_types, AuditCheckpoint, CaseSnapshot, MessageBody};
 pub use schedule::{parse_retry_after, InvalidSchedule, RetrySchedule, DEFAULT_RETRY_SCHEDULE};
 pub use signing::{sign, signature_header, InvalidSecret, Secret};
-
-use caseledger_store::StoreError;
-
-/// Why a webhook operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WebhookError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// No such endpoint.
-    #[error("no such webhook endpoint")]
-    NotFound,
-    /// Other instances kept changing the endpoint while this change was being written.
-    #[error("the webhook endpoint is being changed elsewhere; try again")]
-    Busy,
-    /// Stored webhook state cannot be read.
-    #[error("webhook state is corrupt: {0}")]
-    Corrupt(String),
-    /// An in-memory lock was poisoned by a panic.
-    #[error("webhook state was poisoned by a panic")]
-    Poisoned,
-    /// The HTTP client could not be built or used.
-    #[error("the webhook HTTP client failed: {0}")]
-    Client(String),
-}

@@ -1,4 +1,8 @@
-//! The service's clock, an argument like everything else the domain must not reach for itself.
+//! The one clock of the workspace: a trait the services take as an argument, and the system's
+//! clock that production passes. Nothing in this crate reads it; `decide` gets the time as
+//! [`crate::Context::now`].
+//!
+//! It owns telling the time, nothing else: no timers, no async, no other I/O.
 
 use chrono::{DateTime, Utc};
 

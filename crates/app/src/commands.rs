@@ -1,0 +1,523 @@
+//! The write path: every command goes load → decide → append.
+//!
+//! This module owns the flow around the domain's `decide` — optimistic concurrency and its
+//! retries, the per-case state cache, idempotency keys and their replays, letter numbers,
+//! sealing the complainant's personal data when a case opens — and the deadline watcher's
+//! command. Role and visibility checks are `access`'s; the state a command decides on comes
+//! from `reads`. It knows nothing of HTTP.
+
+use caseledger_domain::{
+    authorize, decide, letter_number, Actor, ActorRecord, Case, CaseEvent, CaseId, Category,
+    Command, ComplainantInput, Context, EmployerInput, LetterId, Rejection, Source, StoredEvent,
+};
+use caseledger_store::{
+    AppendRejected, Committed, ExpectedVersion, IdempotencyKey, StreamId, Version,
+};
+use chrono::{DateTime, Datelike, Utc};
+use uuid::Uuid;
+
+use crate::access::Principal;
+use crate::app::App;
+use crate::error::AppError;
+use crate::personal_data::CaseKey;
+use crate::reads::TimeTravel;
+use crate::tokens::Caller;
+
+/// How often a command without `If-Match` is retried when another command on the same case
+/// lands between its load and its append.
+const MAX_CONFLICT_RETRIES: usize = 64;
+
+/// The input of opening a case: the domain's, with the complainant's details in clear (the app
+/// validates and seals them).
+#[derive(Debug, Clone)]
+pub struct OpenCase {
+    /// Short title.
+    pub title: String,
+    /// What the case is about.
+    pub category: Category,
+    /// Full description.
+    pub description: String,
+    /// How the case reached the union.
+    pub source: Source,
+    /// The employer.
+    pub employer: EmployerInput,
+    /// Administrative region.
+    pub region: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// Workers affected.
+    pub workers_affected: Option<u32>,
+    /// The complainant, in clear.
+    pub complainant: Option<ComplainantInput>,
+}
+
+/// An idempotency key as the caller sent it, with a fingerprint of the request.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The key from the `Idempotency-Key` header.
+    pub key: String,
+    /// A digest of the request (method, path and body).
+    pub fingerprint: String,
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    /// The case.
+    pub case_id: CaseId,
+    /// The case's version after the command.
+    pub version: u64,
+    /// The global position of the last event written.
+    pub position: u64,
+    /// The types of the events written.
+    pub events: Vec<String>,
+    /// True when this repeats the answer to an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+impl App {
+    /// Opens a case.
+    pub async fn open_case(
+        &self,
+        caller: &Caller,
+        input: OpenCase,
+        idempotency: Option<Idempotency>,
+    ) -> Result<CommandOutcome, AppError> {
+        let idempotency = self.scope(caller, idempotency);
+        if let Some(replayed) = self.replay_idempotent(idempotency.as_ref()).await? {
+            return Ok(replayed);
+        }
+        let now = self.now();
+        let case_id = CaseId(Uuid::now_v7());
+        let complainant = input
+            .complainant
+            .as_ref()
+            .map(|complainant| complainant.validate(now.date_naive()));
+        let command = |sealed| Command::OpenCase {
+            title: input.title.clone(),
+            category: input.category,
+            description: input.description.clone(),
+            source: input.source,
+            employer: input.employer.clone(),
+            region: input.region.clone(),
+            industry: input.industry.clone(),
+            workers_affected: input.workers_affected,
+            complainant: sealed,
+        };
+        let actor = self.actor(caller);
+        let context = self.context(&actor, now);
+        let empty = Case::new(case_id);
+        authorize(caller.role, &command(None))?;
+        // Check everything but the complainant first, so every bad field is reported at once.
+        let checked = decide(&empty, command(None), &context);
+        let complainant = match complainant {
+            Some(Err(mut complainant_errors)) => {
+                if let Err(Rejection::Invalid(errors)) = checked {
+                    complainant_errors.splice(0..0, errors);
+                }
+                return Err(Rejection::Invalid(complainant_errors).into());
+            }
+            Some(Ok(complainant)) => Some(complainant),
+            None => None,
+        };
+        checked?;
+        let sealed = match complainant {
+            Some(complainant) => {
+                let key = CaseKey::generate();
+                // The key is stored before the event that needs it; a key whose append then
+                // fails is never used and harms nothing.
+                self.storage
+                    .personal_data_keys
+                    .put(case_id.0.as_bytes(), &self.keyring().store(case_id, &key)?)
+                    .await?;
+                Some(key.seal(case_id, &complainant)?)
+            }
+            None => None,
+        };
+        let events = decide(&empty, command(sealed), &context)?;
+        let committed = self
+            .append_as(
+                Principal::Token(caller).record(),
+                case_id,
+                ExpectedVersion::NoStream,
+                events.clone(),
+                now,
+                idempotency,
+            )
+            .await?
+            .map_err(|rejected| match rejected {
+                AppendRejected::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
+                AppendRejected::VersionConflict { .. } => {
+                    AppError::Internal(anyhow::anyhow!("a new case id was already taken"))
+                }
+            })?;
+        if !committed.replayed {
+            let slot = self.case_cache.slot(case_id);
+            let mut state = slot.lock().await;
+            *state = evolved(empty, &events, now, &committed);
+        }
+        Ok(outcome(&committed, &events))
+    }
+
+    /// Runs a command on a case. With `if_match`, the case must be at that version (else
+    /// [`AppError::PreconditionFailed`]); without, a concurrent change is retried against the
+    /// new state.
+    pub async fn execute(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+        command: Command,
+        if_match: Option<u64>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<CommandOutcome, AppError> {
+        let idempotency = self.scope(caller, idempotency);
+        if let Some(replayed) = self.replay_idempotent(idempotency.as_ref()).await? {
+            return Ok(replayed);
+        }
+        self.run_command(
+            Principal::Token(caller),
+            case_id,
+            command,
+            if_match,
+            idempotency,
+        )
+        .await
+    }
+
+    /// Records a missed deadline as the service itself (the deadline watcher).
+    pub async fn mark_deadline_missed(
+        &self,
+        case_id: CaseId,
+        letter_id: LetterId,
+    ) -> Result<CommandOutcome, AppError> {
+        self.run_command(
+            Principal::System,
+            case_id,
+            Command::MarkDeadlineMissed { letter_id },
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// One scan of the deadline watcher: appends `LetterDeadlineMissed` for every open letter
+    /// whose deadline has passed, and returns how many it recorded. Safe to run in several
+    /// places at once: the domain refuses a second record of the same missed deadline, and the
+    /// version check makes two racing watchers meet there.
+    pub async fn scan_deadlines(&self) -> Result<usize, AppError> {
+        let due = self
+            .cases
+            .deadlines_due(self.now())
+            .map_err(|error| AppError::Internal(error.into()))?;
+        let mut recorded = 0;
+        for (case_id, letter_id) in due {
+            match self.mark_deadline_missed(case_id, letter_id).await {
+                Ok(_) => recorded += 1,
+                // Another watcher, or an answer, got there first.
+                Err(AppError::Rejected(Rejection::Conflict { .. })) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(recorded)
+    }
+
+    pub(crate) async fn run_command(
+        &self,
+        principal: Principal<'_>,
+        case_id: CaseId,
+        command: Command,
+        if_match: Option<u64>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<CommandOutcome, AppError> {
+        let actor = principal.actor();
+        let mut command = command;
+        let mut letter_number_allocated = false;
+        // Commands on this case in this process run one at a time, each on the state the
+        // previous one left (when the cache still has it).
+        let slot = self.case_cache.slot(case_id);
+        let mut slot = slot.lock().await;
+        let mut cached = slot.take();
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            // A cached state is trusted only as far as the log's version check: whatever it
+            // would refuse, it refuses again on the loaded state before answering.
+            let from_cache = cached.is_some();
+            let case = match cached.take() {
+                Some(case) => case,
+                None => self.load(case_id, TimeTravel::Latest).await?.0,
+            };
+            let now = self.now();
+            let decided = self.decide_command(
+                principal,
+                &actor,
+                &case,
+                &mut command,
+                &mut letter_number_allocated,
+                if_match,
+                now,
+            );
+            let events = match decided.await {
+                Ok(events) => events,
+                Err(error) if from_cache => {
+                    // Refused on the cached state (a failed `If-Match` among others): final
+                    // only if that state is still the case's current one, which the stream's
+                    // version tells without reading the case.
+                    let current = self.storage.log.stream_version(StreamId(case_id.0)).await?;
+                    if current == Some(Version(case.version)) {
+                        *slot = Some(case);
+                        return Err(error);
+                    }
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let expected = ExpectedVersion::after(Version(case.version));
+            match self
+                .append_as(
+                    principal.record(),
+                    case_id,
+                    expected,
+                    events.clone(),
+                    now,
+                    idempotency.clone(),
+                )
+                .await?
+            {
+                Ok(committed) => {
+                    // A replay answers for an earlier request; its events are not these.
+                    if !committed.replayed {
+                        *slot = evolved(case, &events, now, &committed);
+                    }
+                    return Ok(outcome(&committed, &events));
+                }
+                Err(AppendRejected::IdempotencyKeyReused) => {
+                    return Err(AppError::IdempotencyKeyReused)
+                }
+                Err(AppendRejected::VersionConflict { .. }) if from_cache => {}
+                Err(AppendRejected::VersionConflict { actual, .. }) => {
+                    if let Some(expected) = if_match {
+                        return Err(AppError::PreconditionFailed {
+                            expected,
+                            current: actual.map(|version| version.0).unwrap_or(0),
+                        });
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        Err(AppError::Unavailable {
+            reason: "the case is changing too fast; try again".into(),
+            retry_after_seconds: 1,
+        })
+    }
+
+    /// The checks and the decision of one attempt of a command on `case`. A letter's number is
+    /// taken once the letter is known to be acceptable, and kept across attempts.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one attempt's whole state, kept by the retry loop"
+    )]
+    async fn decide_command(
+        &self,
+        principal: Principal<'_>,
+        actor: &Actor,
+        case: &Case,
+        command: &mut Command,
+        letter_number_allocated: &mut bool,
+        if_match: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CaseEvent>, AppError> {
+        if let Principal::Token(caller) = principal {
+            self.ensure_visible(caller, case)?;
+        }
+        authorize(actor.role, command)?;
+        if let Some(expected) = if_match {
+            if case.version != expected {
+                return Err(AppError::PreconditionFailed {
+                    expected,
+                    current: case.version,
+                });
+            }
+        }
+        let context = self.context(actor, now);
+        if !*letter_number_allocated {
+            if let Command::IssueLetter { number, .. } = command {
+                // Until the letter is known to be acceptable it carries a provisional
+                // number that no letter ever gets (sequences start at 1), so this first
+                // decision checks everything but the number.
+                *number = letter_number(&self.policy.letter_number_prefix, now.year(), 0);
+            }
+        }
+        let mut events = decide(case, command.clone(), &context)
+            .map_err(|rejection| self.hide_unshared(actor.role, rejection))?;
+        if !*letter_number_allocated && needs_letter_number(command) {
+            // The number is taken only once the letter is known to be acceptable, and kept
+            // across retries, so refused letters leave no gaps.
+            let number = self.next_letter_number(now).await?;
+            if let Command::IssueLetter { number: slot, .. } = command {
+                *slot = number;
+            }
+            *letter_number_allocated = true;
+            events = decide(case, command.clone(), &context)?;
+        }
+        Ok(events)
+    }
+
+    fn actor(&self, caller: &Caller) -> Actor {
+        Principal::Token(caller).actor()
+    }
+
+    fn context<'a>(&'a self, actor: &'a Actor, now: DateTime<Utc>) -> Context<'a> {
+        Context {
+            now,
+            today: now.date_naive(),
+            actor,
+            policy: &self.policy,
+        }
+    }
+
+    /// Idempotency keys are per token.
+    pub(crate) fn scope(
+        &self,
+        caller: &Caller,
+        idempotency: Option<Idempotency>,
+    ) -> Option<IdempotencyKey> {
+        idempotency.map(|idempotency| IdempotencyKey {
+            key: format!("{}:{}", caller.token_id, idempotency.key),
+            fingerprint: idempotency.fingerprint,
+        })
+    }
+
+    /// The first answer to a repeated idempotent request, or `None` for a new key.
+    pub(crate) async fn replay_idempotent(
+        &self,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Option<CommandOutcome>, AppError> {
+        let Some(key) = idempotency else {
+            return Ok(None);
+        };
+        let Some(record) = self.storage.log.idempotency_record(&key.key).await? else {
+            return Ok(None);
+        };
+        if record.fingerprint != key.fingerprint {
+            return Err(AppError::IdempotencyKeyReused);
+        }
+        Ok(Some(self.replayed_outcome(&record.committed).await?))
+    }
+
+    async fn replayed_outcome(&self, committed: &Committed) -> Result<CommandOutcome, AppError> {
+        let count = (committed.last_version.0 + 1).saturating_sub(committed.first_version.0);
+        let events = self
+            .storage
+            .log
+            .read_stream(committed.stream, committed.first_version, count as usize)
+            .await?;
+        Ok(CommandOutcome {
+            case_id: CaseId(committed.stream.0),
+            version: committed.last_version.0,
+            position: committed.last_position.0,
+            events: events
+                .iter()
+                .map(|recorded| recorded.event.event.event_type().to_owned())
+                .collect(),
+            replayed: true,
+        })
+    }
+
+    /// Appends events to a case's stream in the envelope of `actor`.
+    async fn append_as(
+        &self,
+        actor: ActorRecord,
+        case_id: CaseId,
+        expected: ExpectedVersion,
+        events: Vec<CaseEvent>,
+        now: DateTime<Utc>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Result<Committed, AppendRejected>, AppError> {
+        let envelopes = events
+            .into_iter()
+            .map(|event| StoredEvent {
+                id: Uuid::now_v7(),
+                case_id,
+                at: now,
+                actor: actor.clone(),
+                event,
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        let result = self
+            .storage
+            .log
+            .append(StreamId(case_id.0), expected, envelopes, idempotency)
+            .await?;
+        metrics::histogram!("caseledger_append_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        Ok(result)
+    }
+
+    async fn next_letter_number(&self, now: DateTime<Utc>) -> Result<String, AppError> {
+        let year = now.year();
+        let sequence = self
+            .storage
+            .counters
+            .increment(format!("letter_number:{year}").as_bytes())
+            .await?;
+        let sequence = u32::try_from(sequence)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("letter numbers ran out")))?;
+        Ok(letter_number(
+            &self.policy.letter_number_prefix,
+            year,
+            sequence,
+        ))
+    }
+
+    /// Removes the idempotency records older than the configured period and returns how
+    /// many; a retry with such a key is then a new command. The records carry the system
+    /// clock's time, so the cut-off does too.
+    pub async fn expire_idempotency_records(&self) -> Result<u64, AppError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or_default();
+        let cutoff = now.saturating_sub(self.idempotency_ttl.as_secs());
+        let removed = self
+            .storage
+            .log
+            .expire_idempotency_records(i64::try_from(cutoff).unwrap_or(i64::MAX))
+            .await?;
+        Ok(removed)
+    }
+}
+
+/// The state of a case after `events`, appended at `now` as `committed`: what the next
+/// command on the case decides on. `None` when the versions disagree, which a correct log never
+/// does, so the next command loads the case rather than trust it.
+fn evolved(
+    mut case: Case,
+    events: &[CaseEvent],
+    now: DateTime<Utc>,
+    committed: &Committed,
+) -> Option<Case> {
+    for event in events {
+        case.evolve(event, now);
+    }
+    (case.version == committed.last_version.0).then_some(case)
+}
+
+fn needs_letter_number(command: &Command) -> bool {
+    matches!(command, Command::IssueLetter { .. })
+}
+
+/// What an append did. The case is the committed stream's: an idempotent replay answers with
+/// the case of the first request, which for `OpenCase` is not the id this request drew.
+fn outcome(committed: &Committed, events: &[CaseEvent]) -> CommandOutcome {
+    CommandOutcome {
+        case_id: CaseId(committed.stream.0),
+        version: committed.last_version.0,
+        position: committed.last_position.0,
+        events: events
+            .iter()
+            .map(|event| event.event_type().to_owned())
+            .collect(),
+        replayed: committed.replayed,
+    }
+}
