@@ -1,7 +1,8 @@
 //! The OpenAPI document and the docs page: `/openapi.json` is OpenAPI 3.1 and lists exactly
 //! the routes the router serves (checked three ways: against a hard-coded list, against the
-//! route definitions in `crates/api/src`, and against the running router); `/docs` works
-//! offline, with only local assets.
+//! route definitions in `crates/api/src` — the handlers' `#[utoipa::path]` attributes, from
+//! which the router routes them, and plain `.route` calls — and against the running router);
+//! `/docs` works offline, with only local assets.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,8 @@ use serde_json::Value;
 
 use crate::support::{expect_status, spawn_app};
 
-/// Every route of the API, from `crates/api/src/routes/*.rs` and `crates/api/src/docs.rs`.
+/// Every route of the API, from `crates/api/src/routes/` (the handlers' `#[utoipa::path]`, and
+/// the docs page's assets).
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -191,13 +193,22 @@ fn collect_references(value: &Value, references: &mut Vec<String>) {
     }
 }
 
-/// The `.route("path", method(handler)...)` calls of a source file, as (method, path).
+/// The routes a source file writes, as (method, path): each `#[utoipa::path(method, path =
+/// "…")]` of a handler (registered with `utoipa_axum::routes!`, which routes and documents it
+/// from that attribute), and each undocumented `.route("path", method(handler)...)` call.
 fn routes_in_source(source: &str) -> Vec<(String, String)> {
-    let mut routes = Vec::new();
+    let mut routes = documented_routes_in_source(source);
+    routes.extend(plain_routes_in_source(source));
+    routes
+}
+
+/// The arguments of each call that opens with `opening` (which ends in its `(`): the text up
+/// to the parenthesis that closes it.
+fn calls<'a>(source: &'a str, opening: &str) -> Vec<&'a str> {
+    let mut arguments = Vec::new();
     let mut rest = source;
-    while let Some(start) = rest.find(".route(") {
-        let call = &rest[start + ".route(".len()..];
-        // The call's arguments: up to the parenthesis that closes `.route(`.
+    while let Some(start) = rest.find(opening) {
+        let call = &rest[start + opening.len()..];
         let mut depth = 1;
         let mut end = call.len();
         for (index, character) in call.char_indices() {
@@ -213,11 +224,37 @@ fn routes_in_source(source: &str) -> Vec<(String, String)> {
                 _ => {}
             }
         }
-        let arguments = &call[..end];
-        let path_start = arguments.find('"').expect("a route path literal") + 1;
-        let path_end = path_start + arguments[path_start..].find('"').unwrap();
-        let path = &arguments[path_start..path_end];
-        let handlers = &arguments[path_end + 1..];
+        arguments.push(&call[..end]);
+        rest = &call[end..];
+    }
+    arguments
+}
+
+/// The first string literal of `text`, and what follows it.
+fn first_literal(text: &str) -> (&str, &str) {
+    let start = text.find('"').expect("a route path literal") + 1;
+    let end = start + text[start..].find('"').unwrap();
+    (&text[start..end], &text[end + 1..])
+}
+
+/// The `#[utoipa::path(method, path = "…", …)]` attributes, as (method, path).
+fn documented_routes_in_source(source: &str) -> Vec<(String, String)> {
+    calls(source, "#[utoipa::path(")
+        .into_iter()
+        .map(|arguments| {
+            let method = arguments.split(',').next().unwrap().trim().to_owned();
+            let after_key = &arguments[arguments.find("path =").expect("a path = \"…\"")..];
+            let (path, _) = first_literal(after_key);
+            (method, path.to_owned())
+        })
+        .collect()
+}
+
+/// The `.route("path", method(handler)...)` calls, as (method, path).
+fn plain_routes_in_source(source: &str) -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for arguments in calls(source, ".route(") {
+        let (path, handlers) = first_literal(arguments);
         for method in ["get", "post", "put", "delete", "patch"] {
             let pattern = format!("{method}(");
             let found = handlers.match_indices(&pattern).any(|(index, _)| {
@@ -231,20 +268,28 @@ fn routes_in_source(source: &str) -> Vec<(String, String)> {
                 routes.push((method.to_owned(), path.to_owned()));
             }
         }
-        rest = &call[end..];
     }
     routes
+}
+
+/// Every `.rs` file under `dir`.
+fn source_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(source_files(&path));
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            files.push(path);
+        }
+    }
+    files
 }
 
 #[test]
 fn the_route_list_matches_the_route_definitions() {
     let api = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/api/src");
-    let mut files: Vec<_> = std::fs::read_dir(api.join("routes"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "rs"))
-        .collect();
-    files.push(api.join("docs.rs"));
+    let files = source_files(&api);
     let mut defined = BTreeSet::new();
     for file in files {
         let source = std::fs::read_to_string(&file).unwrap();

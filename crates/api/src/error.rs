@@ -1,14 +1,18 @@
 //! Every failure of the API as an RFC 9457 `application/problem+json` response.
 //!
 //! [`ApiError`] maps each app and domain outcome to a status and a problem body. Details of
-//! internal failures go to `tracing`, never to the client.
+//! internal failures go to `tracing`, never to the client. [`ReadProblems`],
+//! [`CommandProblems`] and [`ListProblems`] document those answers in the OpenAPI operations.
+
+use std::collections::BTreeMap;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use caseledger_app::AppError;
 use caseledger_domain::{FieldError, Rejection};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response as ResponseDoc, ResponseBuilder};
+use utoipa::{IntoResponses, ToSchema};
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -319,5 +323,89 @@ impl IntoResponse for ApiError {
             }
         }
         response
+    }
+}
+
+fn problem_responses(statuses: &[(u16, &str)]) -> BTreeMap<String, RefOr<ResponseDoc>> {
+    statuses
+        .iter()
+        .map(|(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
+                        .build(),
+                )
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// The problems a read can answer.
+#[derive(Debug)]
+pub struct ReadProblems;
+
+impl IntoResponses for ReadProblems {
+    fn responses() -> BTreeMap<String, RefOr<ResponseDoc>> {
+        problem_responses(&[
+            (
+                400,
+                "A query parameter is malformed (the parameter is named).",
+            ),
+            (401, "No token, or an unknown or revoked one."),
+            (403, "The token's role may not do this."),
+            (404, "No such thing, or not visible to this token."),
+            (
+                429,
+                "The token (or, without a valid token, the client address) is over its rate, or \
+                 runs as many whole-log reads (verify, export, statistics) as it may at once; \
+                 see `Retry-After`.",
+            ),
+            (
+                503,
+                "`min_position` not reached in time, a search over its time budget, or the store \
+                 cannot be reached right now (the database is restarting); see `Retry-After`.",
+            ),
+        ])
+    }
+}
+
+/// The problems a command can answer.
+#[derive(Debug)]
+pub struct CommandProblems;
+
+impl IntoResponses for CommandProblems {
+    fn responses() -> BTreeMap<String, RefOr<ResponseDoc>> {
+        problem_responses(&[
+            (400, "Malformed JSON, wrong content type or a bad header."),
+            (401, "No token, or an unknown or revoked one."),
+            (403, "The token's role may not do this."),
+            (404, "No such case or letter, or not visible to this token."),
+            (409, "Not allowed in the case's current state; `rule` names the broken rule."),
+            (412, "`If-Match` names a version the case has moved on from."),
+            (413, "The body is over the size limit."),
+            (422, "Invalid fields (each one named in `errors`), or an idempotency key reused with another body."),
+            (429, "The token (or, without a valid token, the client address) is over its rate; see `Retry-After`."),
+            (503, "The service cannot take writes now (the store cannot be reached, or it stopped, or its disk is nearly full); see `Retry-After`."),
+        ])
+    }
+}
+
+/// The problems a case list can answer: those of a read, and 422 for a search text over its
+/// limits (`q`).
+#[derive(Debug)]
+pub struct ListProblems;
+
+impl IntoResponses for ListProblems {
+    fn responses() -> BTreeMap<String, RefOr<ResponseDoc>> {
+        let mut responses = ReadProblems::responses();
+        responses.extend(problem_responses(&[(
+            422,
+            "`q` has more than 16 distinct terms, or a term of more than 64 characters.",
+        )]));
+        responses
     }
 }

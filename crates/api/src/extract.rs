@@ -1,5 +1,6 @@
 //! Extractors: authentication, JSON bodies and query strings that fail in our problem shape,
-//! command headers (`If-Match`, `Idempotency-Key`) and case ids in paths.
+//! command headers (`If-Match`, `Idempotency-Key`) and case ids in paths, with the OpenAPI
+//! parameters that document those headers and paths.
 //!
 //! Parsing and validation of the wire format live here so handlers stay thin. A body that is
 //! not JSON is a 400; JSON of the wrong shape (missing field, wrong type, unknown enum value)
@@ -16,10 +17,13 @@ use caseledger_app::{Caller, Idempotency};
 use caseledger_domain::{CaseId, LetterId};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{RefOr, Required};
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ProblemField};
-use crate::AppState;
+use crate::state::AppState;
 
 /// The caller, authenticated by `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
@@ -389,4 +393,66 @@ pub struct CaseIdParam {
     /// The case's id (a UUID); a malformed id is a 404 like an unknown one.
     #[allow(dead_code, reason = "read by the OpenAPI derive only")]
     id: Uuid,
+}
+
+/// The optional headers of every command.
+#[derive(Debug)]
+pub struct CommandHeaderParams;
+
+impl IntoParams for CommandHeaderParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            ParameterBuilder::new()
+                .name("If-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "The case version (`ETag`) this command builds on, e.g. `\"3\"`; 412 when the case has moved on.",
+                ))
+                .schema(Some(pattern_schema(IF_MATCH_PATTERN, None)))
+                .build(),
+            idempotency_key_param(),
+        ]
+    }
+}
+
+/// An `If-Match` the command extractor accepts: one quoted version number, optionally weak.
+const IF_MATCH_PATTERN: &str = r#"^(W/)?"[0-9]{1,19}"$"#;
+/// An `Idempotency-Key` the extractor accepts: 1 to 255 visible ASCII characters (spaces only
+/// inside, since HTTP trims a header value's ends).
+const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]([ -~]{0,253}[!-~])?$";
+
+/// The optional `Idempotency-Key` header, for opening a case.
+#[derive(Debug)]
+pub struct IdempotencyKeyParam;
+
+impl IntoParams for IdempotencyKeyParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![idempotency_key_param()]
+    }
+}
+
+fn idempotency_key_param() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Repeat-safe retries (per token, kept at least 24 h): the same key and body return the first answer; another body → 422.",
+        ))
+        .schema(Some(pattern_schema(IDEMPOTENCY_KEY_PATTERN, Some(255))))
+        .build()
+}
+
+fn pattern_schema(
+    pattern: &str,
+    max_length: Option<usize>,
+) -> RefOr<utoipa::openapi::schema::Schema> {
+    RefOr::T(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(pattern))
+            .max_length(max_length)
+            .into(),
+    )
 }

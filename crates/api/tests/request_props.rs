@@ -1,4 +1,5 @@
-//! Property tests of the wire format's request types (`caseledger_api::types`) and of the JSON
+//! Property tests of the wire format's request types (beside their routes in
+//! `caseledger_api::routes`) and of the JSON
 //! decoding every body goes through (`caseledger_api::extract::decode_json`):
 //!
 //! - arbitrary JSON — and arbitrary bytes — never panic, and are either accepted or refused
@@ -12,11 +13,13 @@
 )]
 
 use caseledger_api::extract::decode_json;
-use caseledger_api::types::{
-    AssignRequest, CloseRequest, CreateTokenRequest, EscalateRequest, FeedbackRequest, FieldErrors,
-    FindingRequest, LetterRequest, LetterResponseRequest, NoteRequest, OpenCaseRequest,
-    ReferRequest, ReopenRequest,
+use caseledger_api::routes::cases::wire::OpenCaseRequest;
+use caseledger_api::routes::commands::wire::{
+    AssignRequest, CloseRequest, EscalateRequest, FeedbackRequest, FindingRequest, LetterRequest,
+    LetterResponseRequest, NoteRequest, ReferRequest, ReopenRequest,
 };
+use caseledger_api::routes::tokens::CreateTokenRequest;
+use caseledger_api::vocabulary::FieldErrors;
 use caseledger_api::ApiError;
 use caseledger_domain::{Category, LetterKind, Outcome, Source, Tier};
 use proptest::prelude::*;

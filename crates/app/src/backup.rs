@@ -8,11 +8,13 @@
 //! it would only carry its format and any bug along. The per-case keys are read last, after the
 //! head and the erasure register, without the key of any case the register names
 //! ([`crate::erasure::revocation`]): a backup never holds both an erasure and its key. This
-//! module owns those choices ([`snapshot_reader`]) and the role check; the API streams the
-//! records and `caseledger backup` writes them.
+//! module owns those choices ([`snapshot_reader`]), the role check and the encoding of an
+//! online backup as NDJSON ([`BackupStream`]); the API sends its chunks and `caseledger backup`
+//! writes them.
 
 use caseledger_domain::Role;
 use caseledger_store::import::{SnapshotReader, SnapshotSource};
+use caseledger_store::StoreError;
 
 use crate::access::require_role;
 use crate::{App, AppError, Caller};
@@ -27,11 +29,49 @@ pub fn snapshot_reader(source: std::sync::Arc<dyn SnapshotSource>) -> SnapshotRe
 }
 
 impl App {
-    /// A reader of a consistent snapshot of the whole store. Admins only.
-    pub fn backup_snapshot(&self, caller: &Caller) -> Result<SnapshotReader, AppError> {
+    /// An online backup of the whole store as NDJSON, one snapshot record a line, read a chunk
+    /// at a time while the service keeps writing. Admins only.
+    pub fn backup_stream(&self, caller: &Caller) -> Result<BackupStream, AppError> {
         require_role(caller, &[Role::Admin], "back up the store")?;
-        Ok(snapshot_reader(std::sync::Arc::clone(
-            &self.storage.snapshot,
-        )))
+        Ok(BackupStream {
+            reader: snapshot_reader(std::sync::Arc::clone(&self.storage.snapshot)),
+        })
+    }
+}
+
+/// An online backup being read: a consistent snapshot of the whole store, as NDJSON lines.
+#[derive(Debug)]
+pub struct BackupStream {
+    reader: SnapshotReader,
+}
+
+/// Why an online backup stopped before its `end` record.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The store could not be read, or its chain is broken.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A record could not be encoded as JSON.
+    #[error(transparent)]
+    Encode(#[from] serde_json::Error),
+}
+
+impl BackupStream {
+    /// The next records, each a JSON line ending in `\n`; `None` after the `end` record.
+    pub async fn next_lines(&mut self) -> Result<Option<Vec<u8>>, BackupError> {
+        let Some(records) = self.reader.next_chunk().await? else {
+            return Ok(None);
+        };
+        let mut lines = Vec::new();
+        for record in &records {
+            serde_json::to_writer(&mut lines, record)?;
+            lines.push(b'\n');
+        }
+        Ok(Some(lines))
+    }
+
+    /// The log position the backup reads up to (0 until the keyspaces are read).
+    pub fn head_position(&self) -> u64 {
+        self.reader.head().position.0
     }
 }

@@ -32,6 +32,7 @@ pub use caseledger_projections::{
     search_text_problem, CaseFilter, Cursor, Page, Period, Stats, MAX_SEARCH_TERMS,
     MAX_SEARCH_TERM_CHARS,
 };
+pub use caseledger_store::Recorded;
 pub use commands::{CommandOutcome, Idempotency, OpenCase};
 pub use error::AppError;
 pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};

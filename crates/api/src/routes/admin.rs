@@ -6,22 +6,43 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use caseledger_store::import::SnapshotReader;
+use axum::Json;
+use caseledger_app::backup::BackupStream;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ReadProblems};
 use crate::extract::Authenticated;
 use crate::guards::WholeLogPermit;
-use crate::openapi::ReadProblems;
-use crate::types::{ErasureEntry, ErasureRegisterResponse};
-use crate::AppState;
+use crate::state::AppState;
 
 /// The admin routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/backup", get(backup))
-        .route("/v1/admin/erasures", get(list_erasures))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(backup))
+        .routes(routes!(list_erasures))
+}
+
+/// One erasure of `GET /v1/admin/erasures`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureEntry {
+    /// The case whose complainant data was erased.
+    pub case_id: Uuid,
+    /// When `PersonalDataErased` was recorded.
+    pub erased_at: DateTime<Utc>,
+    /// Its position in the log.
+    pub position: u64,
+}
+
+/// `GET /v1/admin/erasures`: the erasure register.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureRegisterResponse {
+    /// Every erasure, in log order.
+    pub erasures: Vec<ErasureEntry>,
 }
 
 /// A consistent snapshot of the whole store as NDJSON, streamed while the service keeps
@@ -44,7 +65,7 @@ pub async fn backup(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
-    let reader = state.app.backup_snapshot(&caller)?;
+    let reader = state.app.backup_stream(&caller)?;
     let slot = state.guards.whole_log_read(caller.token_id)?;
     tracing::info!(token = %caller.token_id, "an online backup started");
     let running = RunningBackup {
@@ -63,9 +84,9 @@ pub async fn backup(
 
 /// A backup being streamed, with the token's whole-log read slot (free again when dropped).
 struct RunningBackup {
-    reader: SnapshotReader,
+    reader: BackupStream,
     state: AppState,
-    token_id: uuid::Uuid,
+    token_id: Uuid,
     _slot: WholeLogPermit,
 }
 
@@ -108,20 +129,10 @@ async fn next_chunk(
         ));
     }
     let reader = &mut running.reader;
-    match reader.next_chunk().await {
-        Ok(Some(records)) => {
-            let mut chunk = Vec::new();
-            for record in &records {
-                if let Err(error) = serde_json::to_writer(&mut chunk, record) {
-                    tracing::error!(%error, "the online backup stopped");
-                    return Some((Err(std::io::Error::other("the backup failed")), None));
-                }
-                chunk.push(b'\n');
-            }
-            Some((Ok(Bytes::from(chunk)), Some(running)))
-        }
+    match reader.next_lines().await {
+        Ok(Some(lines)) => Some((Ok(Bytes::from(lines)), Some(running))),
         Ok(None) => {
-            tracing::info!(head = reader.head().position.0, "an online backup finished");
+            tracing::info!(head = reader.head_position(), "an online backup finished");
             None
         }
         Err(error) => {

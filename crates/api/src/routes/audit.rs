@@ -6,33 +6,33 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use caseledger_app::{Caller, Verification};
 use caseledger_domain::Role;
-use caseledger_store::Position;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ReadProblems};
 use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath};
 use crate::guards::WholeLogPermit;
-use crate::openapi::ReadProblems;
-use crate::routes::cases::{page_size, wait_for, HistoryQuery};
-use crate::types::{CaseResponse, Envelope, EnvelopeSchema};
-use crate::AppState;
+use crate::routes::cases::handlers::{page_size, wait_for, HistoryQuery};
+use crate::routes::cases::wire::CaseResponse;
+use crate::routes::events::{Envelope, EnvelopeSchema};
+use crate::state::AppState;
 
 const EXPORT_PAGE: usize = 1_000;
 const MAX_CHECKPOINTS: usize = 1_000;
 
 /// The audit routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/audit/verify", get(verify_log))
-        .route("/v1/audit/export", get(export_log))
-        .route("/v1/audit/checkpoints", get(list_checkpoints))
-        .route("/v1/audit/public-key", get(public_key))
-        .route("/v1/cases/{id}/replay", get(replay_case))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(verify_log))
+        .routes(routes!(export_log))
+        .routes(routes!(list_checkpoints))
+        .routes(routes!(public_key))
+        .routes(routes!(replay_case))
 }
 
 /// `GET /v1/audit/verify`.
@@ -121,12 +121,12 @@ pub async fn export_log(
     // Check the role now, so a refusal is a problem and not a broken stream.
     state.app.export_page(&caller, after, 0).await?;
     let slot = state.guards.whole_log_read(caller.token_id)?;
-    let end = state.app.head().position;
+    let end = state.app.head().position.0;
     let stream = futures_util::stream::unfold(
         ExportCursor {
             state,
             caller,
-            after: Position(after),
+            after,
             end,
             _slot: slot,
         },
@@ -142,8 +142,10 @@ pub async fn export_log(
 struct ExportCursor {
     state: AppState,
     caller: Caller,
-    after: Position,
-    end: Position,
+    /// The position of the last envelope sent (0: none yet).
+    after: u64,
+    /// The head when the export started: the last position it sends.
+    end: u64,
     /// The token's whole-log read slot, free again when the stream is dropped.
     _slot: WholeLogPermit,
 }
@@ -169,7 +171,7 @@ async fn next_export_chunk(
     let page = match cursor
         .state
         .app
-        .export_page(&cursor.caller, cursor.after.0, EXPORT_PAGE)
+        .export_page(&cursor.caller, cursor.after, EXPORT_PAGE)
         .await
     {
         Ok(page) => page,
@@ -180,6 +182,7 @@ async fn next_export_chunk(
     };
     let mut chunk = Vec::new();
     for (position, bytes) in page {
+        let position = position.0;
         if position > cursor.end {
             cursor.after = cursor.end;
             break;

@@ -3,23 +3,23 @@
 //! inbound HTTP or that need to catch up.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use caseledger_app::webhooks::MAX_FEED_PAGE;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ReadProblems};
 use crate::extract::{ApiQuery, Authenticated};
-use crate::openapi::ReadProblems;
-use crate::AppState;
+use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
 
 /// The feed route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/feed", get(read_feed))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(read_feed))
 }
 
 /// Paging through the feed.

@@ -1,24 +1,38 @@
-//! Liveness, readiness, metrics and the OpenAPI document.
+//! Liveness, readiness, metrics and the OpenAPI document (built with the router, which hands
+//! it to [`openapi`] as a request extension).
+
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use utoipa::OpenApi;
+use axum::{Extension, Json};
+use serde::Serialize;
+use utoipa::openapi::OpenApi;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, Problem};
-use crate::openapi::ApiDoc;
-use crate::types::HealthResponse;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The system routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
+}
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// `ok`, or what is not ready.
+    pub status: String,
+    /// The log's durable head position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<u64>,
 }
 
 /// The process is up.
@@ -129,6 +143,6 @@ pub async fn metrics(
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "system",
     responses((status = 200, description = "The OpenAPI document.", body = Object)))]
-pub async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+pub async fn openapi(Extension(document): Extension<Arc<OpenApi>>) -> Response {
+    Json(&*document).into_response()
 }

@@ -2,22 +2,84 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
+use caseledger_app::TokenRecord;
 use caseledger_domain::Role;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, CommandProblems, ReadProblems};
 use crate::extract::{ApiJson, Authenticated};
-use crate::openapi::ReadProblems;
-use crate::types::{CreateTokenRequest, FieldErrors, TokenListResponse, TokenResponse};
-use crate::AppState;
+use crate::state::AppState;
+use crate::vocabulary::{role_schema, FieldErrors};
 
 /// The token routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tokens", get(list_tokens).post(create_token))
-        .route("/v1/tokens/{token_id}", delete(revoke_token))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
+}
+
+/// `POST /v1/tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    /// Who or what uses the token.
+    pub name: String,
+    /// The role.
+    #[schema(schema_with = role_schema)]
+    pub role: String,
+    /// The department, for partner tokens only.
+    #[serde(default)]
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
+    pub department: Option<String>,
+}
+
+/// A token (the secret only in the answer to its creation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The token's id.
+    pub id: Uuid,
+    /// The bearer token; shown once, at creation, and never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Role.
+    #[schema(schema_with = role_schema)]
+    pub role: String,
+    /// Department (partners).
+    pub department: Option<String>,
+    /// When issued.
+    pub created_at: DateTime<Utc>,
+    /// When revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenResponse {
+    /// The response for a record, with the secret when it was just issued.
+    pub fn new(record: TokenRecord, token: Option<String>) -> TokenResponse {
+        TokenResponse {
+            id: record.id,
+            token,
+            name: record.name,
+            role: record.role.as_str().to_owned(),
+            department: record.department.map(|d| d.as_str().to_owned()),
+            created_at: record.created_at,
+            revoked_at: record.revoked_at,
+        }
+    }
+}
+
+/// `GET /v1/tokens`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenListResponse {
+    /// Every token, oldest first.
+    pub items: Vec<TokenResponse>,
 }
 
 /// Issues a token. The secret is in this answer only; the service keeps its hash.
@@ -25,7 +87,7 @@ pub fn router() -> Router<AppState> {
 /// Roles: admin.
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])),
     request_body = CreateTokenRequest,
-    responses((status = 201, description = "Issued.", body = TokenResponse), crate::openapi::CommandProblems))]
+    responses((status = 201, description = "Issued.", body = TokenResponse), CommandProblems))]
 pub async fn create_token(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

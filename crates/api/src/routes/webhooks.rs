@@ -5,36 +5,30 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use caseledger_app::webhooks::{
     AttemptOutcome, DeliveryAttempt, EndpointView, EndpointWithSecret, NewEndpoint,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, CommandProblems, ReadProblems};
 use crate::extract::{ApiJson, Authenticated};
-use crate::openapi::{CommandProblems, ReadProblems};
-use crate::AppState;
+use crate::state::AppState;
 
 /// The webhook routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/webhooks", get(list_webhooks).post(create_webhook))
-        .route(
-            "/v1/webhooks/{webhook_id}",
-            get(get_webhook).delete(delete_webhook),
-        )
-        .route("/v1/webhooks/{webhook_id}/deliveries", get(list_deliveries))
-        .route("/v1/webhooks/{webhook_id}/replay", post(replay_webhook))
-        .route("/v1/webhooks/{webhook_id}/resume", post(resume_webhook))
-        .route(
-            "/v1/webhooks/{webhook_id}/rotate-secret",
-            post(rotate_secret),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(get_webhook, delete_webhook))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(replay_webhook))
+        .routes(routes!(resume_webhook))
+        .routes(routes!(rotate_secret))
 }
 
 /// `POST /v1/webhooks`.

@@ -1,133 +1,20 @@
-//! The wire format: request and response bodies, with their OpenAPI schemas.
-//!
-//! These are deliberately not domain types: the wire is a boundary of its own. Vocabulary
-//! fields arrive as strings and are parsed here, so an unknown value is a 422 that names the
-//! field and lists the accepted values.
+//! The wire format of `/v1/cases`: the request that opens a case and the case as the API
+//! shows it (its parts, lists, statistics and history), with their OpenAPI schemas.
 
-use std::str::FromStr;
-
-use caseledger_app::{
-    CaseView, ChainPoint, CommandOutcome, ComplainantView, StoredEvent, TokenRecord,
-};
-use caseledger_domain::{
-    Category, ComplainantInput, Department, EmployerInput, LetterKind, Outcome, Role, Source, Tier,
-    UnknownValueError,
-};
-use caseledger_store::Recorded;
+use axum::http::HeaderValue;
+use caseledger_app::{CaseView, ChainPoint, ComplainantView};
+use caseledger_domain::{Category, ComplainantInput, EmployerInput, Source};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{ApiError, ProblemField};
-
-/// Collects field errors while a request is turned into an app input.
-#[derive(Debug, Default)]
-pub struct FieldErrors(Vec<ProblemField>);
-
-impl FieldErrors {
-    /// Parses a vocabulary value, recording a failure against `field`.
-    pub fn parse<T: FromStr<Err = UnknownValueError>>(
-        &mut self,
-        field: &str,
-        text: &str,
-    ) -> Option<T> {
-        match text.parse() {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.0.push(ProblemField {
-                    field: field.into(),
-                    message: error.to_string(),
-                });
-                None
-            }
-        }
-    }
-
-    /// Parses an optional department name.
-    pub fn department(&mut self, field: &str, text: Option<&str>) -> Option<Department> {
-        let text = text?;
-        match Department::new(text) {
-            Ok(department) => Some(department),
-            Err(error) => {
-                self.0.push(ProblemField {
-                    field: field.into(),
-                    message: error.to_string(),
-                });
-                None
-            }
-        }
-    }
-
-    /// For query parameters: a 400 naming every bad parameter, if any failed.
-    pub fn into_bad_request(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        let detail = self
-            .0
-            .iter()
-            .map(|error| format!("{}: {}", error.field, error.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Err(ApiError::bad_request_fields(detail, self.0))
-    }
-
-    /// Ok with `value` when nothing failed, else a 422 naming every bad field.
-    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, ApiError> {
-        if !self.0.is_empty() {
-            return Err(ApiError::invalid(self.0));
-        }
-        value().ok_or_else(|| ApiError::invalid(vec![]))
-    }
-}
-
-fn vocabulary_schema(description: &str, names: &[&str]) -> Schema {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some(description))
-        .enum_values(Some(names.iter().copied()))
-        .into()
-}
-
-/// OpenAPI schema of a category.
-pub fn category_schema() -> Schema {
-    vocabulary_schema("What the case is about.", Category::NAMES)
-}
-/// OpenAPI schema of a source.
-pub fn source_schema() -> Schema {
-    vocabulary_schema("How the case reached the union.", Source::NAMES)
-}
-/// OpenAPI schema of a letter kind.
-pub fn letter_kind_schema() -> Schema {
-    vocabulary_schema(
-        "reminder (提示函), opinion letter to the employer (意见书) or recommendation letter to a government department (建议书).",
-        LetterKind::NAMES,
-    )
-}
-/// OpenAPI schema of a tier of the joint mechanism.
-pub fn tier_schema() -> Schema {
-    vocabulary_schema(
-        "Tier of the joint mechanism (三方驻会、四方协作、五方联动); tiers only go up.",
-        Tier::NAMES,
-    )
-}
-/// OpenAPI schema of a closing outcome.
-pub fn outcome_schema() -> Schema {
-    vocabulary_schema("How the case ended.", Outcome::NAMES)
-}
-/// OpenAPI schema of a role.
-pub fn role_schema() -> Schema {
-    vocabulary_schema("What a token may do.", Role::NAMES)
-}
-/// OpenAPI schema of a case status.
-pub fn status_schema() -> Schema {
-    vocabulary_schema(
-        "Where the case stands.",
-        caseledger_domain::CaseStatus::NAMES,
-    )
-}
+use crate::error::ApiError;
+use crate::routes::events::{Envelope, EnvelopeSchema};
+use crate::vocabulary::{
+    category_schema, letter_kind_schema, outcome_schema_nullable, source_schema, status_schema,
+    tier_schema, FieldErrors,
+};
 
 /// `POST /v1/cases`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -222,145 +109,6 @@ impl OpenCaseRequest {
                 }),
             })
         })
-    }
-}
-
-/// `POST /v1/cases/{id}/assign`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AssignRequest {
-    /// The officer's name.
-    pub officer: String,
-}
-
-/// `POST /v1/cases/{id}/findings`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FindingRequest {
-    /// What the investigation found.
-    pub summary: String,
-    /// The hazard involved, e.g. `silica dust`.
-    #[serde(default)]
-    pub hazard: Option<String>,
-}
-
-/// `POST /v1/cases/{id}/letters`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LetterRequest {
-    /// The kind of letter.
-    #[schema(schema_with = letter_kind_schema)]
-    pub kind: String,
-    /// To whom it goes: the employer, or for a recommendation the department's office.
-    pub recipient: String,
-    /// The letter's text, with the itemised corrections.
-    pub content: String,
-    /// When the answer is due (RFC 3339, in the future); the configured default for the kind
-    /// when left out.
-    #[serde(default)]
-    pub deadline: Option<DateTime<Utc>>,
-    /// The government department a recommendation letter goes to (required for
-    /// recommendations, refused for the others); the case is shared with it.
-    #[serde(default)]
-    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
-    pub department: Option<String>,
-}
-
-/// `POST /v1/cases/{id}/letters/{letter_id}/response`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LetterResponseRequest {
-    /// Whether the violation was corrected.
-    pub rectified: bool,
-    /// The answer's text.
-    pub content: String,
-}
-
-/// `POST /v1/cases/{id}/escalate`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EscalateRequest {
-    /// The tier to escalate to; higher than the current one.
-    #[schema(schema_with = tier_schema)]
-    pub tier: String,
-    /// Participating departments; the tier's configured members when left out.
-    #[serde(default)]
-    pub departments: Option<Vec<String>>,
-    /// Why.
-    pub reason: String,
-}
-
-/// `POST /v1/cases/{id}/refer`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReferRequest {
-    /// The partner department.
-    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
-    pub department: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// `POST /v1/cases/{id}/feedback` (partner departments).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FeedbackRequest {
-    /// What the department did or found.
-    pub content: String,
-    /// The department's own outcome, free text (e.g. `case opened`, `award issued`).
-    #[serde(default)]
-    pub outcome: Option<String>,
-}
-
-/// `POST /v1/cases/{id}/notes`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NoteRequest {
-    /// The note.
-    pub text: String,
-}
-
-/// `POST /v1/cases/{id}/close`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CloseRequest {
-    /// How the case ended.
-    #[schema(schema_with = outcome_schema)]
-    pub outcome: String,
-    /// A closing summary.
-    pub summary: String,
-}
-
-/// `POST /v1/cases/{id}/reopen` (supervisors).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReopenRequest {
-    /// Why.
-    pub reason: String,
-}
-
-/// The answer to every command.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CommandResponse {
-    /// The case.
-    pub case_id: Uuid,
-    /// The case's version after the command; send it as `If-Match` to build on this state.
-    pub version: u64,
-    /// The global log position of the last event written; pass it as `?min_position=` to
-    /// read your own write.
-    pub position: u64,
-    /// The types of the events written.
-    pub events: Vec<String>,
-}
-
-impl From<CommandOutcome> for CommandResponse {
-    fn from(outcome: CommandOutcome) -> Self {
-        CommandResponse {
-            case_id: outcome.case_id.0,
-            version: outcome.version,
-            position: outcome.position,
-            events: outcome.events,
-        }
     }
 }
 
@@ -577,18 +325,6 @@ pub struct CaseResponse {
     pub chain: Option<ChainPointView>,
 }
 
-/// OpenAPI schema of an optional outcome.
-pub fn outcome_schema_nullable() -> Schema {
-    ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-            Type::String,
-            Type::Null,
-        ]))
-        .description(Some("How the case ended; null while open."))
-        .enum_values(Some(Outcome::NAMES.iter().copied().map(Some).chain([None])))
-        .into()
-}
-
 impl CaseResponse {
     /// The response for `view`; partners get no internal notes.
     pub fn new(view: CaseView, include_notes: bool) -> CaseResponse {
@@ -802,49 +538,6 @@ impl From<caseledger_app::Stats> for StatsResponse {
     }
 }
 
-/// Who ran a command, as an envelope records it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActorSchema {
-    /// The token used; null for the service itself.
-    pub token_id: Option<Uuid>,
-    /// The token's name, or `system`.
-    pub name: String,
-    /// The role, or `system`.
-    pub role: String,
-    /// A partner's department.
-    pub department: Option<String>,
-}
-
-/// An event envelope of the hash-chained log (contract §5). `data` depends on `type`;
-/// complainants' personal data appears only sealed (`{"sealed":"<base64>"}`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EnvelopeSchema {
-    /// The event id (UUID v7).
-    pub id: Uuid,
-    /// Global position, from 1, without gaps.
-    pub position: u64,
-    /// The case.
-    pub case_id: Uuid,
-    /// The case's version after this event.
-    pub version: u64,
-    /// The event type, e.g. `SupervisionLetterIssued`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// When it happened.
-    pub at: DateTime<Utc>,
-    /// Who did it.
-    pub actor: ActorSchema,
-    /// The event's data.
-    pub data: serde_json::Value,
-    /// The previous envelope's hash (64 zeros for position 1).
-    pub prev_hash: String,
-    /// `hex(SHA-256(prev_hash + "\n" + RFC 8785 canonical JSON of this envelope without "hash"))`.
-    pub hash: String,
-}
-
-/// An envelope as served: the stored event in the log's envelope, unchanged.
-pub type Envelope = Recorded<StoredEvent>;
-
 /// `GET /v1/cases/{id}/history`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HistoryResponse {
@@ -859,99 +552,7 @@ pub struct HistoryResponse {
     pub next_after_version: Option<Option<u64>>,
 }
 
-/// `GET /v1/events`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventsResponse {
-    /// Events in position order.
-    #[schema(value_type = Vec<EnvelopeSchema>)]
-    pub events: Vec<Envelope>,
-    /// The last position of this page, to pass as `after` for the next; null when the page is
-    /// empty (keep the same `after` and poll again).
-    pub next_after: Option<u64>,
-}
-
-/// `POST /v1/tokens`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTokenRequest {
-    /// Who or what uses the token.
-    pub name: String,
-    /// The role.
-    #[schema(schema_with = role_schema)]
-    pub role: String,
-    /// The department, for partner tokens only.
-    #[serde(default)]
-    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
-    pub department: Option<String>,
-}
-
-/// A token (the secret only in the answer to its creation).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// The token's id.
-    pub id: Uuid,
-    /// The bearer token; shown once, at creation, and never again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Name.
-    pub name: String,
-    /// Role.
-    #[schema(schema_with = role_schema)]
-    pub role: String,
-    /// Department (partners).
-    pub department: Option<String>,
-    /// When issued.
-    pub created_at: DateTime<Utc>,
-    /// When revoked.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl TokenResponse {
-    /// The response for a record, with the secret when it was just issued.
-    pub fn new(record: TokenRecord, token: Option<String>) -> TokenResponse {
-        TokenResponse {
-            id: record.id,
-            token,
-            name: record.name,
-            role: record.role.as_str().to_owned(),
-            department: record.department.map(|d| d.as_str().to_owned()),
-            created_at: record.created_at,
-            revoked_at: record.revoked_at,
-        }
-    }
-}
-
-/// `GET /v1/tokens`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenListResponse {
-    /// Every token, oldest first.
-    pub items: Vec<TokenResponse>,
-}
-
-/// One erasure of `GET /v1/admin/erasures`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErasureEntry {
-    /// The case whose complainant data was erased.
-    pub case_id: Uuid,
-    /// When `PersonalDataErased` was recorded.
-    pub erased_at: DateTime<Utc>,
-    /// Its position in the log.
-    pub position: u64,
-}
-
-/// `GET /v1/admin/erasures`: the erasure register.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErasureRegisterResponse {
-    /// Every erasure, in log order.
-    pub erasures: Vec<ErasureEntry>,
-}
-
-/// `GET /healthz` and `GET /readyz`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HealthResponse {
-    /// `ok`, or what is not ready.
-    pub status: String,
-    /// The log's durable head position.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub head: Option<u64>,
+/// The `ETag` of a case at `version`: the version, quoted.
+pub fn etag(version: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("\"{version}\"")).ok()
 }

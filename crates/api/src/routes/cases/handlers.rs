@@ -1,33 +1,26 @@
-//! `/v1/cases`: opening a case, reading it (now or as it stood), and its history.
+//! The handlers of `/v1/cases`: opening a case, reading it (now or as it stood), its history,
+//! the case list and the statistics.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use caseledger_app::{search_text_problem, CaseFilter, Cursor, Period, TimeTravel};
 use caseledger_domain::{CaseStatus, Category, Role};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::error::{ApiError, ProblemField};
-use crate::extract::{ApiQuery, Authenticated, CaseIdParam, CasePath, CommandInput};
-use crate::openapi::{CommandProblems, ListProblems, ReadProblems};
-use crate::types::{
-    CaseListResponse, CaseResponse, CommandResponse, FieldErrors, HistoryResponse, OpenCaseRequest,
-    StatsResponse,
+use super::wire::{
+    etag, CaseListResponse, CaseResponse, HistoryResponse, OpenCaseRequest, StatsResponse,
 };
-use crate::AppState;
-
-/// The case routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/cases", post(open_case).get(list_cases))
-        .route("/v1/stats", get(case_stats))
-        .route("/v1/cases/{id}", get(get_case))
-        .route("/v1/cases/{id}/history", get(case_history))
-}
+use crate::error::{ApiError, CommandProblems, ListProblems, ProblemField, ReadProblems};
+use crate::extract::{
+    ApiQuery, Authenticated, CaseIdParam, CasePath, CommandInput, IdempotencyKeyParam,
+};
+use crate::routes::commands::wire::{CommandReply, CommandResponse};
+use crate::state::AppState;
+use crate::vocabulary::{category_schema, status_schema, FieldErrors};
 
 /// Read-your-writes: wait for the log to include a position before answering.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -65,36 +58,6 @@ pub async fn wait_for(state: &AppState, min_position: Option<u64>) -> Result<(),
     Ok(())
 }
 
-/// A command's answer, with the case's new version as its `ETag`.
-#[derive(Debug)]
-pub struct CommandReply {
-    /// 200, or 201 for a new case.
-    pub status: StatusCode,
-    /// The body.
-    pub body: CommandResponse,
-}
-
-impl IntoResponse for CommandReply {
-    fn into_response(self) -> Response {
-        let etag = etag(self.body.version);
-        let location = (self.status == StatusCode::CREATED)
-            .then(|| HeaderValue::from_str(&format!("/v1/cases/{}", self.body.case_id)).ok())
-            .flatten();
-        let mut response = (self.status, Json(self.body)).into_response();
-        if let Some(etag) = etag {
-            response.headers_mut().insert(header::ETAG, etag);
-        }
-        if let Some(location) = location {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        response
-    }
-}
-
-fn etag(version: u64) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!("\"{version}\"")).ok()
-}
-
 /// Opens a case. The complainant's details are validated (resident ID check characters and
 /// birth date), sealed with a key of the case's own, and never logged.
 ///
@@ -102,7 +65,7 @@ fn etag(version: u64) -> Option<HeaderValue> {
 /// `employer.credit_code_unverified`.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])),
     request_body = OpenCaseRequest,
-    params(crate::openapi::IdempotencyKeyParam),
+    params(IdempotencyKeyParam),
     responses((status = 201, description = "Opened; `Location` names the case, `ETag` its version.", body = CommandResponse), CommandProblems))]
 pub async fn open_case(
     State(state): State<AppState>,
@@ -344,11 +307,11 @@ const MAX_PAGE: usize = 200;
 pub struct ListQuery {
     /// open, investigating, awaiting_reply, escalated or closed.
     #[serde(default)]
-    #[param(schema_with = crate::types::status_schema)]
+    #[param(schema_with = status_schema)]
     pub status: Option<String>,
     /// A category, e.g. `wage_arrears`.
     #[serde(default)]
-    #[param(schema_with = crate::types::category_schema)]
+    #[param(schema_with = category_schema)]
     pub category: Option<String>,
     /// The assigned officer, exactly.
     #[serde(default)]

@@ -3,45 +3,21 @@
 
 use axum::extract::{OriginalUri, State};
 use axum::http::{Method, StatusCode};
-use axum::routing::post;
-use axum::Router;
 use caseledger_app::{Caller, Idempotency};
 use caseledger_domain::{CaseId, Command, LetterId, LetterKind, Outcome, Tier};
 use uuid::Uuid;
 
-use super::cases::CommandReply;
-use crate::error::ApiError;
-use crate::extract::{
-    Authenticated, CaseIdParam, CasePath, CommandHeaders, CommandInput, LetterPath,
-};
-use crate::openapi::CommandProblems;
-use crate::types::{
-    AssignRequest, CloseRequest, CommandResponse, EscalateRequest, FeedbackRequest, FieldErrors,
+use super::wire::{
+    AssignRequest, CloseRequest, CommandReply, CommandResponse, EscalateRequest, FeedbackRequest,
     FindingRequest, LetterRequest, LetterResponseRequest, NoteRequest, ReferRequest, ReopenRequest,
 };
-use crate::AppState;
-
-/// The command routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/cases/{id}/assign", post(assign_officer))
-        .route("/v1/cases/{id}/findings", post(record_finding))
-        .route("/v1/cases/{id}/letters", post(issue_letter))
-        .route(
-            "/v1/cases/{id}/letters/{letter_id}/response",
-            post(answer_letter),
-        )
-        .route("/v1/cases/{id}/escalate", post(escalate_case))
-        .route("/v1/cases/{id}/refer", post(refer_case))
-        .route("/v1/cases/{id}/feedback", post(record_feedback))
-        .route("/v1/cases/{id}/notes", post(add_note))
-        .route("/v1/cases/{id}/close", post(close_case))
-        .route("/v1/cases/{id}/reopen", post(reopen_case))
-        .route(
-            "/v1/cases/{id}/erase-personal-data",
-            post(erase_personal_data),
-        )
-}
+use crate::error::{ApiError, CommandProblems};
+use crate::extract::{
+    Authenticated, CaseIdParam, CasePath, CommandHeaderParams, CommandHeaders, CommandInput,
+    LetterPath,
+};
+use crate::state::AppState;
+use crate::vocabulary::FieldErrors;
 
 async fn run(
     state: &AppState,
@@ -66,7 +42,7 @@ async fn run(
 ///
 /// Roles: admin, supervisor, officer. Allowed while the case is not closed.
 #[utoipa::path(post, path = "/v1/cases/{id}/assign", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = AssignRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = AssignRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn assign_officer(
     State(state): State<AppState>,
@@ -92,7 +68,7 @@ pub async fn assign_officer(
 ///
 /// Roles: admin, supervisor, officer. Allowed while the case is not closed.
 #[utoipa::path(post, path = "/v1/cases/{id}/findings", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = FindingRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = FindingRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn record_finding(
     State(state): State<AppState>,
@@ -124,7 +100,7 @@ pub async fn record_finding(
 /// Roles: admin, supervisor, officer. Allowed while the case is not closed; `deadline` must be
 /// in the future.
 #[utoipa::path(post, path = "/v1/cases/{id}/letters", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = LetterRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = LetterRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn issue_letter(
     State(state): State<AppState>,
@@ -164,7 +140,7 @@ pub async fn issue_letter(
 ///
 /// Roles: admin, supervisor, officer. Allowed while that letter is open.
 #[utoipa::path(post, path = "/v1/cases/{id}/letters/{letter_id}/response", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The letter's id."), crate::openapi::CommandHeaderParams),
+    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The letter's id."), CommandHeaderParams),
     request_body = LetterResponseRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn answer_letter(
@@ -194,7 +170,7 @@ pub async fn answer_letter(
 ///
 /// Roles: admin, supervisor, officer. Allowed while the case is not closed.
 #[utoipa::path(post, path = "/v1/cases/{id}/escalate", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = EscalateRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = EscalateRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn escalate_case(
     State(state): State<AppState>,
@@ -236,7 +212,7 @@ pub async fn escalate_case(
 ///
 /// Roles: admin, supervisor, officer. Allowed while the case is not closed.
 #[utoipa::path(post, path = "/v1/cases/{id}/refer", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = ReferRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = ReferRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn refer_case(
     State(state): State<AppState>,
@@ -268,7 +244,7 @@ pub async fn refer_case(
 ///
 /// Roles: partner (for cases shared with its department).
 #[utoipa::path(post, path = "/v1/cases/{id}/feedback", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = FeedbackRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = FeedbackRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn record_feedback(
     State(state): State<AppState>,
@@ -295,7 +271,7 @@ pub async fn record_feedback(
 ///
 /// Roles: admin, supervisor, officer.
 #[utoipa::path(post, path = "/v1/cases/{id}/notes", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = NoteRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = NoteRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn add_note(
     State(state): State<AppState>,
@@ -322,7 +298,7 @@ pub async fn add_note(
 ///
 /// Roles: admin, supervisor, officer. Allowed while the case is not closed.
 #[utoipa::path(post, path = "/v1/cases/{id}/close", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = CloseRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = CloseRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn close_case(
     State(state): State<AppState>,
@@ -354,7 +330,7 @@ pub async fn close_case(
 ///
 /// Roles: admin, supervisor.
 #[utoipa::path(post, path = "/v1/cases/{id}/reopen", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams), request_body = ReopenRequest,
+    params(CaseIdParam, CommandHeaderParams), request_body = ReopenRequest,
     responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
 pub async fn reopen_case(
     State(state): State<AppState>,
@@ -388,7 +364,7 @@ pub async fn reopen_case(
 ///
 /// Roles: admin.
 #[utoipa::path(post, path = "/v1/cases/{id}/erase-personal-data", tag = "commands", security(("bearer" = [])),
-    params(CaseIdParam, crate::openapi::CommandHeaderParams),
+    params(CaseIdParam, CommandHeaderParams),
     responses((status = 200, description = "Erased: the key is gone.", body = CommandResponse), CommandProblems))]
 pub async fn erase_personal_data(
     State(state): State<AppState>,

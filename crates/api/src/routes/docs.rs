@@ -7,12 +7,13 @@
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::AppState;
+use crate::state::AppState;
 
-const SWAGGER_UI_BUNDLE: &[u8] = include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js");
-const SWAGGER_UI_CSS: &[u8] = include_bytes!("../assets/swagger-ui/swagger-ui.css");
+const SWAGGER_UI_BUNDLE: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js");
+const SWAGGER_UI_CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");
 
 const DOCS_PAGE: &str = r##"<!doctype html>
 <html lang="en">
@@ -44,10 +45,11 @@ pub async fn docs_page() -> Html<&'static str> {
     Html(DOCS_PAGE)
 }
 
-/// `/docs` and its assets.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/docs", get(docs_page))
+/// `/docs` and its assets (the assets are files of the page, not operations of the API: the
+/// document does not list them).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(docs_page))
         .route(
             "/docs/swagger-ui-bundle.js",
             get(|| async {
