@@ -24,8 +24,10 @@ RELATIVE = re.compile(r"(?<![:\w])(\w+(?:::\w+)+)")
 
 
 def crate_sources(root):
-    for manifest in sorted(glob(os.path.join(root, "crates/*/Cargo.toml"))):
-        folder = os.path.dirname(manifest)
+    """Every folder under `crates/`: its `src/`, or the folder itself for the root package's
+    sources (`crates/caseledger`, named from the workspace's own Cargo.toml)."""
+    for folder in sorted(glob(os.path.join(root, "crates/*/"))):
+        folder = folder.rstrip("/")
         src = os.path.join(folder, "src")
         yield os.path.basename(folder), src if os.path.isdir(src) else folder
 
