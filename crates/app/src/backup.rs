@@ -1,7 +1,7 @@
 //! Online backups: a consistent snapshot of the whole store, for admins only, read while the
 //! service keeps writing.
 //!
-//! The snapshot is the store crate's ([`caseledger_store::import`]): every keyspace, then the
+//! The snapshot is the store crate's ([`caseledger_store::snapshot`]): every keyspace, then the
 //! log up to the head committed after them, so nothing in a keyspace refers past the log. The
 //! case projection is left out ([`REBUILT_KEYSPACES`]): it is derived from the log, written
 //! without a sync, and rebuilt from the log at the first start of a restored store, so copying
@@ -13,7 +13,7 @@
 //! writes them.
 
 use caseledger_domain::Role;
-use caseledger_store::import::{SnapshotReader, SnapshotSource};
+use caseledger_store::snapshot::{SnapshotReader, SnapshotSource};
 use caseledger_store::StoreError;
 
 use crate::access::require_role;

@@ -18,7 +18,7 @@
 //! erased (the domain's `decide`).
 
 use caseledger_domain::{CaseEvent, CaseId, Command, ComplainantRecord, Rejection, Role, Rule};
-use caseledger_store::import::Revocation;
+use caseledger_store::snapshot::Revocation;
 use caseledger_store::{KeyspaceChange, Position, Recorded, StreamId, Version};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

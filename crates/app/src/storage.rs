@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use caseledger_store::import::SnapshotSource;
+use caseledger_store::snapshot::SnapshotSource;
 use caseledger_store::{
     EventLog, Keyspace, Lease, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
 };

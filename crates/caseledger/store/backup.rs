@@ -2,7 +2,7 @@
 //! dir or online from a running service's `GET /v1/admin/backup`.
 //!
 //! A backup is a directory with `snapshot.ndjson` (the store crate's snapshot records
-//! ([`caseledger_store::import`]), one a line) and `manifest.json` (format, head, counts and the
+//! ([`caseledger_store::snapshot`]), one a line) and `manifest.json` (format, head, counts and the
 //! snapshot's SHA-256, written last, so a backup without it is incomplete). This module owns
 //! those two files and the check of the records as they stream by (format, order, chain, end
 //! record); `caseledger restore` ([`super::restore`]) reads them back.
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use caseledger_app::backup::{snapshot_reader, REBUILT_KEYSPACES};
-use caseledger_store::import::{SnapshotCounts, SnapshotRecord, SNAPSHOT_FORMAT};
+use caseledger_store::snapshot::{SnapshotCounts, SnapshotRecord, SNAPSHOT_FORMAT};
 use caseledger_store::{ChainVerifier, Head};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

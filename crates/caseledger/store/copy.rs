@@ -9,7 +9,7 @@
 
 use anyhow::Context as _;
 use caseledger_app::backup::snapshot_reader;
-use caseledger_store::import::SnapshotCounts;
+use caseledger_store::snapshot::SnapshotCounts;
 use caseledger_store::Head;
 
 use super::location::Location;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use caseledger_app::backup::REBUILT_KEYSPACES;
-use caseledger_store::import::{Importer, SnapshotCounts, SnapshotRecord, SnapshotSource};
+use caseledger_store::snapshot::{Importer, SnapshotCounts, SnapshotRecord, SnapshotSource};
 use caseledger_store::{Head, PostgresLog, PostgresLogOptions, SledLog};
 
 use super::location::Location;

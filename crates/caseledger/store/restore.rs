@@ -11,7 +11,7 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 
 use anyhow::Context as _;
-use caseledger_store::import::{SnapshotRecord, SNAPSHOT_FORMAT};
+use caseledger_store::snapshot::{SnapshotRecord, SNAPSHOT_FORMAT};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 

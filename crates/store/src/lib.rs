@@ -38,7 +38,6 @@ pub mod checkpoint;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod disk_space;
-pub mod import;
 mod keyspace;
 pub mod lease;
 mod log;
