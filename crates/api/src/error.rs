@@ -291,6 +291,30 @@ impl From<AppError> for ApiError {
                 error.0.current_version = Some(current);
                 error
             }
+            AppError::Conflict(detail) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+            }
+            AppError::SignInRefused => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "sign-in-refused",
+                "Sign-in refused",
+                "the login or the password is wrong".to_owned(),
+            ),
+            AppError::SignInLocked {
+                retry_after_seconds,
+            } => {
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "sign-in-locked",
+                    "Too many failed sign-ins",
+                    format!(
+                        "this login is locked after repeated failed sign-ins; try again in {}                          minutes",
+                        retry_after_seconds.div_ceil(60)
+                    ),
+                );
+                error.0.retry_after_seconds = Some(retry_after_seconds);
+                error
+            }
             AppError::IdempotencyKeyReused => ApiError::invalid(vec![ProblemField {
                 field: "Idempotency-Key".into(),
                 message: "this key was used before with a different request".into(),

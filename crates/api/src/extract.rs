@@ -38,7 +38,7 @@ impl FromRequestParts<AppState> for Authenticated {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match authenticate(parts, state) {
             Ok(caller) => {
-                state.guards.check_token(caller.token_id)?;
+                state.guards.check_token(caller.id.uuid())?;
                 Ok(Authenticated(caller))
             }
             Err(refusal) => {

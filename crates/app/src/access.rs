@@ -59,7 +59,8 @@ impl Principal<'_> {
     pub(crate) fn record(&self) -> ActorRecord {
         match self {
             Principal::Token(caller) => ActorRecord {
-                token_id: Some(caller.token_id),
+                token_id: caller.id.token(),
+                user_id: caller.id.user(),
                 name: caller.name.clone(),
                 role: caller.role.into(),
                 department: caller.department.clone(),

@@ -17,6 +17,7 @@ use caseledger_webhooks::DeliveryConfig;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 
+use crate::accounts::SessionLimits;
 use crate::case_cache::CaseCache;
 use crate::error::{AppError, STORE_RETRY_AFTER_SECONDS};
 use crate::personal_data::Keyring;
@@ -40,6 +41,8 @@ pub struct AppOptions {
     /// How long an `Idempotency-Key` keeps replaying its first answer; older records are
     /// removed by the periodic sweep. At least [`MIN_IDEMPOTENCY_TTL`] (the contract's 24 h).
     pub idempotency_ttl: std::time::Duration,
+    /// How long console sessions last.
+    pub sessions: SessionLimits,
 }
 
 /// The default of [`AppOptions::search_budget`].
@@ -58,6 +61,7 @@ impl Default for AppOptions {
             recent_cases_bytes: caseledger_projections::DEFAULT_RECENT_CASES_BYTES,
             search_budget: DEFAULT_SEARCH_BUDGET,
             idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
+            sessions: SessionLimits::default(),
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct App {
     pub(crate) search_budget: Duration,
     /// Slots for list scans; a scan waits for one within its budget.
     pub(crate) scan_slots: tokio::sync::Semaphore,
+    /// How long console sessions last.
+    pub(crate) session_limits: SessionLimits,
 }
 
 impl std::fmt::Debug for App {
@@ -173,6 +179,7 @@ impl App {
             webhooks,
             search_budget: options.search_budget,
             scan_slots: tokio::sync::Semaphore::new(scan_slots()),
+            session_limits: options.sessions,
         })
     }
 

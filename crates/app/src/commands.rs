@@ -382,7 +382,7 @@ impl App {
         idempotency: Option<Idempotency>,
     ) -> Option<IdempotencyKey> {
         idempotency.map(|idempotency| IdempotencyKey {
-            key: format!("{}:{}", caller.token_id, idempotency.key),
+            key: format!("{}:{}", caller.id.uuid(), idempotency.key),
             fingerprint: idempotency.fingerprint,
         })
     }

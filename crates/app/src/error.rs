@@ -31,6 +31,19 @@ pub enum AppError {
         /// The version the case is at.
         current: u64,
     },
+    /// The thing conflicts with one that exists (an account's login is taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A sign-in was refused: unknown login, wrong password, an account not set up or disabled
+    /// (one answer for all, so a refusal tells nothing of which).
+    #[error("the login or the password is wrong")]
+    SignInRefused,
+    /// Too many failed sign-ins for one login: it is locked for a while, whatever the password.
+    #[error("too many failed sign-ins; locked for {retry_after_seconds} s")]
+    SignInLocked {
+        /// Seconds until the lock ends.
+        retry_after_seconds: u64,
+    },
     /// The idempotency key was first used with a different request.
     #[error("the idempotency key was used before with a different request")]
     IdempotencyKeyReused,

@@ -7,6 +7,7 @@
 //! requests and responses.
 
 mod access;
+pub mod accounts;
 mod app;
 pub mod audit;
 pub mod backup;
@@ -23,6 +24,10 @@ mod webhook_parts;
 pub mod webhooks;
 pub mod workers;
 
+pub use accounts::{
+    form_token, form_token_matches, NewSession, NewUser, SessionCaller, SessionLimits, UserStatus,
+    UserView, UserWithSetup,
+};
 pub use app::{
     App, AppOptions, AppSetup, DEFAULT_IDEMPOTENCY_TTL, DEFAULT_SEARCH_BUDGET, MIN_IDEMPOTENCY_TTL,
 };
@@ -38,5 +43,5 @@ pub use error::AppError;
 pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};
 pub use reads::{CaseView, ChainPoint, ComplainantView, TimeTravel};
 pub use storage::Storage;
-pub use tokens::{Caller, IssuedToken, TokenRecord};
+pub use tokens::{Caller, CallerId, IssuedToken, TokenRecord};
 pub use workers::{spawn_workers, Workers, IDEMPOTENCY_SWEEP_EVERY};

@@ -22,6 +22,12 @@ pub struct Storage {
     pub log: Arc<dyn EventLog<StoredEvent>>,
     /// API tokens, by id.
     pub tokens: Keyspace,
+    /// People's console accounts (`crate::accounts`).
+    pub users: Keyspace,
+    /// Console sessions, by the hash of their secret.
+    pub sessions: Keyspace,
+    /// Recent failed sign-ins, by login (the lockout).
+    pub sign_in_failures: Keyspace,
     /// Per-case keys of complainants' personal data.
     pub personal_data_keys: Keyspace,
     /// The erasure register: every case whose personal data is erased or being erased.
@@ -75,6 +81,9 @@ impl Storage {
         let leader = Lease::always_held(LEADER_LEASE);
         Ok(Storage {
             tokens: log.keyspace("tokens")?,
+            users: log.keyspace("users")?,
+            sessions: log.keyspace("sessions")?,
+            sign_in_failures: log.keyspace("sign_in_failures")?,
             personal_data_keys: log.keyspace("personal_data_keys")?,
             erasures: log.keyspace("erasures")?,
             counters: log.keyspace("counters")?,
@@ -101,6 +110,9 @@ impl Storage {
         let leader = log.lease(LEADER_LEASE);
         Ok(Storage {
             tokens: log.keyspace("tokens"),
+            users: log.keyspace("users"),
+            sessions: log.keyspace("sessions"),
+            sign_in_failures: log.keyspace("sign_in_failures"),
             personal_data_keys: log.keyspace("personal_data_keys"),
             erasures: log.keyspace("erasures"),
             counters: log.keyspace("counters"),

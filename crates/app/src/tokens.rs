@@ -43,12 +43,47 @@ pub const TOKEN_TRUST_WINDOW: std::time::Duration = std::time::Duration::from_se
 /// by their 16-byte id; this key is longer, so it never collides with one.
 const INITIAL_ADMIN_MARKER: &[u8] = b"meta/initial-admin-token";
 
-/// An authenticated caller: the token's identity and powers.
+/// Whom an authenticated caller stands for: an API token, or a person's console account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallerId {
+    /// An API token, by its id.
+    Token(Uuid),
+    /// A console account (contract §8), by the user's id.
+    User(Uuid),
+}
+
+impl CallerId {
+    /// The id itself: what rate limits, idempotency keys and long answers are scoped by
+    /// (token and user ids are both random UUIDs, so they never meet).
+    pub fn uuid(&self) -> Uuid {
+        match self {
+            CallerId::Token(id) | CallerId::User(id) => *id,
+        }
+    }
+
+    /// The token's id, for a token.
+    pub fn token(&self) -> Option<Uuid> {
+        match self {
+            CallerId::Token(id) => Some(*id),
+            CallerId::User(_) => None,
+        }
+    }
+
+    /// The user's id, for a person signed in.
+    pub fn user(&self) -> Option<Uuid> {
+        match self {
+            CallerId::User(id) => Some(*id),
+            CallerId::Token(_) => None,
+        }
+    }
+}
+
+/// An authenticated caller: a token's or a person's identity and powers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The token's id.
-    pub token_id: Uuid,
-    /// The token's name (a person or a system).
+    /// The token or the account.
+    pub id: CallerId,
+    /// The token's name (a person or a system), or the person's name.
     pub name: String,
     /// What the token may do.
     pub role: Role,
@@ -292,7 +327,7 @@ impl Tokens {
             return None;
         }
         Some(Caller {
-            token_id: record.id,
+            id: CallerId::Token(record.id),
             name: record.name.clone(),
             role: record.role,
             department: record.department.clone(),

@@ -48,6 +48,7 @@ const NO_RECENT_CASES: AppOptions = AppOptions {
     recent_cases_bytes: 0,
     search_budget: caseledger_app::DEFAULT_SEARCH_BUDGET,
     idempotency_ttl: caseledger_app::DEFAULT_IDEMPOTENCY_TTL,
+    sessions: caseledger_app::SessionLimits::DEFAULT,
 };
 
 async fn start_app(dir: &Path, clock: Arc<TestClock>, options: AppOptions) -> App {

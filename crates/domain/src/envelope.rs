@@ -32,8 +32,13 @@ pub struct StoredEvent {
 /// Who ran a command, as recorded in the envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActorRecord {
-    /// The token used, `null` for the service itself.
+    /// The token used; `null` for the service itself and for a person signed in to the console.
     pub token_id: Option<Uuid>,
+    /// The console account of a person signed in (contract §8). Added after v1: written only
+    /// when present, so events of API tokens and of the service keep their v1 bytes (and a
+    /// missing `user_id` reads as `null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
     /// The token's name, or `system`.
     pub name: String,
     /// The token's role, or `system`.
@@ -47,6 +52,7 @@ impl ActorRecord {
     pub fn system() -> ActorRecord {
         ActorRecord {
             token_id: None,
+            user_id: None,
             name: "system".into(),
             role: ActorRole::System,
             department: None,

@@ -237,6 +237,7 @@ fn stored_event(case: usize, step: usize) -> StoredEvent {
         at,
         actor: ActorRecord {
             token_id: None,
+            user_id: None,
             name: officer(case),
             role: ActorRole::Officer,
             department: None,

@@ -66,12 +66,12 @@ pub async fn backup(
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
     let reader = state.app.backup_stream(&caller)?;
-    let slot = state.guards.whole_log_read(caller.token_id)?;
-    tracing::info!(token = %caller.token_id, "an online backup started");
+    let slot = state.guards.whole_log_read(caller.id.uuid())?;
+    tracing::info!(token = %caller.id.uuid(), "an online backup started");
     let running = RunningBackup {
         reader,
         state,
-        token_id: caller.token_id,
+        token_id: caller.id.uuid(),
         _slot: slot,
     };
     let stream = futures_util::stream::unfold(Some(running), next_chunk);

@@ -72,7 +72,7 @@ pub async fn verify_log(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Json<VerifyResponse>, ApiError> {
-    let _slot = state.guards.whole_log_read(caller.token_id)?;
+    let _slot = state.guards.whole_log_read(caller.id.uuid())?;
     Ok(Json(match state.app.verify_log(&caller).await? {
         Verification::Intact { events, head } => VerifyResponse {
             ok: true,
@@ -120,7 +120,7 @@ pub async fn export_log(
     let after = query.after.unwrap_or(0);
     // Check the role now, so a refusal is a problem and not a broken stream.
     state.app.export_page(&caller, after, 0).await?;
-    let slot = state.guards.whole_log_read(caller.token_id)?;
+    let slot = state.guards.whole_log_read(caller.id.uuid())?;
     let end = state.app.head().position.0;
     let stream = futures_util::stream::unfold(
         ExportCursor {
@@ -158,8 +158,8 @@ async fn next_export_chunk(
     }
     // A token revoked while its export runs gets no further chunk: the stream breaks off, so
     // the client sees an incomplete download, not a complete-looking one.
-    if !cursor.state.app.token_is_active(cursor.caller.token_id) {
-        tracing::info!(token = %cursor.caller.token_id, "an export stopped: its token was revoked");
+    if !cursor.state.app.token_is_active(cursor.caller.id.uuid()) {
+        tracing::info!(token = %cursor.caller.id.uuid(), "an export stopped: its token was revoked");
         return Some((
             Err(std::io::Error::other("the export's token was revoked")),
             ExportCursor {
@@ -352,7 +352,7 @@ pub async fn replay_case(
         .replay_from(&caller, id, query.after_version.unwrap_or(0))
         .await?;
     // A replay folds a whole case: it counts against the token's whole-log reads.
-    let slot = state.guards.whole_log_read(caller.token_id)?;
+    let slot = state.guards.whole_log_read(caller.id.uuid())?;
     let include_notes = caller.role != Role::Partner;
     if let Some(limit) = page {
         let mut body = format!("{{\"case_id\":\"{}\",\"steps\":[", id.0).into_bytes();

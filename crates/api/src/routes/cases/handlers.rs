@@ -472,7 +472,7 @@ pub async fn case_stats(
     };
     // A scan of every case: on a blocking thread, not on the workers answering other requests,
     // and no more of them at once per token than the whole-log read bound allows.
-    let _slot = state.guards.whole_log_read(caller.token_id)?;
+    let _slot = state.guards.whole_log_read(caller.id.uuid())?;
     let app = state.app.clone();
     let stats = tokio::task::spawn_blocking(move || app.stats(&caller, period))
         .await
