@@ -1,0 +1,33 @@
+//! The console: the pages people use caseledger through in a browser (contract §8), served by
+//! the same binary beside the JSON API and calling the same [`caseledger_app::App`].
+//!
+//! Server-rendered HTML (minijinja templates embedded in the binary), a vendored, pinned htmx
+//! for partial updates, messages in zh-CN and en (Fluent), times in the office's time zone.
+//! Handlers decide nothing: they read a form or a query, call the app, and render what it
+//! answers; the app's rules, roles and version checks are the API's.
+//!
+//! What it owns: sessions' cookies and the per-session form token (`session.rs`), the security
+//! headers and the `Origin` check (`security.rs`), pages (`pages/`), the templates
+//! (`templates.rs`, `templates/`), the catalogs (`i18n.rs`, `locales/`), static assets
+//! (`assets.rs`, `assets/`), and how a problem becomes a page (`problems.rs`). What it leaves
+//! out: JSON, tokens, and anything the app decides.
+
+mod assets;
+mod config;
+mod i18n;
+mod pages;
+mod problems;
+mod security;
+mod session;
+mod state;
+mod templates;
+
+pub use config::ConsoleConfig;
+pub use i18n::{Catalogs, Lang};
+pub use state::ConsoleState;
+
+/// The console's routes, under `/console/`, and `/` leading there. Merge it with the API's
+/// router; it has no fallback of its own outside `/console/`.
+pub fn router(state: ConsoleState) -> axum::Router {
+    pages::routes(state)
+}

@@ -1,0 +1,65 @@
+//! The console's routes and the layers every console answer passes through. One module per
+//! part of the console; each handler reads its request, calls the app, and renders.
+
+mod auth;
+mod home;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::problems::{render_problems, ConsoleError};
+use crate::state::ConsoleState;
+
+/// How long a console request may take before it is answered 503.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every console route with its layers.
+pub fn routes(state: ConsoleState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console/") }))
+        .route("/console", get(|| async { Redirect::to("/console/") }))
+        .route("/console/", get(home::home))
+        .route(
+            "/console/sign-in",
+            get(auth::sign_in_page).post(auth::sign_in),
+        )
+        .route("/console/sign-out", axum::routing::post(auth::sign_out))
+        .route(
+            "/console/setup/{token}",
+            get(auth::setup_page).post(auth::setup),
+        )
+        .route("/console/language/{tag}", get(auth::switch_language))
+        .route("/console/assets/{name}", get(crate::assets::asset))
+        .route("/console/{*rest}", get(not_found).post(not_found))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            render_problems,
+        ))
+        .layer(axum::middleware::from_fn(crate::security::security_headers))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(panic_page))
+        .with_state(state)
+}
+
+async fn not_found() -> ConsoleError {
+    ConsoleError::PageNotFound
+}
+
+fn panic_page(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a console handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::response::Html(
+            "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>出错了 / Something went wrong</title>\
+             <p>出错了，请稍后再试。Something went wrong; please try again. <a href=\"/console/\">caseledger</a></p></html>",
+        ),
+    )
+        .into_response()
+}

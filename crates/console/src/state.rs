@@ -1,0 +1,34 @@
+//! What every console handler is given: the app, the configuration, the compiled templates
+//! and the message catalogs.
+
+use std::sync::Arc;
+
+use caseledger_app::App;
+
+use crate::config::ConsoleConfig;
+use crate::i18n::Catalogs;
+use crate::templates::Templates;
+
+/// The console's shared state (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct ConsoleState {
+    /// The service.
+    pub app: Arc<App>,
+    /// The configuration.
+    pub config: Arc<ConsoleConfig>,
+    pub(crate) templates: Arc<Templates>,
+}
+
+impl ConsoleState {
+    /// The console over `app`: compiles the templates and loads the catalogs (both embedded
+    /// in the binary; a broken one fails here, at start, not on a page).
+    pub fn new(app: Arc<App>, config: ConsoleConfig) -> anyhow::Result<ConsoleState> {
+        let catalogs = Arc::new(Catalogs::load()?);
+        let templates = Arc::new(Templates::load(catalogs, config.timezone)?);
+        Ok(ConsoleState {
+            app,
+            config: Arc::new(config),
+            templates,
+        })
+    }
+}

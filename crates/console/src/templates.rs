@@ -1,0 +1,225 @@
+//! The page templates (minijinja, embedded in the binary and compiled at start) and what they
+//! may call: `t("key", name=value…)` for a message in the page's language, the filters
+//! `when` (a UTC time shown in the office's zone, to the minute) and `day` (its date).
+//!
+//! Every page extends `layout.html`, which reads `chrome` ([`Chrome`]: language, the person
+//! signed in, the form token, which part of the console is open). Autoescaping is on for every
+//! template, so nothing a person typed is ever markup.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use fluent_bundle::{FluentArgs, FluentValue};
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, ErrorKind, State};
+use serde::Serialize;
+
+use crate::i18n::{Catalogs, Lang};
+
+/// Every template, by name. A page added to the console adds its file here.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../templates/layout.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("problem.html", include_str!("../templates/problem.html")),
+    ("sign_in.html", include_str!("../templates/sign_in.html")),
+    ("setup.html", include_str!("../templates/setup.html")),
+    ("home.html", include_str!("../templates/home.html")),
+];
+
+/// What the layout needs on every page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Chrome {
+    /// The page's language.
+    pub lang: Lang,
+    /// The person signed in, if any.
+    pub person: Option<Person>,
+    /// The token this page's forms carry.
+    pub form_token: String,
+    /// Which part of the console the page belongs to (`queue`, `cases`, …), for the menu.
+    pub section: &'static str,
+    /// The path of this page, for the language switch to come back to.
+    pub path: String,
+}
+
+/// The person signed in, as the layout shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    /// Their name.
+    pub name: String,
+    /// Their login.
+    pub login: String,
+    /// Their role (`officer`, …).
+    pub role: String,
+    /// A partner's department.
+    pub department: Option<String>,
+}
+
+/// The compiled templates.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+/// The language a template renders in: its `chrome.lang`.
+fn lang_of(state: &State<'_, '_>) -> Lang {
+    state
+        .lookup("chrome")
+        .and_then(|chrome| chrome.get_attr("lang").ok())
+        .and_then(|lang| lang.as_str().and_then(Lang::from_tag))
+        .unwrap_or_default()
+}
+
+fn to_fluent(value: &Value) -> FluentValue<'static> {
+    if let Some(number) = value.as_i64() {
+        FluentValue::from(number)
+    } else if let Some(text) = value.as_str() {
+        FluentValue::from(text.to_owned())
+    } else {
+        FluentValue::from(value.to_string())
+    }
+}
+
+/// A UTC time, as the serialiser writes one, parsed back.
+fn parse_time(value: &Value) -> Result<DateTime<Utc>, minijinja::Error> {
+    let text = value.as_str().ok_or_else(|| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, "a time must be a string")
+    })?;
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| minijinja::Error::new(ErrorKind::InvalidOperation, error.to_string()))
+}
+
+impl Templates {
+    /// Compiles every template; fails on the first that does not compile.
+    pub fn load(catalogs: Arc<Catalogs>, zone: chrono_tz::Tz) -> anyhow::Result<Templates> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .map_err(|error| anyhow::anyhow!("template {name}: {error:#}"))?;
+        }
+        env.add_function(
+            "t",
+            move |state: &State<'_, '_>,
+                  key: &str,
+                  kwargs: Kwargs|
+                  -> Result<String, minijinja::Error> {
+                let mut args = FluentArgs::new();
+                for name in kwargs.args() {
+                    let value: Value = kwargs.get(name)?;
+                    args.set(name.to_owned(), to_fluent(&value));
+                }
+                kwargs.assert_all_used()?;
+                Ok(catalogs.text(lang_of(state), key, Some(&args)))
+            },
+        );
+        env.add_filter(
+            "when",
+            move |value: Value| -> Result<String, minijinja::Error> {
+                if value.is_none() || value.is_undefined() {
+                    return Ok(String::new());
+                }
+                Ok(parse_time(&value)?
+                    .with_timezone(&zone)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string())
+            },
+        );
+        env.add_filter(
+            "day",
+            move |value: Value| -> Result<String, minijinja::Error> {
+                if value.is_none() || value.is_undefined() {
+                    return Ok(String::new());
+                }
+                Ok(parse_time(&value)?
+                    .with_timezone(&zone)
+                    .format("%Y-%m-%d")
+                    .to_string())
+            },
+        );
+        Ok(Templates { env })
+    }
+
+    /// Renders the template `name` with `chrome` and the page's own values as `page`.
+    pub fn render(
+        &self,
+        name: &str,
+        chrome: &Chrome,
+        page: impl Serialize,
+    ) -> Result<String, minijinja::Error> {
+        let template = self.env.get_template(name)?;
+        template.render(minijinja::context! {
+            chrome => Value::from_serialize(chrome),
+            page => Value::from_serialize(&page),
+        })
+    }
+}
+
+/// Every message key the templates name in a `t("…")` call.
+#[cfg(test)]
+pub(crate) fn keys_in_templates() -> Vec<(&'static str, String)> {
+    let mut keys = Vec::new();
+    for (name, source) in TEMPLATES {
+        for quote in ['"', '\''] {
+            let opening = format!("t({quote}");
+            let mut from = 0;
+            while let Some(at) = source[from..].find(&opening) {
+                let start = from + at;
+                from = start + opening.len();
+                // `t(` itself, not the end of `input(` or `select(`.
+                let called = source[..start]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|before| !before.is_alphanumeric() && before != '_');
+                let rest = &source[from..];
+                if let (true, Some(end)) = (called, rest.find(quote)) {
+                    let key = &rest[..end];
+                    // A key built from a prefix (`"role-" ~ role`) is checked by its own test.
+                    if !key.ends_with('-') {
+                        keys.push((*name, key.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use super::*;
+
+    #[test]
+    fn every_key_a_template_asks_for_is_in_the_catalogs() {
+        let catalogs = Catalogs::load().unwrap();
+        let keys = keys_in_templates();
+        assert!(keys.len() > 10);
+        let missing: Vec<_> = keys.iter().filter(|(_, key)| !catalogs.has(key)).collect();
+        assert!(missing.is_empty(), "missing in the catalogs: {missing:?}");
+    }
+
+    #[test]
+    fn times_are_shown_in_the_office_zone() {
+        let templates = Templates::load(
+            Arc::new(Catalogs::load().unwrap()),
+            chrono_tz::Asia::Shanghai,
+        )
+        .unwrap();
+        let shown = templates
+            .env
+            .render_str(
+                "{{ at | when }} {{ at | day }}",
+                minijinja::context! { at => "2026-12-04T18:30:00Z" },
+            )
+            .unwrap();
+        assert_eq!(shown, "2026-12-05 02:30 2026-12-05");
+    }
+}
