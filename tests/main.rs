@@ -15,6 +15,7 @@
 mod backup;
 mod bad_input;
 mod concurrency;
+mod console_accounts;
 mod crash;
 mod database_loss;
 mod demo;

@@ -5,6 +5,7 @@
 //! <data-dir>/
 //!   sled/                  the embedded event log and every keyspace (store `sled`)
 //!   initial-admin-token    the first admin token, written once at the first start (0600)
+//!   initial-admin-setup-url  the first admin account's one-time setup link, likewise (0600)
 //!   signing-key            the checkpoint signing key, unless --signing-key names another
 //!   kek                    the key-encryption key, unless --kek-file names another
 //!   demo-tokens            the demo office's tokens, written by `caseledger demo` (0600)
@@ -27,6 +28,9 @@ pub const SLED_DIR: &str = "sled";
 
 /// The file in the data dir that receives the first admin token.
 pub const INITIAL_ADMIN_TOKEN_FILE: &str = "initial-admin-token";
+
+/// The file in the data dir that receives the first admin account's setup link.
+pub const INITIAL_ADMIN_SETUP_URL_FILE: &str = "initial-admin-setup-url";
 
 /// The file in the data dir that holds the signing key when `--signing-key` is not given.
 pub const SIGNING_KEY_FILE: &str = "signing-key";

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::{HttpLimits, ServeArgs, Settings, StoreSelection};
-use crate::data_dir::{self, INITIAL_ADMIN_TOKEN_FILE};
+use crate::data_dir::{self, INITIAL_ADMIN_SETUP_URL_FILE, INITIAL_ADMIN_TOKEN_FILE};
 use crate::signing_key::{self, KeySource};
 
 /// How much longer than one request's timeout shutdown waits for in-flight requests.
@@ -56,7 +56,9 @@ pub struct Server {
     local_addr: SocketAddr,
     app: Arc<App>,
     state: AppState,
+    console: caseledger_console::ConsoleState,
     initial_admin_token_file: Option<PathBuf>,
+    initial_admin_setup_url_file: Option<PathBuf>,
     drain_limit: Duration,
     deadline_scan_interval: Duration,
     http_limits: HttpLimits,
@@ -231,6 +233,24 @@ impl Server {
             .local_addr()
             .context("cannot read the listener's address")?;
 
+        let base_url = settings
+            .console
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"));
+        let initial_admin_setup_url_file =
+            write_initial_admin_setup_url(&app, &data_dir, &base_url).await?;
+        if let Some(path) = &initial_admin_setup_url_file {
+            // The path only: the link is a secret and never goes to the log.
+            tracing::info!(
+                path = %path.display(),
+                "first start: wrote the first admin account's one-time setup link to {}",
+                path.display()
+            );
+        }
+        let console =
+            caseledger_console::ConsoleState::new(Arc::clone(&app), settings.console.clone())
+                .context("cannot build the console")?;
         let mut state = AppState::new(Arc::clone(&app), settings.api.clone());
         if let Some(metrics) = metrics {
             state = state.with_metrics(metrics);
@@ -243,7 +263,9 @@ impl Server {
             local_addr,
             app,
             state,
+            console,
             initial_admin_token_file,
+            initial_admin_setup_url_file,
             drain_limit: settings.api.request_timeout + DRAIN_GRACE,
             deadline_scan_interval: settings.deadline_scan_interval,
             http_limits: settings.http,
@@ -265,10 +287,21 @@ impl Server {
         self.initial_admin_token_file.as_deref()
     }
 
+    /// Where the first admin account's setup link was written, when this start made one.
+    pub fn initial_admin_setup_url_file(&self) -> Option<&Path> {
+        self.initial_admin_setup_url_file.as_deref()
+    }
+
     /// Closes the store without serving (what `caseledger demo` does once the store is filled).
     pub async fn close(self) {
-        let Server { app, state, .. } = self;
+        let Server {
+            app,
+            state,
+            console,
+            ..
+        } = self;
         drop(state);
+        drop(console);
         close(app).await;
     }
 
@@ -284,10 +317,12 @@ impl Server {
             local_addr,
             app,
             state,
+            console,
             drain_limit,
             deadline_scan_interval,
             http_limits,
             initial_admin_token_file,
+            initial_admin_setup_url_file,
             ..
         } = self;
         // The projection follower and the deadline watcher run beside the server and stop
@@ -296,11 +331,16 @@ impl Server {
         let workers = spawn_workers(&app, deadline_scan_interval, workers_stopping);
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stopping_signal = Arc::clone(&stopping);
-        let serving = crate::http_server::serve(listener, router(state), http_limits, async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            stopping_signal.notify_one();
-        });
+        let serving = crate::http_server::serve(
+            listener,
+            caseledger_console::router(console).merge(router(state)),
+            http_limits,
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                stopping_signal.notify_one();
+            },
+        );
         // Tests read the port from this line; it must stay one line with the bound address.
         tracing::info!("caseledger listening on http://{local_addr}");
         if let Some(path) = &initial_admin_token_file {
@@ -310,6 +350,17 @@ impl Server {
                 admin_token_file = %path.display(),
                 "first start: the API and its interactive docs are at http://{local_addr}/docs; \
                  the first admin's token is in {} (README, \"Your first case\")",
+                path.display()
+            );
+        }
+        if let Some(path) = &initial_admin_setup_url_file {
+            // Once, on the first start: where a person goes next. The path only, no secret.
+            tracing::info!(
+                console = %format!("http://{local_addr}/"),
+                admin_setup_url_file = %path.display(),
+                "first start: open the setup link in {} in a browser to choose the admin \
+                 account's password, then sign in at http://{local_addr}/ (README, \"Use it in \
+                 the browser\")",
                 path.display()
             );
         }
@@ -352,16 +403,56 @@ async fn close(app: Arc<App>) {
     }
 }
 
-/// On a store with no token yet, issues the first admin token and writes it, alone on one
+/// Issues the first admin token when the store never had one, and writes it, alone on one
 /// line, to `<data-dir>/initial-admin-token` with mode 0600. Returns the file's path when it
 /// did.
 async fn write_initial_admin_token(app: &App, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
-    let path = data_dir::initial_admin_token_file(data_dir);
-    let staging = data_dir.join(format!("{INITIAL_ADMIN_TOKEN_FILE}.new"));
-    // The token is stored before it is written out, and a store that holds a token never
-    // issues another. So prove the data dir writable first, with the file the token will go
-    // to: a failure then costs nothing. `create_new` with `mode` makes the file 0600 from its
-    // first moment; a staging file left by an interrupted start holds no live token.
+    write_secret_once(data_dir, INITIAL_ADMIN_TOKEN_FILE, || async {
+        let issued = app
+            .issue_initial_admin_token()
+            .await
+            .context("cannot issue the initial admin token")?;
+        Ok(issued.map(|issued| issued.token))
+    })
+    .await
+}
+
+/// Creates the first admin account, `admin`, when the store never had it, and writes its
+/// one-time setup link (under `base_url`), alone on one line, to
+/// `<data-dir>/initial-admin-setup-url` with mode 0600 (contract §8). Returns the file's path
+/// when it did.
+async fn write_initial_admin_setup_url(
+    app: &App,
+    data_dir: &Path,
+    base_url: &str,
+) -> anyhow::Result<Option<PathBuf>> {
+    write_secret_once(data_dir, INITIAL_ADMIN_SETUP_URL_FILE, || async {
+        let created = app
+            .create_initial_admin_user()
+            .await
+            .context("cannot create the initial admin account")?;
+        Ok(created.map(|created| format!("{base_url}/console/setup/{}", created.setup_token)))
+    })
+    .await
+}
+
+/// Writes the secret `issue` makes, alone on one line, to `<data-dir>/<name>` with mode 0600;
+/// `issue` answers `None` when the store made it before (the file is then left alone).
+async fn write_secret_once<F, Fut>(
+    data_dir: &Path,
+    name: &str,
+    issue: F,
+) -> anyhow::Result<Option<PathBuf>>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<String>>>,
+{
+    let path = data_dir.join(name);
+    let staging = data_dir.join(format!("{name}.new"));
+    // The secret is stored before it is written out, and a store that holds one never makes
+    // another. So prove the data dir writable first, with the file the secret will go to: a
+    // failure then costs nothing. `create_new` with `mode` makes the file 0600 from its first
+    // moment; a staging file left by an interrupted start holds no live secret.
     remove_if_present(&staging)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -369,24 +460,24 @@ async fn write_initial_admin_token(app: &App, data_dir: &Path) -> anyhow::Result
         .mode(0o600)
         .open(&staging)
         .with_context(|| format!("cannot create {}", staging.display()))?;
-    let issued = match app.issue_initial_admin_token().await {
+    let issued = match issue().await {
         Ok(issued) => issued,
         Err(error) => {
             drop(file);
             remove_if_present(&staging)?;
-            return Err(error).context("cannot issue the initial admin token");
+            return Err(error);
         }
     };
-    let Some(issued) = issued else {
+    let Some(secret) = issued else {
         drop(file);
         remove_if_present(&staging)?;
         return Ok(None);
     };
-    file.write_all(format!("{}\n", issued.token).as_bytes())
+    file.write_all(format!("{secret}\n").as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", staging.display()))?;
     drop(file);
-    // An older file here belongs to a store that was since removed; its token is dead.
+    // An older file here belongs to a store that was since removed; its secret is dead.
     std::fs::rename(&staging, &path)
         .with_context(|| format!("cannot rename {} to {}", staging.display(), path.display()))?;
     std::fs::File::open(data_dir)

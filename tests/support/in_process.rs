@@ -35,6 +35,9 @@ pub struct TestApp {
     pub address: String,
     /// The initial admin token, read from the `initial-admin-token` file the start wrote.
     pub admin_token: String,
+    /// The first admin account's one-time setup link, read from `initial-admin-setup-url`.
+    #[allow(dead_code, reason = "only the console's tests sign in")]
+    pub admin_setup_url: String,
     /// A client without timeouts of its own beyond a generous safety net.
     pub client: reqwest::Client,
     /// The service itself, for the few checks that look below HTTP.
@@ -151,6 +154,13 @@ async fn spawn_app_on(
         .expect("the initial admin token file")
         .trim()
         .to_owned();
+    let setup_url_file = server
+        .initial_admin_setup_url_file()
+        .expect("a fresh store gets an initial admin setup link");
+    let admin_setup_url = std::fs::read_to_string(setup_url_file)
+        .expect("the initial admin setup link file")
+        .trim()
+        .to_owned();
     let address = format!("http://{}", server.local_addr());
     let app = Arc::clone(server.app());
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -171,6 +181,7 @@ async fn spawn_app_on(
     TestApp {
         address,
         admin_token,
+        admin_setup_url,
         client,
         app,
         _shutdown: shutdown,

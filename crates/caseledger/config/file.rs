@@ -55,6 +55,35 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// What keeps one request or one caller from stalling the service.
     pub guards: GuardsConfig,
+    /// The console: sessions, time zone, public address.
+    pub console: ConsoleFileConfig,
+}
+
+/// `[console]`: people's sessions, the time zone pages show, the address people reach the
+/// service at (contract §8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleFileConfig {
+    /// Minutes without use after which a session ends. Default 30.
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which a session ends. Default 12.
+    pub session_max_hours: u64,
+    /// The IANA time zone times are shown in. Default `Asia/Shanghai`.
+    pub timezone: String,
+    /// The address people reach the service at. Default: `http://` and the listen address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl Default for ConsoleFileConfig {
+    fn default() -> Self {
+        ConsoleFileConfig {
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            timezone: "Asia/Shanghai".into(),
+            public_url: None,
+        }
+    }
 }
 
 /// `[guards]`: what keeps one request or one caller from stalling the service (issue #20).
@@ -260,6 +289,7 @@ impl Default for Config {
             tiers: TiersConfig::default(),
             webhooks: WebhooksConfig::default(),
             guards: GuardsConfig::default(),
+            console: ConsoleFileConfig::default(),
         }
     }
 }

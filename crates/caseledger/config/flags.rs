@@ -168,6 +168,46 @@ pub struct ServeArgs {
     /// What keeps one request or one caller from stalling the service.
     #[command(flatten)]
     pub guards: GuardsArgs,
+
+    /// The console: sessions, time zone, public address.
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+/// The `serve` flags of the `[console]` table: people's sessions, the time zone pages show,
+/// the address people reach the service at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct ConsoleArgs {
+    /// A console session ends after this long without use, e.g. 30m
+    /// [config: console.session_idle_minutes] [default: 30m]
+    #[arg(
+        long,
+        env = "CASELEDGER_SESSION_IDLE",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub session_idle: Option<Duration>,
+
+    /// A console session ends this long after sign-in, used or not, e.g. 12h
+    /// [config: console.session_max_hours] [default: 12h]
+    #[arg(
+        long,
+        env = "CASELEDGER_SESSION_MAX",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub session_max: Option<Duration>,
+
+    /// The time zone the console shows times in (IANA name); stored times stay UTC
+    /// [config: console.timezone] [default: Asia/Shanghai]
+    #[arg(long, env = "CASELEDGER_TIMEZONE", value_name = "ZONE")]
+    pub timezone: Option<String>,
+
+    /// The address people reach the service at, e.g. https://caseledger.example.org: setup
+    /// links start with it, console forms must come from it, and cookies are Secure when it
+    /// is https [config: console.public_url] [default: http://<listen address>]
+    #[arg(long, env = "CASELEDGER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// The `serve` flags of the `[guards]` table: budgets, rates and bounds per caller.

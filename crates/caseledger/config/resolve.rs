@@ -107,6 +107,80 @@ pub struct Settings {
     pub sled_cache_bytes: u64,
     /// The HTTP server's connection limits.
     pub http: HttpLimits,
+    /// The console's time zone and public address.
+    pub console: caseledger_console::ConsoleConfig,
+}
+
+impl super::file::ConsoleFileConfig {
+    /// The console's settings and the session limits: the flags over the file.
+    fn resolve(
+        &self,
+        flags: &super::flags::ConsoleArgs,
+    ) -> Result<
+        (
+            caseledger_console::ConsoleConfig,
+            caseledger_app::SessionLimits,
+        ),
+        ConfigError,
+    > {
+        let (idle, idle_key) = match flags.session_idle {
+            Some(idle) => (idle, "--session-idle"),
+            None => (
+                Duration::from_secs(self.session_idle_minutes.saturating_mul(60)),
+                "console.session_idle_minutes",
+            ),
+        };
+        let (max, max_key) = match flags.session_max {
+            Some(max) => (max, "--session-max"),
+            None => (
+                Duration::from_secs(self.session_max_hours.saturating_mul(3600)),
+                "console.session_max_hours",
+            ),
+        };
+        if idle < Duration::from_secs(60) {
+            return Err(ConfigError::new(idle_key, "must be at least one minute"));
+        }
+        if max < idle {
+            return Err(ConfigError::new(
+                max_key,
+                "must be at least the idle limit (--session-idle)",
+            ));
+        }
+        let (zone, zone_key) = match &flags.timezone {
+            Some(zone) => (zone.as_str(), "--timezone"),
+            None => (self.timezone.as_str(), "console.timezone"),
+        };
+        let timezone: chrono_tz::Tz = zone.parse().map_err(|_| {
+            ConfigError::new(
+                zone_key,
+                format!("'{zone}' is not an IANA time zone (e.g. Asia/Shanghai, UTC)"),
+            )
+        })?;
+        let (public_url, url_key) = match &flags.public_url {
+            Some(url) => (Some(url.clone()), "--public-url"),
+            None => (self.public_url.clone(), "console.public_url"),
+        };
+        let public_url = match public_url {
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_owned();
+                let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+                let has_host = url.split("://").nth(1).is_some_and(|rest| !rest.is_empty());
+                if !scheme_ok || !has_host || url.contains(char::is_whitespace) {
+                    return Err(ConfigError::new(
+                        url_key,
+                        "must be an http:// or https:// address, e.g. https://caseledger.example.org",
+                    ));
+                }
+                Some(url)
+            }
+            // Setup links then use the bound address; forms are checked against their `Host`.
+            None => None,
+        };
+        Ok((
+            caseledger_console::ConsoleConfig::new(timezone, public_url),
+            caseledger_app::SessionLimits { idle, max },
+        ))
+    }
 }
 
 /// Limits the HTTP server applies to each connection, before a request reaches the router.
@@ -343,8 +417,11 @@ impl Config {
             },
             require_https: flags.webhook_require_https || self.webhooks.require_https,
         };
+        let listen = flags.listen.unwrap_or(self.listen);
+        let (console, sessions) = self.console.resolve(&flags.console)?;
         Ok(Settings {
-            listen: flags.listen.unwrap_or(self.listen),
+            console,
+            listen,
             data_dir: flags.data_dir.unwrap_or(self.data_dir),
             store: flags
                 .store
@@ -370,6 +447,7 @@ impl Config {
                 .unwrap_or(usize::MAX),
                 search_budget,
                 idempotency_ttl,
+                sessions,
             },
             http: HttpLimits {
                 header_read_timeout,
@@ -668,6 +746,7 @@ mod tests {
                 whole_log_reads: Some(1),
                 max_connections: Some(8),
             },
+            console: Default::default(),
         };
         let from_flags = config.resolve(overrides).unwrap();
         assert_eq!(from_flags.app.search_budget, Duration::from_millis(250));
