@@ -820,6 +820,53 @@ mod tests {
     }
 
     #[test]
+    fn console_settings_come_from_the_file_and_the_flags_and_bad_ones_name_their_key() {
+        let default = Config::default().resolve(ServeArgs::default()).unwrap();
+        assert_eq!(default.console.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(default.console.public_url, None);
+        assert_eq!(default.app.sessions, caseledger_app::SessionLimits::DEFAULT);
+        let from_file = Config::from_toml(
+            "[console]\ntimezone = \"Asia/Urumqi\"\nsession_idle_minutes = 10\n\
+             public_url = \"https://cl.example.org/\"\n",
+        )
+        .unwrap()
+        .resolve(ServeArgs::default())
+        .unwrap();
+        assert_eq!(from_file.console.timezone, chrono_tz::Asia::Urumqi);
+        assert_eq!(from_file.app.sessions.idle, Duration::from_secs(600));
+        assert_eq!(
+            from_file.console.public_url.as_deref(),
+            Some("https://cl.example.org")
+        );
+        assert!(from_file.console.secure_cookies);
+        assert_eq!(
+            error_of("[console]\ntimezone = \"Mars/Olympus\"\n").key,
+            "console.timezone"
+        );
+        assert_eq!(
+            error_of("[console]\nsession_idle_minutes = 0\n").key,
+            "console.session_idle_minutes"
+        );
+        assert_eq!(
+            error_of("[console]\nsession_max_hours = 0\n").key,
+            "console.session_max_hours"
+        );
+        assert_eq!(
+            error_of("[console]\npublic_url = \"ftp://x\"\n").key,
+            "console.public_url"
+        );
+        let flags = ServeArgs {
+            console: super::super::flags::ConsoleArgs {
+                timezone: Some("UTC".into()),
+                ..Default::default()
+            },
+            ..ServeArgs::default()
+        };
+        let overridden = Config::default().resolve(flags).unwrap();
+        assert_eq!(overridden.console.timezone, chrono_tz::UTC);
+    }
+
+    #[test]
     fn validation_errors_name_the_key() {
         let cases = [
             (
