@@ -112,24 +112,32 @@ impl App {
         if name.is_empty() || name.chars().count() > 200 {
             errors.push(FieldError::new("name", "must be 1 to 200 characters"));
         }
-        match (&department, role) {
-            (None, Role::Partner) => errors.push(FieldError::new(
-                "department",
-                "a partner token needs the department it acts for",
-            )),
-            (Some(department), Role::Partner) if !self.policy.knows(department) => errors.push(
-                FieldError::new("department", format!("unknown department '{department}'")),
-            ),
-            (Some(_), role) if role != Role::Partner => errors.push(FieldError::new(
-                "department",
-                "only partner tokens belong to a department",
-            )),
-            _ => {}
-        }
+        errors.extend(self.department_problem(role, department.as_ref(), "token"));
         if !errors.is_empty() {
             return Err(Rejection::Invalid(errors).into());
         }
         self.tokens.issue(name, role, department, self.now()).await
+    }
+
+    /// What is wrong with giving `department` to a token or an account (`what`) of `role`:
+    /// partners need a known one, no other role has one.
+    pub(crate) fn department_problem(
+        &self,
+        role: Role,
+        department: Option<&Department>,
+        what: &str,
+    ) -> Option<FieldError> {
+        let message = match (department, role) {
+            (None, Role::Partner) => format!("a partner {what} needs the department it acts for"),
+            (Some(department), Role::Partner) if !self.policy.knows(department) => {
+                format!("unknown department '{department}'")
+            }
+            (Some(_), role) if role != Role::Partner => {
+                format!("only partner {what}s belong to a department")
+            }
+            _ => return None,
+        };
+        Some(FieldError::new("department", message))
     }
 
     /// Every token record (admins only).

@@ -17,7 +17,6 @@ use caseledger_webhooks::DeliveryConfig;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;
 
-use crate::accounts::SessionLimits;
 use crate::case_cache::CaseCache;
 use crate::error::{AppError, STORE_RETRY_AFTER_SECONDS};
 use crate::personal_data::Keyring;
@@ -43,6 +42,29 @@ pub struct AppOptions {
     pub idempotency_ttl: std::time::Duration,
     /// How long console sessions last.
     pub sessions: SessionLimits,
+}
+
+/// How long a session lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Ended after this long without use (`--session-idle`, default 30 min).
+    pub idle: std::time::Duration,
+    /// Ended this long after sign-in, used or not (`--session-max`, default 12 h).
+    pub max: std::time::Duration,
+}
+
+impl SessionLimits {
+    /// The contract's defaults: 30 minutes idle, 12 hours in all.
+    pub const DEFAULT: SessionLimits = SessionLimits {
+        idle: std::time::Duration::from_secs(30 * 60),
+        max: std::time::Duration::from_secs(12 * 60 * 60),
+    };
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits::DEFAULT
+    }
 }
 
 /// The default of [`AppOptions::search_budget`].

@@ -6,7 +6,7 @@ use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::problems::ConsoleError;
+use crate::error::ConsoleError;
 
 /// Every asset: name, content type, bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[

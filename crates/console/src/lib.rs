@@ -9,11 +9,12 @@
 //! What it owns: sessions' cookies and the per-session form token (`session.rs`), the security
 //! headers and the `Origin` check (`security.rs`), pages (`pages/`), the templates
 //! (`templates.rs`, `templates/`), the catalogs (`i18n.rs`, `locales/`), static assets
-//! (`assets.rs`, `assets/`), and how a problem becomes a page (`problems.rs`). What it leaves
+//! (`assets.rs`, `assets/`), what can go wrong (`error.rs`) and how a problem becomes a page (`problems.rs`). What it leaves
 //! out: JSON, tokens, and anything the app decides.
 
 mod assets;
 mod config;
+mod error;
 mod i18n;
 mod pages;
 mod problems;

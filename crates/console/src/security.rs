@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::config::ConsoleConfig;
-use crate::problems::ConsoleError;
+use crate::error::ConsoleError;
 
 /// The Content-Security-Policy of every console answer.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \

@@ -14,8 +14,8 @@ use caseledger_app::{form_token_matches, SessionCaller};
 use serde::de::DeserializeOwned;
 
 use crate::config::ConsoleConfig;
+use crate::error::ConsoleError;
 use crate::i18n::Lang;
-use crate::problems::ConsoleError;
 use crate::security::check_origin;
 use crate::state::ConsoleState;
 use crate::templates::{Chrome, Person};

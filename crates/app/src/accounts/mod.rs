@@ -23,6 +23,7 @@ use crate::app::App;
 use crate::error::AppError;
 use crate::tokens::{Caller, CallerId};
 
+pub use crate::app::SessionLimits;
 pub use lockout::{LOCKOUT_FAILURES, LOCKOUT_PERIOD};
 pub use sessions::{form_token, form_token_matches, SessionRecord};
 pub use users::{UserRecord, UserStatus, UserView};
@@ -41,29 +42,6 @@ pub const INITIAL_ADMIN_LOGIN: &str = "admin";
 
 /// The marker of the first admin account (a JSON `u64`, 1 once created).
 const INITIAL_ADMIN_MARKER: &[u8] = b"meta/initial-admin-user";
-
-/// How long a session lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionLimits {
-    /// Ended after this long without use (`--session-idle`, default 30 min).
-    pub idle: std::time::Duration,
-    /// Ended this long after sign-in, used or not (`--session-max`, default 12 h).
-    pub max: std::time::Duration,
-}
-
-impl SessionLimits {
-    /// The contract's defaults: 30 minutes idle, 12 hours in all.
-    pub const DEFAULT: SessionLimits = SessionLimits {
-        idle: std::time::Duration::from_secs(30 * 60),
-        max: std::time::Duration::from_secs(12 * 60 * 60),
-    };
-}
-
-impl Default for SessionLimits {
-    fn default() -> Self {
-        SessionLimits::DEFAULT
-    }
-}
 
 /// An account to create.
 #[derive(Debug, Clone)]
@@ -149,20 +127,7 @@ impl App {
         if name.is_empty() || name.chars().count() > 200 {
             errors.push(FieldError::new("name", "must be 1 to 200 characters"));
         }
-        match (&user.department, user.role) {
-            (None, Role::Partner) => errors.push(FieldError::new(
-                "department",
-                "a partner account needs the department it acts for",
-            )),
-            (Some(department), Role::Partner) if !self.policy.knows(department) => errors.push(
-                FieldError::new("department", format!("unknown department '{department}'")),
-            ),
-            (Some(_), role) if role != Role::Partner => errors.push(FieldError::new(
-                "department",
-                "only partner accounts belong to a department",
-            )),
-            _ => {}
-        }
+        errors.extend(self.department_problem(user.role, user.department.as_ref(), "account"));
         match login {
             Some(login) if errors.is_empty() => Ok((login, name)),
             _ => Err(Rejection::Invalid(errors).into()),

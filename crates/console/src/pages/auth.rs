@@ -8,8 +8,8 @@ use caseledger_domain::Rejection;
 use serde::{Deserialize, Serialize};
 
 use super::home::render_failed;
+use crate::error::ConsoleError;
 use crate::i18n::Lang;
-use crate::problems::ConsoleError;
 use crate::session::{
     cookie, set_cookie, SignedForm, Visitor, VisitorForm, FORM_COOKIE, LANG_COOKIE, SESSION_COOKIE,
 };
@@ -63,18 +63,23 @@ fn form_secret(visitor: &Visitor) -> (String, bool) {
     }
 }
 
-fn render_sign_in(
+/// Renders a page with a form posted before sign-in: its token comes from the browser's
+/// pre-session secret, which is set now when the browser has none. `path` is what the
+/// language switch comes back to.
+fn render_visitor_form(
     state: &ConsoleState,
     visitor: &Visitor,
+    (template, section, path): (&str, &'static str, &str),
     status: StatusCode,
-    page: SignInPage<'_>,
+    page: impl Serialize,
 ) -> Result<Response, ConsoleError> {
     let (secret, fresh) = form_secret(visitor);
     let mut visitor = visitor.clone();
     visitor.form_secret = Some(secret.clone());
+    path.clone_into(&mut visitor.path);
     let body = state
         .templates
-        .render("sign_in.html", &visitor.chrome("sign-in"), page)
+        .render(template, &visitor.chrome(section), page)
         .map_err(render_failed)?;
     let mut response = (status, Html(body)).into_response();
     if fresh {
@@ -84,6 +89,22 @@ fn render_sign_in(
         );
     }
     Ok(response)
+}
+
+fn render_sign_in(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    status: StatusCode,
+    page: SignInPage<'_>,
+) -> Result<Response, ConsoleError> {
+    let path = visitor.path.clone();
+    render_visitor_form(
+        state,
+        visitor,
+        ("sign_in.html", "sign-in", &path),
+        status,
+        page,
+    )
 }
 
 /// `GET /console/sign-in`: the form; a person signed in already goes on.
@@ -223,23 +244,14 @@ fn render_setup(
     status: StatusCode,
     page: SetupPage<'_>,
 ) -> Result<Response, ConsoleError> {
-    let (secret, fresh) = form_secret(visitor);
-    let mut visitor = visitor.clone();
-    visitor.form_secret = Some(secret.clone());
     // The setup link's token is in the path; the menu's language switch must not repeat it.
-    visitor.path = "/console/sign-in".into();
-    let body = state
-        .templates
-        .render("setup.html", &visitor.chrome("setup"), page)
-        .map_err(render_failed)?;
-    let mut response = (status, Html(body)).into_response();
-    if fresh {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            set_cookie(&state.config, FORM_COOKIE, &secret, None),
-        );
-    }
-    Ok(response)
+    render_visitor_form(
+        state,
+        visitor,
+        ("setup.html", "setup", "/console/sign-in"),
+        status,
+        page,
+    )
 }
 
 /// `GET /console/setup/{token}`: the form where a person chooses a password.

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::Html;
 use serde::Serialize;
 
-use crate::problems::ConsoleError;
+use crate::error::ConsoleError;
 use crate::session::SignedIn;
 use crate::state::ConsoleState;
 

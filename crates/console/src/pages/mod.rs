@@ -11,7 +11,8 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::problems::{render_problems, ConsoleError};
+use crate::error::ConsoleError;
+use crate::problems::render_problems;
 use crate::state::ConsoleState;
 
 /// How long a console request may take before it is answered 503.
