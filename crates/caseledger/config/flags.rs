@@ -203,9 +203,9 @@ pub struct ConsoleArgs {
     #[arg(long, env = "CASELEDGER_TIMEZONE", value_name = "ZONE")]
     pub timezone: Option<String>,
 
-    /// The address people reach the service at, e.g. https://caseledger.example.org: setup
+    /// The address people reach the service at, e.g. `https://caseledger.example.org`: setup
     /// links start with it, console forms must come from it, and cookies are Secure when it
-    /// is https [config: console.public_url] [default: http://<listen address>]
+    /// is https [config: console.public_url] [default: the bound address, over http]
     #[arg(long, env = "CASELEDGER_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 }
