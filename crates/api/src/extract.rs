@@ -16,7 +16,6 @@ use axum::http::{header, Method, StatusCode};
 use caseledger_app::{Caller, Idempotency};
 use caseledger_domain::{CaseId, LetterId};
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::IntoParams;
@@ -201,7 +200,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         let value = decode_json(&bytes)?;
         Ok(ApiJson {
             value,
-            fingerprint: fingerprint(&method, &path, &bytes),
+            fingerprint: caseledger_app::request_fingerprint(method.as_str(), &path, &bytes),
         })
     }
 }
@@ -212,16 +211,6 @@ fn body_rejection(rejection: BytesRejection, state: &AppState) -> ApiError {
     } else {
         ApiError::bad_request(format!("the body could not be read: {rejection}"), None)
     }
-}
-
-fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(method.as_str().as_bytes());
-    hasher.update(b" ");
-    hasher.update(path.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(body);
-    hex::encode(hasher.finalize())
 }
 
 /// A command request: its JSON body and the optional `If-Match` and `Idempotency-Key` headers.
@@ -265,10 +254,9 @@ pub struct CommandHeaders {
 impl CommandHeaders {
     /// The idempotency key bound to a bodiless request on `path`.
     pub fn idempotency_for(&self, method: &Method, path: &str) -> Option<Idempotency> {
-        self.idempotency_key.clone().map(|key| Idempotency {
-            key,
-            fingerprint: fingerprint(method, path, b""),
-        })
+        self.idempotency_key
+            .clone()
+            .map(|key| Idempotency::for_request(key, method.as_str(), path, b""))
     }
 }
 

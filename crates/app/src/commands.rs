@@ -60,6 +60,29 @@ pub struct Idempotency {
     pub fingerprint: String,
 }
 
+impl Idempotency {
+    /// An idempotency key for a request, with its [`request_fingerprint`].
+    pub fn for_request(key: String, method: &str, path: &str, body: &[u8]) -> Idempotency {
+        Idempotency {
+            key,
+            fingerprint: request_fingerprint(method, path, body),
+        }
+    }
+}
+
+/// A digest of a request's method, path and body: the same idempotency key sent with a
+/// different request is told apart by it (the API's requests and the console's forms alike).
+pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
 /// What a command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutcome {

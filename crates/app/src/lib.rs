@@ -22,6 +22,7 @@ pub mod storage;
 pub mod tokens;
 mod webhook_parts;
 pub mod webhooks;
+mod work_queue;
 pub mod workers;
 
 pub use accounts::{
@@ -38,10 +39,11 @@ pub use caseledger_projections::{
     MAX_SEARCH_TERM_CHARS,
 };
 pub use caseledger_store::Recorded;
-pub use commands::{CommandOutcome, Idempotency, OpenCase};
+pub use commands::{request_fingerprint, CommandOutcome, Idempotency, OpenCase};
 pub use error::AppError;
 pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};
 pub use reads::{CaseView, ChainPoint, ComplainantView, TimeTravel};
 pub use storage::Storage;
 pub use tokens::{Caller, CallerId, IssuedToken, TokenRecord};
+pub use work_queue::{QueuedCase, WORK_QUEUE_LIMIT};
 pub use workers::{spawn_workers, Workers, IDEMPOTENCY_SWEEP_EVERY};

@@ -141,6 +141,25 @@ pub struct Note {
     pub added_at: DateTime<Utc>,
 }
 
+/// How long before its deadline an open letter counts as due soon: three days, the warning an
+/// officer's work queue gives.
+pub const DUE_SOON: chrono::Duration = chrono::Duration::days(3);
+
+/// How urgent a case is, by its open letters' deadlines; ordered most urgent first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    /// An open letter's deadline passed (recorded as missed, or passed before the watcher's
+    /// next scan).
+    Overdue,
+    /// An open letter is due within [`DUE_SOON`].
+    DueSoon,
+    /// Open letters are due later.
+    Waiting,
+    /// No open letter has a deadline.
+    NoDeadline,
+}
+
 /// A case as its events left it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
@@ -492,6 +511,17 @@ impl Case {
         self.open_letters()
             .filter(move |letter| watched && !letter.deadline_missed)
             .filter_map(|letter| Some((letter.letter_id, letter.deadline?)))
+    }
+
+    /// How urgent the case's open letters make it at `now` (see [`Urgency`]).
+    pub fn urgency(&self, now: DateTime<Utc>) -> Urgency {
+        match self.deadline() {
+            _ if self.overdue() => Urgency::Overdue,
+            Some(deadline) if deadline <= now => Urgency::Overdue,
+            Some(deadline) if deadline - now <= DUE_SOON => Urgency::DueSoon,
+            Some(_) => Urgency::Waiting,
+            None => Urgency::NoDeadline,
+        }
     }
 
     /// Whether an opinion letter was answered without rectification or left past its deadline;

@@ -25,6 +25,7 @@ pub mod vocab;
 
 pub use case::{
     Case, ComplainantRecord, Escalation, Feedback, Finding, Letter, LetterAnswer, Note, Referral,
+    Urgency, DUE_SOON,
 };
 pub use checks::{
     check_credit_code, check_resident_id, normalize_credit_code, CreditCodeError, ResidentIdError,

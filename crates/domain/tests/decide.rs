@@ -8,7 +8,7 @@ mod common;
 
 use caseledger_domain::{
     decide, Actor, Case, CaseEvent, CaseId, CaseStatus, Command, Context, Employer, LetterKind,
-    Outcome, Policy, Rejection, Role, Rule, Tier,
+    Outcome, Policy, Rejection, Role, Rule, Tier, Urgency, DUE_SOON,
 };
 use chrono::Duration;
 use common::*;
@@ -1591,4 +1591,46 @@ fn evolve_records_times_and_erasure() {
         caseledger_domain::ComplainantRecord::Erased
     );
     assert_eq!(case.assignee.as_deref(), Some(OFFICER));
+}
+
+#[test]
+fn urgency_puts_overdue_letters_first_then_those_due_within_three_days() {
+    let urgency = |letters: Vec<CaseEvent>| given_case(&opened_and(letters)).urgency(now());
+    assert_eq!(urgency(vec![]), Urgency::NoDeadline);
+    assert_eq!(
+        urgency(vec![issued(1, LetterKind::Reminder, Some(now()))]),
+        Urgency::NoDeadline,
+        "reminders need no answer"
+    );
+    assert_eq!(
+        urgency(vec![issued(1, LetterKind::Opinion, Some(now() + Duration::days(10)))]),
+        Urgency::Waiting
+    );
+    assert_eq!(
+        urgency(vec![issued(1, LetterKind::Opinion, Some(now() + DUE_SOON))]),
+        Urgency::DueSoon,
+        "three days ahead is due soon"
+    );
+    assert_eq!(
+        urgency(vec![issued(1, LetterKind::Opinion, Some(past()))]),
+        Urgency::Overdue,
+        "passed before the watcher marked it"
+    );
+    assert_eq!(
+        urgency(vec![
+            issued(1, LetterKind::Opinion, Some(past())),
+            missed(1, past()),
+            issued(2, LetterKind::Opinion, Some(future())),
+        ]),
+        Urgency::Overdue
+    );
+    assert_eq!(
+        urgency(vec![
+            issued(1, LetterKind::Opinion, Some(past())),
+            answered(1, true)
+        ]),
+        Urgency::NoDeadline,
+        "an answered letter makes nothing urgent"
+    );
+    assert!(Urgency::Overdue < Urgency::DueSoon && Urgency::DueSoon < Urgency::Waiting);
 }
