@@ -9,12 +9,14 @@
 //! What it owns: sessions' cookies and the per-session form token (`session.rs`), the security
 //! headers and the `Origin` check (`security.rs`), pages (`pages/`), the templates
 //! (`templates.rs`, `templates/`), the catalogs (`i18n.rs`, `locales/`), static assets
-//! (`assets.rs`, `assets/`), what can go wrong (`error.rs`) and how a problem becomes a page (`problems.rs`). What it leaves
+//! (`assets.rs`, `assets/`), what the case forms post and how it becomes the app's input
+//! (`forms.rs`), what pages show of cases (`views.rs`), what can go wrong (`error.rs`) and how a problem becomes a page (`problems.rs`). What it leaves
 //! out: JSON, tokens, and anything the app decides.
 
 mod assets;
 mod config;
 mod error;
+mod forms;
 mod i18n;
 mod pages;
 mod problems;
@@ -22,6 +24,7 @@ mod security;
 mod session;
 mod state;
 mod templates;
+mod views;
 
 pub use config::ConsoleConfig;
 pub use i18n::{Catalogs, Lang};

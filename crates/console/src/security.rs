@@ -31,27 +31,37 @@ pub fn check_origin(headers: &HeaderMap, config: &ConsoleConfig) -> Result<(), C
         return Ok(());
     };
     let origin = origin.to_str().map_err(|_| ConsoleError::ForgedForm)?;
-    let expected = match &config.public_url {
-        Some(url) => origin_of(url).to_owned(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|value| value.to_str().ok())
-                .ok_or(ConsoleError::ForgedForm)?;
-            let scheme = if config.secure_cookies {
-                "https"
-            } else {
-                "http"
-            };
-            format!("{scheme}://{host}")
-        }
-    };
-    if origin.eq_ignore_ascii_case(&expected) {
+    let base = base_url(headers, config).ok_or(ConsoleError::ForgedForm)?;
+    let expected = origin_of(&base);
+    if origin.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
         tracing::warn!(%origin, "a console form from another origin was refused");
         Err(ConsoleError::ForgedForm)
     }
+}
+
+/// Where people reach the console: the public URL when one is configured, else the scheme and
+/// `Host` of the request (`None` without a `Host`). Setup links start with it.
+pub fn base_url(headers: &HeaderMap, config: &ConsoleConfig) -> Option<String> {
+    if let Some(url) = &config.public_url {
+        return Some(url.clone());
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte))
+        })?;
+    let scheme = if config.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 /// The scheme, host and port of a URL (what an `Origin` header holds).

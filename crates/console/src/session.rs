@@ -190,7 +190,7 @@ struct FormToken {
 async fn read_form<T: DeserializeOwned>(
     request: Request,
     state: &ConsoleState,
-) -> Result<(Parts, String, T), ConsoleError> {
+) -> Result<(Parts, String, T, axum::body::Bytes), ConsoleError> {
     let (parts, body) = request.into_parts();
     check_origin(&parts.headers, &state.config)?;
     let content_type = parts
@@ -205,12 +205,13 @@ async fn read_form<T: DeserializeOwned>(
         .await
         .map_err(|_| ConsoleError::FormTooLarge)?;
     let token: FormToken =
-        serde_urlencoded::from_bytes(&bytes).map_err(|_| ConsoleError::BadForm)?;
-    let fields: T = serde_urlencoded::from_bytes(&bytes).map_err(|error| {
+        serde_html_form::from_bytes(&bytes).map_err(|_| ConsoleError::BadForm)?;
+    // Repeated names (a group of checkboxes) read as a list.
+    let fields: T = serde_html_form::from_bytes(&bytes).map_err(|error| {
         tracing::debug!(%error, "a console form did not parse");
         ConsoleError::BadForm
     })?;
-    Ok((parts, token.form_token, fields))
+    Ok((parts, token.form_token, fields, bytes))
 }
 
 /// A form posted by a person signed in, whose token belongs to their session and whose origin
@@ -221,6 +222,32 @@ pub struct SignedForm<T> {
     pub signed_in: SignedIn,
     /// Its fields.
     pub fields: T,
+    /// The path it was posted to and its body, for binding its idempotency key to it.
+    pub posted: Posted,
+}
+
+/// Where a form was posted and what it held.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The path.
+    pub path: String,
+    /// The body as sent.
+    pub body: axum::body::Bytes,
+}
+
+impl Posted {
+    /// An idempotency key bound to this form: the same key posted with other fields is refused.
+    pub fn idempotency(&self, key: &str) -> Option<caseledger_app::Idempotency> {
+        let key = key.trim();
+        (!key.is_empty()).then(|| {
+            caseledger_app::Idempotency::for_request(
+                format!("console:{key}"),
+                "POST",
+                &self.path,
+                &self.body,
+            )
+        })
+    }
 }
 
 impl<S, T> FromRequest<S> for SignedForm<T>
@@ -233,13 +260,21 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let console = ConsoleState::from_ref(state);
-        let (mut parts, token, fields) = read_form::<T>(request, &console).await?;
+        let (mut parts, token, fields, body) = read_form::<T>(request, &console).await?;
         let signed_in = SignedIn::from_request_parts(&mut parts, state).await?;
         let secret = cookie(&parts.headers, SESSION_COOKIE).unwrap_or_default();
         if !form_token_matches(secret, &token) {
             return Err(ConsoleError::ForgedForm);
         }
-        Ok(SignedForm { signed_in, fields })
+        let posted = Posted {
+            path: parts.uri.path().to_owned(),
+            body,
+        };
+        Ok(SignedForm {
+            signed_in,
+            fields,
+            posted,
+        })
     }
 }
 
@@ -263,7 +298,7 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let console = ConsoleState::from_ref(state);
-        let (mut parts, token, fields) = read_form::<T>(request, &console).await?;
+        let (mut parts, token, fields, _) = read_form::<T>(request, &console).await?;
         let visitor = Visitor::from_request_parts(&mut parts, state).await?;
         let secret = cookie(&parts.headers, FORM_COOKIE).unwrap_or_default();
         if secret.is_empty() || !form_token_matches(secret, &token) {

@@ -23,7 +23,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("problem.html", include_str!("../templates/problem.html")),
     ("sign_in.html", include_str!("../templates/sign_in.html")),
     ("setup.html", include_str!("../templates/setup.html")),
-    ("home.html", include_str!("../templates/home.html")),
+    ("queue.html", include_str!("../templates/queue.html")),
+    ("cases.html", include_str!("../templates/cases.html")),
+    (
+        "case_results.html",
+        include_str!("../templates/case_results.html"),
+    ),
+    (
+        "open_case.html",
+        include_str!("../templates/open_case.html"),
+    ),
+    ("case.html", include_str!("../templates/case.html")),
+    ("users.html", include_str!("../templates/users.html")),
 ];
 
 /// What the layout needs on every page.
@@ -104,6 +115,23 @@ impl Templates {
             env.add_template(name, source)
                 .map_err(|error| anyhow::anyhow!("template {name}: {error:#}"))?;
         }
+        let labels = Arc::clone(&catalogs);
+        env.add_function(
+            "label",
+            move |state: &State<'_, '_>, prefix: &str, value: Value| -> String {
+                // A configured name without a message of its own (a department added in the
+                // configuration file) is shown as it is.
+                let Some(value) = value.as_str().map(ToOwned::to_owned) else {
+                    return String::new();
+                };
+                let key = format!("{prefix}{value}");
+                if labels.has(&key) {
+                    labels.text(lang_of(state), &key, None)
+                } else {
+                    value
+                }
+            },
+        );
         env.add_function(
             "t",
             move |state: &State<'_, '_>,
@@ -203,6 +231,74 @@ mod tests {
         let keys = keys_in_templates();
         assert!(keys.len() > 10);
         let missing: Vec<_> = keys.iter().filter(|(_, key)| !catalogs.has(key)).collect();
+        assert!(missing.is_empty(), "missing in the catalogs: {missing:?}");
+    }
+
+    #[test]
+    fn every_value_a_template_labels_by_prefix_has_its_message() {
+        use caseledger_domain::{
+            CaseStatus, Category, LetterKind, Outcome, Policy, Role, Rule, Source, Tier,
+            EVENT_TYPES,
+        };
+        let catalogs = Catalogs::load().unwrap();
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(
+            Category::ALL
+                .iter()
+                .map(|v| format!("category-{}", v.as_str())),
+        );
+        keys.extend(Source::ALL.iter().map(|v| format!("source-{}", v.as_str())));
+        keys.extend(
+            CaseStatus::ALL
+                .iter()
+                .map(|v| format!("status-{}", v.as_str())),
+        );
+        keys.extend(
+            Outcome::ALL
+                .iter()
+                .map(|v| format!("outcome-{}", v.as_str())),
+        );
+        keys.extend(
+            LetterKind::ALL
+                .iter()
+                .map(|v| format!("kind-{}", v.as_str())),
+        );
+        keys.extend(Tier::ALL.iter().map(|v| format!("tier-{}", v.as_str())));
+        keys.extend(Role::ALL.iter().map(|v| format!("role-{}", v.as_str())));
+        keys.push("role-system".into());
+        keys.extend(Rule::ALL.iter().map(|v| format!("rule-{}", v.code())));
+        keys.extend(EVENT_TYPES.iter().map(|v| format!("event-{v}")));
+        keys.extend(
+            Policy::default()
+                .departments
+                .iter()
+                .map(|v| format!("department-{v}")),
+        );
+        for urgency in ["overdue", "due_soon", "waiting", "no_deadline"] {
+            keys.push(format!("urgency-{urgency}"));
+        }
+        for state in [
+            "no_answer_needed",
+            "awaiting",
+            "overdue",
+            "rectified",
+            "not_rectified",
+        ] {
+            keys.push(format!("letter-state-{state}"));
+        }
+        for state in ["none", "withheld", "erased"] {
+            keys.push(format!("complainant-{state}"));
+        }
+        for status in ["pending_setup", "active", "disabled"] {
+            keys.push(format!("user-status-{status}"));
+        }
+        for done in [
+            "opened", "assign", "findings", "letters", "answer", "escalate", "refer", "feedback",
+            "notes", "close", "reopen",
+        ] {
+            keys.push(format!("done-{done}"));
+        }
+        let missing: Vec<_> = keys.iter().filter(|key| !catalogs.has(key)).collect();
         assert!(missing.is_empty(), "missing in the catalogs: {missing:?}");
     }
 

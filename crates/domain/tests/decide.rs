@@ -1603,7 +1603,11 @@ fn urgency_puts_overdue_letters_first_then_those_due_within_three_days() {
         "reminders need no answer"
     );
     assert_eq!(
-        urgency(vec![issued(1, LetterKind::Opinion, Some(now() + Duration::days(10)))]),
+        urgency(vec![issued(
+            1,
+            LetterKind::Opinion,
+            Some(now() + Duration::days(10))
+        )]),
         Urgency::Waiting
     );
     assert_eq!(

@@ -40,7 +40,6 @@ password-too-common = This password is too common or too easy to guess; please c
 password-mismatch = The two passwords differ.
 
 ## Home
-home-title = Console
 home-greeting = Hello, { $name }.
 
 ## Problem pages
@@ -66,3 +65,286 @@ problem-unavailable-title = Cannot be done right now
 problem-unavailable = The service cannot handle this request right now; nothing was changed. Please try again shortly.
 problem-internal-title = Something went wrong
 problem-internal = The service met an unexpected error, which is logged. Please try again shortly.
+
+## Menu
+nav-cases = Cases
+nav-new-case = New case
+nav-users = Accounts
+choose = Choose…
+nobody = Not assigned
+overdue = Overdue
+
+## My work queue
+queue-title = My work queue
+queue-intro = { $count } open cases are assigned to you; letters overdue or due within three days come first.
+queue-limited = Only the { $limit } most urgent are shown.
+queue-empty = No open case is assigned to you.
+queue-all-cases = See all cases
+queue-shared-cases = See the cases shared with your department
+
+## Table columns
+col-urgency = Urgency
+col-title = Case
+col-status = Status
+col-category = Category
+col-employer = Employer
+col-assignee = Officer
+col-deadline = Answer due
+col-opened = Opened
+
+## Urgency
+urgency-overdue = Overdue
+urgency-due_soon = Due within 3 days
+urgency-waiting = Awaiting answer
+urgency-no_deadline = No deadline
+
+## Status
+status-open = Open
+status-investigating = Investigating
+status-awaiting_reply = Awaiting reply
+status-escalated = Escalated
+status-closed = Closed
+
+## Categories
+category-wage_arrears = Wage arrears
+category-occupational_disease = Occupational disease
+category-safety_hazard = Safety hazard
+category-ppe_shortfall = Protective equipment shortfall
+category-labour_contract = Labour contract
+category-social_insurance = Social insurance
+category-working_hours = Working hours
+category-collective_contract = Collective contract
+category-other = Other
+
+## Sources
+source-hotline = Hotline
+source-walk_in = Walk-in
+source-inspection = Inspection
+source-referral = Referral
+source-online = Online
+source-other = Other
+
+## Outcomes
+outcome-rectified = Rectified
+outcome-mediated = Mediated
+outcome-arbitration = Arbitration
+outcome-litigation = Litigation
+outcome-referred = Referred
+outcome-withdrawn = Withdrawn
+outcome-unfounded = Unfounded
+
+## Letters
+kind-reminder = Reminder letter
+kind-opinion = Labour-law supervision opinion letter
+kind-recommendation = Labour-law supervision recommendation letter
+
+## Joint mechanism
+tier-three_party = Three-party (stationed at the union)
+tier-four_way = Four-way cooperation
+tier-five_way = Five-way coordination
+
+## Departments
+department-hrss = Human Resources and Social Security
+department-labour_inspection = Labour Inspection
+department-arbitration = Labour Dispute Arbitration
+department-justice = Justice (legal aid and mediation)
+department-court = People's Court
+department-procuratorate = People's Procuratorate
+department-public_security = Public Security
+department-emergency_management = Emergency Management (work safety)
+department-health = Health Commission
+
+## Case list
+cases-title = Cases
+cases-filters = Filter cases
+filter-q = Search
+filter-q-hint = Looks in titles and descriptions; separate words with spaces, all must occur.
+filter-any = Any
+filter-department = Shared with
+filter-overdue = Overdue
+filter-yes = Yes
+filter-no = No
+field-region = Region
+filter-opened-from = Opened from
+filter-opened-to = Opened until
+filter-apply = Filter
+filter-clear = Clear filters
+cases-results = Results
+filter-fix = Please correct the filters marked above.
+pager-label = Pages
+pager-first = First page
+pager-next = Next page
+cases-none = No case matches.
+
+## New case
+open-title = Open a case
+form-has-errors = { $count } fields need correcting; each is marked beside it.
+open-the-matter = The matter
+field-title = Title
+field-source = Source
+field-description = Description
+field-industry = Industry
+field-workers-affected = Workers affected
+open-employer = Employer
+field-employer-name = Employer name
+field-credit-code = Unified social credit code
+field-credit-code-hint = 18 characters; the check character is verified.
+field-credit-code-unverified = The code fails its check: record it as it is (supervisors only)
+open-complainant = Complainant
+open-complainant-hint = Optional. Personal data is stored encrypted; partner departments and auditors never see it.
+field-complainant-name = Name
+field-complainant-phone = Phone
+field-complainant-id = Resident ID number
+open-button = Open the case
+
+## Case page
+case-version = Version { $version }
+done-opened = The case is open.
+done-assign = The officer is assigned.
+done-findings = The finding is recorded.
+done-letters = The letter is issued.
+done-answer = The answer is recorded.
+done-escalate = The case is escalated to the joint mechanism.
+done-refer = The case is referred.
+done-feedback = The feedback is recorded.
+done-notes = The note is added.
+done-close = The case is closed.
+done-reopen = The case is reopened.
+stale-to-form = See what you entered
+case-facts = The matter
+case-updated = Last updated
+case-closed-at = Closed
+field-outcome = Outcome
+field-closing-summary = Closing summary
+credit-code-unverified = fails its check
+complainant-none = No complainant was recorded.
+complainant-withheld = The complainant's details are not shown to your role.
+complainant-erased = The complainant's personal data was erased.
+case-letters = Letters
+letter-state-no_answer_needed = No answer needed
+letter-state-awaiting = Awaiting answer
+letter-state-overdue = Overdue, unanswered
+letter-state-rectified = Answered: rectified
+letter-state-not_rectified = Answered: not rectified
+field-recipient = Recipient
+field-department = Department
+letter-issued = Issued
+letter-answered = Answered
+rectified-yes = Rectified
+rectified-no = Not rectified
+field-answer = Answer
+letter-content = Letter text
+command-answer = Record the answer
+field-rectified = Rectified?
+case-no-letters = No letter has been issued.
+case-work = Work on the case
+case-findings = Findings
+field-hazard = Hazard
+case-escalation = Joint mechanism
+case-departments = Departments
+case-not-escalated = Not escalated.
+case-shared-with = Shared with
+case-not-shared = Not shared with any department.
+case-referrals = Referrals
+case-feedback = Department feedback
+case-notes = Notes
+case-actions = Actions
+command-assign = Assign an officer
+field-officer = Officer
+field-officer-hint = The officer's login, so that the case appears in their work queue.
+command-assign-me = Assign to me
+command-findings = Record a finding
+field-finding = Finding
+command-letters = Issue a letter
+field-kind = Kind of letter
+field-deadline-hint = Leave empty for the default deadline of the kind.
+field-department-none = None (a recommendation letter needs one)
+command-escalate = Escalate to the joint mechanism
+field-tier = Tier
+field-departments-hint = Tick none for the tier's default members.
+field-reason = Reason
+command-refer = Refer to a department
+command-close = Close the case
+command-reopen = Reopen (supervisors)
+command-feedback = Record department feedback
+field-feedback = Feedback
+field-feedback-outcome = The department's outcome
+command-notes = Add a note
+field-note = Note
+case-closed-no-work = The case is closed. A supervisor can reopen it.
+case-timeline = Timeline
+timeline-limited = The latest { $shown } of { $total } events are shown; the audit pages show them all.
+case-chain = Hash chain position { $position }
+role-system = System
+
+## Events
+event-CaseOpened = Case opened
+event-OfficerAssigned = Officer assigned
+event-FindingRecorded = Finding recorded
+event-SupervisionLetterIssued = Letter issued
+event-LetterAnswered = Answer recorded
+event-LetterDeadlineMissed = Answer deadline passed
+event-EscalatedToJointMechanism = Escalated to the joint mechanism
+event-ReferredToDepartment = Referred to a department
+event-DepartmentFeedbackRecorded = Department feedback
+event-NoteAdded = Note
+event-CaseClosed = Case closed
+event-CaseReopened = Case reopened
+event-PersonalDataErased = Personal data erased
+
+## Accounts
+users-title = Accounts
+users-link-title = Setup link for { $login }
+users-link-intro = Give this link to { $name } in person; it lets them choose a password. It works once, for 72 hours, and is not shown again.
+users-link-label = Setup link
+users-new = New account
+field-login-hint = 2–64 lower-case letters, digits, dots, underscores or hyphens.
+field-person-name = Name
+field-role = Role
+field-department-partner-only = None (partner departments only)
+users-create = Create the account
+users-list = All accounts
+users-status = Status
+users-actions = Actions
+user-status-pending_setup = Waiting for a password
+user-status-active = Active
+user-status-disabled = Disabled
+users-reset = New setup link
+users-reset-for = New setup link for { $login }
+users-disable = Disable
+users-disable-for = Disable { $login }
+users-disabled = The account is disabled and its sessions have ended.
+
+## Field errors
+error-empty = This cannot be empty.
+error-future = The deadline must be in the future.
+error-too-long = This is too long.
+error-single-line = One line only, without control characters.
+error-control-characters = Control characters are not allowed.
+error-check-character = The check character does not match; please check the number.
+error-length-18 = This must be 18 characters long.
+error-unknown-department = Not a configured department.
+error-recommendation-department = A recommendation letter must name the government department it goes to.
+error-choose = Please choose from the list.
+error-number = Please enter a whole number.
+error-date-time = Please enter a valid date and time.
+error-date = Please enter a valid date.
+error-search = Too many or too long search words (at most 16 words of 64 characters).
+error-login-taken = This login is taken.
+
+## Rules
+rule-case_already_opened = This case is already open.
+rule-case_closed = The case is closed; a supervisor can reopen it.
+rule-case_not_closed = Only a closed case can be reopened.
+rule-letter_not_open = This letter needs no answer or was already answered.
+rule-deadline_not_passed = The letter's deadline has not passed.
+rule-deadline_already_missed = The missed deadline is already recorded.
+rule-tier_not_higher = Escalation only goes up a tier.
+rule-not_shared_with_department = The case is not shared with your department.
+rule-opinion_letter_awaiting_answer = An opinion letter still awaits the employer's answer; the case can only be closed as referred or withdrawn.
+rule-recommendation_needs_unheeded_opinion = A recommendation letter may follow only an opinion letter that was refused or went unanswered.
+rule-personal_data_already_erased = The personal data is already erased.
+rule-no_personal_data = The case holds no complainant personal data.
+rule-already_assigned = The case is already assigned to that officer.
+rule-letter_already_issued = This letter was already issued.
+rule-case_event_limit_reached = The case holds as many records as allowed.

@@ -40,7 +40,6 @@ password-too-common = 这个密码太常见或太容易猜到，请换一个。
 password-mismatch = 两次输入的密码不一致。
 
 ## 首页
-home-title = 控制台
 home-greeting = { $name }，您好。
 
 ## 问题页
@@ -66,3 +65,286 @@ problem-unavailable-title = 暂时无法处理
 problem-unavailable = 系统暂时无法处理这个请求，没有做任何更改。请稍后再试。
 problem-internal-title = 出错了
 problem-internal = 系统出现了意外错误，已记录下来。请稍后再试。
+
+## 菜单
+nav-cases = 案件
+nav-new-case = 新建案件
+nav-users = 账号
+choose = 请选择
+nobody = 未指派
+overdue = 已逾期
+
+## 我的待办
+queue-title = 我的待办
+queue-intro = 指派给您的未结案件共 { $count } 件，已逾期和三天内到期的函件排在最前。
+queue-limited = 只显示最紧急的 { $limit } 件。
+queue-empty = 目前没有指派给您的未结案件。
+queue-all-cases = 查看全部案件
+queue-shared-cases = 查看与您所在部门共享的案件
+
+## 表格列
+col-urgency = 紧急程度
+col-title = 案件
+col-status = 状态
+col-category = 类别
+col-employer = 用人单位
+col-assignee = 承办人
+col-deadline = 答复期限
+col-opened = 立案日期
+
+## 紧急程度
+urgency-overdue = 已逾期
+urgency-due_soon = 三天内到期
+urgency-waiting = 等待答复
+urgency-no_deadline = 无期限
+
+## 状态
+status-open = 已立案
+status-investigating = 调查中
+status-awaiting_reply = 等待答复
+status-escalated = 已提请联动
+status-closed = 已结案
+
+## 类别
+category-wage_arrears = 拖欠工资
+category-occupational_disease = 职业病
+category-safety_hazard = 安全隐患
+category-ppe_shortfall = 劳动防护用品不足
+category-labour_contract = 劳动合同
+category-social_insurance = 社会保险
+category-working_hours = 工作时间
+category-collective_contract = 集体合同
+category-other = 其他
+
+## 来源
+source-hotline = 热线
+source-walk_in = 来访
+source-inspection = 检查发现
+source-referral = 转来
+source-online = 网上
+source-other = 其他
+
+## 结案方式
+outcome-rectified = 已整改
+outcome-mediated = 调解解决
+outcome-arbitration = 进入仲裁
+outcome-litigation = 进入诉讼
+outcome-referred = 移交其他部门
+outcome-withdrawn = 撤回
+outcome-unfounded = 反映不实
+
+## 函件
+kind-reminder = 提示函
+kind-opinion = 劳动法律监督意见书
+kind-recommendation = 劳动法律监督建议书
+
+## 联动机制
+tier-three_party = 三方驻会
+tier-four_way = 四方协作
+tier-five_way = 五方联动
+
+## 部门
+department-hrss = 人力资源和社会保障局
+department-labour_inspection = 劳动保障监察
+department-arbitration = 劳动人事争议仲裁院
+department-justice = 司法局（法律援助与调解）
+department-court = 人民法院
+department-procuratorate = 人民检察院
+department-public_security = 公安机关
+department-emergency_management = 应急管理局
+department-health = 卫生健康委员会
+
+## 案件列表
+cases-title = 案件
+cases-filters = 筛选案件
+filter-q = 搜索
+filter-q-hint = 在标题和案情中查找；多个词用空格分开，须全部出现。
+filter-any = 不限
+filter-department = 共享部门
+filter-overdue = 是否逾期
+filter-yes = 是
+filter-no = 否
+field-region = 地区
+filter-opened-from = 立案日期自
+filter-opened-to = 立案日期至
+filter-apply = 筛选
+filter-clear = 清除条件
+cases-results = 结果
+filter-fix = 请修改上面标出的筛选条件。
+pager-label = 翻页
+pager-first = 第一页
+pager-next = 下一页
+cases-none = 没有符合条件的案件。
+
+## 新建案件
+open-title = 新建案件
+form-has-errors = 有 { $count } 处需要修改，已在对应的栏目旁标出。
+open-the-matter = 案件情况
+field-title = 标题
+field-source = 来源
+field-description = 案情
+field-industry = 行业
+field-workers-affected = 涉及职工人数
+open-employer = 用人单位
+field-employer-name = 单位名称
+field-credit-code = 统一社会信用代码
+field-credit-code-hint = 18 位，系统会核对校验位。
+field-credit-code-unverified = 代码未通过校验，仍按原样记录（仅主管）
+open-complainant = 投诉人
+open-complainant-hint = 可不填。个人信息加密保存，协作部门和审计员看不到。
+field-complainant-name = 姓名
+field-complainant-phone = 电话
+field-complainant-id = 居民身份证号码
+open-button = 立案
+
+## 案件页
+case-version = 第 { $version } 版
+done-opened = 案件已立案。
+done-assign = 已指派承办人。
+done-findings = 调查结果已记录。
+done-letters = 函件已发出。
+done-answer = 答复已记录。
+done-escalate = 已提请联动机制。
+done-refer = 已移交部门。
+done-feedback = 反馈已记录。
+done-notes = 备注已添加。
+done-close = 案件已结案。
+done-reopen = 案件已重新打开。
+stale-to-form = 查看您填写的内容
+case-facts = 案件情况
+case-updated = 最后更新
+case-closed-at = 结案时间
+field-outcome = 结案方式
+field-closing-summary = 结案说明
+credit-code-unverified = 未通过校验
+complainant-none = 未登记投诉人。
+complainant-withheld = 投诉人信息不向您的角色显示。
+complainant-erased = 投诉人个人信息已按要求删除。
+case-letters = 函件
+letter-state-no_answer_needed = 无需答复
+letter-state-awaiting = 等待答复
+letter-state-overdue = 已逾期未答复
+letter-state-rectified = 已答复：已整改
+letter-state-not_rectified = 已答复：未整改
+field-recipient = 收件单位
+field-department = 部门
+letter-issued = 发出时间
+letter-answered = 答复时间
+rectified-yes = 已整改
+rectified-no = 未整改
+field-answer = 答复内容
+letter-content = 函件内容
+command-answer = 记录答复
+field-rectified = 是否整改
+case-no-letters = 尚未发出函件。
+case-work = 办理情况
+case-findings = 调查结果
+field-hazard = 危害因素
+case-escalation = 联动机制
+case-departments = 参与部门
+case-not-escalated = 尚未提请联动。
+case-shared-with = 共享部门
+case-not-shared = 未与任何部门共享。
+case-referrals = 移交
+case-feedback = 部门反馈
+case-notes = 备注
+case-actions = 办理
+command-assign = 指派承办人
+field-officer = 承办人
+field-officer-hint = 填写承办人的登录名，这样案件会出现在他的待办中。
+command-assign-me = 由我承办
+command-findings = 记录调查结果
+field-finding = 调查结果
+command-letters = 发函
+field-kind = 函件种类
+field-deadline-hint = 留空则按该类函件的默认期限。
+field-department-none = 无（建议书必须选择）
+command-escalate = 提请联动机制
+field-tier = 层级
+field-departments-hint = 不勾选则按该层级的默认成员。
+field-reason = 理由
+command-refer = 移交部门
+command-close = 结案
+command-reopen = 重新打开（主管）
+command-feedback = 记录部门反馈
+field-feedback = 反馈内容
+field-feedback-outcome = 部门处理结果
+command-notes = 添加备注
+field-note = 备注
+case-closed-no-work = 案件已结案。需要继续办理时，请主管重新打开。
+case-timeline = 时间线
+timeline-limited = 只显示最近的 { $shown } 条（共 { $total } 条）。完整记录请在审计页面查看。
+case-chain = 哈希链位置 { $position }
+role-system = 系统
+
+## 事件
+event-CaseOpened = 立案
+event-OfficerAssigned = 指派承办人
+event-FindingRecorded = 记录调查结果
+event-SupervisionLetterIssued = 发出函件
+event-LetterAnswered = 记录答复
+event-LetterDeadlineMissed = 答复期限已过
+event-EscalatedToJointMechanism = 提请联动机制
+event-ReferredToDepartment = 移交部门
+event-DepartmentFeedbackRecorded = 部门反馈
+event-NoteAdded = 备注
+event-CaseClosed = 结案
+event-CaseReopened = 重新打开
+event-PersonalDataErased = 删除个人信息
+
+## 账号
+users-title = 账号
+users-link-title = { $login } 的设置链接
+users-link-intro = 请把这个链接交给 { $name } 本人，用于设置密码。链接 72 小时内有效，只能使用一次，此后不会再显示。
+users-link-label = 设置链接
+users-new = 新建账号
+field-login-hint = 2–64 个小写字母、数字、点、下划线或连字符。
+field-person-name = 姓名
+field-role = 角色
+field-department-partner-only = 无（仅协作部门需要）
+users-create = 创建账号
+users-list = 全部账号
+users-status = 状态
+users-actions = 操作
+user-status-pending_setup = 等待设置密码
+user-status-active = 正常
+user-status-disabled = 已停用
+users-reset = 重新发送设置链接
+users-reset-for = 为 { $login } 重新生成设置链接
+users-disable = 停用
+users-disable-for = 停用 { $login }
+users-disabled = 账号已停用，其登录会话已全部结束。
+
+## 栏目错误
+error-empty = 此项不能为空。
+error-future = 期限必须晚于现在。
+error-too-long = 内容太长。
+error-single-line = 只能填一行，不能含控制字符。
+error-control-characters = 不能含控制字符。
+error-check-character = 校验位不对，请核对号码。
+error-length-18 = 必须是 18 位。
+error-unknown-department = 不是已配置的部门。
+error-recommendation-department = 建议书必须选择接收的政府部门。
+error-choose = 请从列表中选择。
+error-number = 请填写整数。
+error-date-time = 请填写有效的日期和时间。
+error-date = 请填写有效的日期。
+error-search = 搜索词太多或太长（最多 16 个词，每个不超过 64 个字）。
+error-login-taken = 这个登录名已被使用。
+
+## 规则
+rule-case_already_opened = 这个案件已经立案。
+rule-case_closed = 案件已结案，不能再办理；需要时请主管重新打开。
+rule-case_not_closed = 只有已结案的案件才能重新打开。
+rule-letter_not_open = 这封函件无需答复或已经答复。
+rule-deadline_not_passed = 这封函件的期限还没到。
+rule-deadline_already_missed = 已记录过这封函件逾期。
+rule-tier_not_higher = 联动只能提升到更高的层级。
+rule-not_shared_with_department = 这个案件没有与您的部门共享。
+rule-opinion_letter_awaiting_answer = 意见书还在等待用人单位答复，此时只能以“移交其他部门”或“撤回”结案。
+rule-recommendation_needs_unheeded_opinion = 只有在意见书被拒绝整改或逾期未答复后，才能发建议书。
+rule-personal_data_already_erased = 个人信息已经删除。
+rule-no_personal_data = 这个案件没有投诉人个人信息。
+rule-already_assigned = 案件已经指派给这位承办人。
+rule-letter_already_issued = 这封函件已经发出。
+rule-case_event_limit_reached = 这个案件的记录已达上限，不能再添加。

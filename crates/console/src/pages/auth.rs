@@ -7,7 +7,7 @@ use caseledger_app::AppError;
 use caseledger_domain::Rejection;
 use serde::{Deserialize, Serialize};
 
-use super::home::render_failed;
+use super::render::render_failed;
 use crate::error::ConsoleError;
 use crate::i18n::Lang;
 use crate::session::{
@@ -205,6 +205,7 @@ pub async fn sign_out(
     let SignedForm {
         signed_in,
         fields: NoFields {},
+        ..
     } = form;
     if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
         state.app.sign_out(secret).await?;

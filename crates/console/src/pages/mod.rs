@@ -2,11 +2,15 @@
 //! part of the console; each handler reads its request, calls the app, and renders.
 
 mod auth;
-mod home;
+mod case;
+mod cases;
+mod queue;
+mod render;
+mod users;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -23,12 +27,23 @@ pub fn routes(state: ConsoleState) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/console", get(|| async { Redirect::to("/console/") }))
-        .route("/console/", get(home::home))
+        .route("/console/", get(queue::queue))
+        .route("/console/cases", get(cases::list).post(cases::open_case))
+        .route("/console/cases/new", get(cases::new_case))
+        .route("/console/cases/{id}", get(case::show))
+        .route("/console/cases/{id}/{command}", post(case::command))
+        .route(
+            "/console/cases/{id}/letters/{letter_id}/response",
+            post(case::answer),
+        )
+        .route("/console/users", get(users::list).post(users::create))
+        .route("/console/users/{id}/disable", post(users::disable))
+        .route("/console/users/{id}/reset", post(users::reset))
         .route(
             "/console/sign-in",
             get(auth::sign_in_page).post(auth::sign_in),
         )
-        .route("/console/sign-out", axum::routing::post(auth::sign_out))
+        .route("/console/sign-out", post(auth::sign_out))
         .route(
             "/console/setup/{token}",
             get(auth::setup_page).post(auth::setup),

@@ -1,0 +1,526 @@
+//! What the console's case forms post, and how it becomes the app's input: one struct per form
+//! (field names are the domain's field paths, so a refusal lands beside its field), the reading
+//! of vocabulary values, dates in the office's zone, and [`FormError`] — a field error with the
+//! catalog key that tells it in an officer's words.
+//!
+//! Reading a form decides nothing: a value that is not a choice the form offered, or a date
+//! that is not a date, is a field error; every rule is the domain's.
+
+use std::str::FromStr;
+
+use caseledger_app::OpenCase;
+use caseledger_domain::{
+    Category, Command, ComplainantInput, Department, EmployerInput, FieldError, LetterId,
+    LetterKind, Outcome, Source, Tier,
+};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A field error as a page shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FormError {
+    /// The field's name in the form (the domain's path, such as `employer.credit_code`).
+    pub field: String,
+    /// The catalog key that says what is wrong, where one does.
+    pub key: Option<&'static str>,
+    /// The service's own words (English), shown when no key does.
+    pub message: String,
+}
+
+impl FormError {
+    /// An error of this form, told by `key`.
+    pub fn keyed(field: &str, key: &'static str) -> FormError {
+        FormError {
+            field: field.to_owned(),
+            key: Some(key),
+            message: String::new(),
+        }
+    }
+}
+
+/// The catalog key of a domain field error's message, where one fits.
+fn message_key(message: &str) -> Option<&'static str> {
+    let key = if message == "must not be empty" {
+        "error-empty"
+    } else if message.starts_with("must be in the future") {
+        "error-future"
+    } else if message.starts_with("must be at most") {
+        "error-too-long"
+    } else if message.starts_with("must be a single line") {
+        "error-single-line"
+    } else if message.starts_with("must not contain control characters") {
+        "error-control-characters"
+    } else if message.contains("check character") {
+        "error-check-character"
+    } else if message.starts_with("must be 18 characters") {
+        "error-length-18"
+    } else if message.starts_with("unknown department") {
+        "error-unknown-department"
+    } else if message.contains("recommendation letter must name") {
+        "error-recommendation-department"
+    } else {
+        return None;
+    };
+    Some(key)
+}
+
+/// The domain's field errors as a page shows them.
+pub fn form_errors(errors: &[FieldError]) -> Vec<FormError> {
+    errors
+        .iter()
+        .map(|error| FormError {
+            field: error.field.clone(),
+            key: message_key(&error.message),
+            message: error.message.clone(),
+        })
+        .collect()
+}
+
+/// Collects the errors of reading a form.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// What failed so far.
+    pub errors: Vec<FormError>,
+}
+
+impl Reading {
+    /// A vocabulary value the form offered as a choice.
+    pub fn choice<T: FromStr>(&mut self, field: &str, text: &str) -> Option<T> {
+        let text = text.trim();
+        if text.is_empty() {
+            self.errors.push(FormError::keyed(field, "error-choose"));
+            return None;
+        }
+        match text.parse() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.errors.push(FormError::keyed(field, "error-choose"));
+                None
+            }
+        }
+    }
+
+    /// An optional department.
+    pub fn department(&mut self, field: &str, text: &str) -> Option<Department> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        match Department::new(text) {
+            Ok(department) => Some(department),
+            Err(_) => {
+                self.errors
+                    .push(FormError::keyed(field, "error-unknown-department"));
+                None
+            }
+        }
+    }
+
+    /// An optional whole number.
+    pub fn number(&mut self, field: &str, text: &str) -> Option<u32> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        match text.parse() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.errors.push(FormError::keyed(field, "error-number"));
+                None
+            }
+        }
+    }
+
+    /// An optional local date and time (`YYYY-MM-DDTHH:MM`, as a `datetime-local` field sends
+    /// it) in the office's zone.
+    pub fn local_time(
+        &mut self,
+        field: &str,
+        text: &str,
+        zone: chrono_tz::Tz,
+    ) -> Option<DateTime<Utc>> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let parsed = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"))
+            .ok()
+            .and_then(|local| zone.from_local_datetime(&local).earliest());
+        match parsed {
+            Some(time) => Some(time.with_timezone(&Utc)),
+            None => {
+                self.errors.push(FormError::keyed(field, "error-date-time"));
+                None
+            }
+        }
+    }
+
+    /// An optional date (`YYYY-MM-DD`); `next_day` gives the start of the day after it (for an
+    /// "until" that includes the day), else the start of the day, in the office's zone.
+    pub fn local_day(
+        &mut self,
+        field: &str,
+        text: &str,
+        zone: chrono_tz::Tz,
+        next_day: bool,
+    ) -> Option<DateTime<Utc>> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .and_then(|day| if next_day { day.succ_opt() } else { Some(day) })
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .and_then(|start| zone.from_local_datetime(&start).earliest());
+        match parsed {
+            Some(time) => Some(time.with_timezone(&Utc)),
+            None => {
+                self.errors.push(FormError::keyed(field, "error-date"));
+                None
+            }
+        }
+    }
+
+    /// `value` when nothing failed.
+    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, Vec<FormError>> {
+        if self.errors.is_empty() {
+            value().ok_or_else(Vec::new)
+        } else {
+            Err(self.errors)
+        }
+    }
+}
+
+/// Text left empty as `None`.
+fn optional(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// The open-case form.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct OpenCaseForm {
+    pub title: String,
+    pub category: String,
+    pub description: String,
+    pub source: String,
+    #[serde(rename = "employer.name")]
+    pub employer_name: String,
+    #[serde(rename = "employer.credit_code")]
+    pub employer_credit_code: String,
+    #[serde(rename = "employer.credit_code_unverified")]
+    pub employer_credit_code_unverified: String,
+    pub region: String,
+    pub industry: String,
+    pub workers_affected: String,
+    #[serde(rename = "complainant.name")]
+    pub complainant_name: String,
+    #[serde(rename = "complainant.phone")]
+    pub complainant_phone: String,
+    #[serde(rename = "complainant.id_number")]
+    pub complainant_id_number: String,
+    pub idempotency_key: String,
+}
+
+impl OpenCaseForm {
+    /// The app's input, or the errors of reading it.
+    pub fn read(&self) -> Result<OpenCase, Vec<FormError>> {
+        let mut reading = Reading::default();
+        let category = reading.choice::<Category>("category", &self.category);
+        let source = reading.choice::<Source>("source", &self.source);
+        let workers_affected = reading.number("workers_affected", &self.workers_affected);
+        let complainant_given = [
+            &self.complainant_name,
+            &self.complainant_phone,
+            &self.complainant_id_number,
+        ]
+        .iter()
+        .any(|text| !text.trim().is_empty());
+        reading.finish(|| {
+            Some(OpenCase {
+                title: self.title.trim().to_owned(),
+                category: category?,
+                description: self.description.trim().to_owned(),
+                source: source?,
+                employer: EmployerInput {
+                    name: self.employer_name.trim().to_owned(),
+                    credit_code: optional(&self.employer_credit_code),
+                    credit_code_unverified: !self.employer_credit_code_unverified.is_empty(),
+                },
+                region: optional(&self.region),
+                industry: optional(&self.industry),
+                workers_affected,
+                // A name is needed once any detail is given; the domain says so beside it.
+                complainant: complainant_given.then(|| ComplainantInput {
+                    name: self.complainant_name.trim().to_owned(),
+                    phone: optional(&self.complainant_phone),
+                    id_number: optional(&self.complainant_id_number),
+                }),
+            })
+        })
+    }
+}
+
+/// A case command form, as posted. Every one carries the version of the case it was shown
+/// with and the idempotency key of this rendering of the form; the rest are the fields of the
+/// command it asks for (each form sends its own).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct CommandForm {
+    /// The case's version when the form was shown.
+    pub version: u64,
+    /// A key made when the form was rendered: posting it twice runs the command once.
+    pub idempotency_key: String,
+    pub officer: String,
+    pub summary: String,
+    pub hazard: String,
+    pub kind: String,
+    pub recipient: String,
+    pub content: String,
+    pub deadline: String,
+    pub department: String,
+    pub rectified: String,
+    pub tier: String,
+    pub departments: Vec<String>,
+    pub reason: String,
+    pub text: String,
+    pub outcome: String,
+}
+
+/// The commands a case page offers as forms, by the name of their path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandName {
+    Assign,
+    Findings,
+    Letters,
+    Escalate,
+    Refer,
+    Feedback,
+    Notes,
+    Close,
+    Reopen,
+}
+
+impl FromStr for CommandName {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "assign" => CommandName::Assign,
+            "findings" => CommandName::Findings,
+            "letters" => CommandName::Letters,
+            "escalate" => CommandName::Escalate,
+            "refer" => CommandName::Refer,
+            "feedback" => CommandName::Feedback,
+            "notes" => CommandName::Notes,
+            "close" => CommandName::Close,
+            "reopen" => CommandName::Reopen,
+            _ => return Err(()),
+        })
+    }
+}
+
+impl CommandForm {
+    /// The domain command this form asks for, or the errors of reading it.
+    pub fn read(&self, name: CommandName, zone: chrono_tz::Tz) -> Result<Command, Vec<FormError>> {
+        let mut reading = Reading::default();
+        let text = |value: &str| value.trim().to_owned();
+        match name {
+            CommandName::Assign => reading.finish(|| {
+                Some(Command::AssignOfficer {
+                    officer: text(&self.officer),
+                })
+            }),
+            CommandName::Findings => reading.finish(|| {
+                Some(Command::RecordFinding {
+                    summary: text(&self.summary),
+                    hazard: optional(&self.hazard),
+                })
+            }),
+            CommandName::Letters => {
+                let kind = reading.choice::<LetterKind>("kind", &self.kind);
+                let deadline = reading.local_time("deadline", &self.deadline, zone);
+                let department = reading.department("department", &self.department);
+                reading.finish(|| {
+                    Some(Command::IssueLetter {
+                        letter_id: LetterId(Uuid::now_v7()),
+                        // The app allocates the number once the letter is accepted.
+                        number: String::new(),
+                        kind: kind?,
+                        recipient: text(&self.recipient),
+                        content: text(&self.content),
+                        deadline,
+                        department,
+                    })
+                })
+            }
+            CommandName::Escalate => {
+                let tier = reading.choice::<Tier>("tier", &self.tier);
+                let departments: Vec<Department> = self
+                    .departments
+                    .iter()
+                    .filter_map(|name| reading.department("departments", name))
+                    .collect();
+                reading.finish(|| {
+                    Some(Command::Escalate {
+                        tier: tier?,
+                        // None ticked: the tier's configured members.
+                        departments: (!departments.is_empty()).then_some(departments),
+                        reason: text(&self.reason),
+                    })
+                })
+            }
+            CommandName::Refer => {
+                let department = reading.department("department", &self.department);
+                if self.department.trim().is_empty() {
+                    reading
+                        .errors
+                        .push(FormError::keyed("department", "error-choose"));
+                }
+                reading.finish(|| {
+                    Some(Command::Refer {
+                        department: department?,
+                        reason: text(&self.reason),
+                    })
+                })
+            }
+            CommandName::Feedback => reading.finish(|| {
+                Some(Command::RecordFeedback {
+                    content: text(&self.content),
+                    outcome: optional(&self.outcome),
+                })
+            }),
+            CommandName::Notes => reading.finish(|| {
+                Some(Command::AddNote {
+                    text: text(&self.text),
+                })
+            }),
+            CommandName::Close => {
+                let outcome = reading.choice::<Outcome>("outcome", &self.outcome);
+                reading.finish(|| {
+                    Some(Command::Close {
+                        outcome: outcome?,
+                        summary: text(&self.summary),
+                    })
+                })
+            }
+            CommandName::Reopen => reading.finish(|| {
+                Some(Command::Reopen {
+                    reason: text(&self.reason),
+                })
+            }),
+        }
+    }
+
+    /// The answer to the letter `letter_id`, or the errors of reading it.
+    pub fn read_answer(&self, letter_id: LetterId) -> Result<Command, Vec<FormError>> {
+        let rectified = match self.rectified.as_str() {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => None,
+        };
+        let mut reading = Reading::default();
+        if rectified.is_none() {
+            reading
+                .errors
+                .push(FormError::keyed("rectified", "error-choose"));
+        }
+        reading.finish(|| {
+            Some(Command::AnswerLetter {
+                letter_id,
+                rectified: rectified?,
+                content: self.content.trim().to_owned(),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use super::*;
+
+    #[test]
+    fn a_deadline_is_read_in_the_office_zone() {
+        let form = CommandForm {
+            kind: "opinion".into(),
+            deadline: "2026-12-20T17:00".into(),
+            ..CommandForm::default()
+        };
+        let Command::IssueLetter { deadline, kind, .. } = form
+            .read(CommandName::Letters, chrono_tz::Asia::Shanghai)
+            .unwrap()
+        else {
+            panic!("not a letter");
+        };
+        assert_eq!(kind, LetterKind::Opinion);
+        assert_eq!(deadline.unwrap().to_rfc3339(), "2026-12-20T09:00:00+00:00");
+    }
+
+    #[test]
+    fn choices_not_offered_and_bad_dates_are_errors_beside_their_fields() {
+        let form = CommandForm {
+            kind: "petition".into(),
+            deadline: "20 December".into(),
+            department: "Not A Department".into(),
+            ..CommandForm::default()
+        };
+        let errors = form
+            .read(CommandName::Letters, chrono_tz::Asia::Shanghai)
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["kind", "deadline", "department"]);
+        assert!(errors.iter().all(|error| error.key.is_some()));
+    }
+
+    #[test]
+    fn an_until_day_includes_the_whole_day() {
+        let mut reading = Reading::default();
+        let until = reading
+            .local_day("to", "2026-12-05", chrono_tz::Asia::Shanghai, true)
+            .unwrap();
+        assert_eq!(until.to_rfc3339(), "2026-12-05T16:00:00+00:00");
+    }
+
+    #[test]
+    fn domain_messages_get_their_keys() {
+        let errors = form_errors(&[
+            FieldError::new("title", "must not be empty"),
+            FieldError::new("deadline", "must be in the future"),
+            FieldError::new("title", "something new"),
+        ]);
+        assert_eq!(errors[0].key, Some("error-empty"));
+        assert_eq!(errors[1].key, Some("error-future"));
+        assert_eq!(errors[2].key, None);
+    }
+
+    #[test]
+    fn the_open_case_form_keeps_the_complainant_out_when_none_is_given() {
+        let form = OpenCaseForm {
+            title: " Dust ".into(),
+            category: "ppe_shortfall".into(),
+            description: "No masks".into(),
+            source: "walk_in".into(),
+            employer_name: "Cement Co.".into(),
+            ..OpenCaseForm::default()
+        };
+        let open = form.read().unwrap();
+        assert_eq!(open.title, "Dust");
+        assert!(open.complainant.is_none());
+        let with_phone = OpenCaseForm {
+            complainant_phone: "13800000000".into(),
+            ..form
+        };
+        assert_eq!(
+            with_phone.read().unwrap().complainant.unwrap().name,
+            "",
+            "the domain names the missing name"
+        );
+    }
+}

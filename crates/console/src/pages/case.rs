@@ -1,0 +1,280 @@
+//! The case page — facts, employer, complainant (for those allowed), letters with their
+//! deadlines, escalation, sharing, referrals, feedback, notes, and the timeline — and every
+//! command of contract §4 as a form on it. Each form sends the version it was shown with: when
+//! the case moved on meanwhile, nothing is written and the page shows the new state with the
+//! form as it was filled in, saying so.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use caseledger_app::{AppError, TimeTravel};
+use caseledger_domain::{Case, CaseId, LetterId, Rejection, Role};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ConsoleError;
+use crate::forms::{form_errors, CommandForm, CommandName, FormError};
+use crate::pages::render::render_page;
+use crate::session::{SignedForm, SignedIn};
+use crate::state::ConsoleState;
+use crate::views::{
+    tiers_above, timeline, Choices, ComplainantShown, LetterShown, TimelineEntry, TIMELINE_LIMIT,
+};
+
+/// A form that was posted and not carried out, shown again on the page.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submitted {
+    /// Which form: a command's name, or `answer-<letter id>`.
+    pub form: String,
+    /// What was typed.
+    pub values: CommandForm,
+    /// Errors beside the fields.
+    pub errors: Vec<FormError>,
+    /// A message above the form (catalog key).
+    pub alert_key: Option<String>,
+    /// Whether the case had moved on since the form was shown.
+    pub stale: bool,
+}
+
+/// Which forms the page offers the reader (the service still checks every command).
+#[derive(Debug, Clone, Serialize)]
+struct Offered {
+    work: bool,
+    reopen: bool,
+    feedback: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct CasePage<'a> {
+    case: &'a Case,
+    id: String,
+    status: caseledger_domain::CaseStatus,
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+    overdue: bool,
+    closed: bool,
+    letters: Vec<LetterShown>,
+    complainant: ComplainantShown,
+    timeline: Vec<TimelineEntry>,
+    events: usize,
+    timeline_limit: usize,
+    chain_position: u64,
+    chain_hash: String,
+    choices: Choices,
+    tiers_above: Vec<&'static str>,
+    offered: Offered,
+    /// A fresh idempotency key for each form on the page.
+    keys: BTreeMap<String, String>,
+    submitted: Option<Submitted>,
+    done: Option<String>,
+}
+
+/// The case id of a path, or the page does not exist.
+fn case_id(text: &str) -> Result<CaseId, ConsoleError> {
+    Uuid::try_parse(text)
+        .map(CaseId)
+        .map_err(|_| ConsoleError::PageNotFound)
+}
+
+/// Renders the case page as it stands now.
+async fn case_page(
+    state: &ConsoleState,
+    signed_in: &SignedIn,
+    id: CaseId,
+    status: StatusCode,
+    submitted: Option<Submitted>,
+    done: Option<String>,
+) -> Result<Response, ConsoleError> {
+    let caller = signed_in.caller();
+    let view = state.app.case(caller, id, TimeTravel::Latest).await?;
+    let events = state.app.history(caller, id).await?;
+    let now = state.app.now();
+    let case = &view.case;
+    let mut keys = BTreeMap::new();
+    for name in [
+        "assign",
+        "assign_me",
+        "findings",
+        "letters",
+        "escalate",
+        "refer",
+        "feedback",
+        "notes",
+        "close",
+        "reopen",
+    ] {
+        keys.insert(name.to_owned(), Uuid::new_v4().to_string());
+    }
+    for letter in case.open_letters() {
+        keys.insert(
+            format!("answer-{}", letter.letter_id.0),
+            Uuid::new_v4().to_string(),
+        );
+    }
+    let works = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
+    let page = CasePage {
+        id: case.id.0.to_string(),
+        status: case.status(),
+        deadline: case.deadline(),
+        overdue: case.overdue(),
+        closed: case.is_closed(),
+        letters: case
+            .letters
+            .iter()
+            .map(|letter| LetterShown::new(letter, now))
+            .collect(),
+        complainant: view.complainant.clone().into(),
+        timeline: timeline(&events),
+        events: events.len(),
+        timeline_limit: TIMELINE_LIMIT,
+        chain_position: view.chain.position,
+        chain_hash: view.chain.hash.clone(),
+        choices: Choices::new(state.app.policy()),
+        tiers_above: tiers_above(case),
+        offered: Offered {
+            work: works,
+            reopen: matches!(caller.role, Role::Supervisor | Role::Admin),
+            feedback: caller.role == Role::Partner,
+        },
+        keys,
+        submitted,
+        done,
+        case,
+    };
+    render_page(state, status, "case.html", &signed_in.chrome("cases"), page)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CaseQuery {
+    done: String,
+}
+
+/// `GET /console/cases/{id}`.
+pub async fn show(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ConsoleError> {
+    let id = case_id(&id)?;
+    let query: CaseQuery =
+        serde_html_form::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    // Only the names of the forms: anything else is not shown.
+    let done = query
+        .done
+        .parse::<CommandName>()
+        .ok()
+        .map(|_| query.done.clone())
+        .or_else(|| matches!(query.done.as_str(), "opened" | "answer").then(|| query.done.clone()));
+    case_page(&state, &signed_in, id, StatusCode::OK, None, done).await
+}
+
+/// Runs `command` from a posted form: on success back to the case page, which then says it is
+/// done; otherwise the page again with the form as filled in and what stopped it.
+async fn run(
+    state: &ConsoleState,
+    form: SignedForm<CommandForm>,
+    id: CaseId,
+    form_name: String,
+    done: &str,
+    command: Result<caseledger_domain::Command, Vec<FormError>>,
+) -> Result<Response, ConsoleError> {
+    let SignedForm {
+        signed_in,
+        fields,
+        posted,
+    } = form;
+    let submitted = |errors: Vec<FormError>, alert_key: Option<String>, stale: bool| Submitted {
+        form: form_name.clone(),
+        values: fields.clone(),
+        errors,
+        alert_key,
+        stale,
+    };
+    let command = match command {
+        Ok(command) => command,
+        Err(errors) => {
+            return case_page(
+                state,
+                &signed_in,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(submitted(errors, None, false)),
+                None,
+            )
+            .await
+        }
+    };
+    let idempotency = posted.idempotency(&fields.idempotency_key);
+    let result = state
+        .app
+        .execute(
+            signed_in.caller(),
+            id,
+            command,
+            Some(fields.version),
+            idempotency,
+        )
+        .await;
+    let (status, shown) = match result {
+        Ok(_) => {
+            return Ok(
+                Redirect::to(&format!("/console/cases/{}?done={done}", id.0)).into_response(),
+            )
+        }
+        Err(AppError::PreconditionFailed { .. }) => (
+            StatusCode::CONFLICT,
+            submitted(Vec::new(), Some("problem-stale".into()), true),
+        ),
+        Err(AppError::Rejected(Rejection::Invalid(errors))) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            submitted(form_errors(&errors), None, false),
+        ),
+        Err(AppError::Rejected(Rejection::Conflict { rule, .. })) => (
+            StatusCode::CONFLICT,
+            submitted(Vec::new(), Some(format!("rule-{}", rule.code())), false),
+        ),
+        Err(AppError::IdempotencyKeyReused) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            submitted(Vec::new(), Some("problem-resubmitted".into()), false),
+        ),
+        Err(error) => return Err(error.into()),
+    };
+    case_page(state, &signed_in, id, status, Some(shown), None).await
+}
+
+/// `POST /console/cases/{id}/{command}`.
+pub async fn command(
+    State(state): State<ConsoleState>,
+    Path((id, name)): Path<(String, String)>,
+    form: SignedForm<CommandForm>,
+) -> Result<Response, ConsoleError> {
+    let id = case_id(&id)?;
+    let command_name: CommandName = name.parse().map_err(|()| ConsoleError::PageNotFound)?;
+    let command = form.fields.read(command_name, state.config.timezone);
+    run(&state, form, id, name.clone(), &name, command).await
+}
+
+/// `POST /console/cases/{id}/letters/{letter_id}/response`.
+pub async fn answer(
+    State(state): State<ConsoleState>,
+    Path((id, letter)): Path<(String, String)>,
+    form: SignedForm<CommandForm>,
+) -> Result<Response, ConsoleError> {
+    let id = case_id(&id)?;
+    let letter_id = Uuid::try_parse(&letter)
+        .map(LetterId)
+        .map_err(|_| ConsoleError::PageNotFound)?;
+    let command = form.fields.read_answer(letter_id);
+    run(
+        &state,
+        form,
+        id,
+        format!("answer-{}", letter_id.0),
+        "answer",
+        command,
+    )
+    .await
+}

@@ -1,0 +1,282 @@
+//! The case list (every filter and the search of contract §4, a page at a time; htmx asks for
+//! the results alone when a filter changes) and opening a case (errors beside their fields).
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use caseledger_app::{search_text_problem, AppError, CaseFilter, Cursor};
+use caseledger_domain::{CaseStatus, Category, Rejection};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ConsoleError;
+use crate::forms::{form_errors, FormError, OpenCaseForm, Reading};
+use crate::pages::render::render_page;
+use crate::session::{SignedForm, SignedIn};
+use crate::state::ConsoleState;
+use crate::views::{CaseRow, Choices};
+
+/// Cases on one page of the list.
+const LIST_PAGE: usize = 50;
+
+/// The list's filters as the filter form sends them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ListFilters {
+    pub status: String,
+    pub category: String,
+    pub assignee: String,
+    pub department: String,
+    pub overdue: String,
+    pub region: String,
+    pub opened_from: String,
+    pub opened_to: String,
+    pub q: String,
+    pub cursor: String,
+}
+
+impl ListFilters {
+    /// The app's filter and cursor, or the errors beside the filter fields.
+    fn read(&self, zone: chrono_tz::Tz) -> Result<(CaseFilter, Option<Cursor>), Vec<FormError>> {
+        let mut reading = Reading::default();
+        let status = (!self.status.is_empty())
+            .then(|| reading.choice::<CaseStatus>("status", &self.status))
+            .flatten();
+        let category = (!self.category.is_empty())
+            .then(|| reading.choice::<Category>("category", &self.category))
+            .flatten();
+        let department = reading.department("department", &self.department);
+        let overdue = match self.overdue.as_str() {
+            "" => None,
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => {
+                reading
+                    .errors
+                    .push(FormError::keyed("overdue", "error-choose"));
+                None
+            }
+        };
+        let opened_after = reading.local_day("opened_from", &self.opened_from, zone, false);
+        let opened_before = reading.local_day("opened_to", &self.opened_to, zone, true);
+        let q = self.q.trim();
+        if let Some(problem) = search_text_problem(q) {
+            reading.errors.push(FormError {
+                field: "q".into(),
+                key: Some("error-search"),
+                message: problem,
+            });
+        }
+        let cursor = match self.cursor.as_str() {
+            "" => None,
+            text => {
+                let cursor = Cursor::decode(text);
+                if cursor.is_none() {
+                    reading
+                        .errors
+                        .push(FormError::keyed("cursor", "error-choose"));
+                }
+                cursor
+            }
+        };
+        let text = |value: &str| {
+            let value = value.trim();
+            (!value.is_empty()).then(|| value.to_owned())
+        };
+        reading.finish(|| {
+            Some((
+                CaseFilter {
+                    status,
+                    category,
+                    assignee: text(&self.assignee),
+                    department,
+                    overdue,
+                    region: text(&self.region),
+                    opened_after,
+                    opened_before,
+                    q: text(q),
+                },
+                cursor,
+            ))
+        })
+    }
+
+    /// The query of the next page: these filters with `cursor`.
+    fn with_cursor(&self, cursor: String) -> String {
+        serde_html_form::to_string(ListFilters {
+            cursor,
+            ..self.clone()
+        })
+        .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ListPage {
+    filters: ListFilters,
+    errors: Vec<FormError>,
+    cases: Vec<CaseRow>,
+    next_query: Option<String>,
+    first_page: bool,
+    choices: Choices,
+}
+
+/// `GET /console/cases`: the whole page, or with `HX-Request` the results alone.
+pub async fn list(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ConsoleError> {
+    let filters: ListFilters = serde_html_form::from_str(query.as_deref().unwrap_or_default())
+        .map_err(|_| ConsoleError::BadForm)?;
+    let (status, errors, cases, next_query) = match filters.read(state.config.timezone) {
+        Ok((filter, cursor)) => {
+            let page = state
+                .app
+                .list_cases(signed_in.caller(), filter, cursor, LIST_PAGE)
+                .await?;
+            let next_query = page
+                .next_cursor
+                .map(|cursor| filters.with_cursor(cursor.encode()));
+            let rows = page
+                .items
+                .iter()
+                .map(|case| CaseRow::new(case, None))
+                .collect();
+            (StatusCode::OK, Vec::new(), rows, next_query)
+        }
+        Err(errors) => (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new(), None),
+    };
+    let partial = headers.contains_key("hx-request") && !headers.contains_key("hx-boosted");
+    let page = ListPage {
+        first_page: filters.cursor.is_empty(),
+        filters,
+        errors,
+        cases,
+        next_query,
+        choices: Choices::new(state.app.policy()),
+    };
+    let template = if partial {
+        "case_results.html"
+    } else {
+        "cases.html"
+    };
+    render_page(&state, status, template, &signed_in.chrome("cases"), page)
+}
+
+#[derive(Debug, Serialize)]
+struct OpenCasePage {
+    form: OpenCaseForm,
+    errors: Vec<FormError>,
+    alert_key: Option<String>,
+    choices: Choices,
+    may_override_credit_code: bool,
+}
+
+fn open_case_page(
+    state: &ConsoleState,
+    signed_in: &SignedIn,
+    status: StatusCode,
+    mut form: OpenCaseForm,
+    errors: Vec<FormError>,
+    alert_key: Option<String>,
+) -> Result<Response, ConsoleError> {
+    // Every rendering of the form gets its own key: posting it twice opens one case.
+    form.idempotency_key = Uuid::new_v4().to_string();
+    let page = OpenCasePage {
+        form,
+        errors,
+        alert_key,
+        choices: Choices::new(state.app.policy()),
+        may_override_credit_code: matches!(
+            signed_in.caller().role,
+            caseledger_domain::Role::Supervisor | caseledger_domain::Role::Admin
+        ),
+    };
+    render_page(
+        state,
+        status,
+        "open_case.html",
+        &signed_in.chrome("new"),
+        page,
+    )
+}
+
+/// `GET /console/cases/new`.
+pub async fn new_case(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+) -> Result<Response, ConsoleError> {
+    open_case_page(
+        &state,
+        &signed_in,
+        StatusCode::OK,
+        OpenCaseForm::default(),
+        Vec::new(),
+        None,
+    )
+}
+
+/// `POST /console/cases`: opens the case and shows it, or shows the form again with what was
+/// typed and the errors beside their fields.
+pub async fn open_case(
+    State(state): State<ConsoleState>,
+    form: SignedForm<OpenCaseForm>,
+) -> Result<Response, ConsoleError> {
+    let SignedForm {
+        signed_in,
+        fields,
+        posted,
+    } = form;
+    let input = match fields.read() {
+        Ok(input) => input,
+        Err(errors) => {
+            return open_case_page(
+                &state,
+                &signed_in,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                fields,
+                errors,
+                None,
+            )
+        }
+    };
+    let idempotency = posted.idempotency(&fields.idempotency_key);
+    match state
+        .app
+        .open_case(signed_in.caller(), input, idempotency)
+        .await
+    {
+        Ok(outcome) => Ok(Redirect::to(&format!(
+            "/console/cases/{}?done=opened",
+            outcome.case_id.0
+        ))
+        .into_response()),
+        Err(AppError::Rejected(Rejection::Invalid(errors))) => open_case_page(
+            &state,
+            &signed_in,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            fields,
+            form_errors(&errors),
+            None,
+        ),
+        Err(AppError::Rejected(Rejection::Conflict { rule, .. })) => open_case_page(
+            &state,
+            &signed_in,
+            StatusCode::CONFLICT,
+            fields,
+            Vec::new(),
+            Some(format!("rule-{}", rule.code())),
+        ),
+        Err(AppError::IdempotencyKeyReused) => open_case_page(
+            &state,
+            &signed_in,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            fields,
+            Vec::new(),
+            Some("problem-resubmitted".into()),
+        ),
+        Err(error) => Err(error.into()),
+    }
+}

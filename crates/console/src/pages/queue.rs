@@ -1,0 +1,56 @@
+//! The front page: for officers, supervisors and admins, the work queue (the open cases
+//! assigned to them, letters overdue or due within three days first); for others a greeting
+//! and where to go.
+
+use axum::extract::State;
+use axum::response::Html;
+use caseledger_domain::Role;
+use serde::Serialize;
+
+use crate::error::ConsoleError;
+use crate::pages::render::render_failed;
+use crate::session::SignedIn;
+use crate::state::ConsoleState;
+use crate::views::CaseRow;
+
+#[derive(Debug, Serialize)]
+struct QueuePage {
+    has_queue: bool,
+    cases: Vec<CaseRow>,
+    limit: usize,
+}
+
+/// `GET /console/`.
+pub async fn queue(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+) -> Result<Html<String>, ConsoleError> {
+    let caller = signed_in.caller();
+    let has_queue = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
+    let cases = if has_queue {
+        // A case is assigned to a person by login or by name.
+        let names = [signed_in.session.login.as_str(), caller.name.as_str()];
+        state
+            .app
+            .work_queue(caller, &names)
+            .await?
+            .iter()
+            .map(|queued| CaseRow::new(&queued.case, Some(queued.urgency)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let body = state
+        .templates
+        .render(
+            "queue.html",
+            &signed_in.chrome("queue"),
+            QueuePage {
+                has_queue,
+                cases,
+                limit: caseledger_app::WORK_QUEUE_LIMIT,
+            },
+        )
+        .map_err(render_failed)?;
+    Ok(Html(body))
+}

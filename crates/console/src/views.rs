@@ -1,0 +1,234 @@
+//! What the console's pages show of cases, built from the app's values: a row of a list or of
+//! the work queue, the letters with where each stands, the complainant as the reader may see
+//! them, the timeline of events, and the choices the forms offer. Serialised for the templates;
+//! nothing here decides anything.
+
+use caseledger_app::{ComplainantView, Recorded, StoredEvent};
+use caseledger_domain::{
+    Case, CaseStatus, Category, Letter, LetterAnswer, LetterKind, Outcome, Policy, Source, Tier,
+    Urgency,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A case as a row of the case list or the work queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRow {
+    pub id: String,
+    pub title: String,
+    pub category: Option<Category>,
+    pub status: CaseStatus,
+    pub assignee: Option<String>,
+    pub region: Option<String>,
+    pub employer: String,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub urgency: Option<Urgency>,
+}
+
+impl CaseRow {
+    /// The row of `case`, with its urgency in a work queue.
+    pub fn new(case: &Case, urgency: Option<Urgency>) -> CaseRow {
+        CaseRow {
+            id: case.id.0.to_string(),
+            title: case.title.clone(),
+            category: case.category,
+            status: case.status(),
+            assignee: case.assignee.clone(),
+            region: case.region.clone(),
+            employer: case.employer.name.clone(),
+            opened_at: case.opened_at,
+            updated_at: case.updated_at,
+            deadline: case.deadline(),
+            overdue: case.overdue(),
+            urgency,
+        }
+    }
+}
+
+/// Where a letter stands, for its mark on the page.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LetterState {
+    /// A reminder: no answer is expected.
+    NoAnswerNeeded,
+    /// Awaiting its answer, before the deadline.
+    Awaiting,
+    /// Awaiting its answer, the deadline passed.
+    Overdue,
+    /// Answered: corrected.
+    Rectified,
+    /// Answered: not corrected.
+    NotRectified,
+}
+
+/// A letter as the case page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LetterShown {
+    pub letter_id: String,
+    pub number: String,
+    pub kind: LetterKind,
+    pub recipient: String,
+    pub content: String,
+    pub department: Option<String>,
+    pub issued_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub answered: Option<LetterAnswer>,
+    pub state: LetterState,
+    pub open: bool,
+}
+
+impl LetterShown {
+    /// `letter` as it stands at `now`.
+    pub fn new(letter: &Letter, now: DateTime<Utc>) -> LetterShown {
+        let passed = letter.deadline.is_some_and(|deadline| deadline <= now);
+        let state = match &letter.answered {
+            Some(answer) if answer.rectified => LetterState::Rectified,
+            Some(_) => LetterState::NotRectified,
+            None if letter.kind == LetterKind::Reminder => LetterState::NoAnswerNeeded,
+            None if letter.deadline_missed || passed => LetterState::Overdue,
+            None => LetterState::Awaiting,
+        };
+        LetterShown {
+            letter_id: letter.letter_id.0.to_string(),
+            number: letter.number.clone(),
+            kind: letter.kind,
+            recipient: letter.recipient.clone(),
+            content: letter.content.clone(),
+            department: letter.department.as_ref().map(ToString::to_string),
+            issued_at: letter.issued_at,
+            deadline: letter.deadline,
+            answered: letter.answered.clone(),
+            state,
+            open: letter.is_open(),
+        }
+    }
+}
+
+/// The complainant as the reader may see them.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ComplainantShown {
+    /// The case names no complainant.
+    None,
+    /// Not for this reader.
+    Withheld,
+    /// Erased.
+    Erased,
+    /// The details.
+    Present {
+        name: String,
+        phone: Option<String>,
+        id_number: Option<String>,
+    },
+}
+
+impl From<ComplainantView> for ComplainantShown {
+    fn from(view: ComplainantView) -> Self {
+        match view {
+            ComplainantView::None => ComplainantShown::None,
+            ComplainantView::Withheld => ComplainantShown::Withheld,
+            ComplainantView::Erased => ComplainantShown::Erased,
+            ComplainantView::Present(details) => ComplainantShown::Present {
+                name: details.name,
+                phone: details.phone,
+                id_number: details.id_number,
+            },
+        }
+    }
+}
+
+/// One event of the timeline: who did what, when.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub version: u64,
+    pub position: u64,
+    pub at: DateTime<Utc>,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub actor_name: String,
+    pub actor_role: caseledger_domain::ActorRole,
+    /// The event's data without sealed personal data (the templates show the parts each type
+    /// has: a note's text, a letter's number, a reason).
+    pub data: Value,
+}
+
+/// The most events a case page's timeline shows, newest first.
+pub const TIMELINE_LIMIT: usize = 200;
+
+/// The timeline of `events`, newest first, at most [`TIMELINE_LIMIT`].
+pub fn timeline(events: &[Recorded<StoredEvent>]) -> Vec<TimelineEntry> {
+    events
+        .iter()
+        .rev()
+        .take(TIMELINE_LIMIT)
+        .map(|recorded| {
+            let stored = &recorded.event;
+            let mut envelope = serde_json::to_value(&stored.event).unwrap_or(Value::Null);
+            let event_type = envelope
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut data = envelope
+                .get_mut("data")
+                .map(Value::take)
+                .unwrap_or(Value::Null);
+            if let Some(fields) = data.as_object_mut() {
+                fields.remove("complainant");
+            }
+            TimelineEntry {
+                version: recorded.version.0,
+                position: recorded.position.0,
+                at: stored.at,
+                event_type,
+                actor_name: stored.actor.name.clone(),
+                actor_role: stored.actor.role,
+                data,
+            }
+        })
+        .collect()
+}
+
+/// The choices the case forms offer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Choices {
+    pub categories: Vec<&'static str>,
+    pub sources: Vec<&'static str>,
+    pub statuses: Vec<&'static str>,
+    pub outcomes: Vec<&'static str>,
+    pub letter_kinds: Vec<&'static str>,
+    pub tiers: Vec<&'static str>,
+    pub departments: Vec<String>,
+}
+
+impl Choices {
+    /// The vocabulary, and the departments `policy` knows.
+    pub fn new(policy: &Policy) -> Choices {
+        Choices {
+            categories: Category::ALL.iter().map(|value| value.as_str()).collect(),
+            sources: Source::ALL.iter().map(|value| value.as_str()).collect(),
+            statuses: CaseStatus::ALL.iter().map(|value| value.as_str()).collect(),
+            outcomes: Outcome::ALL.iter().map(|value| value.as_str()).collect(),
+            letter_kinds: LetterKind::ALL.iter().map(|value| value.as_str()).collect(),
+            tiers: Tier::ALL.iter().map(|value| value.as_str()).collect(),
+            departments: policy.departments.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// The tiers of the joint mechanism above the case's current one.
+pub fn tiers_above(case: &Case) -> Vec<&'static str> {
+    Tier::ALL
+        .iter()
+        .filter(|tier| {
+            case.escalation
+                .as_ref()
+                .is_none_or(|escalation| **tier > escalation.tier)
+        })
+        .map(|tier| tier.as_str())
+        .collect()
+}

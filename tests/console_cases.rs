@@ -1,0 +1,471 @@
+//! Officers' daily work in the console (contract §8, issue #13) over plain HTTP: an admin creates
+//! an officer's account, the officer sets a password, opens a case (errors beside their
+//! fields first), takes it, issues an opinion letter and sees its deadline in the work queue,
+//! meets the stale-version page when someone else changed the case, records the answer and
+//! closes the case; every event names the officer's `user_id`. The case list's filters, search
+//! and partial updates, and the English pages. (The same flow in a real browser, with the
+//! accessibility check, is `console_browser`.)
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::console_client::{
+    form_token, hidden_fields, location, set_up_admin, Browser, PASSWORD,
+};
+use crate::support::{expect_status, spawn_app, COMPLAINANT_NAME, VALID_ID_NUMBER};
+
+/// The text between `start` and the next `end` after it.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} is not on the page"))
+        + start.len();
+    &text[from..from + text[from..].find(end).unwrap()]
+}
+
+/// Posts the form of `page` that goes to `action` with its hidden fields and `fields`.
+async fn post_form(
+    browser: &mut Browser,
+    page: &str,
+    address: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let mut all: Vec<(String, String)> = hidden_fields(page, action);
+    all.extend(
+        fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    let borrowed: Vec<(&str, &str)> = all
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let origin = browser.origin.clone();
+    browser
+        .post(&format!("{address}{action}"), &origin, &borrowed)
+        .await
+}
+
+/// An admin makes an officer's account in the console; the officer follows the link, chooses
+/// a password and signs in.
+async fn officer_signed_in(app: &crate::support::TestApp, admin: &mut Browser) -> Browser {
+    let users = format!("{}/console/users", app.address);
+    let (status, _, page) = admin
+        .submit(
+            &users,
+            &users,
+            &[
+                ("login", "li.ming"),
+                ("name", "李明"),
+                ("role", "officer"),
+                ("department", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let setup_url = between(
+        &page,
+        "id=\"setup-url\" class=\"copy\" type=\"text\" readonly value=\"",
+        "\"",
+    )
+    .replace("&#x2f;", "/");
+    assert!(
+        setup_url.starts_with(&format!("{}/console/setup/", app.address)),
+        "{setup_url}"
+    );
+    assert!(page.contains("li.ming") && page.contains("等待设置密码"));
+
+    let mut officer = Browser::new(&app.address);
+    let (status, headers, _) = officer
+        .submit(
+            &setup_url,
+            &setup_url,
+            &[("password", PASSWORD), ("password_again", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&headers), "/console/sign-in?done=1");
+    let sign_in = format!("{}/console/sign-in", app.address);
+    let (status, _, _) = officer
+        .submit(
+            &sign_in,
+            &sign_in,
+            &[
+                ("login", "li.ming"),
+                ("password", PASSWORD),
+                ("next", "/console/"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    officer
+}
+
+fn valid_case_fields() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("title", "水泥厂粉尘岗位未配发防尘口罩"),
+        ("category", "ppe_shortfall"),
+        ("source", "walk_in"),
+        (
+            "description",
+            "包装车间四十名职工反映，防尘口罩三个月未更换。",
+        ),
+        ("region", "涪城区"),
+        ("industry", "building_materials"),
+        ("workers_affected", "40"),
+        ("employer.name", "绵阳某水泥有限公司"),
+        ("employer.credit_code", "91110000600037341L"),
+        ("complainant.name", COMPLAINANT_NAME),
+        ("complainant.phone", ""),
+        ("complainant.id_number", VALID_ID_NUMBER),
+    ]
+}
+
+#[tokio::test]
+async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
+    let app = spawn_app().await;
+    let mut admin = set_up_admin(&app).await;
+    let mut officer = officer_signed_in(&app, &mut admin).await;
+    let address = app.address.clone();
+    let new_case = format!("{address}/console/cases/new");
+
+    // 1. Bad input: every error beside its field, what was typed kept, nothing opened.
+    let (_, _, form) = officer.get(&new_case).await;
+    let mut fields = valid_case_fields();
+    fields[0] = ("title", "");
+    fields[8] = ("employer.credit_code", "91110000600037341X");
+    let (status, _, page) =
+        post_form(&mut officer, &form, &address, "/console/cases", &fields).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("id=\"title-error\""), "{page}");
+    assert!(page.contains("id=\"employer-credit_code-error\""));
+    assert!(page.contains("aria-invalid=\"true\""));
+    assert!(page.contains("此项不能为空"));
+    assert!(
+        page.contains("value=\"绵阳某水泥有限公司\""),
+        "what was typed is kept"
+    );
+    let listed = expect_status(app.get("/v1/cases", &app.admin_token).await, StatusCode::OK).await;
+    assert_eq!(listed["items"], serde_json::json!([]), "nothing was opened");
+
+    // 2. The case opens; the page shows it, with the complainant for the officer.
+    let (status, headers, _) = post_form(
+        &mut officer,
+        &page,
+        &address,
+        "/console/cases",
+        &valid_case_fields(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let case_path = location(&headers).split('?').next().unwrap().to_owned();
+    assert!(!location(&headers).contains(COMPLAINANT_NAME));
+    let case_url = format!("{address}{case_path}");
+    let (status, _, page) = officer
+        .get(&format!("{address}{}", location(&headers)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("案件已立案"));
+    assert!(page.contains("水泥厂粉尘岗位未配发防尘口罩"));
+    assert!(
+        page.contains(COMPLAINANT_NAME),
+        "officers see the complainant"
+    );
+
+    // 3. The officer takes the case; it is in their work queue.
+    let (status, _, _) = post_form(
+        &mut officer,
+        &page,
+        &address,
+        &format!("{case_path}/assign"),
+        &[("officer", "li.ming")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // 4. An opinion letter due in two days: the deadline shows, and the queue puts it first.
+    let (_, _, page) = officer.get(&case_url).await;
+    let due = (chrono::Utc::now() + chrono::Duration::days(2))
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let (status, _, _) = post_form(
+        &mut officer,
+        &page,
+        &address,
+        &format!("{case_path}/letters"),
+        &[
+            ("kind", "opinion"),
+            ("recipient", "绵阳某水泥有限公司"),
+            (
+                "content",
+                "请于十五个工作日内为包装车间职工配发合格的防尘口罩。",
+            ),
+            ("deadline", &due),
+            ("department", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = officer.get(&case_url).await;
+    assert!(page.contains("劳动法律监督意见书 MY-"), "{page}");
+    assert!(
+        page.contains(&due.replace('T', " ")),
+        "the deadline in the office's zone"
+    );
+    assert!(page.contains("等待答复"));
+    let (_, _, queue) = officer.get(&format!("{address}/console/")).await;
+    assert!(queue.contains("水泥厂粉尘岗位未配发防尘口罩"), "{queue}");
+    assert!(queue.contains("三天内到期"));
+
+    // 5. Someone else changes the case: the officer's answer form, shown before, is refused
+    //    with the stale-version page, which shows the new state; nothing is written.
+    let letter_id = between(&page, "/letters/", "/response").to_owned();
+    let answer_action = format!("{case_path}/letters/{letter_id}/response");
+    let (_, _, admin_page) = admin.get(&case_url).await;
+    let (status, _, _) = post_form(
+        &mut admin,
+        &admin_page,
+        &address,
+        &format!("{case_path}/notes"),
+        &[("text", "用人单位来电，称正在采购口罩。")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _, stale) = post_form(
+        &mut officer,
+        &page,
+        &address,
+        &answer_action,
+        &[("rectified", "yes"), ("content", "已配发")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    assert!(stale.contains("案件已被他人更新"));
+    assert!(
+        stale.contains("用人单位来电，称正在采购口罩。"),
+        "the new state"
+    );
+    assert!(
+        stale.contains(">已配发</textarea>"),
+        "what the officer typed is kept"
+    );
+    let history = expect_status(
+        app.get(
+            &format!(
+                "/v1/cases/{}/history",
+                case_path.rsplit('/').next().unwrap()
+            ),
+            &app.admin_token,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "CaseOpened",
+            "OfficerAssigned",
+            "SupervisionLetterIssued",
+            "NoteAdded"
+        ]
+    );
+
+    // 6. From the refreshed page the answer goes through, and posting the same form twice
+    //    records it once.
+    let (status, _, answered) = post_form(
+        &mut officer,
+        &stale,
+        &address,
+        &answer_action,
+        &[
+            ("rectified", "yes"),
+            ("content", "已为全部职工配发 KN95 口罩。"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{answered}");
+    let (status, _, _) = post_form(
+        &mut officer,
+        &stale,
+        &address,
+        &answer_action,
+        &[
+            ("rectified", "yes"),
+            ("content", "已为全部职工配发 KN95 口罩。"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a repeated post answers as the first did"
+    );
+    let (_, _, page) = officer.get(&case_url).await;
+    assert!(page.contains("已答复：已整改"));
+
+    // 7. Closing: a wrong outcome is named beside its field; then the case closes.
+    let (status, _, refused) = post_form(
+        &mut officer,
+        &page,
+        &address,
+        &format!("{case_path}/close"),
+        &[("outcome", "vanished"), ("summary", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("id=\"outcome-error\""));
+    let (status, _, _) = post_form(
+        &mut officer,
+        &refused,
+        &address,
+        &format!("{case_path}/close"),
+        &[
+            ("outcome", "rectified"),
+            ("summary", "用人单位已整改，职工确认。"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = officer.get(&case_url).await;
+    assert!(page.contains("已结案"));
+    assert!(
+        !page.contains("/reopen\""),
+        "officers are not offered reopening"
+    );
+
+    // 8. Every event the officer wrote names them: user_id, no token.
+    let case_id = case_path.rsplit('/').next().unwrap();
+    let history = expect_status(
+        app.get(&format!("/v1/cases/{case_id}/history"), &app.admin_token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let events = history["events"].as_array().unwrap();
+    assert_eq!(events.len(), 6, "one answer despite two posts: {events:#?}");
+    let by_officer: Vec<&Value> = events
+        .iter()
+        .filter(|event| event["actor"]["name"] == "李明")
+        .collect();
+    assert_eq!(by_officer.len(), 5);
+    for event in by_officer {
+        assert!(event["actor"]["user_id"].is_string());
+        assert!(event["actor"]["token_id"].is_null());
+        assert_eq!(event["actor"]["role"], "officer");
+    }
+}
+
+#[tokio::test]
+async fn the_case_list_filters_searches_pages_and_updates_in_place() {
+    let app = spawn_app().await;
+    let mut admin = set_up_admin(&app).await;
+    let address = app.address.clone();
+    for title in ["拖欠工资 A", "拖欠工资 B", "粉尘 C"] {
+        let mut body = crate::support::valid_case_body();
+        body["title"] = title.into();
+        body["category"] = if title.starts_with("粉尘") {
+            "ppe_shortfall".into()
+        } else {
+            "wage_arrears".into()
+        };
+        expect_status(
+            app.post("/v1/cases", &app.admin_token, &body).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let (status, _, page) = admin.get(&format!("{address}/console/cases")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("拖欠工资 A") && page.contains("粉尘 C"));
+
+    let (_, _, page) = admin
+        .get(&format!(
+            "{address}/console/cases?category=wage_arrears&q=%E5%B7%A5%E8%B5%84"
+        ))
+        .await;
+    assert!(
+        page.contains("拖欠工资 B") && !page.contains("粉尘 C"),
+        "{page}"
+    );
+
+    // A bad date is named beside its field; nothing else is answered.
+    let (status, _, page) = admin
+        .get(&format!("{address}/console/cases?opened_from=yesterday"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"opened_from-error\""));
+
+    // htmx asks for the results alone.
+    let partial = reqwest::Client::new()
+        .get(format!("{address}/console/cases?category=ppe_shortfall"))
+        .header("cookie", admin.cookie_header())
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partial.status(), StatusCode::OK);
+    let partial = partial.text().await.unwrap();
+    assert!(!partial.contains("<html"), "{partial}");
+    assert!(partial.contains("粉尘 C") && !partial.contains("拖欠工资 A"));
+
+    // English, remembered by the switch.
+    let (status, _, _) = admin
+        .get(&format!(
+            "{address}/console/language/en?back=/console/cases"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = admin.get(&format!("{address}/console/cases")).await;
+    assert!(page.contains("Wage arrears") && page.contains("Filter cases"));
+    assert!(page.contains("lang=\"en\""));
+}
+
+#[tokio::test]
+async fn console_pages_refuse_strangers_and_bad_addresses_clearly() {
+    let app = spawn_app().await;
+    let mut admin = set_up_admin(&app).await;
+    let address = app.address.clone();
+    let mut stranger = Browser::new(&address);
+    let (status, headers, _) = stranger.get(&format!("{address}/console/cases")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location(&headers).starts_with("/console/sign-in?next="));
+    for path in [
+        "/console/cases/not-a-case",
+        "/console/cases/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192",
+    ] {
+        let (status, _, page) = admin.get(&format!("{address}{path}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.contains("找不到"));
+    }
+    // A command that is not one, and a form without its token.
+    let (_, _, page) = admin.get(&format!("{address}/console/cases/new")).await;
+    let token = form_token(&page);
+    let origin = admin.origin.clone();
+    let (status, _, _) = admin
+        .post(
+            &format!("{address}/console/cases/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/explode"),
+            &origin,
+            &[("_form_token", token.as_str())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, page) = admin
+        .post(
+            &format!("{address}/console/cases"),
+            &origin,
+            &[("title", "x")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    let listed = expect_status(app.get("/v1/cases", &app.admin_token).await, StatusCode::OK).await;
+    assert_eq!(listed["items"], serde_json::json!([]));
+}
