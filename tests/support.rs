@@ -1,4 +1,6 @@
-//! Test support, one module per job: [`in_process`] starts the service inside the test through
+//! Test support, one module per job: [`browser`] drives the console in a real headless
+//! chromium over WebDriver (with axe-core and screenshots) and signs its first admin in;
+//! [`in_process`] starts the service inside the test through
 //! the same `Server` as `caseledger serve` and gives a client for it ([`spawn_app`],
 //! [`TestApp`]); [`binary`] runs the real `caseledger` binary as a child process; [`fixtures`]
 //! holds the valid inputs; [`answers`] checks responses (the RFC 9457 problem shape); [`wait`]
@@ -8,6 +10,7 @@
 
 pub mod answers;
 pub mod binary;
+pub mod browser;
 pub mod fixtures;
 pub mod in_process;
 pub mod wait;
