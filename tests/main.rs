@@ -16,6 +16,7 @@ mod backup;
 mod bad_input;
 mod concurrency;
 mod console_accounts;
+mod console_browser;
 mod console_cases;
 mod crash;
 mod database_loss;

@@ -1,13 +1,16 @@
 //! Test support, one module per job: [`in_process`] starts the service inside the test through
 //! the same `Server` as `caseledger serve` and gives a client for it ([`spawn_app`],
-//! [`TestApp`]); [`binary`] runs the real `caseledger` binary as a child process; [`fixtures`]
-//! holds the valid inputs; [`console_client`] is a cookie-keeping client for console pages; [`answers`] checks responses (the RFC 9457 problem shape); [`wait`]
-//! waits for background work with a deadline instead of a fixed sleep.
+//! [`TestApp`]); [`binary`] runs the real `caseledger` binary as a child process; [`browser`]
+//! drives the console in a real headless chromium over WebDriver (with axe-core and
+//! screenshots); [`console_client`] is a cookie-keeping HTTP client for console pages;
+//! [`fixtures`] holds the valid inputs; [`answers`] checks responses (the RFC 9457 problem
+//! shape); [`wait`] waits for background work with a deadline instead of a fixed sleep.
 //!
 //! It owns no assertions about behaviour beyond the problem shape and those deadlines.
 
 pub mod answers;
 pub mod binary;
+pub mod browser;
 pub mod console_client;
 pub mod fixtures;
 pub mod in_process;

@@ -2,7 +2,8 @@
 //! form (with the form token of `session.rs` and `SameSite=Strict` cookies, the three guards
 //! against cross-site requests), and the headers every console answer carries — a
 //! Content-Security-Policy that allows no inline script and nothing from another host, no
-//! framing, no sniffing, no referrer, no caching of pages that may hold personal data.
+//! framing, no sniffing, no referrer to another host, no caching of pages that may hold
+//! personal data.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -86,9 +87,13 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` with
+    // every form (Fetch, "serializing a request origin"), which `check_origin` rightly
+    // refuses, so no form could be posted from a real browser. The referrer (a setup link
+    // holds a secret in its path) still never leaves for another host.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers
         .entry(header::CACHE_CONTROL)
