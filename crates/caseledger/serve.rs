@@ -431,7 +431,7 @@ async fn write_initial_admin_setup_url(
             .create_initial_admin_user()
             .await
             .context("cannot create the initial admin account")?;
-        Ok(created.map(|created| format!("{base_url}/console/setup/{}", created.setup_token)))
+        Ok(created.map(|created| created.setup_url(base_url)))
     })
     .await
 }
