@@ -251,7 +251,8 @@ impl Server {
         let console =
             caseledger_console::ConsoleState::new(Arc::clone(&app), settings.console.clone())
                 .context("cannot build the console")?;
-        let mut state = AppState::new(Arc::clone(&app), settings.api.clone());
+        let mut state = AppState::new(Arc::clone(&app), settings.api.clone())
+            .with_public_url(settings.console.public_url.clone());
         if let Some(metrics) = metrics {
             state = state.with_metrics(metrics);
         }
