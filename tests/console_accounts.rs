@@ -11,17 +11,18 @@ use reqwest::StatusCode;
 
 use crate::support::spawn_app;
 
-const PASSWORD: &str = "维权干部的长密码一二三四";
+pub(crate) const PASSWORD: &str = "维权干部的长密码一二三四";
 
-/// A browser's worth of state: the cookies it holds, no redirects followed.
-struct Browser {
+/// A browser's worth of state: the cookies it holds, no redirects followed. The accounts API's
+/// tests (`users_api`) sign people in with it too.
+pub(crate) struct Browser {
     client: reqwest::Client,
     origin: String,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new(origin: &str) -> Browser {
+    pub(crate) fn new(origin: &str) -> Browser {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -56,7 +57,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn get(&mut self, url: &str) -> (StatusCode, HeaderMap, String) {
+    pub(crate) async fn get(&mut self, url: &str) -> (StatusCode, HeaderMap, String) {
         let response = self
             .client
             .get(url)
@@ -90,7 +91,7 @@ impl Browser {
     }
 
     /// Posts a form the way the page at `page` offers it: with that page's form token.
-    async fn submit(
+    pub(crate) async fn submit(
         &mut self,
         page: &str,
         action: &str,
@@ -112,7 +113,7 @@ fn form_token(page: &str) -> String {
     page[start..start + page[start..].find('"').unwrap()].to_owned()
 }
 
-fn location(headers: &HeaderMap) -> &str {
+pub(crate) fn location(headers: &HeaderMap) -> &str {
     headers.get(LOCATION).unwrap().to_str().unwrap()
 }
 

@@ -31,3 +31,4 @@ mod roles;
 mod smaller;
 mod stalls;
 mod support;
+mod users_api;
