@@ -46,7 +46,7 @@ async fn unreadable_bodies_are_400_problems() {
     let app = spawn_app().await;
     let case = app.open_valid_case(&app.admin_token).await;
     let note = format!("/v1/cases/{case}/notes");
-    for path in ["/v1/cases", note.as_str(), "/v1/tokens"] {
+    for path in ["/v1/cases", note.as_str(), "/v1/tokens", "/v1/users"] {
         for body in ["{\"title\": ", "not json", "", "{\"a\":1}}", "\u{feff}{}"] {
             let response = post_raw(&app, path, "application/json", body).await;
             assert_problem(response, StatusCode::BAD_REQUEST).await;
@@ -595,6 +595,8 @@ async fn no_input_yields_a_5xx() {
     let paths = [
         "/v1/cases".to_owned(),
         "/v1/tokens".to_owned(),
+        "/v1/users".to_owned(),
+        format!("/v1/users/{}/reset", Uuid::now_v7()),
         format!("/v1/cases/{case}/assign"),
         format!("/v1/cases/{case}/findings"),
         format!("/v1/cases/{case}/letters"),
@@ -619,6 +621,8 @@ async fn no_input_yields_a_5xx() {
         json!({"rectified": "yes", "content": "c"}),
         json!({"workers_affected": u64::MAX, "title": "t"}),
         json!({"name": "n".repeat(10_000), "role": "partner", "department": "hrss"}),
+        json!({"login": "\u{0}".repeat(64), "name": "\u{202e}", "role": "admin", "department": null}),
+        json!({"login": "l".repeat(100_000), "name": " ", "role": "partner", "department": "hrss"}),
     ];
     let mut server_errors = Vec::new();
     for path in &paths {

@@ -33,3 +33,4 @@ mod roles;
 mod smaller;
 mod stalls;
 mod support;
+mod users_api;

@@ -47,6 +47,10 @@ enum Endpoint {
     CreateToken,
     ListTokens,
     RevokeToken,
+    CreateUser,
+    ListUsers,
+    DisableUser,
+    ResetUser,
     OpenCase,
     ListCases,
     Stats,
@@ -80,10 +84,14 @@ enum Endpoint {
     Erase,
 }
 
-const ENDPOINTS: [Endpoint; 34] = [
+const ENDPOINTS: [Endpoint; 38] = [
     Endpoint::CreateToken,
     Endpoint::ListTokens,
     Endpoint::RevokeToken,
+    Endpoint::CreateUser,
+    Endpoint::ListUsers,
+    Endpoint::DisableUser,
+    Endpoint::ResetUser,
     Endpoint::OpenCase,
     Endpoint::ListCases,
     Endpoint::Stats,
@@ -136,6 +144,10 @@ fn expected(caller: Caller, endpoint: Endpoint) -> StatusCode {
         CreateToken
             | ListTokens
             | RevokeToken
+            | CreateUser
+            | ListUsers
+            | DisableUser
+            | ResetUser
             | OpenCase
             | ListCases
             | Stats
@@ -160,6 +172,8 @@ fn expected(caller: Caller, endpoint: Endpoint) -> StatusCode {
     match endpoint {
         CreateToken => allow(caller, &[Admin], CREATED),
         ListTokens | RevokeToken => allow(caller, &[Admin], OK),
+        CreateUser => allow(caller, &[Admin], CREATED),
+        ListUsers | DisableUser | ResetUser => allow(caller, &[Admin], OK),
         OpenCase => allow(caller, &[Admin, Supervisor, Officer], CREATED),
         // Everyone lists cases; a partner's list holds only the cases shared with it.
         ListCases | GetCase | History => OK,
@@ -303,6 +317,20 @@ async fn webhook(app: &TestApp) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
+/// The body of a new account, with a login of its own.
+fn account_body() -> Value {
+    json!({"login": format!("matrix-{}", Uuid::now_v7().simple()), "name": "Matrix", "role": "officer"})
+}
+
+/// Creates an account as the admin; returns its id.
+async fn account(app: &TestApp) -> String {
+    let response = app
+        .post("/v1/users", &app.admin_token, &account_body())
+        .await;
+    let created = expect_status(response, CREATED).await;
+    created["id"].as_str().unwrap().to_owned()
+}
+
 /// One request: method, path and JSON body.
 struct Call {
     method: Method,
@@ -346,6 +374,18 @@ async fn prepare(app: &TestApp, endpoint: Endpoint, shared: &Fixture) -> Call {
                 body: None,
             }
         }
+        CreateUser => post("/v1/users".into(), account_body()),
+        ListUsers => get("/v1/users".into()),
+        DisableUser => Call {
+            method: Method::DELETE,
+            path: format!("/v1/users/{}", account(app).await),
+            body: None,
+        },
+        ResetUser => Call {
+            method: Method::POST,
+            path: format!("/v1/users/{}/reset", account(app).await),
+            body: None,
+        },
         OpenCase => post("/v1/cases".into(), valid_case_body()),
         ListCases => get("/v1/cases?limit=5".into()),
         Stats => get("/v1/stats".into()),

@@ -251,7 +251,8 @@ impl Server {
         let console =
             caseledger_console::ConsoleState::new(Arc::clone(&app), settings.console.clone())
                 .context("cannot build the console")?;
-        let mut state = AppState::new(Arc::clone(&app), settings.api.clone());
+        let mut state = AppState::new(Arc::clone(&app), settings.api.clone())
+            .with_public_url(settings.console.public_url.clone());
         if let Some(metrics) = metrics {
             state = state.with_metrics(metrics);
         }
@@ -431,7 +432,7 @@ async fn write_initial_admin_setup_url(
             .create_initial_admin_user()
             .await
             .context("cannot create the initial admin account")?;
-        Ok(created.map(|created| format!("{base_url}/console/setup/{}", created.setup_token)))
+        Ok(created.map(|created| created.setup_url(base_url)))
     })
     .await
 }

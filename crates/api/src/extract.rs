@@ -1,6 +1,7 @@
 //! Extractors: authentication, JSON bodies and query strings that fail in our problem shape,
-//! command headers (`If-Match`, `Idempotency-Key`) and case ids in paths, with the OpenAPI
-//! parameters that document those headers and paths.
+//! command headers (`If-Match`, `Idempotency-Key`), case and account ids in paths and the base
+//! of the links an answer gives, with the OpenAPI parameters that document those headers and
+//! paths.
 //!
 //! Parsing and validation of the wire format live here so handlers stay thin. A body that is
 //! not JSON is a 400; JSON of the wrong shape (missing field, wrong type, unknown enum value)
@@ -341,16 +342,39 @@ impl<S: Send + Sync> FromRequestParts<S> for CasePath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found("case"))?;
-        let id = params
-            .iter()
-            .find(|(name, _)| name == "id")
-            .and_then(|(_, value)| Uuid::parse_str(value).ok())
-            .ok_or_else(|| ApiError::not_found("case"))?;
-        Ok(CasePath(CaseId(id)))
+        Ok(CasePath(CaseId(
+            path_uuid(parts, state, "id", "case").await?,
+        )))
     }
+}
+
+/// An account id in the path (`{user_id}`). A malformed id names no account: 404.
+#[derive(Debug, Clone, Copy)]
+pub struct UserPath(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Ok(UserPath(path_uuid(parts, state, "user_id", "user").await?))
+    }
+}
+
+/// The UUID in the path parameter `param`; a 404 for `what` when it is missing or malformed.
+async fn path_uuid<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    param: &str,
+    what: &str,
+) -> Result<Uuid, ApiError> {
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::not_found(what))?;
+    params
+        .iter()
+        .find(|(name, _)| name == param)
+        .and_then(|(_, value)| Uuid::parse_str(value).ok())
+        .ok_or_else(|| ApiError::not_found(what))
 }
 
 /// A case id and a letter id in the path.
@@ -362,14 +386,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LetterPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let CasePath(case) = CasePath::from_request_parts(parts, state).await?;
-        let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found("letter"))?;
-        let letter = params
-            .iter()
-            .find(|(name, _)| name == "letter_id")
-            .and_then(|(_, value)| Uuid::parse_str(value).ok())
-            .ok_or_else(|| ApiError::not_found("letter"))?;
+        let letter = path_uuid(parts, state, "letter_id", "letter").await?;
         Ok(LetterPath(case, LetterId(letter)))
     }
 }
@@ -443,4 +460,118 @@ fn pattern_schema(
             .max_length(max_length)
             .into(),
     )
+}
+
+/// The base of the links an answer gives (setup links): the public URL when one is configured
+/// (`--public-url`), else `http://` and the request's `Host` — the address the client reached
+/// the service at, as the console takes it too. A `Host` that is not a plain `host[:port]` (a
+/// DNS name, an IPv4 address or a bracketed IPv6 address, and a numeric port) is not echoed
+/// into a link: the base is then empty and links are relative to the service's address.
+#[derive(Debug, Clone)]
+pub struct PublicBase(pub String);
+
+impl FromRequestParts<AppState> for PublicBase {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        if let Some(url) = &state.public_url {
+            return Ok(PublicBase(url.clone()));
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|authority| authority.as_str()))
+            .filter(|host| is_plain_host(host));
+        Ok(PublicBase(
+            host.map(|host| format!("http://{host}"))
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+/// Whether `text` is a plain `host[:port]`: a DNS name or IPv4 address (labels of letters,
+/// digits and `-`, 1 to 63 characters, separated by single dots) or a bracketed IPv6 address,
+/// then optionally `:` and a port number. No user info, path, spaces or other characters.
+fn is_plain_host(text: &str) -> bool {
+    let (name, port) = if text.starts_with('[') {
+        let Some(end) = text.find(']') else {
+            return false;
+        };
+        let (name, rest) = text.split_at(end + 1);
+        let port = match rest.strip_prefix(':') {
+            Some(port) => Some(port),
+            None if rest.is_empty() => None,
+            None => return false,
+        };
+        (name, port)
+    } else {
+        match text.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (text, None),
+        }
+    };
+    let port_ok = port.is_none_or(|port| {
+        (1..=5).contains(&port.len())
+            && port.bytes().all(|byte| byte.is_ascii_digit())
+            && port.parse::<u16>().is_ok()
+    });
+    let name_ok = match name
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+    {
+        Some(inner) => inner.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            (1..=253).contains(&name.len())
+                && name.split('.').all(|label| {
+                    (1..=63).contains(&label.len())
+                        && label
+                            .bytes()
+                            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
+                })
+        }
+    };
+    port_ok && name_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_host;
+
+    #[test]
+    fn only_plain_hosts_and_ports_are_taken_into_links() {
+        for host in [
+            "localhost",
+            "127.0.0.1:8080",
+            "caseledger.example.org",
+            "caseledger-1.example.org:443",
+            "[::1]",
+            "[::1]:8080",
+        ] {
+            assert!(is_plain_host(host), "{host}");
+        }
+        for host in [
+            "",
+            ":80",
+            "host:",
+            "host:http",
+            "host:65536",
+            "host:80:80",
+            "user@host",
+            "evil.example/path",
+            "evil.example?x",
+            "a..b",
+            ".example.org",
+            "host name",
+            "[::1",
+            "[not-ipv6]:80",
+            "[::1]80",
+            "exa\u{301}mple.org",
+        ] {
+            assert!(!is_plain_host(host), "{host}");
+        }
+    }
 }

@@ -25,6 +25,7 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
         (name = "cases", description = "Opening and reading cases."),
         (name = "commands", description = "Everything that changes a case; each appends events to the log."),
         (name = "tokens", description = "API tokens (admins)."),
+        (name = "users", description = "People's accounts for the console, with one-time setup links (admins)."),
         (name = "audit", description = "The hash-chained event log."),
         (name = "webhooks", description = "Webhook feeds for partner departments (Standard Webhooks signatures), and the same feed pulled."),
         (name = "admin", description = "Operations on the whole store (admins)."),

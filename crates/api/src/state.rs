@@ -1,5 +1,5 @@
-//! What every handler gets: [`AppState`] (the app, the HTTP limits, the guards and the metrics
-//! recorder) and the [`MetricsToken`] that `/metrics` may require.
+//! What every handler gets: [`AppState`] (the app, the HTTP limits, the guards, the metrics
+//! recorder and the public base URL) and the [`MetricsToken`] that `/metrics` may require.
 
 use std::sync::Arc;
 
@@ -22,6 +22,10 @@ pub struct AppState {
     pub guards: Arc<guards::Guards>,
     /// The bearer token `/metrics` requires, when one is set (`--metrics-token-file`).
     pub metrics_token: Option<MetricsToken>,
+    /// The address people reach the service at (`--public-url`, without a trailing `/`): the
+    /// base of the setup links the accounts routes answer with. `None`: the request's `Host`
+    /// (see [`crate::extract::PublicBase`]).
+    pub public_url: Option<String>,
 }
 
 /// The token that `/metrics` requires, kept only as its SHA-256 and compared in constant time.
@@ -67,12 +71,19 @@ impl AppState {
             metrics: None,
             guards,
             metrics_token: None,
+            public_url: None,
         }
     }
 
     /// Requires `token` as the bearer token of `/metrics`.
     pub fn with_metrics_token(mut self, token: MetricsToken) -> Self {
         self.metrics_token = Some(token);
+        self
+    }
+
+    /// Builds links (setup links) under `url`, the address people reach the service at.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url.map(|url| url.trim_end_matches('/').to_owned());
         self
     }
 

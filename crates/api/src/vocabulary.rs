@@ -52,6 +52,18 @@ impl FieldErrors {
         }
     }
 
+    /// Parses the role and optional department of a new token or account: a 422 naming each
+    /// bad one (the app checks that they fit together).
+    pub fn role_and_department(
+        role: &str,
+        department: Option<&str>,
+    ) -> Result<(Role, Option<Department>), ApiError> {
+        let mut errors = FieldErrors::default();
+        let role = errors.parse::<Role>("role", role);
+        let department = errors.department("department", department);
+        errors.finish(|| role.map(|role| (role, department)))
+    }
+
     /// For query parameters: a 400 naming every bad parameter, if any failed.
     pub fn into_bad_request(self) -> Result<(), ApiError> {
         if self.0.is_empty() {

@@ -11,6 +11,7 @@ pub mod events;
 pub mod feed;
 pub mod system;
 pub mod tokens;
+pub mod users;
 pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +24,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(system::routes())
         .merge(docs::routes())
         .merge(tokens::routes())
+        .merge(users::routes())
         .merge(cases::routes())
         .merge(commands::routes())
         .merge(events::routes())

@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use caseledger_app::TokenRecord;
-use caseledger_domain::Role;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -94,10 +93,8 @@ pub async fn create_token(
     request: ApiJson<CreateTokenRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
     let request = request.value;
-    let mut errors = FieldErrors::default();
-    let role = errors.parse::<Role>("role", &request.role);
-    let department = errors.department("department", request.department.as_deref());
-    let role = errors.finish(|| role)?;
+    let (role, department) =
+        FieldErrors::role_and_department(&request.role, request.department.as_deref())?;
     let issued = state
         .app
         .issue_token(&caller, request.name, role, department)

@@ -66,6 +66,23 @@ pub struct UserWithSetup {
     pub setup_token: String,
 }
 
+impl UserWithSetup {
+    /// The setup link under `base_url`, the address people reach the service at (e.g.
+    /// `https://caseledger.example.org`; a trailing `/` is dropped). An empty base gives the
+    /// path alone, `/console/setup/<token>`. The link holds the random token only, no personal
+    /// data; like the token, it is a secret and never logged.
+    pub fn setup_url(&self, base_url: &str) -> String {
+        format!(
+            "{}{SETUP_LINK_PATH}{}",
+            base_url.trim_end_matches('/'),
+            self.setup_token
+        )
+    }
+}
+
+/// Where setup links lead, below the service's base URL; the token follows.
+pub const SETUP_LINK_PATH: &str = "/console/setup/";
+
 /// A session just begun: the secret goes into the cookie and nowhere else.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -143,9 +160,14 @@ impl App {
     ) -> Result<UserWithSetup, AppError> {
         require_role(caller, &[Role::Admin], "manage accounts")?;
         let (login, name) = self.check_new_user(&user)?;
+        // The claim below settles races; this read also covers the first admin of a store
+        // made before that account claimed its login.
+        if self.user_by_login(&login).await?.is_some() {
+            return Err(login_taken());
+        }
         self.insert_user(login, name, user.role, user.department, &claim_key_for)
             .await?
-            .ok_or_else(|| AppError::Conflict("an account with this login exists".into()))
+            .ok_or_else(login_taken)
     }
 
     /// Writes a new account under the claim of its login (`None`: the login was taken).
@@ -175,21 +197,23 @@ impl App {
             disabled_at: None,
         };
         let claim = claim(&login);
+        let mut changes = vec![
+            (claim.clone(), Some(encode(&1u64)?)),
+            (record_key(record.id), Some(encode(&record)?)),
+            (revision_key(record.id), Some(encode(&record.revision)?)),
+            (login_key(&login), Some(encode(&record.id)?)),
+            (setup_key(&setup_hash), Some(encode(&record.id)?)),
+        ];
+        // Written under another guard (the first admin's marker), the login is still claimed,
+        // so that an account created later with the same login is refused, not put in its
+        // place.
+        if claim != claim_key(&login) {
+            changes.push((claim_key(&login), Some(encode(&1u64)?)));
+        }
         let written = self
             .storage
             .users
-            .apply_guarded(
-                &claim,
-                0,
-                vec![
-                    (claim.clone(), Some(encode(&1u64)?)),
-                    (record_key(record.id), Some(encode(&record)?)),
-                    (revision_key(record.id), Some(encode(&record.revision)?)),
-                    (login_key(&login), Some(encode(&record.id)?)),
-                    (setup_key(&setup_hash), Some(encode(&record.id)?)),
-                ],
-                true,
-            )
+            .apply_guarded(&claim, 0, changes, true)
             .await?;
         if !written {
             return Ok(None);
@@ -545,6 +569,10 @@ impl App {
         }
         Ok(count)
     }
+}
+
+fn login_taken() -> AppError {
+    AppError::Conflict("an account with this login exists".into())
 }
 
 /// The claim guard of an ordinary account's login.

@@ -86,7 +86,7 @@ fn setup_link(
     SetupLink {
         login: created.user.login.clone(),
         name: created.user.name.clone(),
-        url: format!("{base}/console/setup/{}", created.setup_token),
+        url: created.setup_url(&base),
         reset,
     }
 }
