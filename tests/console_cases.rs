@@ -322,7 +322,7 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.contains("id=\"outcome-error\""));
+    assert!(refused.contains("id=\"close-outcome-error\""));
     let (status, _, _) = post_form(
         &mut officer,
         &refused,

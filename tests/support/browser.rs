@@ -334,10 +334,29 @@ impl Browser {
             .clone()
     }
 
-    /// Writes what the window shows to `target/console-screenshots/<name>.png` and returns
-    /// the file's path.
+    /// Writes the whole page (the window stretched to the page's height for the moment, at
+    /// most 6000 px) to `target/console-screenshots/<name>.png` and returns the file's path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let (width, height) = self.client.get_window_size().await.unwrap();
+        let (width, height) = (
+            u32::try_from(width).unwrap(),
+            u32::try_from(height).unwrap(),
+        );
+        // The page's height plus what the window keeps for itself outside the viewport.
+        let wanted = self
+            .run(
+                "return document.documentElement.scrollHeight \
+                 + (window.outerHeight - window.innerHeight);",
+            )
+            .await
+            .as_u64()
+            .map_or(height, |wanted| u32::try_from(wanted.min(6000)).unwrap());
+        self.client
+            .set_window_size(width, wanted.max(height))
+            .await
+            .unwrap();
         let png = self.client.screenshot().await.unwrap();
+        self.client.set_window_size(width, height).await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
         let path = self.screenshots.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
@@ -432,7 +451,7 @@ impl ConsoleSession {
         let session = ConsoleSession::start(test).await?;
         session.choose_admin_password().await;
         session.sign_in(ADMIN_LOGIN, ADMIN_PASSWORD).await;
-        session.browser.wait_for_heading("控制台").await;
+        session.browser.wait_for_heading("我的待办").await;
         Some(session)
     }
 

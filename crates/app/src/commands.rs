@@ -8,7 +8,8 @@
 
 use caseledger_domain::{
     authorize, decide, letter_number, Actor, ActorRecord, Case, CaseEvent, CaseId, Category,
-    Command, ComplainantInput, Context, EmployerInput, LetterId, Rejection, Source, StoredEvent,
+    Command, ComplainantInput, Context, EmployerInput, LetterId, Rejection, SealedPersonalData,
+    Source, StoredEvent,
 };
 use caseledger_store::{
     AppendRejected, Committed, ExpectedVersion, IdempotencyKey, StreamId, Version,
@@ -70,6 +71,21 @@ impl Idempotency {
     }
 }
 
+/// The domain's command for an opening, with the complainant's details sealed (or none).
+fn open_command(input: &OpenCase, sealed: Option<SealedPersonalData>) -> Command {
+    Command::OpenCase {
+        title: input.title.clone(),
+        category: input.category,
+        description: input.description.clone(),
+        source: input.source,
+        employer: input.employer.clone(),
+        region: input.region.clone(),
+        industry: input.industry.clone(),
+        workers_affected: input.workers_affected,
+        complainant: sealed,
+    }
+}
+
 /// A digest of a request's method, path and body: the same idempotency key sent with a
 /// different request is told apart by it (the API's requests and the console's forms alike).
 pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
@@ -112,38 +128,11 @@ impl App {
         }
         let now = self.now();
         let case_id = CaseId(Uuid::now_v7());
-        let complainant = input
-            .complainant
-            .as_ref()
-            .map(|complainant| complainant.validate(now.date_naive()));
-        let command = |sealed| Command::OpenCase {
-            title: input.title.clone(),
-            category: input.category,
-            description: input.description.clone(),
-            source: input.source,
-            employer: input.employer.clone(),
-            region: input.region.clone(),
-            industry: input.industry.clone(),
-            workers_affected: input.workers_affected,
-            complainant: sealed,
-        };
+        let complainant = self.check_opening(caller, &input, case_id, now)?;
+        let command = |sealed| open_command(&input, sealed);
         let actor = self.actor(caller);
         let context = self.context(&actor, now);
         let empty = Case::new(case_id);
-        authorize(caller.role, &command(None))?;
-        // Check everything but the complainant first, so every bad field is reported at once.
-        let checked = decide(&empty, command(None), &context);
-        let complainant = match complainant {
-            Some(Err(mut complainant_errors)) => {
-                if let Err(Rejection::Invalid(errors)) = checked {
-                    complainant_errors.splice(0..0, errors);
-                }
-                return Err(Rejection::Invalid(complainant_errors).into());
-            }
-            Some(Ok(complainant)) => Some(complainant),
-            None => None,
-        };
-        checked?;
         let sealed = match complainant {
             Some(complainant) => {
                 let key = CaseKey::generate();
@@ -180,6 +169,48 @@ impl App {
             *state = evolved(empty, &events, now, &committed);
         }
         Ok(outcome(&committed, &events))
+    }
+
+    /// Checks an opening without writing anything: `Ok`, or the refusal [`App::open_case`]
+    /// would answer (every bad field at once). What a form shows beside its fields when some
+    /// of them could not even be read.
+    pub fn check_open_case(&self, caller: &Caller, input: &OpenCase) -> Result<(), AppError> {
+        let now = self.now();
+        self.check_opening(caller, input, CaseId(Uuid::now_v7()), now)
+            .map(|_| ())
+    }
+
+    /// The checks of an opening before anything is written; the complainant's details,
+    /// validated, when given.
+    fn check_opening(
+        &self,
+        caller: &Caller,
+        input: &OpenCase,
+        case_id: CaseId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ComplainantInput>, AppError> {
+        let complainant = input
+            .complainant
+            .as_ref()
+            .map(|complainant| complainant.validate(now.date_naive()));
+        let actor = self.actor(caller);
+        let context = self.context(&actor, now);
+        let empty = Case::new(case_id);
+        authorize(caller.role, &open_command(input, None))?;
+        // Check everything but the complainant first, so every bad field is reported at once.
+        let checked = decide(&empty, open_command(input, None), &context);
+        let complainant = match complainant {
+            Some(Err(mut complainant_errors)) => {
+                if let Err(Rejection::Invalid(errors)) = checked {
+                    complainant_errors.splice(0..0, errors);
+                }
+                return Err(Rejection::Invalid(complainant_errors).into());
+            }
+            Some(Ok(complainant)) => Some(complainant),
+            None => None,
+        };
+        checked?;
+        Ok(complainant)
     }
 
     /// Runs a command on a case. With `if_match`, the case must be at that version (else

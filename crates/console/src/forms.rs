@@ -227,8 +227,10 @@ pub struct OpenCaseForm {
 }
 
 impl OpenCaseForm {
-    /// The app's input, or the errors of reading it.
-    pub fn read(&self) -> Result<OpenCase, Vec<FormError>> {
+    /// The app's input, and the errors of reading it: where a choice or a number could not be
+    /// read, the input holds a stand-in (`other`, none), so that the service can still check
+    /// every other field and the form shows every error at once.
+    pub fn read(&self) -> (OpenCase, Vec<FormError>) {
         let mut reading = Reading::default();
         let category = reading.choice::<Category>("category", &self.category);
         let source = reading.choice::<Source>("source", &self.source);
@@ -240,28 +242,27 @@ impl OpenCaseForm {
         ]
         .iter()
         .any(|text| !text.trim().is_empty());
-        reading.finish(|| {
-            Some(OpenCase {
-                title: self.title.trim().to_owned(),
-                category: category?,
-                description: self.description.trim().to_owned(),
-                source: source?,
-                employer: EmployerInput {
-                    name: self.employer_name.trim().to_owned(),
-                    credit_code: optional(&self.employer_credit_code),
-                    credit_code_unverified: !self.employer_credit_code_unverified.is_empty(),
-                },
-                region: optional(&self.region),
-                industry: optional(&self.industry),
-                workers_affected,
-                // A name is needed once any detail is given; the domain says so beside it.
-                complainant: complainant_given.then(|| ComplainantInput {
-                    name: self.complainant_name.trim().to_owned(),
-                    phone: optional(&self.complainant_phone),
-                    id_number: optional(&self.complainant_id_number),
-                }),
-            })
-        })
+        let input = OpenCase {
+            title: self.title.trim().to_owned(),
+            category: category.unwrap_or(Category::Other),
+            description: self.description.trim().to_owned(),
+            source: source.unwrap_or(Source::Other),
+            employer: EmployerInput {
+                name: self.employer_name.trim().to_owned(),
+                credit_code: optional(&self.employer_credit_code),
+                credit_code_unverified: !self.employer_credit_code_unverified.is_empty(),
+            },
+            region: optional(&self.region),
+            industry: optional(&self.industry),
+            workers_affected,
+            // A name is needed once any detail is given; the domain says so beside it.
+            complainant: complainant_given.then(|| ComplainantInput {
+                name: self.complainant_name.trim().to_owned(),
+                phone: optional(&self.complainant_phone),
+                id_number: optional(&self.complainant_id_number),
+            }),
+        };
+        (input, reading.errors)
     }
 }
 
@@ -510,17 +511,26 @@ mod tests {
             employer_name: "Cement Co.".into(),
             ..OpenCaseForm::default()
         };
-        let open = form.read().unwrap();
+        let (open, errors) = form.read();
+        assert!(errors.is_empty());
         assert_eq!(open.title, "Dust");
         assert!(open.complainant.is_none());
         let with_phone = OpenCaseForm {
             complainant_phone: "13800000000".into(),
+            category: "petition".into(),
             ..form
         };
+        let (open, errors) = with_phone.read();
         assert_eq!(
-            with_phone.read().unwrap().complainant.unwrap().name,
+            open.complainant.unwrap().name,
             "",
             "the domain names the missing name"
         );
+        assert_eq!(
+            open.category,
+            Category::Other,
+            "a stand-in, for checking the rest"
+        );
+        assert_eq!(errors[0].field, "category");
     }
 }

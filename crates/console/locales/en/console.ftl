@@ -4,7 +4,7 @@
 app-name = caseledger rights-protection cases
 skip-to-content = Skip to content
 nav-label = Main menu
-nav-queue = My work
+nav-queue = My work queue
 footer = caseledger · labour-law supervision cases of the trade unions · every action is kept in a tamper-evident event log
 back-to-console = Back to the console
 sign-out = Sign out

@@ -229,19 +229,29 @@ pub async fn open_case(
         fields,
         posted,
     } = form;
-    let input = match fields.read() {
-        Ok(input) => input,
-        Err(errors) => {
-            return open_case_page(
-                &state,
-                &signed_in,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                fields,
-                errors,
-                None,
-            )
+    let (input, mut errors) = fields.read();
+    if !errors.is_empty() {
+        // Some fields could not be read: the service checks the rest, so that every error
+        // shows at once; nothing is written.
+        if let Err(AppError::Rejected(Rejection::Invalid(more))) =
+            state.app.check_open_case(signed_in.caller(), &input)
+        {
+            let read: Vec<String> = errors.iter().map(|error| error.field.clone()).collect();
+            errors.extend(
+                form_errors(&more)
+                    .into_iter()
+                    .filter(|error| !read.contains(&error.field)),
+            );
         }
-    };
+        return open_case_page(
+            &state,
+            &signed_in,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            fields,
+            errors,
+            None,
+        );
+    }
     let idempotency = posted.idempotency(&fields.idempotency_key);
     match state
         .app
