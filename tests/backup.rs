@@ -378,6 +378,8 @@ async fn store_copy_sled_to_postgres_and_back_is_exact() {
 async fn the_backup_endpoint_is_for_admins_and_streams_a_whole_snapshot() {
     let app = spawn_app().await;
     let case = app.open_valid_case(&app.admin_token).await;
+    // Someone is signed in to the console: the backup keeps the account, not the session.
+    crate::support::console_client::set_up_admin(&app).await;
 
     let anonymous = app
         .request(reqwest::Method::GET, "/v1/admin/backup", None)
@@ -417,6 +419,11 @@ async fn the_backup_endpoint_is_for_admins_and_streams_a_whole_snapshot() {
         .collect();
     assert!(spaces.contains("tokens"), "{spaces:?}");
     assert!(!spaces.contains("projection.cases"), "{spaces:?}");
+    assert!(spaces.contains("users"), "{spaces:?}");
+    assert!(
+        !spaces.contains("sessions"),
+        "a restored store starts with nobody signed in: {spaces:?}"
+    );
     let event = records
         .iter()
         .find(|record| record["kind"] == "event")

@@ -171,6 +171,23 @@ async fn the_language_switch_is_remembered_and_stays_on_the_console() {
         ))
         .await;
     assert_eq!(location(&headers), "/console/");
+    // The sign-in page keeps where it leads after the switch, if that is a console page.
+    for (next, kept) in [
+        (
+            "%2Fconsole%2Fcases%3Fq%3Dx",
+            "/console/sign-in?next=%2Fconsole%2Fcases%3Fq%3Dx",
+        ),
+        ("https%3A%2F%2Fevil.example%2F", "/console/sign-in"),
+    ] {
+        let (_, headers, _) = browser
+            .get(&format!(
+                "{}/console/language/zh-CN?back=%2Fconsole%2Fsign-in%3Fnext%3D{}",
+                app.address,
+                next.replace('%', "%25")
+            ))
+            .await;
+        assert_eq!(location(&headers), kept, "{next}");
+    }
     let (status, _, page) = browser
         .get(&format!("{}/console/no-such-page", app.address))
         .await;

@@ -5,7 +5,9 @@
 //! log up to the head committed after them, so nothing in a keyspace refers past the log. The
 //! case projection is left out ([`REBUILT_KEYSPACES`]): it is derived from the log, written
 //! without a sync, and rebuilt from the log at the first start of a restored store, so copying
-//! it would only carry its format and any bug along. The per-case keys are read last, after the
+//! it would only carry its format and any bug along. Console sessions and recent sign-in
+//! failures are left out too ([`TRANSIENT_KEYSPACES`]): a restored store starts with nobody
+//! signed in, so a session ended after the backup is not alive again. The per-case keys are read last, after the
 //! head and the erasure register, without the key of any case the register names
 //! ([`crate::erasure::revocation`]): a backup never holds both an erasure and its key. This
 //! module owns those choices ([`snapshot_reader`]), the role check and the encoding of an
@@ -22,10 +24,19 @@ use crate::{App, AppError, Caller};
 /// The keyspaces a backup or copy leaves out because the service rebuilds them from the log.
 pub const REBUILT_KEYSPACES: &[&str] = &["projection.cases"];
 
-/// The reader of a backup or copy of `source`: without the rebuilt keyspaces, and without the
-/// key of any case in the erasure register.
+/// The keyspaces a backup or copy leaves out because they only matter while the service runs:
+/// console sessions (people sign in again) and recent sign-in failures (the lockout's window).
+pub const TRANSIENT_KEYSPACES: &[&str] = &["sessions", "sign_in_failures"];
+
+/// The reader of a backup or copy of `source`: without the rebuilt and the transient
+/// keyspaces, and without the key of any case in the erasure register.
 pub fn snapshot_reader(source: std::sync::Arc<dyn SnapshotSource>) -> SnapshotReader {
-    SnapshotReader::new(source, REBUILT_KEYSPACES).revoking(crate::erasure::revocation())
+    let skipped: Vec<&str> = REBUILT_KEYSPACES
+        .iter()
+        .chain(TRANSIENT_KEYSPACES)
+        .copied()
+        .collect();
+    SnapshotReader::new(source, &skipped).revoking(crate::erasure::revocation())
 }
 
 impl App {

@@ -45,7 +45,8 @@ const IDEMPOTENCY_SWEEP_DELAY: Duration = Duration::from_secs(60);
 /// Starts the projection follower and the deadline watcher (one scan every
 /// `deadline_scan_interval`).
 ///
-/// It also sweeps expired idempotency records every [`IDEMPOTENCY_SWEEP_EVERY`].
+/// It also sweeps expired idempotency records and console sessions every
+/// [`IDEMPOTENCY_SWEEP_EVERY`].
 pub fn spawn_workers(
     app: &Arc<App>,
     deadline_scan_interval: Duration,
@@ -89,8 +90,10 @@ pub fn spawn_workers(
         tokio::spawn(async move { run_leader_work(app, shutdown).await })
     };
     // Idempotency records past their period go, shortly after start and then every hour (a
-    // key is kept at least its period, at most an hour longer). Every instance may sweep: a
-    // sweep removes only records older than the cut-off.
+    // key is kept at least its period, at most an hour longer), and so do console sessions
+    // past their idle or absolute limit (refused at their next use whether swept or not: the
+    // sweep only keeps the store small). Every instance may sweep: a sweep removes only
+    // records past their cut-off.
     let sweeper = {
         let app = Arc::clone(app);
         tokio::spawn(every(
@@ -110,6 +113,14 @@ pub fn spawn_workers(
                         Err(error) => tracing::warn!(
                             %error,
                             "the idempotency sweep failed; retrying in an hour"
+                        ),
+                    }
+                    match app.expire_sessions().await {
+                        Ok(0) => {}
+                        Ok(removed) => tracing::info!(removed, "removed expired console sessions"),
+                        Err(error) => tracing::warn!(
+                            %error,
+                            "the session sweep failed; retrying in an hour"
                         ),
                     }
                 }

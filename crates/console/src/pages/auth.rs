@@ -352,10 +352,23 @@ pub async fn switch_language(
 ) -> Result<Response, ConsoleError> {
     let lang = Lang::from_tag(&tag).ok_or(ConsoleError::PageNotFound)?;
     let back = match query.back.as_deref() {
-        Some("/console/sign-in") => "/console/sign-in",
-        other => local_next(other),
+        Some("/console/sign-in") => "/console/sign-in".to_owned(),
+        // The sign-in page keeps where it was to lead, if that is a console page.
+        Some(back) if back.starts_with("/console/sign-in?") => {
+            let next = serde_html_form::from_str::<SignInQuery>(&back["/console/sign-in?".len()..])
+                .ok()
+                .and_then(|query| query.next);
+            match local_next(next.as_deref()) {
+                "/console/" => "/console/sign-in".to_owned(),
+                next => format!(
+                    "/console/sign-in?next={}",
+                    crate::error::form_urlencoded_component(next)
+                ),
+            }
+        }
+        other => local_next(other).to_owned(),
     };
-    let mut response = Redirect::to(back).into_response();
+    let mut response = Redirect::to(&back).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(
