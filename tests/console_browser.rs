@@ -610,6 +610,20 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_a_real_browser() {
     wait_for_done(browser, "案件已结案。").await;
     browser.check_page("case-closed.zh-CN").await;
 
+    // What an operator watches: the console's pages per route, and sign-ins by outcome.
+    let metrics = reqwest::get(session.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "caseledger_http_requests_total{route=\"/console/cases/{id}\",method=\"GET\",status=\"200\"}",
+        "caseledger_console_sign_ins_total{outcome=\"signed_in\"}",
+    ] {
+        assert!(metrics.contains(expected), "/metrics lacks {expected}");
+    }
+
     let ConsoleSession {
         browser, server, ..
     } = session;

@@ -334,7 +334,12 @@ impl Server {
         let stopping_signal = Arc::clone(&stopping);
         let serving = crate::http_server::serve(
             listener,
-            caseledger_console::router(console).merge(router(state)),
+            // The console's pages are counted and timed like the API's routes.
+            caseledger_console::router(console)
+                .layer(axum::middleware::from_fn(
+                    caseledger_api::metrics::track_requests,
+                ))
+                .merge(router(state)),
             http_limits,
             async move {
                 shutdown.await;

@@ -207,8 +207,10 @@ async fn read_form<T: DeserializeOwned>(
     let token: FormToken =
         serde_html_form::from_bytes(&bytes).map_err(|_| ConsoleError::BadForm)?;
     // Repeated names (a group of checkboxes) read as a list.
-    let fields: T = serde_html_form::from_bytes(&bytes).map_err(|error| {
-        tracing::debug!(%error, "a console form did not parse");
+    let fields: T = serde_html_form::from_bytes(&bytes).map_err(|_| {
+        // Not the parser's words: they may quote what was typed, and a form may hold a
+        // complainant's details.
+        tracing::debug!(path = %parts.uri.path(), "a console form did not parse");
         ConsoleError::BadForm
     })?;
     Ok((parts, token.form_token, fields, bytes))

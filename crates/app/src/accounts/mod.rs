@@ -442,6 +442,7 @@ impl App {
             return Err(AppError::SignInRefused);
         }
         if let Some(retry_after_seconds) = self.sign_in_locked(&login, now).await? {
+            count_sign_in("locked");
             return Err(AppError::SignInLocked {
                 retry_after_seconds,
             });
@@ -458,6 +459,7 @@ impl App {
         let Some(record) = usable.filter(|_| matches) else {
             self.record_sign_in_failure(&login, now).await?;
             tracing::info!("a sign-in was refused");
+            count_sign_in("refused");
             return Err(AppError::SignInRefused);
         };
         self.clear_sign_in_failures(&login).await?;
@@ -473,6 +475,7 @@ impl App {
             .put(&sessions::secret_hash(&secret), &session)
             .await?;
         tracing::info!(user = %record.id, "signed in");
+        count_sign_in("signed_in");
         Ok(NewSession {
             secret,
             user: record.view(),
@@ -569,6 +572,12 @@ impl App {
         }
         Ok(count)
     }
+}
+
+/// Counts a sign-in by how it ended (`signed_in`, `refused`, `locked`): what an operator
+/// watches for password guessing.
+fn count_sign_in(outcome: &'static str) {
+    metrics::counter!("caseledger_console_sign_ins_total", "outcome" => outcome).increment(1);
 }
 
 fn login_taken() -> AppError {
