@@ -469,3 +469,85 @@ async fn console_pages_refuse_strangers_and_bad_addresses_clearly() {
     let listed = expect_status(app.get("/v1/cases", &app.admin_token).await, StatusCode::OK).await;
     assert_eq!(listed["items"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn no_bad_form_on_any_case_page_answers_500_or_changes_anything() {
+    let app = spawn_app().await;
+    let mut admin = set_up_admin(&app).await;
+    let address = app.address.clone();
+    let case = app.open_valid_case(&app.admin_token).await;
+    let case_url = format!("{address}/console/cases/{case}");
+    let (_, _, page) = admin.get(&case_url).await;
+    let token = form_token(&page);
+    let origin = admin.origin.clone();
+    let before = expect_status(
+        app.get(&format!("/v1/cases/{case}/history"), &app.admin_token)
+            .await,
+        StatusCode::OK,
+    )
+    .await["events"]
+        .as_array()
+        .unwrap()
+        .len();
+    let long = "字".repeat(100_000);
+    let bodies: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("version", "not a number")],
+        vec![("version", "18446744073709551616")],
+        vec![("version", "1"), ("kind", "petition"), ("deadline", "soon")],
+        vec![
+            ("version", "1"),
+            ("tier", "six_way"),
+            ("departments", "nobody"),
+        ],
+        vec![
+            ("version", "1"),
+            ("outcome", "vanished"),
+            ("summary", "\u{0}"),
+        ],
+        vec![("version", "1"), ("text", long.as_str())],
+        vec![
+            ("version", "99"),
+            ("text", "a note on a version that never was"),
+        ],
+        vec![("version", "1"), ("rectified", "maybe")],
+    ];
+    let paths = [
+        "assign",
+        "findings",
+        "letters",
+        "escalate",
+        "refer",
+        "feedback",
+        "notes",
+        "close",
+        "reopen",
+        "letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/response",
+        "letters/not-a-letter/response",
+    ];
+    for path in paths {
+        for body in &bodies {
+            let mut fields = vec![("_form_token", token.as_str())];
+            fields.extend(body.iter().copied());
+            let (status, _, page) = admin
+                .post(&format!("{case_url}/{path}"), &origin, &fields)
+                .await;
+            assert!(
+                status.is_client_error(),
+                "{path} {body:?}: {status}\n{}",
+                &page[..page.len().min(2000)]
+            );
+            assert!(page.contains("<html"), "{path}: a page, not a raw error");
+        }
+    }
+    let after = expect_status(
+        app.get(&format!("/v1/cases/{case}/history"), &app.admin_token)
+            .await,
+        StatusCode::OK,
+    )
+    .await["events"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "nothing was written");
+}
