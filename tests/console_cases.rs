@@ -369,6 +369,7 @@ async fn the_case_list_filters_searches_pages_and_updates_in_place() {
     let app = spawn_app().await;
     let mut admin = set_up_admin(&app).await;
     let address = app.address.clone();
+    let mut last_position = 0;
     for title in ["拖欠工资 A", "拖欠工资 B", "粉尘 C"] {
         let mut body = crate::support::valid_case_body();
         body["title"] = title.into();
@@ -377,15 +378,24 @@ async fn the_case_list_filters_searches_pages_and_updates_in_place() {
         } else {
             "wage_arrears".into()
         };
-        expect_status(
+        let opened = expect_status(
             app.post("/v1/cases", &app.admin_token, &body).await,
             StatusCode::CREATED,
         )
         .await;
+        last_position = opened["position"].as_u64().unwrap();
     }
+    // The lists are read from the projection: let it catch up with the last opening.
+    app.app
+        .wait_for_projection(last_position, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
     let (status, _, page) = admin.get(&format!("{address}/console/cases")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("拖欠工资 A") && page.contains("粉尘 C"));
+    assert!(
+        page.contains("拖欠工资 A") && page.contains("粉尘 C"),
+        "{page}"
+    );
 
     let (_, _, page) = admin
         .get(&format!(
