@@ -263,7 +263,7 @@ impl App {
         let entries: Vec<(Vec<u8>, serde_json::Value)> = self.storage.users.scan(b"").await?;
         let mut records = Vec::new();
         for (key, value) in entries {
-            if key.len() == 16 {
+            if users::is_record_key(&key) {
                 records.push(
                     serde_json::from_value::<UserRecord>(value)
                         .map_err(|error| AppError::Internal(error.into()))?,

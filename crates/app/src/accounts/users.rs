@@ -114,6 +114,14 @@ pub(crate) fn record_key(id: Uuid) -> Vec<u8> {
     id.as_bytes().to_vec()
 }
 
+/// Whether a key of the `users` keyspace is an account's record (its 16-byte id), not an
+/// index entry or a guard: those start with a prefix, and `login/` or `claim/` with a
+/// ten-character login is 16 bytes long too.
+pub(crate) fn is_record_key(key: &[u8]) -> bool {
+    const INDEX_PREFIXES: &[&[u8]] = &[b"login/", b"claim/", b"setup/", b"rev/", b"meta/"];
+    key.len() == 16 && !INDEX_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
+}
+
 /// The key of the revision guard of a record.
 pub(crate) fn revision_key(id: Uuid) -> Vec<u8> {
     [b"rev/".as_slice(), id.as_bytes()].concat()
