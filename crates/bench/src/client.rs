@@ -1,5 +1,7 @@
 //! One keep-alive HTTP/1.1 connection to the service, driven by one task, one request at a
-//! time ([`Connection`]), and the answers it gets ([`Reply`]).
+//! time ([`Connection`]), and the answers it gets ([`Reply`]). A [`Call`] is either an API
+//! request (bearer token, JSON body) or a browser's (cookie, form body, `Origin`), so the
+//! console is driven over the same connections as the JSON API.
 //!
 //! It uses hyper's connection-level client on purpose: each [`Connection`] is exactly one TCP
 //! connection, opened once and reused, with no pool, no redirects and no timeouts of its own,
@@ -12,7 +14,10 @@ use anyhow::Context as _;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, ETAG, HOST, IF_MATCH};
+use hyper::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_TYPE, COOKIE, ETAG, HOST, IF_MATCH, LOCATION, ORIGIN,
+    SET_COOKIE,
+};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -34,6 +39,19 @@ pub struct Reply {
     pub etag: Option<u64>,
     /// The body.
     pub body: Bytes,
+    /// Each `Set-Cookie` header's `name=value` (its attributes left off).
+    pub set_cookies: Vec<String>,
+    /// The `Location` header, when there is one.
+    pub location: Option<String>,
+}
+
+/// How a [`Call`]'s body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json` (the API).
+    Json,
+    /// `application/x-www-form-urlencoded` (a console form).
+    Form,
 }
 
 /// A request to send.
@@ -45,10 +63,16 @@ pub struct Call<'a> {
     pub path: &'a str,
     /// The bearer token, when the route needs one.
     pub token: Option<&'a str>,
-    /// A JSON body.
+    /// A body, encoded as `body_kind` says.
     pub body: Option<Bytes>,
+    /// How `body` is encoded.
+    pub body_kind: BodyKind,
     /// `If-Match: "<version>"`.
     pub if_match: Option<u64>,
+    /// The `Cookie` header (`name=value; …`), as a browser sends it.
+    pub cookie: Option<&'a str>,
+    /// The `Origin` header, as a browser sends it with a form.
+    pub origin: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
@@ -59,7 +83,10 @@ impl<'a> Call<'a> {
             path,
             token,
             body: None,
+            body_kind: BodyKind::Json,
             if_match: None,
+            cookie: None,
+            origin: None,
         }
     }
 
@@ -70,7 +97,32 @@ impl<'a> Call<'a> {
             path,
             token: Some(token),
             body: Some(body),
+            body_kind: BodyKind::Json,
             if_match: None,
+            cookie: None,
+            origin: None,
+        }
+    }
+
+    /// `GET path` as a browser asks for a page: with its cookies, no token.
+    pub fn page(path: &'a str, cookie: Option<&'a str>) -> Call<'a> {
+        Call {
+            cookie,
+            ..Call::get(path, None)
+        }
+    }
+
+    /// `POST path` as a browser submits a form: URL-encoded `body`, its cookies and `Origin`.
+    pub fn form(path: &'a str, cookie: Option<&'a str>, origin: &'a str, body: Bytes) -> Call<'a> {
+        Call {
+            method: Method::POST,
+            path,
+            token: None,
+            body: Some(body),
+            body_kind: BodyKind::Form,
+            if_match: None,
+            cookie,
+            origin: Some(origin),
         }
     }
 }
@@ -126,7 +178,17 @@ impl Connection {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         if call.body.is_some() {
-            request = request.header(CONTENT_TYPE, "application/json");
+            let content_type = match call.body_kind {
+                BodyKind::Json => "application/json",
+                BodyKind::Form => "application/x-www-form-urlencoded",
+            };
+            request = request.header(CONTENT_TYPE, content_type);
+        }
+        if let Some(cookie) = call.cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        if let Some(origin) = call.origin {
+            request = request.header(ORIGIN, origin);
         }
         if let Some(version) = call.if_match {
             request = request.header(IF_MATCH, format!("\"{version}\""));
@@ -149,12 +211,31 @@ impl Connection {
             .get(ETAG)
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.trim_matches('"').parse().ok());
+        let set_cookies = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .filter_map(|text| text.split(';').next())
+            .map(|pair| pair.trim().to_owned())
+            .collect();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .into_body()
             .collect()
             .await
             .context("cannot read the answer's body")?
             .to_bytes();
-        Ok(Reply { status, etag, body })
+        Ok(Reply {
+            status,
+            etag,
+            body,
+            set_cookies,
+            location,
+        })
     }
 }

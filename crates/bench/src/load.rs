@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{json, Value};
 
-use crate::client::{Call, Connection};
+use crate::client::{BodyKind, Call, Connection};
 
 /// A valid unified social credit code (test-vectors.md).
 const CREDIT_CODE: &str = "91110000600037341L";
@@ -58,6 +58,13 @@ pub enum Workload {
     Query {
         /// Path and query.
         path: String,
+    },
+    /// `GET path` of a console page, as a browser signed in asks for it (no token).
+    Page {
+        /// Path and query.
+        path: String,
+        /// The `Cookie` header with the session.
+        cookie: Arc<String>,
     },
 }
 
@@ -362,6 +369,10 @@ async fn drive(
                 let call = Call::get(path, Some(token));
                 one(&mut connection, &call, measured, &mut tally).await;
             }
+            Workload::Page { path, cookie } => {
+                let call = Call::page(path, Some(cookie));
+                one(&mut connection, &call, measured, &mut tally).await;
+            }
         }
         if measured {
             units += 1;
@@ -453,7 +464,10 @@ async fn conditional_command(
             path: &command_path,
             token: Some(token),
             body: Some(body.clone()),
+            body_kind: BodyKind::Json,
             if_match: *known_version,
+            cookie: None,
+            origin: None,
         };
         let sent_at = Instant::now();
         let sent = connection.send(&call).await;

@@ -8,11 +8,14 @@
 //! a search — each also as a ratio to the ceiling. Every scenario is bounded by time and by a
 //! request count, and the service is stopped with SIGTERM at the end.
 //!
+//! `--only console` measures the console's pages beside the JSON API instead (see [`console`]).
+//!
 //! Modules: [`server`] (the process), [`client`] (one keep-alive connection), [`load`] (the
-//! workloads and their timing). This file owns the command line, the order of scenarios and
+//! workloads and their timing), [`console`] (the console set). This file owns the command line, the order of scenarios and
 //! the report.
 
 mod client;
+mod console;
 mod duration;
 mod load;
 mod server;
@@ -38,6 +41,9 @@ use crate::server::Service;
 const BAR_RATIO: f64 = 0.20;
 /// …with a p99 under this many milliseconds.
 const BAR_P99_MS: f64 = 25.0;
+
+/// The `--only` name of the console set.
+const CONSOLE_SET: &str = "console";
 
 /// Drives a real `caseledger serve` over HTTP and reports throughput and latency per scenario,
 /// each against the `GET /healthz` ceiling measured in the same run.
@@ -80,6 +86,8 @@ struct Args {
     compare_store: Option<String>,
     /// Run only these scenarios (comma-separated): healthz, open, notes, hot, hot-if-match,
     /// read, list, search. Cases are still opened, unmeasured, when a later scenario needs them.
+    /// `console` (alone) is a set of its own: `--cases` cases seeded, then each console page of
+    /// an officer beside the JSON API read of the same data, in one run.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -101,6 +109,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(url) = &args.compare_store {
         return compare_stores(&args, url).await;
     }
+    anyhow::ensure!(
+        !args.only.iter().any(|name| name == CONSOLE_SET) || args.only.len() == 1,
+        "--only {CONSOLE_SET} is a set of its own: name no other scenario with it"
+    );
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|only| only == name);
     let bounds = Bounds {
         connections: args.connections,
@@ -125,7 +137,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.warmup,
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     );
-    let result = scenarios(&service, &args, bounds, &wanted).await;
+    let result = if args.only.iter().any(|name| name == CONSOLE_SET) {
+        console::run(&service, args.cases, bounds).await
+    } else {
+        scenarios(&service, &args, bounds, &wanted).await
+    };
     if let Err(error) = &result {
         eprintln!(
             "the benchmark failed: {error:#}\nthe service's last log lines:\n{}",
