@@ -71,12 +71,12 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
     let address = service.address;
     let admin = Arc::new(service.admin_token.clone());
     let mut setup = Connection::open(address).await?;
-    let officer_token = Arc::new(crate::officer_token(&mut setup, &admin).await?);
+    let officer_token = Arc::new(crate::service_calls::officer_token(&mut setup, &admin).await?);
 
     let opened = seed_cases(service, &admin, cases).await?;
     let session = sign_in_officer(&mut setup, &admin, address).await?;
     let measured_case = give_queue(&mut setup, &admin, &opened).await?;
-    crate::settle(&mut setup, &admin).await?;
+    crate::service_calls::settle(&mut setup, &admin).await?;
     check_pages(&mut setup, &session, &officer_token, &measured_case).await?;
 
     let cookie = Arc::new(session);
@@ -127,13 +127,13 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
         "console pages beside the JSON API: {cases} cases, {} connections, {:?} per scenario after a {:?} warm-up, {ROUNDS} rounds alternating",
         bounds.connections, bounds.duration, bounds.warmup
     );
-    crate::print_header();
+    crate::report::print_header();
     let mut measured: Vec<(String, Outcome)> = Vec::new();
     for round in 1..=ROUNDS {
         for pair in &pairs {
             for target in std::iter::once(&pair.console).chain(&pair.api) {
                 let outcome = measure(service, target, bounds).await?;
-                crate::print_row(&format!("[{round}] {}", target.label), &outcome, None);
+                crate::report::print_row(&format!("[{round}] {}", target.label), &outcome, None);
                 measured.push((target.label.clone(), outcome));
             }
         }
@@ -218,8 +218,8 @@ fn print_comparison(pairs: &[Pair], merged: &BTreeMap<String, Outcome>, cases: u
                 name,
                 label,
                 outcome.rate(),
-                crate::millis(&outcome.latency, 50.0),
-                crate::millis(&outcome.latency, 99.0),
+                crate::report::millis(&outcome.latency, 50.0),
+                crate::report::millis(&outcome.latency, 99.0),
                 time_per_request(outcome) * 1000.0
             );
         };
@@ -230,10 +230,10 @@ fn print_comparison(pairs: &[Pair], merged: &BTreeMap<String, Outcome>, cases: u
             let outcome = &merged[&target.label];
             row("", &target.label, outcome);
             api_time += time_per_request(outcome);
-            api_p50 += crate::millis(&outcome.latency, 50.0);
+            api_p50 += crate::report::millis(&outcome.latency, 50.0);
         }
         let ratio = time_per_request(console) / api_time;
-        let p50_ratio = crate::millis(&console.latency, 50.0) / api_p50;
+        let p50_ratio = crate::report::millis(&console.latency, 50.0) / api_p50;
         let first_api = &merged[&pair.api[0].label];
         let alone = (pair.api.len() > 1).then(|| {
             format!(

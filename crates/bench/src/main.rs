@@ -11,31 +11,32 @@
 //! `--only console` measures the console's pages beside the JSON API instead (see [`console`]).
 //!
 //! Modules: [`server`] (the process), [`client`] (one keep-alive connection), [`load`] (the
-//! workloads and their timing), [`console`] (the console set). This file owns the command line, the order of scenarios and
-//! the report.
+//! workloads and their timing), [`console`] (the console set), [`report`] (the table's rows),
+//! [`service_calls`] (requests made around the measurements). This file owns the command line
+//! and the order of scenarios.
 
 mod client;
 mod console;
 mod duration;
 mod load;
+mod report;
 mod server;
+mod service_calls;
 mod soak;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use hdrhistogram::Histogram;
-use hyper::body::Bytes;
-use hyper::StatusCode;
-use serde_json::{json, Value};
 
-use crate::client::{Call, Connection};
+use crate::client::Connection;
 use crate::duration::parse_duration;
 use crate::load::{Bounds, Outcome, Workload};
+use crate::report::{millis, print_header, print_row};
 use crate::server::Service;
+use crate::service_calls::{count_cases, officer_token, open_one_case, settle};
 
 /// The bar of issue 8: durable commands on 1,000 cases at this fraction of the ceiling…
 const BAR_RATIO: f64 = 0.20;
@@ -496,78 +497,6 @@ async fn measure_store(
     Ok((ceiling, notes))
 }
 
-fn print_header() {
-    println!();
-    println!(
-        "{:<40} {:>9} {:>10} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>6}  other answers",
-        "scenario",
-        "ok",
-        "ok/s",
-        "×ceil",
-        "p50 ms",
-        "p99 ms",
-        "p99.9 ms",
-        "max ms",
-        "srv µs/rq",
-        "srv cr",
-        "cli cr"
-    );
-}
-
-fn print_row(name: &str, outcome: &Outcome, ceiling: Option<f64>) {
-    let ratio = ceiling
-        .filter(|ceiling| *ceiling > 0.0)
-        .map(|ceiling| format!("{:.3}", outcome.rate() / ceiling))
-        .unwrap_or_else(|| "-".into());
-    let others: Vec<String> = outcome
-        .statuses
-        .iter()
-        .filter(|(status, _)| !(200..300).contains(*status))
-        .map(|(status, count)| format!("{status}×{count}"))
-        .chain((outcome.errors > 0).then(|| format!("errors×{}", outcome.errors)))
-        .collect();
-    let optional = |value: Option<f64>, digits: usize| {
-        value
-            .map(|value| format!("{value:.digits$}"))
-            .unwrap_or_else(|| "-".into())
-    };
-    let client_cores = outcome
-        .client_cpu
-        .filter(|_| !outcome.elapsed.is_zero())
-        .map(|cpu| cpu.as_secs_f64() / outcome.elapsed.as_secs_f64());
-    println!(
-        "{:<40} {:>9} {:>10.0} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>6} {:>6}  {}",
-        name,
-        outcome.ok,
-        outcome.rate(),
-        ratio,
-        millis(&outcome.latency, 50.0),
-        millis(&outcome.latency, 99.0),
-        millis(&outcome.latency, 99.9),
-        outcome.latency.max() as f64 / 1000.0,
-        optional(outcome.server_cpu_per_request(), 0),
-        optional(outcome.server_cores(), 2),
-        optional(client_cores, 2),
-        others.join(" ")
-    );
-    if let Some(command_latency) = &outcome.command_latency {
-        println!(
-            "{:<40} {:>9} {:>10} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {} POSTs ({} got 412), {} re-reads",
-            "  └ per landed command, retries included",
-            "",
-            "",
-            "",
-            millis(command_latency, 50.0),
-            millis(command_latency, 99.0),
-            millis(command_latency, 99.9),
-            command_latency.max() as f64 / 1000.0,
-            outcome.requests,
-            outcome.count(StatusCode::PRECONDITION_FAILED),
-            outcome.rereads,
-        );
-    }
-}
-
 fn print_details(rows: &[Row]) {
     for row in rows {
         if let Some(error) = &row.outcome.first_error {
@@ -577,77 +506,4 @@ fn print_details(rows: &[Row]) {
             println!("{}: first answer outside 2xx: {refusal}", row.name);
         }
     }
-}
-
-fn millis(histogram: &Histogram<u64>, percentile: f64) -> f64 {
-    histogram.value_at_percentile(percentile) as f64 / 1000.0
-}
-
-async fn officer_token(connection: &mut Connection, admin: &str) -> anyhow::Result<String> {
-    let body =
-        Bytes::from(json!({"name": "load-benchmark officer", "role": "officer"}).to_string());
-    let reply = connection
-        .send(&Call::post("/v1/tokens", admin, body))
-        .await?;
-    anyhow::ensure!(
-        reply.status == StatusCode::CREATED,
-        "issuing the officer's token answered {}: {}",
-        reply.status,
-        String::from_utf8_lossy(&reply.body)
-    );
-    let value: Value = serde_json::from_slice(&reply.body).context("the token answer")?;
-    value["token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("the token answer has no token")
-}
-
-async fn open_one_case(connection: &mut Connection, officer: &str) -> anyhow::Result<String> {
-    let reply = connection
-        .send(&Call::post(
-            "/v1/cases",
-            officer,
-            load::open_case_body(usize::MAX / 2, 1),
-        ))
-        .await?;
-    anyhow::ensure!(
-        reply.status == StatusCode::CREATED,
-        "opening a case answered {}: {}",
-        reply.status,
-        String::from_utf8_lossy(&reply.body)
-    );
-    load::case_id(&reply.body).context("the answer names no case")
-}
-
-/// Waits until the projections have caught up with the log, so that one scenario's background
-/// work does not run into the next one's measurement.
-async fn settle(connection: &mut Connection, admin: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let reply = connection.send(&Call::get("/readyz", None)).await?;
-    let value: Value = serde_json::from_slice(&reply.body).context("the /readyz answer")?;
-    let head = value["head"].as_u64().context("/readyz names no head")?;
-    let path = format!("/v1/cases?limit=1&min_position={head}");
-    loop {
-        let reply = connection.send(&Call::get(&path, Some(admin))).await?;
-        if reply.status == StatusCode::OK {
-            return Ok(());
-        }
-        anyhow::ensure!(
-            reply.status == StatusCode::SERVICE_UNAVAILABLE
-                && started.elapsed() < Duration::from_secs(300),
-            "the case lists did not catch up with position {head}: {} {}",
-            reply.status,
-            String::from_utf8_lossy(&reply.body)
-        );
-    }
-}
-
-async fn count_cases(connection: &mut Connection, admin: &str) -> anyhow::Result<u64> {
-    let reply = connection
-        .send(&Call::get("/v1/stats", Some(admin)))
-        .await?;
-    let value: Value = serde_json::from_slice(&reply.body).context("the /v1/stats answer")?;
-    value["cases"]
-        .as_u64()
-        .context("/v1/stats has no case count")
 }

@@ -8,10 +8,11 @@
 
 use std::str::FromStr;
 
-use caseledger_app::OpenCase;
+use axum::http::StatusCode;
+use caseledger_app::{AppError, OpenCase};
 use caseledger_domain::{
     Category, Command, ComplainantInput, Department, EmployerInput, FieldError, LetterId,
-    LetterKind, Outcome, Source, Tier,
+    LetterKind, Outcome, Rejection, Source, Tier,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,61 @@ pub fn form_errors(errors: &[FieldError]) -> Vec<FormError> {
             message: error.message.clone(),
         })
         .collect()
+}
+
+/// A form the service refused in a way the page shows beside the form, with what was typed:
+/// bad fields, a rule of the case's state, a stale version, a key posted again with other
+/// fields. Every other error is a problem page.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The page's status.
+    pub status: StatusCode,
+    /// Errors beside their fields.
+    pub errors: Vec<FormError>,
+    /// A message above the form (catalog key).
+    pub alert_key: Option<String>,
+    /// Whether the case had moved on since the form was shown.
+    pub stale: bool,
+}
+
+impl Refusal {
+    /// Errors found reading the form, before the service was asked.
+    pub fn unread(errors: Vec<FormError>) -> Refusal {
+        Refusal {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            alert_key: None,
+            stale: false,
+        }
+    }
+
+    /// How the page shows `error`, or `error` back when a problem page tells it.
+    pub fn of(error: AppError) -> Result<Refusal, AppError> {
+        let alert = |status, key: String, stale| Refusal {
+            status,
+            errors: Vec::new(),
+            alert_key: Some(key),
+            stale,
+        };
+        Ok(match error {
+            AppError::Rejected(Rejection::Invalid(errors)) => Refusal::unread(form_errors(&errors)),
+            AppError::Invalid { field, message } => {
+                Refusal::unread(form_errors(&[FieldError::new(field, message)]))
+            }
+            AppError::Rejected(Rejection::Conflict { rule, .. }) => {
+                alert(StatusCode::CONFLICT, format!("rule-{}", rule.code()), false)
+            }
+            AppError::PreconditionFailed { .. } => {
+                alert(StatusCode::CONFLICT, "problem-stale".into(), true)
+            }
+            AppError::IdempotencyKeyReused => alert(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "problem-resubmitted".into(),
+                false,
+            ),
+            other => return Err(other),
+        })
+    }
 }
 
 /// Collects the errors of reading a form.

@@ -45,24 +45,15 @@ pub fn check_origin(headers: &HeaderMap, config: &ConsoleConfig) -> Result<(), C
 /// Where people reach the console: the public URL when one is configured, else the scheme and
 /// `Host` of the request (`None` without a `Host`). Setup links start with it.
 pub fn base_url(headers: &HeaderMap, config: &ConsoleConfig) -> Option<String> {
-    if let Some(url) = &config.public_url {
-        return Some(url.clone());
-    }
     let host = headers
         .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .filter(|host| {
-            !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte))
-        })?;
+        .and_then(|value| value.to_str().ok());
     let scheme = if config.secure_cookies {
         "https"
     } else {
         "http"
     };
-    Some(format!("{scheme}://{host}"))
+    caseledger_app::public_base(config.public_url.as_deref(), host, scheme)
 }
 
 /// The scheme, host and port of a URL (what an `Origin` header holds).

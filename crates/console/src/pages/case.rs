@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use caseledger_app::{AppError, TimeTravel};
-use caseledger_domain::{Case, CaseId, LetterId, Rejection, Role};
+use caseledger_app::TimeTravel;
+use caseledger_domain::{Case, CaseId, LetterId, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::forms::{form_errors, CommandForm, CommandName, FormError};
+use crate::forms::{CommandForm, CommandName, FormError, Refusal};
 use crate::pages::render::render_page;
 use crate::session::{SignedForm, SignedIn};
 use crate::state::ConsoleState;
@@ -186,63 +186,34 @@ async fn run(
         fields,
         posted,
     } = form;
-    let submitted = |errors: Vec<FormError>, alert_key: Option<String>, stale: bool| Submitted {
-        form: form_name.clone(),
-        values: fields.clone(),
-        errors,
-        alert_key,
-        stale,
-    };
-    let command = match command {
-        Ok(command) => command,
-        Err(errors) => {
-            return case_page(
-                state,
-                &signed_in,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(submitted(errors, None, false)),
-                None,
-            )
-            .await
+    let refusal = match command {
+        Ok(command) => {
+            let idempotency = posted.idempotency(&fields.idempotency_key);
+            let version = Some(fields.version);
+            match state
+                .app
+                .execute(signed_in.caller(), id, command, version, idempotency)
+                .await
+            {
+                Ok(_) => {
+                    return Ok(
+                        Redirect::to(&format!("/console/cases/{}?done={done}", id.0))
+                            .into_response(),
+                    )
+                }
+                Err(error) => Refusal::of(error)?,
+            }
         }
+        Err(errors) => Refusal::unread(errors),
     };
-    let idempotency = posted.idempotency(&fields.idempotency_key);
-    let result = state
-        .app
-        .execute(
-            signed_in.caller(),
-            id,
-            command,
-            Some(fields.version),
-            idempotency,
-        )
-        .await;
-    let (status, shown) = match result {
-        Ok(_) => {
-            return Ok(
-                Redirect::to(&format!("/console/cases/{}?done={done}", id.0)).into_response(),
-            )
-        }
-        Err(AppError::PreconditionFailed { .. }) => (
-            StatusCode::CONFLICT,
-            submitted(Vec::new(), Some("problem-stale".into()), true),
-        ),
-        Err(AppError::Rejected(Rejection::Invalid(errors))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            submitted(form_errors(&errors), None, false),
-        ),
-        Err(AppError::Rejected(Rejection::Conflict { rule, .. })) => (
-            StatusCode::CONFLICT,
-            submitted(Vec::new(), Some(format!("rule-{}", rule.code())), false),
-        ),
-        Err(AppError::IdempotencyKeyReused) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            submitted(Vec::new(), Some("problem-resubmitted".into()), false),
-        ),
-        Err(error) => return Err(error.into()),
+    let shown = Submitted {
+        form: form_name,
+        values: fields,
+        errors: refusal.errors,
+        alert_key: refusal.alert_key,
+        stale: refusal.stale,
     };
-    case_page(state, &signed_in, id, status, Some(shown), None).await
+    case_page(state, &signed_in, id, refusal.status, Some(shown), None).await
 }
 
 /// `POST /console/cases/{id}/{command}`.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::forms::{form_errors, FormError, OpenCaseForm, Reading};
+use crate::forms::{form_errors, FormError, OpenCaseForm, Reading, Refusal};
 use crate::pages::render::render_page;
 use crate::session::{SignedForm, SignedIn};
 use crate::state::ConsoleState;
@@ -174,16 +174,19 @@ struct OpenCasePage {
     may_override_credit_code: bool,
 }
 
+/// The open-case form: empty, or as filled in with what the service refused.
 fn open_case_page(
     state: &ConsoleState,
     signed_in: &SignedIn,
-    status: StatusCode,
     mut form: OpenCaseForm,
-    errors: Vec<FormError>,
-    alert_key: Option<String>,
+    refused: Option<Refusal>,
 ) -> Result<Response, ConsoleError> {
     // Every rendering of the form gets its own key: posting it twice opens one case.
     form.idempotency_key = Uuid::new_v4().to_string();
+    let (status, errors, alert_key) = match refused {
+        Some(refusal) => (refusal.status, refusal.errors, refusal.alert_key),
+        None => (StatusCode::OK, Vec::new(), None),
+    };
     let page = OpenCasePage {
         form,
         errors,
@@ -208,14 +211,7 @@ pub async fn new_case(
     State(state): State<ConsoleState>,
     signed_in: SignedIn,
 ) -> Result<Response, ConsoleError> {
-    open_case_page(
-        &state,
-        &signed_in,
-        StatusCode::OK,
-        OpenCaseForm::default(),
-        Vec::new(),
-        None,
-    )
+    open_case_page(&state, &signed_in, OpenCaseForm::default(), None)
 }
 
 /// `POST /console/cases`: opens the case and shows it, or shows the form again with what was
@@ -243,14 +239,7 @@ pub async fn open_case(
                     .filter(|error| !read.contains(&error.field)),
             );
         }
-        return open_case_page(
-            &state,
-            &signed_in,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            fields,
-            errors,
-            None,
-        );
+        return open_case_page(&state, &signed_in, fields, Some(Refusal::unread(errors)));
     }
     let idempotency = posted.idempotency(&fields.idempotency_key);
     match state
@@ -263,30 +252,6 @@ pub async fn open_case(
             outcome.case_id.0
         ))
         .into_response()),
-        Err(AppError::Rejected(Rejection::Invalid(errors))) => open_case_page(
-            &state,
-            &signed_in,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            fields,
-            form_errors(&errors),
-            None,
-        ),
-        Err(AppError::Rejected(Rejection::Conflict { rule, .. })) => open_case_page(
-            &state,
-            &signed_in,
-            StatusCode::CONFLICT,
-            fields,
-            Vec::new(),
-            Some(format!("rule-{}", rule.code())),
-        ),
-        Err(AppError::IdempotencyKeyReused) => open_case_page(
-            &state,
-            &signed_in,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            fields,
-            Vec::new(),
-            Some("problem-resubmitted".into()),
-        ),
-        Err(error) => Err(error.into()),
+        Err(error) => open_case_page(&state, &signed_in, fields, Some(Refusal::of(error)?)),
     }
 }

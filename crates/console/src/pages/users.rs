@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use caseledger_app::{AppError, NewUser, UserView, UserWithSetup};
-use caseledger_domain::{Rejection, Role};
+use caseledger_domain::Role;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::forms::{form_errors, FormError, Reading};
+use crate::forms::{FormError, Reading, Refusal};
 use crate::pages::render::render_page;
 use crate::security::base_url;
 use crate::session::{SignedForm, SignedIn};
@@ -47,16 +47,21 @@ struct UsersPage {
     choices: Choices,
 }
 
+/// The accounts page: the list and the new-account form, empty or as filled in with what
+/// was refused; a notice, or a setup link made just now.
 async fn users_page(
     state: &ConsoleState,
     signed_in: &SignedIn,
-    status: StatusCode,
     form: NewUserForm,
-    errors: Vec<FormError>,
-    alert_key: Option<String>,
+    refused: Option<Refusal>,
+    notice_key: Option<&str>,
     link: Option<SetupLink>,
 ) -> Result<Response, ConsoleError> {
     let users = state.app.list_users(signed_in.caller()).await?;
+    let (status, errors, alert_key) = match refused {
+        Some(refusal) => (refusal.status, refusal.errors, refusal.alert_key),
+        None => (StatusCode::OK, Vec::new(), notice_key.map(str::to_owned)),
+    };
     let page = UsersPage {
         users,
         form,
@@ -96,16 +101,7 @@ pub async fn list(
     State(state): State<ConsoleState>,
     signed_in: SignedIn,
 ) -> Result<Response, ConsoleError> {
-    users_page(
-        &state,
-        &signed_in,
-        StatusCode::OK,
-        NewUserForm::default(),
-        Vec::new(),
-        None,
-        None,
-    )
-    .await
+    users_page(&state, &signed_in, NewUserForm::default(), None, None, None).await
 }
 
 /// `POST /console/users`: creates the account and shows its setup link once.
@@ -131,50 +127,23 @@ pub async fn create(
     let input = match input {
         Ok(input) => input,
         Err(errors) => {
-            return users_page(
-                &state,
-                &signed_in,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                fields,
-                errors,
-                None,
-                None,
-            )
-            .await
+            let refused = Some(Refusal::unread(errors));
+            return users_page(&state, &signed_in, fields, refused, None, None).await;
         }
     };
-    let refused =
-        |errors, alert_key: Option<&str>, status| (errors, alert_key.map(str::to_owned), status);
-    let (errors, alert_key, status) = match state.app.create_user(signed_in.caller(), input).await {
+    let refusal = match state.app.create_user(signed_in.caller(), input).await {
         Ok(created) => {
-            let link = setup_link(&state, &headers, &created, false);
-            return users_page(
-                &state,
-                &signed_in,
-                StatusCode::OK,
-                NewUserForm::default(),
-                Vec::new(),
-                None,
-                Some(link),
-            )
-            .await;
+            let link = Some(setup_link(&state, &headers, &created, false));
+            return users_page(&state, &signed_in, NewUserForm::default(), None, None, link).await;
         }
-        Err(AppError::Rejected(Rejection::Invalid(errors))) => {
-            refused(form_errors(&errors), None, StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(AppError::Invalid { field, message }) => refused(
-            form_errors(&[caseledger_domain::FieldError::new(field, message)]),
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(AppError::Conflict(_)) => refused(
-            vec![FormError::keyed("login", "error-login-taken")],
-            None,
-            StatusCode::CONFLICT,
-        ),
-        Err(error) => return Err(error.into()),
+        // The one conflict of a new account: its login is taken.
+        Err(AppError::Conflict(_)) => Refusal {
+            status: StatusCode::CONFLICT,
+            ..Refusal::unread(vec![FormError::keyed("login", "error-login-taken")])
+        },
+        Err(error) => Refusal::of(error)?,
     };
-    users_page(&state, &signed_in, status, fields, errors, alert_key, None).await
+    users_page(&state, &signed_in, fields, Some(refusal), None, None).await
 }
 
 fn user_id(text: &str) -> Result<Uuid, ConsoleError> {
@@ -192,10 +161,9 @@ pub async fn disable(
     users_page(
         &state,
         &form.signed_in,
-        StatusCode::OK,
         NewUserForm::default(),
-        Vec::new(),
-        Some("users-disabled".into()),
+        None,
+        Some("users-disabled"),
         None,
     )
     .await
@@ -210,15 +178,14 @@ pub async fn reset(
 ) -> Result<Response, ConsoleError> {
     let id = user_id(&id)?;
     let created = state.app.reset_user(form.signed_in.caller(), id).await?;
-    let link = setup_link(&state, &headers, &created, true);
+    let link = Some(setup_link(&state, &headers, &created, true));
     users_page(
         &state,
         &form.signed_in,
-        StatusCode::OK,
         NewUserForm::default(),
-        Vec::new(),
         None,
-        Some(link),
+        None,
+        link,
     )
     .await
 }
