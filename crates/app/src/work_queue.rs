@@ -40,33 +40,34 @@ impl App {
             "have a work queue",
         )?;
         let now = self.now();
+        let filter = CaseFilter {
+            assignees: assignee_names
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
+            ..CaseFilter::default()
+        };
+        if filter.assignees.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut queued: Vec<QueuedCase> = Vec::new();
-        let mut names: Vec<&str> = assignee_names.to_vec();
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            let filter = CaseFilter {
-                assignee: Some(name.to_owned()),
-                ..CaseFilter::default()
-            };
-            let mut cursor: Option<Cursor> = None;
-            loop {
-                let page = self
-                    .list_cases(caller, filter.clone(), cursor, QUEUE_READ_PAGE)
-                    .await?;
-                queued.extend(
-                    page.items
-                        .into_iter()
-                        .filter(|case| case.status() != CaseStatus::Closed)
-                        .map(|case| QueuedCase {
-                            urgency: case.urgency(now),
-                            case,
-                        }),
-                );
-                match page.next_cursor {
-                    Some(next) if queued.len() < WORK_QUEUE_LIMIT * 4 => cursor = Some(next),
-                    _ => break,
-                }
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let page = self
+                .list_cases(caller, filter.clone(), cursor, QUEUE_READ_PAGE)
+                .await?;
+            queued.extend(
+                page.items
+                    .into_iter()
+                    .filter(|case| case.status() != CaseStatus::Closed)
+                    .map(|case| QueuedCase {
+                        urgency: case.urgency(now),
+                        case,
+                    }),
+            );
+            match page.next_cursor {
+                Some(next) if queued.len() < WORK_QUEUE_LIMIT * 4 => cursor = Some(next),
+                _ => break,
             }
         }
         queued.sort_by(|a, b| {

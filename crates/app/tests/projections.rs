@@ -413,10 +413,11 @@ impl Expected {
             && filter
                 .category
                 .is_none_or(|category| category == self.category)
-            && filter
-                .assignee
-                .as_ref()
-                .is_none_or(|assignee| Some(assignee) == self.assignee.as_ref())
+            && (filter.assignees.is_empty()
+                || self
+                    .assignee
+                    .as_ref()
+                    .is_some_and(|assignee| filter.assignees.contains(assignee)))
             && filter
                 .department
                 .as_ref()
@@ -670,9 +671,16 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases_hold
         })
         .await;
     }
-    for assignee in ["Wang Fang", "Li Na", "wang fang", "Nobody"] {
+    for assignees in [
+        &["Wang Fang"][..],
+        &["Li Na"],
+        &["wang fang"],
+        &["Nobody"],
+        &["Wang Fang", "Li Na"],
+        &["Nobody", "Li Na"],
+    ] {
         check(CaseFilter {
-            assignee: Some(assignee.into()),
+            assignees: assignees.iter().map(|name| (*name).to_owned()).collect(),
             ..CaseFilter::default()
         })
         .await;
@@ -815,7 +823,7 @@ async fn every_filter_and_the_text_search_return_exactly_the_matching_cases_hold
                                 let filter = CaseFilter {
                                     status: *status,
                                     category,
-                                    assignee: assignee.map(str::to_owned),
+                                    assignees: assignee.map(str::to_owned).into_iter().collect(),
                                     department: None,
                                     overdue,
                                     region: region.map(str::to_owned),

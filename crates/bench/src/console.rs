@@ -98,7 +98,7 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
             name: "work queue",
             console: page("/console/".into()),
             api: vec![api(format!("/v1/cases?assignee={OFFICER_LOGIN}&limit=200"))],
-            note: "the page lists the cases assigned by login or by name: two list scans",
+            note: "the page lists the cases assigned by login or by name: one list scan",
         },
         Pair {
             name: "case list",

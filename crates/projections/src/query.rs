@@ -27,8 +27,9 @@ pub struct CaseFilter {
     pub status: Option<CaseStatus>,
     /// What it is about.
     pub category: Option<Category>,
-    /// The assigned officer, exactly.
-    pub assignee: Option<String>,
+    /// Assigned to one of these, exactly (a person may be assigned by login or by name);
+    /// empty matches every case.
+    pub assignees: Vec<String>,
     /// A department the case is shared with.
     pub department: Option<Department>,
     /// Whether an open letter's deadline was missed.
@@ -150,10 +151,13 @@ impl<'a> CompiledFilter<'a> {
         if filter.category.is_some() && case.category != filter.category {
             return false;
         }
-        if filter
-            .assignee
-            .as_deref()
-            .is_some_and(|assignee| case.assignee.as_deref() != Some(assignee))
+        if !filter.assignees.is_empty()
+            && !case.assignee.as_deref().is_some_and(|assignee| {
+                filter
+                    .assignees
+                    .iter()
+                    .any(|wanted| wanted.as_str() == assignee)
+            })
         {
             return false;
         }

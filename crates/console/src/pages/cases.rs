@@ -88,7 +88,7 @@ impl ListFilters {
                 CaseFilter {
                     status,
                     category,
-                    assignee: text(&self.assignee),
+                    assignees: text(&self.assignee).into_iter().collect(),
                     department,
                     overdue,
                     region: text(&self.region),

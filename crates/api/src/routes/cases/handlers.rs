@@ -407,7 +407,7 @@ pub async fn list_cases(
     let filter = CaseFilter {
         status,
         category,
-        assignee: query.assignee,
+        assignees: query.assignee.into_iter().collect(),
         department,
         overdue: query.overdue,
         region: query.region,
