@@ -102,6 +102,16 @@ async fn the_first_admin_sets_a_password_signs_in_switches_language_and_signs_ou
         refused.attr("role").await.unwrap().as_deref(),
         Some("alert")
     );
+    // …with the focus back in the password field, which the error describes.
+    let focused = browser.client().active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("id").await.unwrap().as_deref(),
+        Some("password")
+    );
+    assert_eq!(
+        focused.attr("aria-describedby").await.unwrap().as_deref(),
+        Some("sign-in-error")
+    );
     assert!(browser
         .client()
         .get_named_cookie("caseledger_session")

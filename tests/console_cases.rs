@@ -561,3 +561,39 @@ async fn no_bad_form_on_any_case_page_answers_500_or_changes_anything() {
         .len();
     assert_eq!(after, before, "nothing was written");
 }
+
+#[tokio::test]
+async fn a_long_history_shows_its_newest_events_first_and_says_how_many_there_are() {
+    let app = spawn_app().await;
+    let mut admin = set_up_admin(&app).await;
+    let case = app.open_valid_case(&app.admin_token).await;
+    let notes = 205;
+    for n in 1..=notes {
+        expect_status(
+            app.post(
+                &format!("/v1/cases/{case}/notes"),
+                &app.admin_token,
+                &serde_json::json!({ "text": format!("第{n}次走访记录。") }),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let (status, _, page) = admin
+        .get(&format!("{}/console/cases/{case}", app.address))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = notes + 1;
+    assert!(
+        page.contains(&format!("只显示最近的 200 条（共 {events} 条）")),
+        "the page says the timeline is cut"
+    );
+    let timeline = between(&page, "<ol class=\"timeline\" reversed>", "</ol>");
+    assert_eq!(timeline.matches("<li>").count(), 200);
+    let newest = timeline.find("第205次走访记录。").expect("the newest note");
+    let older = timeline.find("第204次走访记录。").expect("the next note");
+    assert!(newest < older, "newest first");
+    assert!(timeline.contains("第6次走访记录。"));
+    assert!(!timeline.contains("第5次走访记录。"), "only the newest 200");
+}

@@ -216,17 +216,45 @@ async fn read_form<T: DeserializeOwned>(
     Ok((parts, token.form_token, fields, bytes))
 }
 
-/// A form posted by a person signed in, whose token belongs to their session and whose origin
-/// is the console's own.
+/// Who may post a form, and which cookie the form's token is bound to: the session cookie for
+/// people signed in, the pre-session cookie for visitors (sign-in, setup).
+pub trait FormPoster<S>: FromRequestParts<S, Rejection = ConsoleError> {
+    /// The cookie whose secret the form token is derived from.
+    const TOKEN_COOKIE: &'static str;
+}
+
+impl<S> FormPoster<S> for SignedIn
+where
+    ConsoleState: FromRef<S>,
+    S: Send + Sync,
+{
+    const TOKEN_COOKIE: &'static str = SESSION_COOKIE;
+}
+
+impl<S> FormPoster<S> for Visitor
+where
+    ConsoleState: FromRef<S>,
+    S: Send + Sync,
+{
+    const TOKEN_COOKIE: &'static str = FORM_COOKIE;
+}
+
+/// A form whose origin is the console's own and whose token belongs to the poster's cookie.
 #[derive(Debug)]
-pub struct SignedForm<T> {
+pub struct CheckedForm<P, T> {
     /// Who posted it.
-    pub signed_in: SignedIn,
+    pub by: P,
     /// Its fields.
     pub fields: T,
     /// The path it was posted to and its body, for binding its idempotency key to it.
     pub posted: Posted,
 }
+
+/// A form posted by a person signed in.
+pub type SignedForm<T> = CheckedForm<SignedIn, T>;
+
+/// A form posted before sign-in (sign-in, setup).
+pub type VisitorForm<T> = CheckedForm<Visitor, T>;
 
 /// Where a form was posted and what it held.
 #[derive(Debug, Clone)]
@@ -252,10 +280,11 @@ impl Posted {
     }
 }
 
-impl<S, T> FromRequest<S> for SignedForm<T>
+impl<S, P, T> FromRequest<S> for CheckedForm<P, T>
 where
     ConsoleState: FromRef<S>,
     S: Send + Sync,
+    P: FormPoster<S>,
     T: DeserializeOwned + Send,
 {
     type Rejection = ConsoleError;
@@ -263,50 +292,16 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let console = ConsoleState::from_ref(state);
         let (mut parts, token, fields, body) = read_form::<T>(request, &console).await?;
-        let signed_in = SignedIn::from_request_parts(&mut parts, state).await?;
-        let secret = cookie(&parts.headers, SESSION_COOKIE).unwrap_or_default();
-        if !form_token_matches(secret, &token) {
+        let by = P::from_request_parts(&mut parts, state).await?;
+        let secret = cookie(&parts.headers, P::TOKEN_COOKIE).unwrap_or_default();
+        if secret.is_empty() || !form_token_matches(secret, &token) {
             return Err(ConsoleError::ForgedForm);
         }
         let posted = Posted {
             path: parts.uri.path().to_owned(),
             body,
         };
-        Ok(SignedForm {
-            signed_in,
-            fields,
-            posted,
-        })
-    }
-}
-
-/// A form posted before sign-in (sign-in, setup), whose token belongs to the browser's
-/// pre-session cookie and whose origin is the console's own.
-#[derive(Debug)]
-pub struct VisitorForm<T> {
-    /// Who posted it.
-    pub visitor: Visitor,
-    /// Its fields.
-    pub fields: T,
-}
-
-impl<S, T> FromRequest<S> for VisitorForm<T>
-where
-    ConsoleState: FromRef<S>,
-    S: Send + Sync,
-    T: DeserializeOwned + Send,
-{
-    type Rejection = ConsoleError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let console = ConsoleState::from_ref(state);
-        let (mut parts, token, fields, _) = read_form::<T>(request, &console).await?;
-        let visitor = Visitor::from_request_parts(&mut parts, state).await?;
-        let secret = cookie(&parts.headers, FORM_COOKIE).unwrap_or_default();
-        if secret.is_empty() || !form_token_matches(secret, &token) {
-            return Err(ConsoleError::ForgedForm);
-        }
-        Ok(VisitorForm { visitor, fields })
+        Ok(CheckedForm { by, fields, posted })
     }
 }
 

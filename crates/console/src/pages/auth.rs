@@ -146,7 +146,11 @@ pub async fn sign_in(
     State(state): State<ConsoleState>,
     form: VisitorForm<SignInForm>,
 ) -> Result<Response, ConsoleError> {
-    let VisitorForm { visitor, fields } = form;
+    let VisitorForm {
+        by: visitor,
+        fields,
+        ..
+    } = form;
     let next = local_next(fields.next.as_deref());
     match state.app.sign_in(&fields.login, &fields.password).await {
         Ok(session) => {
@@ -203,7 +207,7 @@ pub async fn sign_out(
     form: SignedForm<NoFields>,
 ) -> Result<Response, ConsoleError> {
     let SignedForm {
-        signed_in,
+        by: signed_in,
         fields: NoFields {},
         ..
     } = form;
@@ -304,7 +308,11 @@ pub async fn setup(
     Path(token): Path<String>,
     form: VisitorForm<SetupForm>,
 ) -> Result<Response, ConsoleError> {
-    let VisitorForm { visitor, fields } = form;
+    let VisitorForm {
+        by: visitor,
+        fields,
+        ..
+    } = form;
     let user = state.app.setup_link_user(&token).await?;
     let errors = if fields.password != fields.password_again {
         vec![FieldProblem {

@@ -88,9 +88,18 @@ async fn case_page(
 ) -> Result<Response, ConsoleError> {
     let caller = signed_in.caller();
     let view = state.app.case(caller, id, TimeTravel::Latest).await?;
-    let events = state.app.history(caller, id).await?;
     let now = state.app.now();
     let case = &view.case;
+    // Only the newest events of the timeline are read, however long the history.
+    let access = state.app.history_access(caller, id).await?;
+    let newest = state
+        .app
+        .history_page(
+            &access,
+            case.version.saturating_sub(TIMELINE_LIMIT as u64),
+            TIMELINE_LIMIT,
+        )
+        .await?;
     let mut keys = BTreeMap::new();
     for name in [
         "assign",
@@ -125,8 +134,8 @@ async fn case_page(
             .map(|letter| LetterShown::new(letter, now))
             .collect(),
         complainant: view.complainant.clone().into(),
-        timeline: timeline(&events),
-        events: events.len(),
+        timeline: timeline(&newest.events),
+        events: usize::try_from(case.version).unwrap_or(usize::MAX),
         timeline_limit: TIMELINE_LIMIT,
         chain_position: view.chain.position,
         chain_hash: view.chain.hash.clone(),
@@ -182,7 +191,7 @@ async fn run(
     command: Result<caseledger_domain::Command, Vec<FormError>>,
 ) -> Result<Response, ConsoleError> {
     let SignedForm {
-        signed_in,
+        by: signed_in,
         fields,
         posted,
     } = form;

@@ -221,7 +221,7 @@ pub async fn open_case(
     form: SignedForm<OpenCaseForm>,
 ) -> Result<Response, ConsoleError> {
     let SignedForm {
-        signed_in,
+        by: signed_in,
         fields,
         posted,
     } = form;

@@ -3,12 +3,13 @@
 //! and where to go.
 
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::Response;
 use caseledger_domain::Role;
 use serde::Serialize;
 
 use crate::error::ConsoleError;
-use crate::pages::render::render_failed;
+use crate::pages::render::render_page;
 use crate::session::SignedIn;
 use crate::state::ConsoleState;
 use crate::views::CaseRow;
@@ -24,7 +25,7 @@ struct QueuePage {
 pub async fn queue(
     State(state): State<ConsoleState>,
     signed_in: SignedIn,
-) -> Result<Html<String>, ConsoleError> {
+) -> Result<Response, ConsoleError> {
     let caller = signed_in.caller();
     let has_queue = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
     let cases = if has_queue {
@@ -40,17 +41,15 @@ pub async fn queue(
     } else {
         Vec::new()
     };
-    let body = state
-        .templates
-        .render(
-            "queue.html",
-            &signed_in.chrome("queue"),
-            QueuePage {
-                has_queue,
-                cases,
-                limit: caseledger_app::WORK_QUEUE_LIMIT,
-            },
-        )
-        .map_err(render_failed)?;
-    Ok(Html(body))
+    render_page(
+        &state,
+        StatusCode::OK,
+        "queue.html",
+        &signed_in.chrome("queue"),
+        QueuePage {
+            has_queue,
+            cases,
+            limit: caseledger_app::WORK_QUEUE_LIMIT,
+        },
+    )
 }

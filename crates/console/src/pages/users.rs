@@ -111,7 +111,9 @@ pub async fn create(
     form: SignedForm<NewUserForm>,
 ) -> Result<Response, ConsoleError> {
     let SignedForm {
-        signed_in, fields, ..
+        by: signed_in,
+        fields,
+        ..
     } = form;
     let mut reading = Reading::default();
     let role = reading.choice::<Role>("role", &fields.role);
@@ -157,10 +159,10 @@ pub async fn disable(
     form: SignedForm<NewUserForm>,
 ) -> Result<Response, ConsoleError> {
     let id = user_id(&id)?;
-    state.app.disable_user(form.signed_in.caller(), id).await?;
+    state.app.disable_user(form.by.caller(), id).await?;
     users_page(
         &state,
-        &form.signed_in,
+        &form.by,
         NewUserForm::default(),
         None,
         Some("users-disabled"),
@@ -177,15 +179,7 @@ pub async fn reset(
     form: SignedForm<NewUserForm>,
 ) -> Result<Response, ConsoleError> {
     let id = user_id(&id)?;
-    let created = state.app.reset_user(form.signed_in.caller(), id).await?;
+    let created = state.app.reset_user(form.by.caller(), id).await?;
     let link = Some(setup_link(&state, &headers, &created, true));
-    users_page(
-        &state,
-        &form.signed_in,
-        NewUserForm::default(),
-        None,
-        None,
-        link,
-    )
-    .await
+    users_page(&state, &form.by, NewUserForm::default(), None, None, link).await
 }
