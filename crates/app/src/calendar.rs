@@ -369,7 +369,8 @@ impl YearFile {
             };
             let date = NaiveDate::parse_from_str(&entry.date, "%Y-%m-%d")
                 .map_err(|_| day_error("not a date (YYYY-MM-DD)".into()))?;
-            let in_year = date.year() == year || (date.year() == year - 1 && date.month() == 12);
+            // `date.year() + 1` stays within chrono's years; `year - 1` could overflow.
+            let in_year = date.year() == year || (date.year() + 1 == year && date.month() == 12);
             if !in_year {
                 return Err(day_error(format!(
                     "not in {year} nor in the December before it (the file's \"year\")"
@@ -755,6 +756,11 @@ mod tests {
                 "2027.json",
                 json!({"year": 2027, "days": [day("2026-11-30", true)]}).to_string(),
                 "days[0] (test \"2026-11-30\"): not in 2027 nor in the December before it",
+            ),
+            (
+                "2027.json",
+                json!({"year": i32::MIN, "days": [day("2027-01-01", true)]}).to_string(),
+                "days[0] (test \"2027-01-01\"): not in -2147483648",
             ),
             (
                 "2027.json",

@@ -47,7 +47,8 @@ impl CalendarYear {
             return Err(CalendarError::EmptyYear { year });
         }
         let within = |date: &&NaiveDate| {
-            date.year() == year || (date.year() == year - 1 && date.month() == 12)
+            // `date.year() + 1` stays within chrono's years; `year - 1` could overflow.
+            date.year() == year || (date.year() + 1 == year && date.month() == 12)
         };
         if let Some(date) = rest_days.iter().chain(&working_days).find(|d| !within(d)) {
             return Err(CalendarError::DayOutsideYear { year, date: *date });

@@ -336,6 +336,13 @@ fn notices_that_contradict_themselves_or_each_other_are_refused() {
         })
     );
     assert_eq!(
+        CalendarYear::new(i32::MIN, rest.clone(), BTreeSet::new()),
+        Err(CalendarError::DayOutsideYear {
+            year: i32::MIN,
+            date: date("2026-10-01")
+        })
+    );
+    assert_eq!(
         CalendarYear::new(2026, rest.clone(), rest.clone()),
         Err(CalendarError::RestAndWorking {
             year: 2026,
