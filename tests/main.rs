@@ -14,6 +14,7 @@
 
 mod backup;
 mod bad_input;
+mod calendar;
 mod concurrency;
 mod console_accounts;
 mod console_browser;

@@ -23,4 +23,6 @@ pub use answers::{
 pub use fixtures::{
     days_from_now, valid_case_body, COMPLAINANT_NAME, COMPLAINANT_PHONE, VALID_ID_NUMBER,
 };
-pub use in_process::{scratch_postgres, spawn_app, spawn_app_with, spawn_sled_app_with, TestApp};
+pub use in_process::{
+    scratch_postgres, spawn_app, spawn_app_on_clock, spawn_app_with, spawn_sled_app_with, TestApp,
+};

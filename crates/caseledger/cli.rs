@@ -382,8 +382,8 @@ mod tests {
             checked += 1;
         }
         // 13 before issue #20: its guards added 6, the KEK files 2, webhooks, metrics and
-        // idempotency 4; the console (#13) 4.
-        assert_eq!(checked, 29);
+        // idempotency 4; the console (#13) 4; the working-day calendar (#15) 1.
+        assert_eq!(checked, 30);
     }
 
     #[test]
@@ -420,6 +420,8 @@ mod tests {
             "/etc/caseledger/metrics-token",
             "--idempotency-ttl",
             "48h",
+            "--calendar-dir",
+            "/etc/caseledger/calendar",
             "--min-free-space",
             "1GiB",
             "--case-cache",
@@ -488,6 +490,10 @@ mod tests {
         assert_eq!(
             overrides.metrics_token_file,
             Some(PathBuf::from("/etc/caseledger/metrics-token"))
+        );
+        assert_eq!(
+            overrides.calendar_dir,
+            Some(PathBuf::from("/etc/caseledger/calendar"))
         );
         assert_eq!(overrides.min_free_space, Some(1024 * 1024 * 1024));
         assert_eq!(overrides.case_cache, Some(8 * 1024 * 1024));

@@ -1,7 +1,8 @@
 //! `caseledger serve`: startup, the first admin token, the HTTP server and graceful shutdown.
 //!
-//! This module owns the order of startup (configuration → data dir → checkpoint signing key →
-//! store → [`App`] → initial admin token → listener → metrics → router) and of shutdown (stop
+//! This module owns the order of startup (configuration → working-day calendar → data dir →
+//! checkpoint signing key → store → [`App`] → initial admin token → listener → metrics →
+//! router) and of shutdown (stop
 //! accepting, drain in-flight requests, close the store). [`Server`] is the started service,
 //! bound but not yet serving, so tests can read its real address after binding port 0; [`run`]
 //! is what the binary does with it. Routes live in `caseledger-api`, the service in
@@ -99,6 +100,8 @@ impl Server {
             env!("CARGO_PKG_VERSION")
         );
 
+        // The calendar before anything is opened: a bad calendar file stops the start at once.
+        let calendar = load_calendar(settings.calendar_dir.as_deref())?;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
         // The key before the store: a bad key file should stop the start before anything else.
@@ -200,6 +203,8 @@ impl Server {
                 egress: settings.webhook_egress.clone(),
                 ..caseledger_app::webhooks::DeliveryConfig::default()
             },
+            calendar: Some(calendar),
+            timezone: settings.console.timezone,
         };
         let app = App::with_setup(storage, settings.policy.clone(), clock, setup)
             .await
@@ -214,6 +219,9 @@ impl Server {
             erased_keys_removed = upkeep.keys_removed,
             "personal-data keys wrapped and erasures reconciled"
         );
+        for warning in app.readiness_warnings() {
+            tracing::warn!("{warning}");
+        }
         let app = Arc::new(app);
 
         let initial_admin_token_file = write_initial_admin_token(&app, &data_dir).await?;
@@ -520,6 +528,28 @@ async fn run_metrics_upkeep(metrics: PrometheusHandle) {
         interval.tick().await;
         metrics.run_upkeep();
     }
+}
+
+/// The official working-day calendar: the one built in, with the files of `--calendar-dir`
+/// when it is given. A bad file stops the start, named with its entry.
+fn load_calendar(dir: Option<&Path>) -> anyhow::Result<caseledger_domain::Calendar> {
+    let calendar = caseledger_app::calendar::load(dir).with_context(|| match dir {
+        Some(dir) => format!(
+            "cannot load the working-day calendar (--calendar-dir {})",
+            dir.display()
+        ),
+        None => "cannot load the working-day calendar built in".to_owned(),
+    })?;
+    let years: Vec<i32> = calendar.covered_years().collect();
+    tracing::info!(
+        version = calendar.version(),
+        first_year = years.first(),
+        last_year = years.last(),
+        "working days follow the calendar {} ({} years of official notices)",
+        calendar.version(),
+        years.len()
+    );
+    Ok(calendar)
 }
 
 /// The token in `path` (the file's text, trimmed), which `/metrics` then requires; an empty

@@ -16,7 +16,7 @@ use caseledger::config::{ServeArgs, Settings};
 use caseledger::serve::Server;
 use caseledger_api::ApiConfig;
 use caseledger_app::webhooks::parse_cidr;
-use caseledger_app::{App, AppOptions};
+use caseledger_app::{App, AppOptions, Clock, SystemClock};
 use caseledger_domain::Policy;
 use caseledger_store::conformance::ScratchDatabase;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -79,7 +79,28 @@ pub async fn spawn_app_with(
     options: AppOptions,
     configure: impl FnOnce(&mut ApiConfig),
 ) -> TestApp {
-    spawn_app_on(scratch_postgres().await, policy, options, configure).await
+    let database = scratch_postgres().await;
+    spawn_app_on(
+        database,
+        policy,
+        options,
+        configure,
+        |_| {},
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+/// [`spawn_app`] on `clock`, with the flags `flags` sets besides the tests' own: for the tests
+/// of what the service does on a given day, with a given configuration (the working-day
+/// calendar's warning from 1 December, `--calendar-dir`).
+pub async fn spawn_app_on_clock(
+    clock: Arc<dyn Clock>,
+    flags: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let database = scratch_postgres().await;
+    let options = AppOptions::default();
+    spawn_app_on(database, Policy::default(), options, |_| {}, flags, clock).await
 }
 
 /// [`spawn_app_with`] on sled whatever [`TEST_STORE_ENV`] says: for the tests that seed tens of
@@ -90,12 +111,21 @@ pub async fn spawn_sled_app_with(
     options: AppOptions,
     configure: impl FnOnce(&mut ApiConfig),
 ) -> TestApp {
-    spawn_app_on(None, policy, options, configure).await
+    spawn_app_on(
+        None,
+        policy,
+        options,
+        configure,
+        |_| {},
+        Arc::new(SystemClock),
+    )
+    .await
 }
 
 /// The settings `caseledger serve --listen 127.0.0.1:0 --data-dir <data_dir> [--store <url>]
-/// --webhook-allow-cidr 127.0.0.0/8` would run with, then the tests' own knobs: `policy`,
-/// `options`, a 300 ms read wait, and whatever `configure` changes in the API configuration.
+/// --webhook-allow-cidr 127.0.0.0/8` and the flags `flags` sets would run with, then the
+/// tests' own knobs: `policy`, `options`, a 300 ms read wait, and whatever `configure` changes
+/// in the API configuration.
 ///
 /// The only function here that depends on how settings are made (the configuration file's
 /// defaults resolved with the flags' overrides).
@@ -105,8 +135,9 @@ fn test_settings(
     policy: Policy,
     options: AppOptions,
     configure: impl FnOnce(&mut ApiConfig),
+    flags: impl FnOnce(&mut ServeArgs),
 ) -> Settings {
-    let mut settings = ServeArgs {
+    let mut args = ServeArgs {
         listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
         data_dir: Some(data_dir.to_owned()),
         store: database.map(|database| {
@@ -119,9 +150,9 @@ fn test_settings(
         // when the allow list names it; [::1] and 0.0.0.0 stay refused.
         webhook_allow_cidr: vec![parse_cidr("127.0.0.0/8").expect("a CIDR")],
         ..ServeArgs::default()
-    }
-    .settings()
-    .expect("the tests' settings are valid");
+    };
+    flags(&mut args);
+    let mut settings = args.settings().expect("the tests' settings are valid");
     settings.policy = policy;
     settings.app = options;
     // `?min_position=` beyond the head answers 503 after this wait; keep the tests quick.
@@ -135,6 +166,8 @@ async fn spawn_app_on(
     policy: Policy,
     options: AppOptions,
     configure: impl FnOnce(&mut ApiConfig),
+    flags: impl FnOnce(&mut ServeArgs),
+    clock: Arc<dyn Clock>,
 ) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary data directory");
     let settings = test_settings(
@@ -143,8 +176,9 @@ async fn spawn_app_on(
         policy,
         options,
         configure,
+        flags,
     );
-    let server = Server::build(settings, None)
+    let server = Server::build_with_clock(settings, None, clock)
         .await
         .expect("the service starts");
     let token_file = server

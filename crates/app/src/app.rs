@@ -1,6 +1,6 @@
 //! The service itself: the [`App`] struct, what it is built with ([`AppOptions`],
-//! [`AppSetup`]) and its construction, and the plain facts about it (clock, head, readiness,
-//! configuration in force).
+//! [`AppSetup`]) and its construction, and the plain facts about it (clock, today in the
+//! office's time zone, head, readiness and its warnings, configuration and calendar in force).
 //!
 //! The jobs of the service live beside it, each in its own module with its own `impl App`:
 //! `commands` (the write path), `reads` (case views, lists, history, statistics), `access`
@@ -10,11 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use caseledger_domain::{Clock, Policy};
+use caseledger_domain::{Calendar, Clock, Policy};
 use caseledger_projections::CaseProjection;
 use caseledger_store::{Head, Position};
 use caseledger_webhooks::DeliveryConfig;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::SigningKey;
 
 use crate::case_cache::CaseCache;
@@ -89,10 +89,12 @@ impl Default for AppOptions {
 }
 
 /// What the service is built with besides its store, configuration and clock, fixed for its
-/// whole life: how it uses memory, the secrets it holds and how it delivers webhooks. The
-/// default signs no checkpoints, stores per-case keys in clear and delivers with
-/// [`DeliveryConfig::default`]; `serve` always gives a signing key and a key-encryption key.
-#[derive(Debug, Clone, Default)]
+/// whole life: how it uses memory, the secrets it holds, how it delivers webhooks, and the
+/// office's time zone and working-day calendar. The default signs no checkpoints, stores
+/// per-case keys in clear, delivers with [`DeliveryConfig::default`], and counts days in
+/// `Asia/Shanghai` on the embedded calendar; `serve` always gives a signing key and a
+/// key-encryption key.
+#[derive(Debug, Clone)]
 pub struct AppSetup {
     /// How the service uses memory and how long it keeps idempotency records.
     pub options: AppOptions,
@@ -102,6 +104,24 @@ pub struct AppSetup {
     pub key_encryption: Keyring,
     /// How webhooks are delivered (retry schedule, timeout, egress policy).
     pub webhook_delivery: DeliveryConfig,
+    /// The official working-day calendar (none: holiday-cn's years embedded in the binary,
+    /// [`crate::calendar::embedded`]); `serve` loads it with `--calendar-dir`.
+    pub calendar: Option<Calendar>,
+    /// The office's time zone (`--timezone`): where its days begin, for the calendar.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl Default for AppSetup {
+    fn default() -> Self {
+        AppSetup {
+            options: AppOptions::default(),
+            signing_key: None,
+            key_encryption: Keyring::default(),
+            webhook_delivery: DeliveryConfig::default(),
+            calendar: None,
+            timezone: chrono_tz::Asia::Shanghai,
+        }
+    }
 }
 
 /// How many list scans run at once: one core is always left to the async workers that answer
@@ -139,6 +159,10 @@ pub struct App {
     pub(crate) scan_slots: tokio::sync::Semaphore,
     /// How long console sessions last.
     pub(crate) session_limits: SessionLimits,
+    /// The official working-day calendar.
+    calendar: Calendar,
+    /// The office's time zone.
+    timezone: chrono_tz::Tz,
 }
 
 impl std::fmt::Debug for App {
@@ -172,7 +196,17 @@ impl App {
             signing_key,
             key_encryption,
             webhook_delivery,
+            calendar,
+            timezone,
         } = setup;
+        let calendar = match calendar {
+            Some(calendar) => calendar,
+            // The embedded data is checked by the calendar's own tests; should it ever fail,
+            // the service does not start rather than count deadlines on a wrong calendar.
+            None => {
+                crate::calendar::embedded().map_err(|error| AppError::Internal(error.into()))?
+            }
+        };
         let tokens = if storage.shared {
             Tokens::load_shared(storage.tokens.clone()).await?
         } else {
@@ -202,6 +236,8 @@ impl App {
             search_budget: options.search_budget,
             scan_slots: tokio::sync::Semaphore::new(scan_slots()),
             session_limits: options.sessions,
+            calendar,
+            timezone,
         })
     }
 
@@ -239,6 +275,30 @@ impl App {
                 retry_after_seconds: STORE_RETRY_AFTER_SECONDS,
             }
         })
+    }
+
+    /// What a readiness probe should report while staying ready: today, the years among this
+    /// one and, from 1 December, the next whose official calendar is missing (deadlines that
+    /// reach them are provisional). Empty when nothing is amiss.
+    pub fn readiness_warnings(&self) -> Vec<String> {
+        crate::calendar::missing_years_warning(&self.calendar, self.today())
+            .into_iter()
+            .collect()
+    }
+
+    /// The official working-day calendar deadlines are counted on.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    /// The office's time zone (`--timezone`).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone
+    }
+
+    /// Today in the office's time zone, by the service's clock.
+    pub fn today(&self) -> NaiveDate {
+        self.now().with_timezone(&self.timezone).date_naive()
     }
 
     /// The case projection (lists, search, statistics, deadlines).

@@ -11,6 +11,7 @@ pub mod accounts;
 mod app;
 pub mod audit;
 pub mod backup;
+pub mod calendar;
 mod case_cache;
 mod commands;
 pub mod erasure;

@@ -41,6 +41,10 @@ pub struct Config {
     /// A file holding the bearer token `/metrics` requires. Default: none (`/metrics` is open).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_token_file: Option<PathBuf>,
+    /// A directory of working-day calendar files that add to the calendar built in. Default:
+    /// none (the calendar built in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calendar_dir: Option<PathBuf>,
     /// Known partner departments. Default: the nine of contract §4.
     pub departments: Vec<Department>,
     /// Which event log to use.
@@ -267,6 +271,7 @@ impl Default for Config {
             kek_file: None,
             previous_kek_file: None,
             metrics_token_file: None,
+            calendar_dir: None,
             // The contract's order, which reads better in the file than the domain's sorted set;
             // a test checks that the two agree.
             departments: [

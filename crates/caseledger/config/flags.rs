@@ -96,6 +96,13 @@ pub struct ServeArgs {
     #[arg(long, env = "CASELEDGER_WEBHOOK_REQUIRE_HTTPS")]
     pub webhook_require_https: bool,
 
+    /// A directory of calendar files in holiday-cn's format (`<year>.json`) that add years and
+    /// regional holidays to the official working-day calendar built in, or replace a year
+    /// (`"replace": true`); read at start, a bad file stops it
+    /// [config: calendar_dir] [default: the calendar built in (holiday-cn, 2020-2026)]
+    #[arg(long, env = "CASELEDGER_CALENDAR_DIR", value_name = "DIR")]
+    pub calendar_dir: Option<PathBuf>,
+
     /// A file holding the bearer token GET /metrics then requires (401 without it), read at
     /// start [config: metrics_token_file] [default: /metrics is open]
     #[arg(long, env = "CASELEDGER_METRICS_TOKEN_FILE", value_name = "FILE")]

@@ -98,6 +98,8 @@ pub struct Settings {
     pub webhook_egress: EgressPolicy,
     /// The file holding the token `/metrics` requires, when it requires one.
     pub metrics_token_file: Option<PathBuf>,
+    /// The directory of calendar files added to the calendar built in, when there is one.
+    pub calendar_dir: Option<PathBuf>,
     /// Commands are refused while the data dir's filesystem has less free space (embedded
     /// store; 0: no reserve).
     pub min_free_space_bytes: u64,
@@ -436,6 +438,7 @@ impl Config {
             webhook_retry_schedule,
             webhook_egress,
             metrics_token_file: flags.metrics_token_file.or(self.metrics_token_file),
+            calendar_dir: flags.calendar_dir.or(self.calendar_dir),
             min_free_space_bytes: flags
                 .min_free_space
                 .unwrap_or(self.store.min_free_space_bytes),
@@ -707,6 +710,7 @@ mod tests {
     fn flags_override_the_file_and_the_file_overrides_the_defaults() {
         let config = Config::from_toml(
             "listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/caseledger\"\n\
+             calendar_dir = \"/srv/calendar\"\n\
              [limits]\ndeadline_scan_interval_secs = 60\n",
         )
         .unwrap();
@@ -717,6 +721,7 @@ mod tests {
         assert_eq!(from_file.data_dir, PathBuf::from("/var/lib/caseledger"));
         assert_eq!(from_file.deadline_scan_interval, Duration::from_secs(60));
         assert_eq!(from_file.store, StoreSelection::Sled);
+        assert_eq!(from_file.calendar_dir, Some(PathBuf::from("/srv/calendar")));
 
         // Flags (or their env vars) win over the file.
         let overrides = ServeArgs {
@@ -732,6 +737,7 @@ mod tests {
             webhook_allow_cidr: vec![parse_cidr("127.0.0.0/8").unwrap()],
             webhook_require_https: true,
             metrics_token_file: Some(PathBuf::from("/etc/caseledger/metrics-token")),
+            calendar_dir: Some(PathBuf::from("/etc/caseledger/calendar")),
             idempotency_ttl: Some(Duration::from_secs(48 * 60 * 60)),
             min_free_space: Some(0),
             case_cache: Some(1024),
@@ -772,6 +778,10 @@ mod tests {
         assert_eq!(
             from_flags.signing_key,
             Some(PathBuf::from("/etc/caseledger/key"))
+        );
+        assert_eq!(
+            from_flags.calendar_dir,
+            Some(PathBuf::from("/etc/caseledger/calendar"))
         );
         assert_eq!(from_flags.min_free_space_bytes, 0);
         assert_eq!(from_flags.app.recent_cases_bytes, 1024);

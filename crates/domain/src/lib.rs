@@ -2,7 +2,8 @@
 //!
 //! Central types: [`Case`] (the state, rebuilt by [`Case::evolve`]), [`Command`] (what a caller
 //! asks), [`CaseEvent`] (what happened: the stored format, forever) and [`decide()`], which turns a
-//! command on a case into events or a [`Rejection`]. The national ID checks live in [`checks`].
+//! command on a case into events or a [`Rejection`]. The national ID checks live in [`checks`],
+//! the working-day calendar and the counting of deadlines on it in [`calendar`].
 //!
 //! This crate knows nothing of storage, HTTP or async runtimes, and never reads a clock: time,
 //! ids, letter numbers and configuration ([`Policy`]) are arguments. The [`Clock`] trait the
@@ -10,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod calendar;
 pub mod case;
 pub mod checks;
 pub mod clock;
@@ -23,6 +25,10 @@ pub mod limits;
 pub mod policy;
 pub mod vocab;
 
+pub use calendar::{
+    Calendar, CalendarError, CalendarYear, DeadlineRule, LastDay, PeriodOutOfRange, PeriodStart,
+    PeriodUnit,
+};
 pub use case::{
     Case, ComplainantRecord, Escalation, Feedback, Finding, Letter, LetterAnswer, Note, Referral,
     Urgency, DUE_SOON,

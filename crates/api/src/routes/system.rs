@@ -33,6 +33,11 @@ pub struct HealthResponse {
     /// The log's durable head position.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub head: Option<u64>,
+    /// `/readyz` only: what operators should act on though the service is ready — the
+    /// working-day calendar lacks this year's official notice, or, from 1 December (in the
+    /// service's time zone), next year's. Left out when there is nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The process is up.
@@ -42,10 +47,15 @@ pub async fn healthz() -> Json<HealthResponse> {
     Json(HealthResponse {
         status: "ok".into(),
         head: None,
+        warnings: Vec::new(),
     })
 }
 
 /// The store is open and serving; reports the log's durable head.
+///
+/// Ready or not, `warnings` names what operators should act on without taking the service out
+/// of rotation: a year the working-day calendar has no official notice for (this year, or
+/// from 1 December the next), whose deadlines are counted provisionally.
 ///
 /// Not ready (503, with `Retry-After`) while the store cannot be reached (the database is down
 /// or restarting; on the embedded store, after a failed write stopped it), so that a load
@@ -58,6 +68,7 @@ pub async fn healthz() -> Json<HealthResponse> {
             headers(("Retry-After" = u64, description = "Seconds after which to ask again.")))))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let head = Some(state.app.head().position.0);
+    let warnings = state.app.readiness_warnings();
     if let Err(caseledger_app::AppError::Unavailable {
         reason,
         retry_after_seconds,
@@ -69,6 +80,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             Json(HealthResponse {
                 status: format!("unavailable: {reason}"),
                 head,
+                warnings,
             }),
         )
             .into_response();
@@ -79,6 +91,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             Json(HealthResponse {
                 status: "ok".into(),
                 head,
+                warnings,
             }),
         )
             .into_response()
@@ -89,6 +102,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             Json(HealthResponse {
                 status: "catching up: the case lists are being built from the log".into(),
                 head,
+                warnings,
             }),
         )
             .into_response()
