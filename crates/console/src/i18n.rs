@@ -3,6 +3,8 @@
 //! hold the same keys; a test checks it, and another that every key a template asks for is
 //! in them.
 
+use std::collections::HashMap;
+
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource};
 use serde::Serialize;
@@ -36,6 +38,14 @@ impl Lang {
         Lang::ALL.into_iter().find(|lang| lang.tag() == tag)
     }
 
+    /// Its place in [`Lang::ALL`].
+    fn index(self) -> usize {
+        match self {
+            Lang::ZhCn => 0,
+            Lang::En => 1,
+        }
+    }
+
     /// The other language (what the switch offers).
     pub fn other(self) -> Lang {
         match self {
@@ -52,6 +62,9 @@ const EN: &str = include_str!("../locales/en/console.ftl");
 pub struct Catalogs {
     zh_cn: FluentBundle<FluentResource>,
     en: FluentBundle<FluentResource>,
+    /// Every message that takes no arguments, formatted once at load, per language: most of a
+    /// page's texts (labels, column heads, vocabulary), looked up rather than formatted.
+    plain: [HashMap<String, String>; 2],
 }
 
 impl std::fmt::Debug for Catalogs {
@@ -80,10 +93,29 @@ fn bundle(lang: Lang, source: &'static str) -> anyhow::Result<FluentBundle<Fluen
 impl Catalogs {
     /// Parses both catalogs.
     pub fn load() -> anyhow::Result<Catalogs> {
-        Ok(Catalogs {
+        let mut catalogs = Catalogs {
             zh_cn: bundle(Lang::ZhCn, ZH_CN)?,
             en: bundle(Lang::En, EN)?,
-        })
+            plain: Default::default(),
+        };
+        let mut plain: [HashMap<String, String>; 2] = Default::default();
+        for (lang, source) in [(Lang::ZhCn, ZH_CN), (Lang::En, EN)] {
+            let bundle = catalogs.bundle(lang);
+            for key in message_ids(source) {
+                let Some(pattern) = bundle.get_message(key).and_then(|message| message.value())
+                else {
+                    continue;
+                };
+                // A message that needs an argument reports it missing: it is formatted per use.
+                let mut errors = Vec::new();
+                let text = bundle.format_pattern(pattern, None, &mut errors);
+                if errors.is_empty() {
+                    plain[lang.index()].insert(key.to_owned(), text.into_owned());
+                }
+            }
+        }
+        catalogs.plain = plain;
+        Ok(catalogs)
     }
 
     fn bundle(&self, lang: Lang) -> &FluentBundle<FluentResource> {
@@ -101,6 +133,11 @@ impl Catalogs {
     /// The text of `key` in `lang` with `args`; the key itself when the catalog lacks it (a
     /// test keeps that from happening).
     pub fn text(&self, lang: Lang, key: &str, args: Option<&FluentArgs<'_>>) -> String {
+        if args.is_none_or(|args| args.iter().next().is_none()) {
+            if let Some(text) = self.plain[lang.index()].get(key) {
+                return text.clone();
+            }
+        }
         let bundle = self.bundle(lang);
         let Some(pattern) = bundle.get_message(key).and_then(|message| message.value()) else {
             tracing::warn!(key, lang = lang.tag(), "a console message is missing");
@@ -115,14 +152,19 @@ impl Catalogs {
     }
 }
 
-/// The message ids of a catalog's source, in order.
-#[cfg(test)]
-pub(crate) fn keys_of(source: &str) -> Vec<String> {
+/// The message ids of a catalog's source, in order: the lines that start a message
+/// (`key = …`; continuation lines are indented, comments start with `#`).
+fn message_ids(source: &str) -> impl Iterator<Item = &str> {
     source
         .lines()
         .filter(|line| line.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
-        .filter_map(|line| line.split_once('=').map(|(key, _)| key.trim().to_owned()))
-        .collect()
+        .filter_map(|line| line.split_once('=').map(|(key, _)| key.trim()))
+}
+
+/// The message ids of a catalog's source, in order.
+#[cfg(test)]
+pub(crate) fn keys_of(source: &str) -> Vec<String> {
+    message_ids(source).map(ToOwned::to_owned).collect()
 }
 
 #[cfg(test)]

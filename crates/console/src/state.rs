@@ -6,8 +6,9 @@ use std::sync::Arc;
 use caseledger_app::App;
 
 use crate::config::ConsoleConfig;
-use crate::i18n::Catalogs;
+use crate::i18n::{Catalogs, Lang};
 use crate::templates::Templates;
+use crate::views::Wording;
 
 /// The console's shared state (cheap to clone).
 #[derive(Debug, Clone)]
@@ -17,6 +18,7 @@ pub struct ConsoleState {
     /// The configuration.
     pub config: Arc<ConsoleConfig>,
     pub(crate) templates: Arc<Templates>,
+    pub(crate) catalogs: Arc<Catalogs>,
 }
 
 impl ConsoleState {
@@ -24,11 +26,21 @@ impl ConsoleState {
     /// in the binary; a broken one fails here, at start, not on a page).
     pub fn new(app: Arc<App>, config: ConsoleConfig) -> anyhow::Result<ConsoleState> {
         let catalogs = Arc::new(Catalogs::load()?);
-        let templates = Arc::new(Templates::load(catalogs, config.timezone)?);
+        let templates = Arc::new(Templates::load(Arc::clone(&catalogs), config.timezone)?);
         Ok(ConsoleState {
             app,
             config: Arc::new(config),
             templates,
+            catalogs,
         })
+    }
+
+    /// How pages in `lang` word the values of their lists.
+    pub(crate) fn wording(&self, lang: Lang) -> Wording<'_> {
+        Wording {
+            catalogs: &self.catalogs,
+            lang,
+            zone: self.config.timezone,
+        }
     }
 }

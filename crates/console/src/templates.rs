@@ -95,6 +95,18 @@ fn to_fluent(value: &Value) -> FluentValue<'static> {
     }
 }
 
+/// A time as pages show it: to the minute, in the office's zone.
+pub fn shown_minute(time: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    time.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// A time's date as pages show it, in the office's zone.
+pub fn shown_day(time: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
+    time.with_timezone(&zone).format("%Y-%m-%d").to_string()
+}
+
 /// A UTC time, as the serialiser writes one, parsed back.
 fn parse_time(value: &Value) -> Result<DateTime<Utc>, minijinja::Error> {
     let text = value.as_str().ok_or_else(|| {
@@ -144,7 +156,8 @@ impl Templates {
                     args.set(name.to_owned(), to_fluent(&value));
                 }
                 kwargs.assert_all_used()?;
-                Ok(catalogs.text(lang_of(state), key, Some(&args)))
+                let args = (args.iter().next().is_some()).then_some(&args);
+                Ok(catalogs.text(lang_of(state), key, args))
             },
         );
         env.add_filter(
@@ -153,10 +166,7 @@ impl Templates {
                 if value.is_none() || value.is_undefined() {
                     return Ok(String::new());
                 }
-                Ok(parse_time(&value)?
-                    .with_timezone(&zone)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string())
+                Ok(shown_minute(parse_time(&value)?, zone))
             },
         );
         env.add_filter(
@@ -165,10 +175,7 @@ impl Templates {
                 if value.is_none() || value.is_undefined() {
                     return Ok(String::new());
                 }
-                Ok(parse_time(&value)?
-                    .with_timezone(&zone)
-                    .format("%Y-%m-%d")
-                    .to_string())
+                Ok(shown_day(parse_time(&value)?, zone))
             },
         );
         Ok(Templates { env })

@@ -12,40 +12,88 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-/// A case as a row of the case list or the work queue.
+use crate::i18n::{Catalogs, Lang};
+use crate::templates::{shown_day, shown_minute};
+
+/// How a page words the values it shows in lists: the messages of the reader's language and
+/// the office's time zone. A list's rows are worded here, once each, rather than by a template
+/// call per cell (the case list's rendering cost, `docs/benchmarks.md`).
+#[derive(Debug, Clone, Copy)]
+pub struct Wording<'a> {
+    /// The message catalogs.
+    pub catalogs: &'a Catalogs,
+    /// The reader's language.
+    pub lang: Lang,
+    /// The office's time zone.
+    pub zone: chrono_tz::Tz,
+}
+
+impl Wording<'_> {
+    fn message(&self, key: &str) -> String {
+        self.catalogs.text(self.lang, key, None)
+    }
+}
+
+/// A case as a row of the case list or the work queue, worded for its reader.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRow {
     pub id: String,
     pub title: String,
-    pub category: Option<Category>,
     pub status: CaseStatus,
+    pub status_label: String,
+    pub category_label: String,
     pub assignee: Option<String>,
-    pub region: Option<String>,
     pub employer: String,
     pub opened_at: Option<DateTime<Utc>>,
-    pub updated_at: Option<DateTime<Utc>>,
+    pub opened_day: String,
     pub deadline: Option<DateTime<Utc>>,
+    pub deadline_shown: String,
     pub overdue: bool,
     pub urgency: Option<Urgency>,
+    pub urgency_label: String,
 }
 
 impl CaseRow {
     /// The row of `case`, with its urgency in a work queue.
-    pub fn new(case: &Case, urgency: Option<Urgency>) -> CaseRow {
+    pub fn new(case: &Case, urgency: Option<Urgency>, wording: Wording<'_>) -> CaseRow {
+        let status = case.status();
+        let deadline = case.deadline();
         CaseRow {
             id: case.id.0.to_string(),
             title: case.title.clone(),
-            category: case.category,
-            status: case.status(),
+            status,
+            status_label: wording.message(&format!("status-{status}")),
+            category_label: case
+                .category
+                .map(|category| wording.message(&format!("category-{category}")))
+                .unwrap_or_default(),
             assignee: case.assignee.clone(),
-            region: case.region.clone(),
             employer: case.employer.name.clone(),
             opened_at: case.opened_at,
-            updated_at: case.updated_at,
-            deadline: case.deadline(),
+            opened_day: case
+                .opened_at
+                .map(|time| shown_day(time, wording.zone))
+                .unwrap_or_default(),
+            deadline,
+            deadline_shown: deadline
+                .map(|time| shown_minute(time, wording.zone))
+                .unwrap_or_default(),
             overdue: case.overdue(),
             urgency,
+            urgency_label: urgency
+                .map(|urgency| wording.message(urgency_key(urgency)))
+                .unwrap_or_default(),
         }
+    }
+}
+
+/// The message of an urgency (`urgency-overdue`, …).
+fn urgency_key(urgency: Urgency) -> &'static str {
+    match urgency {
+        Urgency::Overdue => "urgency-overdue",
+        Urgency::DueSoon => "urgency-due_soon",
+        Urgency::Waiting => "urgency-waiting",
+        Urgency::NoDeadline => "urgency-no_deadline",
     }
 }
 

@@ -130,6 +130,7 @@ pub async fn list(
 ) -> Result<Response, ConsoleError> {
     let filters: ListFilters = serde_html_form::from_str(query.as_deref().unwrap_or_default())
         .map_err(|_| ConsoleError::BadForm)?;
+    let wording = state.wording(signed_in.visitor.lang);
     let (status, errors, cases, next_query) = match filters.read(state.config.timezone) {
         Ok((filter, cursor)) => {
             let page = state
@@ -142,7 +143,7 @@ pub async fn list(
             let rows = page
                 .items
                 .iter()
-                .map(|case| CaseRow::new(case, None))
+                .map(|case| CaseRow::new(case, None, wording))
                 .collect();
             (StatusCode::OK, Vec::new(), rows, next_query)
         }

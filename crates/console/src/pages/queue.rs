@@ -28,6 +28,7 @@ pub async fn queue(
 ) -> Result<Response, ConsoleError> {
     let caller = signed_in.caller();
     let has_queue = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
+    let wording = state.wording(signed_in.visitor.lang);
     let cases = if has_queue {
         // A case is assigned to a person by login or by name.
         let names = [signed_in.session.login.as_str(), caller.name.as_str()];
@@ -36,7 +37,7 @@ pub async fn queue(
             .work_queue(caller, &names)
             .await?
             .iter()
-            .map(|queued| CaseRow::new(&queued.case, Some(queued.urgency)))
+            .map(|queued| CaseRow::new(&queued.case, Some(queued.urgency), wording))
             .collect()
     } else {
         Vec::new()
