@@ -8,7 +8,8 @@
 use std::str::FromStr;
 
 use caseledger_domain::{
-    Category, Department, LetterKind, Outcome, Role, Source, Tier, UnknownValueError,
+    Category, Department, LetterKind, Outcome, Role, ServiceMethod, Source, Tier,
+    UnknownValueError,
 };
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
@@ -108,6 +109,13 @@ pub fn letter_kind_schema() -> Schema {
     vocabulary_schema(
         "reminder (提示函), opinion letter to the employer (意见书) or recommendation letter to a government department (建议书).",
         LetterKind::NAMES,
+    )
+}
+/// OpenAPI schema of how a letter was served.
+pub fn service_method_schema() -> Schema {
+    vocabulary_schema(
+        "How the letter was served (送达): in person, by post (with a tracking number), left at the premises (留置送达) or electronically.",
+        ServiceMethod::NAMES,
     )
 }
 /// OpenAPI schema of a tier of the joint mechanism.

@@ -296,6 +296,11 @@ impl App {
         self.timezone
     }
 
+    /// The office's days, as the domain's rules see them.
+    pub(crate) fn office_days(&self) -> &dyn caseledger_domain::OfficeDays {
+        &self.timezone
+    }
+
     /// Today in the office's time zone, by the service's clock.
     pub fn today(&self) -> NaiveDate {
         self.now().with_timezone(&self.timezone).date_naive()

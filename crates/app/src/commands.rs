@@ -7,7 +7,7 @@
 //! from `reads`. It knows nothing of HTTP.
 
 use caseledger_domain::{
-    authorize, decide, letter_number, Actor, ActorRecord, Case, CaseEvent, CaseId, Category,
+    authorize, decide, Actor, ActorRecord, Case, CaseEvent, CaseId, Category,
     Command, ComplainantInput, Context, EmployerInput, LetterId, Rejection, SealedPersonalData,
     Source, StoredEvent,
 };
@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::access::Principal;
 use crate::app::App;
 use crate::error::AppError;
+use crate::letter_numbers::{Hold, LetterNumbers, TakenNumber};
 use crate::personal_data::CaseKey;
 use crate::reads::TimeTravel;
 use crate::tokens::Caller;
@@ -283,9 +284,47 @@ impl App {
         if_match: Option<u64>,
         idempotency: Option<IdempotencyKey>,
     ) -> Result<CommandOutcome, AppError> {
+        let mut number = LetterNumberState::default();
+        let result = self
+            .run_command_attempts(
+                principal,
+                case_id,
+                command,
+                if_match,
+                idempotency,
+                &mut number,
+            )
+            .await;
+        if let Some(taken) = number.taken {
+            let numbers = self.letter_numbers();
+            let settled = if number.recorded {
+                numbers.confirm(&taken).await
+            } else {
+                numbers.release(&taken).await
+            };
+            if let Err(error) = settled {
+                tracing::warn!(
+                    %error,
+                    series = %taken.series,
+                    n = taken.n,
+                    "a letter number stays held until the hourly sweep settles it"
+                );
+            }
+        }
+        result
+    }
+
+    async fn run_command_attempts(
+        &self,
+        principal: Principal<'_>,
+        case_id: CaseId,
+        command: Command,
+        if_match: Option<u64>,
+        idempotency: Option<IdempotencyKey>,
+        number: &mut LetterNumberState,
+    ) -> Result<CommandOutcome, AppError> {
         let actor = principal.actor();
         let mut command = command;
-        let mut letter_number_allocated = false;
         // Commands on this case in this process run one at a time, each on the state the
         // previous one left (when the cache still has it).
         let slot = self.case_cache.slot(case_id);
@@ -305,7 +344,7 @@ impl App {
                 &actor,
                 &case,
                 &mut command,
-                &mut letter_number_allocated,
+                &mut number.taken,
                 if_match,
                 now,
             );
@@ -339,6 +378,7 @@ impl App {
                 Ok(committed) => {
                     // A replay answers for an earlier request; its events are not these.
                     if !committed.replayed {
+                        number.recorded = true;
                         *slot = evolved(case, &events, now, &committed);
                     }
                     return Ok(outcome(&committed, &events));
@@ -376,7 +416,7 @@ impl App {
         actor: &Actor,
         case: &Case,
         command: &mut Command,
-        letter_number_allocated: &mut bool,
+        taken: &mut Option<TakenNumber>,
         if_match: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<Vec<CaseEvent>, AppError> {
@@ -393,27 +433,72 @@ impl App {
             }
         }
         let context = self.context(actor, now);
-        if !*letter_number_allocated {
-            if let Command::IssueLetter { number, .. } = command {
+        let year = self.office_year(now);
+        if taken.is_none() {
+            if let Command::IssueLetter { number, kind, .. } = command {
                 // Until the letter is known to be acceptable it carries a provisional
                 // number that no letter ever gets (sequences start at 1), so this first
                 // decision checks everything but the number.
-                *number = letter_number(&self.policy.letter_number_prefix, now.year(), 0);
+                *number = self.policy.letter_numbers.format(*kind, year, 0);
             }
         }
         let mut events = decide(case, command.clone(), &context)
             .map_err(|rejection| self.hide_unshared(actor.role, rejection))?;
-        if !*letter_number_allocated && needs_letter_number(command) {
-            // The number is taken only once the letter is known to be acceptable, and kept
-            // across retries, so refused letters leave no gaps.
-            let number = self.next_letter_number(now).await?;
-            if let Command::IssueLetter { number: slot, .. } = command {
-                *slot = number;
+        if taken.is_none() {
+            if let Command::IssueLetter {
+                number,
+                kind,
+                letter_id,
+                ..
+            } = command
+            {
+                // The number is taken only once the letter is known to be acceptable, kept
+                // across retries, and given back if the letter is not recorded after all.
+                let series = self.policy.letter_numbers.series(*kind, year);
+                let hold = Hold {
+                    case_id: case.id,
+                    letter_id: *letter_id,
+                    taken_at: now,
+                };
+                let new = self.letter_numbers().take(&series, &hold).await?;
+                *number = self.policy.letter_numbers.format(*kind, year, new.n);
+                *taken = Some(new);
+                events = decide(case, command.clone(), &context)?;
             }
-            *letter_number_allocated = true;
-            events = decide(case, command.clone(), &context)?;
         }
         Ok(events)
+    }
+
+    /// The year of `now` in the office: the year of a letter number.
+    fn office_year(&self, now: DateTime<Utc>) -> i32 {
+        now.with_timezone(&self.timezone()).year()
+    }
+
+    /// The sequences of letter numbers.
+    pub(crate) fn letter_numbers(&self) -> LetterNumbers {
+        LetterNumbers::new(self.storage.counters.clone())
+    }
+
+    /// Settles the numbers held longer than ten minutes: a process stopped between taking a
+    /// number and recording its letter. A number whose letter is in its case is issued; any
+    /// other is released for the next letter. Returns how many were settled.
+    pub async fn settle_letter_number_holds(&self) -> Result<usize, AppError> {
+        let before = self.now() - chrono::Duration::minutes(10);
+        let numbers = self.letter_numbers();
+        let holds = numbers.holds_before(before).await?;
+        for (taken, hold) in &holds {
+            let recorded = match self.load(hold.case_id, TimeTravel::Latest).await {
+                Ok((case, _)) => case.letter(hold.letter_id).is_some(),
+                Err(AppError::NotFound(_)) => false,
+                Err(error) => return Err(error),
+            };
+            if recorded {
+                numbers.confirm(taken).await?;
+            } else {
+                numbers.release(taken).await?;
+            }
+        }
+        Ok(holds.len())
     }
 
     fn actor(&self, caller: &Caller) -> Actor {
@@ -426,6 +511,8 @@ impl App {
             today: now.date_naive(),
             actor,
             policy: &self.policy,
+            calendar: self.calendar(),
+            office_days: self.office_days(),
         }
     }
 
@@ -508,22 +595,6 @@ impl App {
         Ok(result)
     }
 
-    async fn next_letter_number(&self, now: DateTime<Utc>) -> Result<String, AppError> {
-        let year = now.year();
-        let sequence = self
-            .storage
-            .counters
-            .increment(format!("letter_number:{year}").as_bytes())
-            .await?;
-        let sequence = u32::try_from(sequence)
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("letter numbers ran out")))?;
-        Ok(letter_number(
-            &self.policy.letter_number_prefix,
-            year,
-            sequence,
-        ))
-    }
-
     /// Removes the idempotency records older than the configured period and returns how
     /// many; a retry with such a key is then a new command. The records carry the system
     /// clock's time, so the cut-off does too.
@@ -557,8 +628,11 @@ fn evolved(
     (case.version == committed.last_version.0).then_some(case)
 }
 
-fn needs_letter_number(command: &Command) -> bool {
-    matches!(command, Command::IssueLetter { .. })
+/// The letter number a command took, and whether its letter was recorded.
+#[derive(Debug, Default)]
+struct LetterNumberState {
+    taken: Option<TakenNumber>,
+    recorded: bool,
 }
 
 /// What an append did. The case is the committed stream's: an idempotent replay answers with

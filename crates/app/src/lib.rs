@@ -16,6 +16,7 @@ mod case_cache;
 mod commands;
 pub mod erasure;
 pub mod error;
+pub mod letter_numbers;
 mod history;
 mod links;
 pub mod personal_data;

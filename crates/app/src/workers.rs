@@ -115,6 +115,17 @@ pub fn spawn_workers(
                             "the idempotency sweep failed; retrying in an hour"
                         ),
                     }
+                    match app.settle_letter_number_holds().await {
+                        Ok(0) => {}
+                        Ok(settled) => tracing::info!(
+                            settled,
+                            "settled letter numbers held by a stopped command"
+                        ),
+                        Err(error) => tracing::warn!(
+                            %error,
+                            "the letter-number sweep failed; retrying in an hour"
+                        ),
+                    }
                     match app.expire_sessions().await {
                         Ok(0) => {}
                         Ok(removed) => tracing::info!(removed, "removed expired console sessions"),

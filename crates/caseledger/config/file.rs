@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use caseledger_app::webhooks::DEFAULT_RETRY_SCHEDULE;
-use caseledger_domain::{Department, LetterKind, Policy, Tier};
+use caseledger_domain::{DeadlineRule, Department, LetterKind, Policy, Tier};
 use serde::{Deserialize, Serialize};
 
 use super::store_selection::StoreSelection;
@@ -228,26 +228,68 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LettersConfig {
-    /// Prefix of letter numbers, e.g. `MY` in `MY-2026-0042`. Default `MY`.
-    pub number_prefix: String,
-    /// Default answer deadline of each letter kind, in days.
+    /// How numbers are written. Default `{issuer}{kind}〔{year}〕{n}号`.
+    pub number_template: String,
+    /// The issuer's abbreviation. Default `绵工监`.
+    pub issuer: String,
+    /// Before contract §9: the prefix of numbers such as `MY-2026-0042`. Still read: it names
+    /// the issuer when `issuer` is left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_prefix: Option<String>,
+    /// The deadline rule of each letter kind.
+    pub deadlines: DeadlineRulesConfig,
+    /// Before contract §9: deadlines in days from issue. Still read, as calendar days from
+    /// issue; a kind may not be in both tables.
+    #[serde(skip_serializing_if = "DeadlineDaysConfig::is_empty")]
     pub default_deadline_days: DeadlineDaysConfig,
 }
 
-/// `[letters.default_deadline_days]`: a kind left out takes its default; a reminder has no
-/// default deadline unless one is given here.
+/// `[letters.deadlines]`: a kind left out takes its default (opinion and recommendation
+/// letters: 15 working days from service; reminders: none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct DeadlineRulesConfig {
+    /// Reminder letters (提示函).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reminder: Option<DeadlineRule>,
+    /// Opinion letters (意见书).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opinion: Option<DeadlineRule>,
+    /// Recommendation letters (建议书).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<DeadlineRule>,
+}
+
+/// `[letters.default_deadline_days]`, as before contract §9: days from issue per kind.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeadlineDaysConfig {
-    /// Reminder letters (提示函) need no answer. Default: no deadline.
+    /// Reminder letters (提示函).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reminder: Option<i64>,
-    /// Opinion letters (意见书) to the employer. Default 21 days.
+    /// Opinion letters (意见书).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub opinion: Option<i64>,
-    /// Recommendation letters (建议书) to a government department. Default 60 days.
+    /// Recommendation letters (建议书).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<i64>,
+}
+
+impl Default for DeadlineRulesConfig {
+    fn default() -> Self {
+        let rules = Policy::default().deadline_rules;
+        DeadlineRulesConfig {
+            reminder: rules.get(&LetterKind::Reminder).copied(),
+            opinion: rules.get(&LetterKind::Opinion).copied(),
+            recommendation: rules.get(&LetterKind::Recommendation).copied(),
+        }
+    }
+}
+
+impl DeadlineDaysConfig {
+    fn is_empty(&self) -> bool {
+        self == &DeadlineDaysConfig::default()
+    }
 }
 
 /// `[tiers]`: default members of the joint mechanism's tiers (三方驻会、四方协作、五方联动).
@@ -316,21 +358,13 @@ impl Default for LimitsConfig {
 
 impl Default for LettersConfig {
     fn default() -> Self {
+        let numbers = Policy::default().letter_numbers;
         LettersConfig {
-            number_prefix: Policy::default().letter_number_prefix,
+            number_template: numbers.template,
+            issuer: numbers.issuer,
+            number_prefix: None,
+            deadlines: DeadlineRulesConfig::default(),
             default_deadline_days: DeadlineDaysConfig::default(),
-        }
-    }
-}
-
-impl Default for DeadlineDaysConfig {
-    fn default() -> Self {
-        let deadlines = Policy::default().default_deadlines;
-        let days = |kind| deadlines.get(&kind).map(chrono::Duration::num_days);
-        DeadlineDaysConfig {
-            reminder: days(LetterKind::Reminder),
-            opinion: days(LetterKind::Opinion),
-            recommendation: days(LetterKind::Recommendation),
         }
     }
 }
@@ -371,6 +405,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
     use super::*;
+    use caseledger_domain::{PeriodStart, PeriodUnit};
 
     const EXAMPLE: &str = include_str!("../../../deploy/caseledger.example.toml");
 
@@ -409,7 +444,7 @@ mod tests {
             config.store.url,
             Some(StoreSelection::Postgres(_))
         ));
-        assert!(config.letters.default_deadline_days.reminder.is_some());
+        assert!(config.letters.deadlines.reminder.is_some());
         config.policy().unwrap();
     }
 
@@ -421,19 +456,28 @@ mod tests {
     #[test]
     fn a_partial_table_keeps_the_defaults_of_the_keys_it_leaves_out() {
         let config = Config::from_toml(
-            "[letters.default_deadline_days]\nopinion = 14\n\n[limits]\nread_wait_ms = 500\n",
+            "[letters.deadlines]\nopinion = { amount = 10, unit = \"calendar_days\", from = \"issued\" }\n\n\
+             [limits]\nread_wait_ms = 500\n",
         )
         .unwrap();
         let policy = config.policy().unwrap();
         assert_eq!(
-            policy.default_deadlines.get(&LetterKind::Opinion),
-            Some(&chrono::Duration::days(14))
+            policy.deadline_rules.get(&LetterKind::Opinion),
+            Some(&DeadlineRule {
+                amount: 10,
+                unit: PeriodUnit::CalendarDays,
+                from: PeriodStart::Issued
+            })
         );
         assert_eq!(
-            policy.default_deadlines.get(&LetterKind::Recommendation),
-            Some(&chrono::Duration::days(60))
+            policy.deadline_rules.get(&LetterKind::Recommendation),
+            Some(&DeadlineRule {
+                amount: 15,
+                unit: PeriodUnit::WorkingDays,
+                from: PeriodStart::Served
+            })
         );
-        assert_eq!(policy.default_deadlines.get(&LetterKind::Reminder), None);
+        assert_eq!(policy.deadline_rules.get(&LetterKind::Reminder), None);
         assert_eq!(config.limits.request_timeout_ms, 30_000);
         assert_eq!(config.limits.read_wait_ms, 500);
     }

@@ -17,7 +17,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use caseledger_api::ApiConfig;
 use caseledger_app::webhooks::{parse_cidr, EgressPolicy, RetrySchedule};
-use caseledger_domain::{Department, LetterKind, Policy, PolicyError, Tier};
+use caseledger_domain::{
+    DeadlineRule, Department, LetterKind, NumberTemplate, PeriodStart, PeriodUnit, Policy,
+    PolicyError, Tier,
+};
 
 use super::file::Config;
 use super::flags::ServeArgs;
@@ -505,43 +508,92 @@ impl Config {
             }
             tiers.insert(tier, members.clone());
         }
-        let days = &self.letters.default_deadline_days;
-        let mut default_deadlines = BTreeMap::new();
-        for (kind, key, value) in [
+        let letters = &self.letters;
+        let mut deadline_rules = Policy::default().deadline_rules;
+        for (kind, rule, days) in [
             (
                 LetterKind::Reminder,
-                "letters.default_deadline_days.reminder",
-                days.reminder,
+                letters.deadlines.reminder,
+                letters.default_deadline_days.reminder,
             ),
             (
                 LetterKind::Opinion,
-                "letters.default_deadline_days.opinion",
-                days.opinion,
+                letters.deadlines.opinion,
+                letters.default_deadline_days.opinion,
             ),
             (
                 LetterKind::Recommendation,
-                "letters.default_deadline_days.recommendation",
-                days.recommendation,
+                letters.deadlines.recommendation,
+                letters.default_deadline_days.recommendation,
             ),
         ] {
-            let Some(value) = value else { continue };
-            if !(1..=MAX_DEADLINE_DAYS).contains(&value) {
-                return Err(ConfigError::new(
-                    key,
-                    format!(
-                        "must be a whole number of days from 1 to {MAX_DEADLINE_DAYS}, not {value}"
-                    ),
-                ));
-            }
-            let deadline = chrono::Duration::try_days(value)
-                .ok_or_else(|| ConfigError::new(key, "is out of range"))?;
-            default_deadlines.insert(kind, deadline);
+            let default_rule = Policy::default().deadline_rules.get(&kind).copied();
+            let rule = match (rule, days) {
+                // The new table at its default leaves the old one its say.
+                (rule, Some(days)) if rule == default_rule => (None, Some(days)),
+                other => other,
+            };
+            let rule = match rule {
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::new(
+                        format!("letters.default_deadline_days.{kind}"),
+                        format!(
+                            "is also given as letters.deadlines.{kind}; keep only the \
+                             latter"
+                        ),
+                    ))
+                }
+                (Some(rule), None) => {
+                    if !(1..=MAX_DEADLINE_DAYS).contains(&i64::from(rule.amount)) {
+                        return Err(ConfigError::new(
+                            format!("letters.deadlines.{kind}.amount"),
+                            format!(
+                                "must be a whole number of days from 1 to {MAX_DEADLINE_DAYS}, \
+                                 not {}",
+                                rule.amount
+                            ),
+                        ));
+                    }
+                    rule
+                }
+                (None, Some(value)) => {
+                    let key = format!("letters.default_deadline_days.{kind}");
+                    let amount = u32::try_from(value)
+                        .ok()
+                        .filter(|amount| (1..=MAX_DEADLINE_DAYS).contains(&i64::from(*amount)));
+                    let Some(amount) = amount else {
+                        return Err(ConfigError::new(
+                            key,
+                            format!(
+                                "must be a whole number of days from 1 to {MAX_DEADLINE_DAYS}, \
+                                 not {value}"
+                            ),
+                        ));
+                    };
+                    // Days from issue, as this table always meant.
+                    DeadlineRule {
+                        amount,
+                        unit: PeriodUnit::CalendarDays,
+                        from: PeriodStart::Issued,
+                    }
+                }
+                (None, None) => continue,
+            };
+            deadline_rules.insert(kind, rule);
         }
+        let issuer = match (&letters.number_prefix, letters.issuer.as_str()) {
+            // The old prefix names the issuer when the issuer is the default.
+            (Some(prefix), issuer) if issuer == NumberTemplate::default().issuer => prefix.clone(),
+            (_, issuer) => issuer.to_owned(),
+        };
         let policy = Policy {
             departments,
             tiers,
-            default_deadlines,
-            letter_number_prefix: self.letters.number_prefix.clone(),
+            deadline_rules,
+            letter_numbers: NumberTemplate {
+                template: letters.number_template.clone(),
+                issuer,
+            },
             max_case_events: self.guards.max_case_events,
         };
         // The checks above name the key of each mistake; the domain's own check stays the
@@ -550,9 +602,10 @@ impl Config {
             let key = match &error {
                 PolicyError::UnknownTierMember { tier, .. } => format!("tiers.{tier}"),
                 PolicyError::NonPositiveDeadline { kind } => {
-                    format!("letters.default_deadline_days.{kind}")
+                    format!("letters.deadlines.{kind}.amount")
                 }
-                PolicyError::InvalidPrefix { .. } => "letters.number_prefix".to_owned(),
+                PolicyError::InvalidIssuer { .. } => "letters.issuer".to_owned(),
+                PolicyError::InvalidNumberTemplate { .. } => "letters.number_template".to_owned(),
                 PolicyError::NoEventsAllowed => "guards.max_case_events".to_owned(),
             };
             ConfigError::new(key, error.to_string())
@@ -920,14 +973,30 @@ mod tests {
                 "from 1 to 3650",
             ),
             (
-                "[letters]\nnumber_prefix = \"my\"\n",
-                "letters.number_prefix",
-                "uppercase",
+                "[letters]\nissuer = \"绵 工监\"\n",
+                "letters.issuer",
+                "without spaces",
             ),
             (
                 "[letters]\nnumber_prefix = \"\"\n",
-                "letters.number_prefix",
-                "uppercase",
+                "letters.issuer",
+                "1 to 16 characters",
+            ),
+            (
+                "[letters]\nnumber_template = \"{issuer}〔{year}〕{n}号\"\n",
+                "letters.number_template",
+                "must hold {kind}",
+            ),
+            (
+                "[letters.deadlines]\nopinion = { amount = 0, unit = \"working_days\", from = \"served\" }\n",
+                "letters.deadlines.opinion.amount",
+                "from 1 to 3650",
+            ),
+            (
+                "[letters.deadlines]\nopinion = { amount = 5, unit = \"working_days\", from = \"issued\" }\n\
+                 [letters.default_deadline_days]\nopinion = 5\n",
+                "letters.default_deadline_days.opinion",
+                "keep only",
             ),
             (
                 "[limits]\nbody_limit_bytes = 0\n",

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Bound;
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{DateTime, Datelike, Days, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One year's notice: the holidays that are off and the weekend days made working days (调休).
@@ -354,6 +354,35 @@ fn nth_weekday_after(after: NaiveDate, n: u64) -> Option<NaiveDate> {
                 return Some(day);
             }
         }
+    }
+}
+
+/// The office's days in time: on which date of the office an instant falls, and when a date
+/// of the office ends. The app's `--timezone` is one; any [`chrono::TimeZone`] is.
+pub trait OfficeDays: Send + Sync + fmt::Debug {
+    /// The office's date at `time`.
+    fn date_of(&self, time: DateTime<Utc>) -> NaiveDate;
+    /// The instant `date` ends in the office (the next day's first instant): a deadline whose
+    /// last day is `date` has passed from then on. `None` past the last date there is.
+    fn end_of(&self, date: NaiveDate) -> Option<DateTime<Utc>>;
+}
+
+impl<Zone> OfficeDays for Zone
+where
+    Zone: TimeZone + Send + Sync + fmt::Debug,
+{
+    fn date_of(&self, time: DateTime<Utc>) -> NaiveDate {
+        time.with_timezone(self).date_naive()
+    }
+
+    fn end_of(&self, date: NaiveDate) -> Option<DateTime<Utc>> {
+        let next = date.succ_opt()?.and_hms_opt(0, 0, 0)?;
+        // A zone that skips midnight (a daylight-saving jump) starts the day at the first
+        // instant that exists; one that repeats it, at the earlier.
+        let local = (0..=180)
+            .filter_map(|minutes| next.checked_add_signed(chrono::Duration::minutes(minutes)))
+            .find_map(|local| self.from_local_datetime(&local).earliest())?;
+        Some(local.with_timezone(&Utc))
     }
 }
 

@@ -10,11 +10,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::{DeadlineRule, LastDay};
 use crate::command::SealedPersonalData;
 use crate::event::{CaseEvent, Employer};
 use crate::ids::{CaseId, LetterId};
 use crate::policy::Department;
-use crate::vocab::{CaseStatus, Category, LetterKind, Outcome, Source, Tier};
+use crate::vocab::{CaseStatus, Category, LetterKind, Outcome, ServiceMethod, Source, Tier};
 
 /// What the case holds of the complainant's personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -51,6 +52,34 @@ pub struct LetterAnswer {
     pub answered_at: DateTime<Utc>,
 }
 
+/// How a letter was served (送达).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LetterService {
+    /// How.
+    pub method: ServiceMethod,
+    /// When.
+    pub served_at: DateTime<Utc>,
+    /// Who received it.
+    pub received_by: Option<String>,
+    /// Whether the recipient refused it.
+    pub refused: bool,
+    /// The postal tracking number.
+    pub tracking_number: Option<String>,
+}
+
+/// A follow-up visit (回访) on a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// When the visit took place.
+    pub visited_at: DateTime<Utc>,
+    /// What it found.
+    pub findings: String,
+    /// Whether the violation was found corrected.
+    pub rectified: bool,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// A supervision letter of the case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Letter {
@@ -74,6 +103,22 @@ pub struct Letter {
     pub answered: Option<LetterAnswer>,
     /// Whether the deadline was recorded as missed.
     pub deadline_missed: bool,
+    /// The rule of a deadline counted from service, until the service counts it.
+    #[serde(default)]
+    pub deadline_rule: Option<DeadlineRule>,
+    /// The deadline's last day, on which calendar (none for an explicit deadline or for
+    /// letters issued before contract §9).
+    #[serde(default)]
+    pub last_day: Option<LastDay>,
+    /// The SHA-256 of the letter's PDF (none for letters issued before contract §9).
+    #[serde(default)]
+    pub document_sha256: Option<String>,
+    /// Its service, once recorded.
+    #[serde(default)]
+    pub served: Option<LetterService>,
+    /// Its follow-up visits, oldest first.
+    #[serde(default)]
+    pub follow_ups: Vec<FollowUp>,
 }
 
 impl Letter {
@@ -317,6 +362,9 @@ impl Case {
                 content,
                 deadline,
                 department,
+                deadline_rule,
+                last_day,
+                document_sha256,
             } => {
                 // A duplicate id replaces nothing: the first letter with an id is the letter.
                 if self.letter(*letter_id).is_none() {
@@ -331,6 +379,51 @@ impl Case {
                         deadline: *deadline,
                         answered: None,
                         deadline_missed: false,
+                        deadline_rule: *deadline_rule,
+                        last_day: last_day.clone(),
+                        document_sha256: document_sha256.clone(),
+                        served: None,
+                        follow_ups: Vec::new(),
+                    });
+                }
+            }
+            CaseEvent::LetterServed {
+                letter_id,
+                method,
+                served_at,
+                received_by,
+                refused,
+                tracking_number,
+                deadline,
+                last_day,
+            } => {
+                if let Some(letter) = self.letter_mut(*letter_id) {
+                    letter.served = Some(LetterService {
+                        method: *method,
+                        served_at: *served_at,
+                        received_by: received_by.clone(),
+                        refused: *refused,
+                        tracking_number: tracking_number.clone(),
+                    });
+                    if deadline.is_some() {
+                        letter.deadline = *deadline;
+                        letter.last_day = last_day.clone();
+                        letter.deadline_rule = None;
+                    }
+                }
+            }
+            CaseEvent::FollowUpRecorded {
+                letter_id,
+                visited_at,
+                findings,
+                rectified,
+            } => {
+                if let Some(letter) = self.letter_mut(*letter_id) {
+                    letter.follow_ups.push(FollowUp {
+                        visited_at: *visited_at,
+                        findings: findings.clone(),
+                        rectified: *rectified,
+                        recorded_at: at,
                     });
                 }
             }

@@ -15,7 +15,8 @@ use crate::error::FieldError;
 use crate::ids::LetterId;
 use crate::limits;
 use crate::policy::{Department, Policy};
-use crate::vocab::{Category, LetterKind, Outcome, Role, Source, Tier};
+use crate::calendar::{Calendar, OfficeDays};
+use crate::vocab::{Category, LetterKind, Outcome, Role, ServiceMethod, Source, Tier};
 
 /// Who runs a command. Names are kept out of the domain events; the app records the actor in
 /// the event envelope.
@@ -40,6 +41,11 @@ pub struct Context<'a> {
     pub actor: &'a Actor,
     /// The configuration in force.
     pub policy: &'a Policy,
+    /// The official working-day calendar, for deadlines in working days.
+    pub calendar: &'a Calendar,
+    /// The office's days (its `--timezone`): on which date a service falls, when a last day
+    /// ends.
+    pub office_days: &'a dyn OfficeDays,
 }
 
 /// A complainant's personal data as ciphertext, sealed by the app with the case's key.
@@ -270,6 +276,33 @@ pub enum Command {
     },
     /// Erase the complainant's personal data (`PersonalDataErased`); the app destroys the key.
     ErasePersonalData,
+    /// Record that a letter was served (`LetterServed`); a deadline counted from service
+    /// starts on the office's date of `served_at`.
+    ServeLetter {
+        /// Which letter.
+        letter_id: LetterId,
+        /// How.
+        method: ServiceMethod,
+        /// When; not in the future, not before the letter was issued.
+        served_at: DateTime<Utc>,
+        /// Who received it.
+        received_by: Option<String>,
+        /// Whether the recipient refused it.
+        refused: bool,
+        /// The postal tracking number.
+        tracking_number: Option<String>,
+    },
+    /// Record a follow-up visit on a letter (`FollowUpRecorded`).
+    RecordFollowUp {
+        /// Which letter.
+        letter_id: LetterId,
+        /// When the visit took place; not in the future, not before the letter was issued.
+        visited_at: DateTime<Utc>,
+        /// What it found.
+        findings: String,
+        /// Whether the violation was found corrected.
+        rectified: bool,
+    },
 }
 
 impl Command {
@@ -288,6 +321,8 @@ impl Command {
         "Close",
         "Reopen",
         "ErasePersonalData",
+        "ServeLetter",
+        "RecordFollowUp",
     ];
 
     /// The command's name, e.g. `IssueLetter`, for logs and metrics.
@@ -306,6 +341,8 @@ impl Command {
             Self::Close { .. } => "Close",
             Self::Reopen { .. } => "Reopen",
             Self::ErasePersonalData => "ErasePersonalData",
+            Self::ServeLetter { .. } => "ServeLetter",
+            Self::RecordFollowUp { .. } => "RecordFollowUp",
         }
     }
 }
@@ -383,6 +420,6 @@ mod tests {
     #[test]
     fn command_names_are_listed() {
         assert_eq!(Command::ErasePersonalData.name(), "ErasePersonalData");
-        assert_eq!(Command::NAMES.len(), 13);
+        assert_eq!(Command::NAMES.len(), 15);
     }
 }

@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::calendar::{DeadlineRule, LastDay, PeriodStart};
 use crate::case::{Case, ComplainantRecord, Letter};
 use crate::checks::{check_credit_code, normalize_credit_code};
 use crate::command::{Command, Context, EmployerInput, SealedPersonalData};
@@ -151,7 +152,11 @@ pub fn decide(
             }
             let recipient = fields.required("recipient", &recipient, limits::NAME_MAX, Lines::One);
             let content = fields.required("content", &content, limits::TEXT_MAX, Lines::Many);
-            let deadline = fields.deadline(deadline, kind, context);
+            let LetterDeadline {
+                deadline,
+                deadline_rule,
+                last_day,
+            } = fields.letter_deadline(deadline, kind, context);
             match (kind, &department) {
                 (LetterKind::Reminder | LetterKind::Opinion, Some(_)) => fields.push(
                     "department",
@@ -182,6 +187,10 @@ pub fn decide(
                 content,
                 deadline,
                 department,
+                deadline_rule,
+                last_day,
+                // The app renders the document from the decided event and records its hash.
+                document_sha256: None,
             }
         }
         Command::AnswerLetter {
@@ -338,6 +347,69 @@ pub fn decide(
             fields.finish()?;
             CaseEvent::CaseReopened { reason }
         }
+        Command::ServeLetter {
+            letter_id,
+            method,
+            served_at,
+            received_by,
+            refused,
+            tracking_number,
+        } => {
+            ensure_not_closed(case)?;
+            let letter = find_letter(case, letter_id)?;
+            let mut fields = Fields::default();
+            fields.past_since("served_at", served_at, letter, context);
+            let received_by = fields.optional("received_by", received_by, limits::NAME_MAX);
+            let tracking_number =
+                fields.optional("tracking_number", tracking_number, limits::NAME_MAX);
+            let (deadline, last_day) = match (letter.deadline, letter.deadline_rule) {
+                (None, Some(rule)) if rule.from == PeriodStart::Served => {
+                    let start = context.office_days.date_of(served_at);
+                    fields.counted("served_at", start, rule, context)
+                }
+                _ => (None, None),
+            };
+            fields.finish()?;
+            if let Some(service) = &letter.served {
+                return Err(Rejection::conflict(
+                    Rule::LetterAlreadyServed,
+                    format!(
+                        "letter {} was served at {}",
+                        letter.number,
+                        service.served_at.to_rfc3339()
+                    ),
+                ));
+            }
+            CaseEvent::LetterServed {
+                letter_id,
+                method,
+                served_at,
+                received_by,
+                refused,
+                tracking_number,
+                deadline,
+                last_day,
+            }
+        }
+        Command::RecordFollowUp {
+            letter_id,
+            visited_at,
+            findings,
+            rectified,
+        } => {
+            ensure_not_closed(case)?;
+            let letter = find_letter(case, letter_id)?;
+            let mut fields = Fields::default();
+            fields.past_since("visited_at", visited_at, letter, context);
+            let findings = fields.required("findings", &findings, limits::TEXT_MAX, Lines::Many);
+            fields.finish()?;
+            CaseEvent::FollowUpRecorded {
+                letter_id,
+                visited_at,
+                findings,
+                rectified,
+            }
+        }
         Command::ErasePersonalData => match case.complainant {
             ComplainantRecord::Sealed(_) => CaseEvent::PersonalDataErased {},
             ComplainantRecord::None => {
@@ -455,6 +527,13 @@ fn ensure_open_letter(letter: &Letter) -> Result<(), Rejection> {
         format!("letter {} is already answered", letter.number)
     };
     Err(Rejection::conflict(Rule::LetterNotOpen, detail))
+}
+
+/// The deadline a new letter is issued with.
+struct LetterDeadline {
+    deadline: Option<DateTime<Utc>>,
+    deadline_rule: Option<DeadlineRule>,
+    last_day: Option<LastDay>,
 }
 
 /// Whether a text may span lines.
@@ -602,36 +681,98 @@ impl Fields {
         (employer, override_error)
     }
 
-    /// The deadline to record: the given one, which must be in the future, or the policy's
-    /// default for the kind counted from now.
-    fn deadline(
+    /// The deadline of a new letter: the given one, which must be in the future; else the
+    /// kind's rule, counted from today when it runs from issue, or recorded for the service to
+    /// count when it runs from service (the letter has no deadline until then).
+    fn letter_deadline(
         &mut self,
         deadline: Option<DateTime<Utc>>,
         kind: LetterKind,
         context: &Context<'_>,
-    ) -> Option<DateTime<Utc>> {
-        match deadline {
-            Some(deadline) if deadline <= context.now => {
+    ) -> LetterDeadline {
+        let none = LetterDeadline {
+            deadline: None,
+            deadline_rule: None,
+            last_day: None,
+        };
+        match (deadline, context.policy.deadline_rules.get(&kind)) {
+            (Some(deadline), _) if deadline <= context.now => {
                 self.push("deadline", "must be in the future");
-                None
+                none
             }
-            Some(deadline) => Some(deadline),
-            None => {
-                let default = context.policy.default_deadlines.get(&kind)?;
-                match context.now.checked_add_signed(*default) {
-                    Some(deadline) if deadline > context.now => Some(deadline),
-                    _ => {
-                        self.push(
-                            "deadline",
-                            format!(
-                                "the configured default deadline for {kind} letters does not \
-                                 lie in the future; give one"
-                            ),
-                        );
-                        None
-                    }
+            (Some(deadline), _) => LetterDeadline {
+                deadline: Some(deadline),
+                ..none
+            },
+            (None, None) => none,
+            (None, Some(rule)) if rule.from == PeriodStart::Served => LetterDeadline {
+                deadline_rule: Some(*rule),
+                ..none
+            },
+            (None, Some(rule)) => {
+                let today = context.office_days.date_of(context.now);
+                let (deadline, last_day) = self.counted("deadline", today, *rule, context);
+                LetterDeadline {
+                    deadline,
+                    last_day,
+                    ..none
                 }
             }
+        }
+    }
+
+    /// The deadline and last day of `rule` counted from `start` on the calendar; a period
+    /// beyond the last date there is is reported on `field`.
+    fn counted(
+        &mut self,
+        field: &str,
+        start: chrono::NaiveDate,
+        rule: DeadlineRule,
+        context: &Context<'_>,
+    ) -> (Option<DateTime<Utc>>, Option<LastDay>) {
+        let counted = context
+            .calendar
+            .last_day(start, rule.amount, rule.unit)
+            .ok()
+            .and_then(|last_day| {
+                let end = context.office_days.end_of(last_day.date)?;
+                Some((end, last_day))
+            });
+        match counted {
+            Some((end, last_day)) => (Some(end), Some(last_day)),
+            None => {
+                self.push(
+                    field,
+                    format!(
+                        "a period of {} {} from {start} would end after the last date there is",
+                        rule.amount, rule.unit
+                    ),
+                );
+                (None, None)
+            }
+        }
+    }
+
+    /// A time of something done to `letter` (its service, a follow-up visit): not in the
+    /// future, and not before the letter was issued.
+    fn past_since(
+        &mut self,
+        field: &str,
+        time: DateTime<Utc>,
+        letter: &Letter,
+        context: &Context<'_>,
+    ) {
+        if time > context.now {
+            self.push(field, "must not be in the future");
+        } else if time < letter.issued_at {
+            self.push(
+                field,
+                format!(
+                    "must not be before letter {} was issued ({})",
+                    letter.number,
+                    letter.issued_at.to_rfc3339()
+                ),
+            );
         }
     }
 

@@ -129,6 +129,8 @@ pub enum Rule {
     LetterAlreadyIssued,
     /// The case holds as many events as the policy allows (`Policy::max_case_events`).
     CaseEventLimitReached,
+    /// A letter is served once; its service is recorded already.
+    LetterAlreadyServed,
 }
 
 impl Rule {
@@ -149,6 +151,7 @@ impl Rule {
         Self::AlreadyAssigned,
         Self::LetterAlreadyIssued,
         Self::CaseEventLimitReached,
+        Self::LetterAlreadyServed,
     ];
 
     /// The stable snake_case code, for problem details and clients.
@@ -169,6 +172,7 @@ impl Rule {
             Self::AlreadyAssigned => "already_assigned",
             Self::LetterAlreadyIssued => "letter_already_issued",
             Self::CaseEventLimitReached => "case_event_limit_reached",
+            Self::LetterAlreadyServed => "letter_already_served",
         }
     }
 
@@ -208,6 +212,7 @@ impl Rule {
                 "a case holds at most the configured number of events; open a new case for \
                  further work (erasing personal data is always allowed)"
             }
+            Self::LetterAlreadyServed => "a letter is served once; its service is recorded",
         }
     }
 }

@@ -3,7 +3,9 @@
 //! This module owns the event shapes and their JSON form: `{"type": "<EventType>", "data":
 //! {...}}`, with every optional field present (as `null` when absent) so each type has one
 //! fixed shape, and no floats (the log is hashed over RFC 8785 canonical JSON). Golden files in
-//! `tests/golden/` pin the format; change a shape only by adding a new event type.
+//! `tests/golden/` pin the format; change a shape only by adding a new event type — or, where
+//! the contract names a field added to a type, by a field that is left out when absent, so that
+//! every event recorded before it keeps its exact bytes ([`ADDED_FIELDS`]).
 //!
 //! It does not own the envelope (id, position, time, actor, hashes), which the store and the app
 //! add, nor the effect of an event on a case (that is [`crate::case::Case::evolve`]).
@@ -11,10 +13,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::{DeadlineRule, LastDay};
 use crate::command::SealedPersonalData;
 use crate::ids::LetterId;
 use crate::policy::Department;
-use crate::vocab::{Category, LetterKind, Outcome, Source, Tier};
+use crate::vocab::{Category, LetterKind, Outcome, ServiceMethod, Source, Tier};
 
 /// The employer of a case, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -42,7 +45,16 @@ pub const EVENT_TYPES: &[&str] = &[
     "CaseClosed",
     "CaseReopened",
     "PersonalDataErased",
+    "LetterServed",
+    "FollowUpRecorded",
 ];
+
+/// Fields added to an event type after events of it were recorded: left out of the JSON when
+/// absent (never `null`), so the events recorded before keep their bytes and their hashes.
+pub const ADDED_FIELDS: &[(&str, &[&str])] = &[(
+    "SupervisionLetterIssued",
+    &["deadline_rule", "last_day", "document_sha256"],
+)];
 
 /// An event of a case's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,10 +107,21 @@ pub enum CaseEvent {
         recipient: String,
         /// Its text.
         content: String,
-        /// When the answer is due, if ever.
+        /// When the answer is due, if ever: the end of `last_day` in the office's time zone,
+        /// or the explicit deadline given.
         deadline: Option<DateTime<Utc>>,
         /// The department a recommendation letter went to; the case is shared with it.
         department: Option<Department>,
+        /// The rule of a deadline counted from service: the letter has no deadline until it is
+        /// served ([`CaseEvent::LetterServed`] then records it). Added by contract §9.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_rule: Option<DeadlineRule>,
+        /// The last day of a deadline counted from issue, on which calendar. Added by §9.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_day: Option<LastDay>,
+        /// The SHA-256 (lowercase hex) of the letter's PDF as issued. Added by §9.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document_sha256: Option<String>,
     },
     /// A letter was answered.
     LetterAnswered {
@@ -163,6 +186,36 @@ pub enum CaseEvent {
     /// The complainant's personal data was erased (its key destroyed); the sealed form stays in
     /// the log and reads as erased.
     PersonalDataErased {},
+    /// A letter was served (送达); a deadline counted from service starts.
+    LetterServed {
+        /// Which letter.
+        letter_id: LetterId,
+        /// How.
+        method: ServiceMethod,
+        /// When.
+        served_at: DateTime<Utc>,
+        /// Who received it, as the receipt says.
+        received_by: Option<String>,
+        /// Whether the recipient refused it (service still counts).
+        refused: bool,
+        /// The postal tracking number.
+        tracking_number: Option<String>,
+        /// The deadline this service started: the end of `last_day` in the office's zone.
+        deadline: Option<DateTime<Utc>>,
+        /// Its last day, on which calendar.
+        last_day: Option<LastDay>,
+    },
+    /// A follow-up visit (回访) checked whether a letter's demands were met.
+    FollowUpRecorded {
+        /// Which letter.
+        letter_id: LetterId,
+        /// When the visit took place.
+        visited_at: DateTime<Utc>,
+        /// What the visit found.
+        findings: String,
+        /// Whether the violation was found corrected.
+        rectified: bool,
+    },
 }
 
 /// Event types internal to the union: they never reach a partner department (their history,
@@ -191,6 +244,8 @@ impl CaseEvent {
             Self::CaseClosed { .. } => "CaseClosed",
             Self::CaseReopened { .. } => "CaseReopened",
             Self::PersonalDataErased {} => "PersonalDataErased",
+            Self::LetterServed { .. } => "LetterServed",
+            Self::FollowUpRecorded { .. } => "FollowUpRecorded",
         }
     }
 

@@ -26,12 +26,12 @@ pub mod policy;
 pub mod vocab;
 
 pub use calendar::{
-    Calendar, CalendarError, CalendarYear, DeadlineRule, LastDay, PeriodOutOfRange, PeriodStart,
-    PeriodUnit,
+    Calendar, CalendarError, CalendarYear, DeadlineRule, LastDay, OfficeDays, PeriodOutOfRange,
+    PeriodStart, PeriodUnit,
 };
 pub use case::{
-    Case, ComplainantRecord, Escalation, Feedback, Finding, Letter, LetterAnswer, Note, Referral,
-    Urgency, DUE_SOON,
+    Case, ComplainantRecord, Escalation, Feedback, FollowUp, Finding, Letter, LetterAnswer,
+    LetterService, Note, Referral, Urgency, DUE_SOON,
 };
 pub use checks::{
     check_credit_code, check_resident_id, normalize_credit_code, CreditCodeError, ResidentIdError,
@@ -41,7 +41,9 @@ pub use command::{Actor, Command, ComplainantInput, Context, EmployerInput, Seal
 pub use decide::{authorize, decide};
 pub use envelope::{ActorRecord, ActorRole, StoredEvent};
 pub use error::{FieldError, Rejection, Rule};
-pub use event::{CaseEvent, Employer, EVENT_TYPES, INTERNAL_EVENT_TYPES};
+pub use event::{CaseEvent, Employer, ADDED_FIELDS, EVENT_TYPES, INTERNAL_EVENT_TYPES};
 pub use ids::{CaseId, LetterId};
-pub use policy::{letter_number, Department, DepartmentError, Policy, PolicyError};
-pub use vocab::{CaseStatus, Category, LetterKind, Outcome, Role, Source, Tier, UnknownValueError};
+pub use policy::{Department, DepartmentError, NumberTemplate, Policy, PolicyError};
+pub use vocab::{
+    CaseStatus, Category, LetterKind, Outcome, Role, ServiceMethod, Source, Tier, UnknownValueError,
+};

@@ -1,26 +1,30 @@
 //! Local configuration that the rules consult: partner departments, joint-mechanism tier
-//! members, default letter deadlines and the letter-number prefix.
+//! members, the deadline rule of each letter kind and the letter-number template.
 //!
-//! This module owns the [`Policy`] value, its defaults (contract §4) and the [`Department`] name
-//! type. It does not read configuration files (the binary maps its TOML onto a `Policy`) and it
-//! does not allocate letter numbers (the app keeps the yearly sequence; [`letter_number`] only
-//! formats one).
+//! This module owns the [`Policy`] value, its defaults (contracts §4 and §9), the [`Department`]
+//! name type and the [`NumberTemplate`] of letter numbers. It does not read configuration files
+//! (the binary maps its TOML onto a `Policy`) and it does not allocate letter numbers (the app
+//! keeps each issuer's, kind's and year's sequence; [`NumberTemplate::format`] only writes
+//! one).
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::{DeadlineRule, PeriodStart, PeriodUnit};
 use crate::vocab::{LetterKind, Tier};
 
 /// Longest department name.
 const DEPARTMENT_MAX: usize = 64;
 
-/// Longest letter-number prefix.
-const PREFIX_MAX: usize = 16;
+/// Longest issuer abbreviation, in characters.
+const ISSUER_MAX: usize = 16;
+
+/// Longest number template, in characters.
+const TEMPLATE_MAX: usize = 64;
 
 /// The name of a partner department, such as `hrss` or `labour_inspection`.
 ///
@@ -124,10 +128,10 @@ pub struct Policy {
     pub departments: BTreeSet<Department>,
     /// Default members of each joint-mechanism tier, used when an escalation names none.
     pub tiers: BTreeMap<Tier, Vec<Department>>,
-    /// Default answer deadline per letter kind; a missing kind has no default deadline.
-    pub default_deadlines: BTreeMap<LetterKind, Duration>,
-    /// Prefix of letter numbers, e.g. `MY` in `MY-2026-0042`.
-    pub letter_number_prefix: String,
+    /// The deadline rule of each letter kind; a kind missing here has no default deadline.
+    pub deadline_rules: BTreeMap<LetterKind, DeadlineRule>,
+    /// How letter numbers are written.
+    pub letter_numbers: NumberTemplate,
     /// The most events one case may hold; a command that would go beyond is refused with
     /// [`crate::Rule::CaseEventLimitReached`] (erasure of personal data excepted). Bounds what
     /// a history, a replay and a fold of one case cost.
@@ -135,9 +139,9 @@ pub struct Policy {
 }
 
 impl Default for Policy {
-    /// The defaults of contract §4: nine departments, the three tiers, opinion letters answered
-    /// within 21 days (about 15 working days), recommendation letters within 60 days, reminders
-    /// with no deadline, and the prefix `MY`.
+    /// The defaults of contracts §4 and §9: nine departments, the three tiers, opinion and
+    /// recommendation letters answered within 15 working days of service, reminders with no
+    /// deadline, and numbers such as `绵工监意〔2026〕3号`.
     fn default() -> Self {
         let departments = [
             "hrss",
@@ -167,15 +171,20 @@ impl Default for Policy {
                 members(&["hrss", "justice", "court", "procuratorate"]),
             ),
         ]);
-        let default_deadlines = BTreeMap::from([
-            (LetterKind::Opinion, Duration::days(21)),
-            (LetterKind::Recommendation, Duration::days(60)),
+        let fifteen_working_days_from_service = DeadlineRule {
+            amount: 15,
+            unit: PeriodUnit::WorkingDays,
+            from: PeriodStart::Served,
+        };
+        let deadline_rules = BTreeMap::from([
+            (LetterKind::Opinion, fifteen_working_days_from_service),
+            (LetterKind::Recommendation, fifteen_working_days_from_service),
         ]);
         Self {
             departments,
             tiers,
-            default_deadlines,
-            letter_number_prefix: "MY".to_owned(),
+            deadline_rules,
+            letter_numbers: NumberTemplate::default(),
             max_case_events: crate::limits::DEFAULT_MAX_CASE_EVENTS,
         }
     }
@@ -192,17 +201,28 @@ pub enum PolicyError {
         /// The unknown member.
         department: Department,
     },
-    /// A default deadline that is zero or negative would make every new letter overdue.
-    #[error("the default deadline for {kind} letters must be positive")]
+    /// A deadline rule of no days would make a letter due the day it starts.
+    #[error("the deadline rule for {kind} letters must count at least one day")]
     NonPositiveDeadline {
         /// The letter kind.
         kind: LetterKind,
     },
-    /// The letter-number prefix is empty, too long, or not uppercase ASCII letters and digits.
-    #[error("letter number prefix {prefix:?} must be 1 to 16 uppercase ASCII letters or digits")]
-    InvalidPrefix {
-        /// The refused prefix.
-        prefix: String,
+    /// The issuer abbreviation is empty, too long, or holds characters a number cannot.
+    #[error(
+        "the issuer {issuer:?} must be 1 to 16 characters, without spaces, braces or control \
+         characters"
+    )]
+    InvalidIssuer {
+        /// The refused issuer.
+        issuer: String,
+    },
+    /// The number template lacks `{n}` or `{year}`, names an unknown field, or is too long.
+    #[error("the number template {template:?} {reason}")]
+    InvalidNumberTemplate {
+        /// The refused template.
+        template: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A case must be allowed at least its opening event.
     #[error("the most events a case may hold must be at least 1")]
@@ -223,22 +243,12 @@ impl Policy {
                 });
             }
         }
-        for (kind, deadline) in &self.default_deadlines {
-            if *deadline <= Duration::zero() {
+        for (kind, rule) in &self.deadline_rules {
+            if rule.amount == 0 {
                 return Err(PolicyError::NonPositiveDeadline { kind: *kind });
             }
         }
-        let prefix = &self.letter_number_prefix;
-        let prefix_ok = !prefix.is_empty()
-            && prefix.len() <= PREFIX_MAX
-            && prefix
-                .chars()
-                .all(|character| character.is_ascii_uppercase() || character.is_ascii_digit());
-        if !prefix_ok {
-            return Err(PolicyError::InvalidPrefix {
-                prefix: prefix.clone(),
-            });
-        }
+        self.letter_numbers.validate()?;
         if self.max_case_events == 0 {
             return Err(PolicyError::NoEventsAllowed);
         }
@@ -251,16 +261,139 @@ impl Policy {
     }
 }
 
-/// Formats a letter number: prefix, year and a sequence zero-padded to at least four digits.
+/// How letter numbers are written: a template with the fields `{issuer}`, `{kind}` (提, 意 or
+/// 建), `{year}` and `{n}` (the sequence, without leading zeros), and the issuer's
+/// abbreviation. The default follows GB/T 9704-2012: `{issuer}{kind}〔{year}〕{n}号`.
 ///
 /// ```
-/// use caseledger_domain::letter_number;
+/// use caseledger_domain::{LetterKind, NumberTemplate};
 ///
-/// assert_eq!(letter_number("MY", 2026, 42), "MY-2026-0042");
-/// assert_eq!(letter_number("MY", 2026, 12345), "MY-2026-12345");
+/// let numbers = NumberTemplate::default();
+/// assert_eq!(numbers.format(LetterKind::Opinion, 2026, 3), "绵工监意〔2026〕3号");
+/// assert_eq!(numbers.format(LetterKind::Recommendation, 2027, 12), "绵工监建〔2027〕12号");
 /// ```
-pub fn letter_number(prefix: &str, year: i32, sequence: u32) -> String {
-    format!("{prefix}-{year}-{sequence:04}")
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberTemplate {
+    /// The template, e.g. `{issuer}{kind}〔{year}〕{n}号`.
+    pub template: String,
+    /// The issuer's abbreviation, e.g. `绵工监`.
+    pub issuer: String,
+}
+
+impl Default for NumberTemplate {
+    fn default() -> Self {
+        NumberTemplate {
+            template: "{issuer}{kind}〔{year}〕{n}号".to_owned(),
+            issuer: "绵工监".to_owned(),
+        }
+    }
+}
+
+/// The fields a number template may name.
+const NUMBER_FIELDS: [&str; 4] = ["issuer", "kind", "year", "n"];
+
+impl NumberTemplate {
+    /// The number `n` of `kind` in `year`.
+    pub fn format(&self, kind: LetterKind, year: i32, n: u64) -> String {
+        let mut number = String::with_capacity(self.template.len() + 8);
+        let mut rest = self.template.as_str();
+        while let Some(open) = rest.find('{') {
+            number.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            match after.find('}') {
+                Some(close) => {
+                    match &after[..close] {
+                        "issuer" => number.push_str(&self.issuer),
+                        "kind" => number.push_str(kind_character(kind)),
+                        "year" => number.push_str(&year.to_string()),
+                        "n" => number.push_str(&n.to_string()),
+                        other => {
+                            // `validate` refuses these; written as they are if one slips by.
+                            number.push('{');
+                            number.push_str(other);
+                            number.push('}');
+                        }
+                    }
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    number.push_str(&rest[open..]);
+                    rest = "";
+                }
+            }
+        }
+        number.push_str(rest);
+        number
+    }
+
+    /// The key of the sequence a number of `kind` in `year` is taken from: one per issuer,
+    /// kind and year.
+    pub fn series(&self, kind: LetterKind, year: i32) -> String {
+        format!("{}|{}|{year}", self.issuer, kind.as_str())
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        let issuer_ok = (1..=ISSUER_MAX).contains(&self.issuer.chars().count())
+            && !self.issuer.chars().any(|character| {
+                character.is_whitespace()
+                    || character.is_control()
+                    || matches!(character, '{' | '}' | '|')
+            });
+        if !issuer_ok {
+            return Err(PolicyError::InvalidIssuer {
+                issuer: self.issuer.clone(),
+            });
+        }
+        let refuse = |reason: &str| PolicyError::InvalidNumberTemplate {
+            template: self.template.clone(),
+            reason: reason.to_owned(),
+        };
+        if self.template.chars().count() > TEMPLATE_MAX
+            || self.template.chars().any(char::is_control)
+        {
+            return Err(refuse("must be at most 64 characters, without control characters"));
+        }
+        let mut named = BTreeSet::new();
+        let mut rest = self.template.as_str();
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else {
+                return Err(refuse("opens a field with '{' and never closes it"));
+            };
+            let field = &after[..close];
+            if !NUMBER_FIELDS.contains(&field) {
+                return Err(refuse(&format!(
+                    "names the field {{{field}}}; the fields are {{issuer}}, {{kind}}, {{year}} \
+                     and {{n}}"
+                )));
+            }
+            named.insert(field);
+            rest = &after[close + 1..];
+        }
+        if rest.contains('}')
+            || self.template.matches('}').count() != self.template.matches('{').count()
+        {
+            return Err(refuse("has a '}' that closes no field"));
+        }
+        for needed in ["n", "year", "kind"] {
+            if !named.contains(needed) {
+                return Err(refuse(&format!(
+                    "must hold {{{needed}}}: numbers are per kind and year"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The character of a letter kind in its number: 提 (reminder), 意 (opinion), 建
+/// (recommendation).
+pub fn kind_character(kind: LetterKind) -> &'static str {
+    match kind {
+        LetterKind::Reminder => "提",
+        LetterKind::Opinion => "意",
+        LetterKind::Recommendation => "建",
+    }
 }
 
 #[cfg(test)]
@@ -278,10 +411,14 @@ mod tests {
                 Ok(department)
             );
         }
-        assert!(!policy.default_deadlines.contains_key(&LetterKind::Reminder));
+        assert!(!policy.deadline_rules.contains_key(&LetterKind::Reminder));
         assert_eq!(
-            policy.default_deadlines.get(&LetterKind::Opinion),
-            Some(&Duration::days(21))
+            policy.deadline_rules.get(&LetterKind::Opinion),
+            Some(&DeadlineRule {
+                amount: 15,
+                unit: PeriodUnit::WorkingDays,
+                from: PeriodStart::Served
+            })
         );
         let five_way: Vec<&str> = policy.tiers[&Tier::FiveWay]
             .iter()
@@ -329,9 +466,14 @@ mod tests {
         ));
 
         let mut policy = Policy::default();
-        policy
-            .default_deadlines
-            .insert(LetterKind::Reminder, Duration::zero());
+        policy.deadline_rules.insert(
+            LetterKind::Reminder,
+            DeadlineRule {
+                amount: 0,
+                unit: PeriodUnit::CalendarDays,
+                from: PeriodStart::Issued,
+            },
+        );
         assert_eq!(
             policy.validate(),
             Err(PolicyError::NonPositiveDeadline {
@@ -339,13 +481,62 @@ mod tests {
             })
         );
 
-        let policy = Policy {
-            letter_number_prefix: "my".to_owned(),
-            ..Policy::default()
+        for issuer in ["", "绵 工监", "{n}", "a|b", &"监".repeat(17)] {
+            let policy = Policy {
+                letter_numbers: NumberTemplate {
+                    issuer: issuer.to_owned(),
+                    ..NumberTemplate::default()
+                },
+                ..Policy::default()
+            };
+            assert!(
+                matches!(policy.validate(), Err(PolicyError::InvalidIssuer { .. })),
+                "{issuer:?}"
+            );
+        }
+        for template in [
+            "{issuer}{kind}〔{year}〕号",
+            "{issuer}〔{year}〕{n}号",
+            "{issuer}{kind}{n}号",
+            "{issuer}{kind}〔{year}〕{n}号{x}",
+            "{issuer}{kind}〔{year}〕{n",
+            "{issuer}{kind}〔{year}〕{n}}号",
+        ] {
+            let policy = Policy {
+                letter_numbers: NumberTemplate {
+                    template: template.to_owned(),
+                    ..NumberTemplate::default()
+                },
+                ..Policy::default()
+            };
+            assert!(
+                matches!(
+                    policy.validate(),
+                    Err(PolicyError::InvalidNumberTemplate { .. })
+                ),
+                "{template:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_follow_the_template_without_leading_zeros() {
+        let numbers = NumberTemplate {
+            template: "{issuer}-{kind}-{year}-{n}".to_owned(),
+            issuer: "MY".to_owned(),
         };
-        assert!(matches!(
-            policy.validate(),
-            Err(PolicyError::InvalidPrefix { .. })
-        ));
+        assert_eq!(numbers.format(LetterKind::Reminder, 2026, 7), "MY-提-2026-7");
+        assert_eq!(
+            NumberTemplate::default().format(LetterKind::Opinion, 2026, 10),
+            "绵工监意〔2026〕10号"
+        );
+        assert_ne!(
+            numbers.series(LetterKind::Opinion, 2026),
+            numbers.series(LetterKind::Recommendation, 2026)
+        );
+        assert_ne!(
+            numbers.series(LetterKind::Opinion, 2026),
+            numbers.series(LetterKind::Opinion, 2027)
+        );
     }
 }

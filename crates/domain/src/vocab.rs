@@ -135,6 +135,20 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// How a letter was served (送达).
+    ServiceMethod, "service method" {
+        /// Handed over in person, against a receipt (送达回执).
+        InPerson => "in_person",
+        /// Sent by post, with a tracking number.
+        Post => "post",
+        /// Left at the employer's premises (留置送达).
+        LeftAtPremises => "left_at_premises",
+        /// Sent electronically.
+        Electronic => "electronic",
+    }
+}
+
+vocabulary! {
     /// A tier of the joint mechanism; tiers only go up, in this order.
     Tier, "tier" {
         /// Three parties stationed at the union (三方驻会).

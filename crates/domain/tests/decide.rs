@@ -10,7 +10,7 @@ use caseledger_domain::{
     decide, Actor, Case, CaseEvent, CaseId, CaseStatus, Command, Context, Employer, LetterKind,
     Outcome, Policy, Rejection, Role, Rule, Tier, Urgency, DUE_SOON,
 };
-use chrono::Duration;
+use chrono::{Duration, TimeZone, Utc};
 use common::*;
 use uuid::Uuid;
 
@@ -74,11 +74,14 @@ fn given_case(given: &[CaseEvent]) -> Case {
 /// Decides `when` on the case made of `given`, as `actor`, at `now()`, under the default policy.
 fn check(given: &[CaseEvent], actor: &Actor, when: Command) -> Result<Vec<CaseEvent>, Rejection> {
     let policy = Policy::default();
+    let calendar = calendar();
     let context = Context {
         now: now(),
         today: today(),
         actor,
         policy: &policy,
+        calendar: &calendar,
+        office_days: &office(),
     };
     decide(&given_case(given), when, &context)
 }
@@ -546,15 +549,22 @@ fn issue_letter() {
     };
     run(vec![
         scenario(
-            "an opinion letter without a deadline gets the policy's default",
+            "an opinion letter without a deadline waits for its service to count 15 working days",
             vec![opened()],
             officer(),
             issue(1, LetterKind::Opinion, None),
-            Events(vec![issued(
-                1,
-                LetterKind::Opinion,
-                Some(now() + Duration::days(21)),
-            )]),
+            Events(vec![CaseEvent::SupervisionLetterIssued {
+                letter_id: letter_id(1),
+                number: number(1),
+                kind: LetterKind::Opinion,
+                recipient: "Fucheng Cement Co., Ltd.".to_owned(),
+                content: "Provide respirators within 15 working days.".to_owned(),
+                deadline: None,
+                department: None,
+                deadline_rule: Some(fifteen_working_days_from_service()),
+                last_day: None,
+                document_sha256: None,
+            }]),
         ),
         scenario(
             "an opinion letter with its own deadline",
@@ -647,8 +657,11 @@ fn issue_letter() {
                 kind: LetterKind::Recommendation,
                 recipient: "Fucheng Human Resources and Social Security Bureau".to_owned(),
                 content: "The employer refused the opinion letter; please open a case.".to_owned(),
-                deadline: Some(now() + Duration::days(60)),
+                deadline: None,
                 department: Some(dept("hrss")),
+                deadline_rule: Some(fifteen_working_days_from_service()),
+                last_day: None,
+                document_sha256: None,
             }]),
         ),
         scenario(
@@ -729,6 +742,147 @@ fn with_letter_id(command: Command, n: u128) -> Command {
         },
         other => other,
     }
+}
+
+/// Letter 1 as issued by default: an opinion letter whose 15 working days count from service.
+fn opinion_awaiting_service() -> CaseEvent {
+    CaseEvent::SupervisionLetterIssued {
+        letter_id: letter_id(1),
+        number: number(1),
+        kind: LetterKind::Opinion,
+        recipient: "Fucheng Cement Co., Ltd.".to_owned(),
+        content: "Provide respirators within 15 working days.".to_owned(),
+        deadline: None,
+        department: None,
+        deadline_rule: Some(fifteen_working_days_from_service()),
+        last_day: None,
+        document_sha256: None,
+    }
+}
+
+#[test]
+fn serve_letter() {
+    use Then::*;
+    let served_now = CaseEvent::LetterServed {
+        letter_id: letter_id(1),
+        method: caseledger_domain::ServiceMethod::InPerson,
+        served_at: now(),
+        received_by: Some("Li Wei, site manager".to_owned()),
+        refused: false,
+        tracking_number: None,
+        // Sunday 29 November (16:00 in the office): 15 working days from Monday 30 November
+        // end on Friday 18 December; the deadline is that day's end in UTC+8.
+        deadline: Some(Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0).unwrap()),
+        last_day: Some(caseledger_domain::LastDay {
+            date: chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+            provisional: false,
+            calendar_version: "test-calendar".to_owned(),
+        }),
+    };
+    run(vec![
+        scenario(
+            "service starts the deadline counted in working days",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            serve(1, now()),
+            Events(vec![served_now.clone()]),
+        ),
+        scenario(
+            "a letter with its own deadline keeps it",
+            opened_and(vec![issued(1, LetterKind::Opinion, Some(future()))]),
+            officer(),
+            serve(1, now()),
+            Events(vec![CaseEvent::LetterServed {
+                deadline: None,
+                last_day: None,
+                letter_id: letter_id(1),
+                method: caseledger_domain::ServiceMethod::InPerson,
+                served_at: now(),
+                received_by: Some("Li Wei, site manager".to_owned()),
+                refused: false,
+                tracking_number: None,
+            }]),
+        ),
+        scenario(
+            "a service in the future is refused",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            serve(1, now() + Duration::minutes(1)),
+            Invalid(vec!["served_at"]),
+        ),
+        scenario(
+            "a service before the letter was issued is refused",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            serve(1, now() - Duration::days(2)),
+            Invalid(vec!["served_at"]),
+        ),
+        scenario(
+            "a letter is served once",
+            opened_and(vec![opinion_awaiting_service(), served_now]),
+            officer(),
+            serve(1, now()),
+            Conflict(Rule::LetterAlreadyServed),
+        ),
+        scenario(
+            "an unknown letter is not found",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            serve(9, now()),
+            NotFound("letter"),
+        ),
+        scenario(
+            "a partner serves nothing",
+            opened_and(vec![opinion_awaiting_service()]),
+            partner("hrss"),
+            serve(1, now()),
+            Forbidden,
+        ),
+    ]);
+}
+
+#[test]
+fn record_follow_up() {
+    use Then::*;
+    let follow_up = |visited_at, findings: &str| Command::RecordFollowUp {
+        letter_id: letter_id(1),
+        visited_at,
+        findings: findings.to_owned(),
+        rectified: true,
+    };
+    run(vec![
+        scenario(
+            "a visit that finds the violation corrected",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            follow_up(now(), "Respirators issued to all grinders."),
+            Events(vec![CaseEvent::FollowUpRecorded {
+                letter_id: letter_id(1),
+                visited_at: now(),
+                findings: "Respirators issued to all grinders.".to_owned(),
+                rectified: true,
+            }]),
+        ),
+        scenario(
+            "a visit needs findings, and a time not in the future",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            follow_up(now() + Duration::hours(1), "  "),
+            Invalid(vec!["visited_at", "findings"]),
+        ),
+        scenario(
+            "an unknown letter is not found",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            Command::RecordFollowUp {
+                letter_id: letter_id(7),
+                visited_at: now(),
+                findings: "x".to_owned(),
+                rectified: false,
+            },
+            NotFound("letter"),
+        ),
+    ]);
 }
 
 #[test]
@@ -1348,11 +1502,14 @@ impl Life {
 
     fn try_run(&mut self, actor: &Actor, command: Command) -> Result<(), Rejection> {
         self.hour += 1;
+        let calendar = calendar();
         let context = Context {
             now: self.at(),
             today: self.at().date_naive(),
             actor,
             policy: &self.policy,
+            calendar: &calendar,
+            office_days: &office(),
         };
         let events = decide(&self.case, command, &context)?;
         for event in &events {
@@ -1409,9 +1566,14 @@ fn the_whole_life_of_a_case() {
     );
     life.run("opinion", &officer(), issue(1, LetterKind::Opinion, None));
     assert_eq!(life.case.status(), CaseStatus::AwaitingReply);
+    assert_eq!(life.case.deadline(), None, "not served yet");
+    life.run("service", &officer(), serve(1, now() + Duration::hours(5)));
+    // Served on Sunday 29 November 2026 (21:00 in the office, UTC+8): fifteen working days
+    // from Monday 30 November end on Friday 18 December, at midnight between 18 and 19
+    // December in the office.
     assert_eq!(
         life.case.deadline(),
-        Some(now() + Duration::hours(4) + Duration::days(21))
+        Some(Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0).unwrap())
     );
     life.run("answer", &officer(), answer(1, false));
     assert_eq!(life.case.status(), CaseStatus::Investigating);
@@ -1430,7 +1592,7 @@ fn the_whole_life_of_a_case() {
     assert_eq!(life.case.status(), CaseStatus::Escalated);
     assert_eq!(life.case.reopened_count, 1);
     assert_eq!(life.case.outcome, None);
-    assert_eq!(life.case.version, 11);
+    assert_eq!(life.case.version, 12);
     let shared: Vec<&str> = life.case.shared_with.iter().map(|d| d.as_str()).collect();
     assert_eq!(shared, ["court", "hrss", "justice", "labour_inspection"]);
 }

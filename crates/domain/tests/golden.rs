@@ -10,10 +10,10 @@ mod common;
 use std::path::PathBuf;
 
 use caseledger_domain::{
-    CaseEvent, Category, Employer, LetterKind, Outcome, SealedPersonalData, Source, Tier,
-    EVENT_TYPES,
+    CaseEvent, Category, DeadlineRule, Employer, LastDay, LetterKind, Outcome, PeriodStart,
+    PeriodUnit, SealedPersonalData, ServiceMethod, Source, Tier, ADDED_FIELDS, EVENT_TYPES,
 };
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use common::{dept, letter_id};
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
@@ -58,6 +58,9 @@ fn examples() -> Vec<CaseEvent> {
             content: "Provide respirators within 15 working days.".to_owned(),
             deadline: Some(at(29, 8)),
             department: None,
+            deadline_rule: None,
+            last_day: None,
+            document_sha256: None,
         },
         CaseEvent::LetterAnswered {
             letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8193),
@@ -99,7 +102,53 @@ fn examples() -> Vec<CaseEvent> {
             reason: "Workers report the respirators were taken back.".to_owned(),
         },
         CaseEvent::PersonalDataErased {},
+        CaseEvent::LetterServed {
+            letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8193),
+            method: ServiceMethod::Post,
+            served_at: at(27, 2),
+            received_by: Some("Li Wei, site manager".to_owned()),
+            refused: false,
+            tracking_number: Some("EMS 1178 9032 4411".to_owned()),
+            deadline: Some(Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0).unwrap()),
+            last_day: Some(LastDay {
+                date: NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+                provisional: false,
+                calendar_version: "holiday-cn@d4e53bf".to_owned(),
+            }),
+        },
+        CaseEvent::FollowUpRecorded {
+            letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8193),
+            visited_at: at(30, 3),
+            findings: "Respirators issued to all forty grinders; fit-tested.".to_owned(),
+            rectified: true,
+        },
     ]
+}
+
+/// Events of a type whose fields were added later ([`ADDED_FIELDS`]), with those fields:
+/// pinned in `tests/golden/<EventType>.<variant>.json` beside the first form.
+fn later_forms() -> Vec<(&'static str, CaseEvent)> {
+    vec![(
+        "document",
+        CaseEvent::SupervisionLetterIssued {
+            letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8194),
+            number: "绵工监意〔2026〕3号".to_owned(),
+            kind: LetterKind::Opinion,
+            recipient: "涪城水泥有限公司".to_owned(),
+            content: "为研磨车间全部员工配发防尘口罩。".to_owned(),
+            deadline: None,
+            department: None,
+            deadline_rule: Some(DeadlineRule {
+                amount: 15,
+                unit: PeriodUnit::WorkingDays,
+                from: PeriodStart::Served,
+            }),
+            last_day: None,
+            document_sha256: Some(
+                "9f2c4e0a1b3d5f7182a4c6e8f0b2d4f6a8c0e2f4b6d8f0a2c4e6f8b0d2f4a6c8".to_owned(),
+            ),
+        },
+    )]
 }
 
 /// Fails to compile when an event type is added without an example here.
@@ -117,7 +166,9 @@ fn example_exists(event: &CaseEvent) {
         | CaseEvent::NoteAdded { .. }
         | CaseEvent::CaseClosed { .. }
         | CaseEvent::CaseReopened { .. }
-        | CaseEvent::PersonalDataErased {} => {}
+        | CaseEvent::PersonalDataErased {}
+        | CaseEvent::LetterServed { .. }
+        | CaseEvent::FollowUpRecorded { .. } => {}
     }
 }
 
@@ -141,13 +192,21 @@ fn there_is_one_example_per_event_type() {
 fn events_match_their_golden_files() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|value| value == "1");
     let mut failures = Vec::new();
-    for event in examples() {
-        let event_type = event.event_type();
-        let path = golden_dir().join(format!("{event_type}.json"));
+    let first_forms = examples()
+        .into_iter()
+        .map(|event| (event.event_type().to_owned(), event));
+    let later = later_forms()
+        .into_iter()
+        .map(|(variant, event)| (format!("{}.{variant}", event.event_type()), event));
+    for (name, event) in first_forms.chain(later) {
+        let path = golden_dir().join(format!("{name}.json"));
         let json = serde_json::to_string_pretty(&event).expect("an event serialises") + "\n";
         if update {
             std::fs::create_dir_all(golden_dir()).expect("create tests/golden");
-            std::fs::write(&path, &json).expect("write a golden file");
+            // Golden files are added, never changed: only a missing one is written.
+            if !path.exists() {
+                std::fs::write(&path, &json).expect("write a golden file");
+            }
             continue;
         }
         let Ok(golden) = std::fs::read_to_string(&path) else {
@@ -160,8 +219,8 @@ fn events_match_their_golden_files() {
         };
         if golden != json {
             failures.push(format!(
-                "{event_type} no longer serialises as {}. The stored format is forever: add a \
-                 new event type instead of changing this one.\n--- golden\n{golden}--- now\n{json}",
+                "{name} no longer serialises as {}. The stored format is forever: add a new \
+                 event type instead of changing this one.\n--- golden\n{golden}--- now\n{json}",
                 path.display()
             ));
         }
@@ -178,6 +237,31 @@ fn events_match_their_golden_files() {
 }
 
 #[test]
+fn fields_added_later_are_left_out_when_absent_and_written_when_present() {
+    for (event_type, added) in ADDED_FIELDS {
+        let first = examples()
+            .into_iter()
+            .find(|event| event.event_type() == *event_type)
+            .expect("an example of the type");
+        let first = serde_json::to_value(&first).expect("serialises");
+        let later = later_forms()
+            .into_iter()
+            .find(|(_, event)| event.event_type() == *event_type)
+            .expect("a later form of the type");
+        let later = serde_json::to_value(&later.1).expect("serialises");
+        let mut written = 0;
+        for field in *added {
+            assert!(
+                first["data"].get(field).is_none(),
+                "{event_type}.{field}: absent, so older events keep their bytes"
+            );
+            written += usize::from(!later["data"][field].is_null());
+        }
+        assert!(written > 0, "{event_type}: the later form shows an added field");
+    }
+}
+
+#[test]
 fn there_are_no_stale_golden_files() {
     let Ok(entries) = std::fs::read_dir(golden_dir()) else {
         // Missing files are reported, with how to write them, by the test above.
@@ -186,7 +270,9 @@ fn there_are_no_stale_golden_files() {
     for entry in entries {
         let name = entry.expect("a readable directory entry").file_name();
         let name = name.to_string_lossy();
-        let event_type = name.strip_suffix(".json").unwrap_or(&name);
+        let stem = name.strip_suffix(".json").unwrap_or(&name);
+        // `<EventType>.json` or `<EventType>.<variant>.json` (a later form, see `later_forms`).
+        let event_type = stem.split('.').next().unwrap_or(stem);
         assert!(
             EVENT_TYPES.contains(&event_type),
             "tests/golden/{name} matches no event type"

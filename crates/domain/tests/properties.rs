@@ -13,6 +13,7 @@ use caseledger_domain::{
 };
 use chrono::{DateTime, Duration, Utc};
 use common::{
+    calendar, office,
     actor, dept, letter_id, now as start, OFFICER, OTHER_OFFICER, PILOT_ERA_CODE, VALID_CODE,
 };
 use proptest::prelude::*;
@@ -100,6 +101,8 @@ enum Plan {
     },
     Answer(u8, bool, String),
     Missed(u8),
+    Serve(u8, i64, bool, Option<String>),
+    FollowUp(u8, i64, bool, String),
     Escalate(Tier, Option<Vec<caseledger_domain::Department>>, String),
     Refer(caseledger_domain::Department, String),
     Feedback(String, Option<String>),
@@ -136,6 +139,10 @@ fn plan() -> impl Strategy<Value = Plan> {
             Plan::Answer(letter, rectified, content)
         }),
         3 => (0..4u8).prop_map(Plan::Missed),
+        3 => (0..4u8, -3000..60i64, any::<bool>(), optional_text())
+            .prop_map(|(letter, minutes, refused, received_by)| Plan::Serve(letter, minutes, refused, received_by)),
+        2 => (0..4u8, -3000..60i64, any::<bool>(), text())
+            .prop_map(|(letter, minutes, rectified, findings)| Plan::FollowUp(letter, minutes, rectified, findings)),
         2 => (select(Tier::ALL), prop::option::of(prop::collection::vec(department(), 0..4)), text())
             .prop_map(|(tier, departments, reason)| Plan::Escalate(tier, departments, reason)),
         2 => (department(), text()).prop_map(|(department, reason)| Plan::Refer(department, reason)),
@@ -197,6 +204,20 @@ fn build(plan: Plan, now: DateTime<Utc>) -> Command {
         },
         Plan::Missed(letter) => Command::MarkDeadlineMissed {
             letter_id: letter_id(u128::from(letter)),
+        },
+        Plan::Serve(letter, minutes, refused, received_by) => Command::ServeLetter {
+            letter_id: letter_id(u128::from(letter)),
+            method: caseledger_domain::ServiceMethod::InPerson,
+            served_at: now + Duration::minutes(minutes),
+            received_by,
+            refused,
+            tracking_number: None,
+        },
+        Plan::FollowUp(letter, minutes, rectified, findings) => Command::RecordFollowUp {
+            letter_id: letter_id(u128::from(letter)),
+            visited_at: now + Duration::minutes(minutes),
+            findings,
+            rectified,
         },
         Plan::Escalate(tier, departments, reason) => Command::Escalate {
             tier,
@@ -260,6 +281,7 @@ proptest! {
     #[test]
     fn decide_and_evolve_never_panic_and_fold_agrees(steps in steps()) {
         let policy = Policy::default();
+        let calendar = calendar();
         let actors = actors();
         let system = actor("system", Role::Admin, None);
         let mut case = Case::new(case_id());
@@ -267,7 +289,7 @@ proptest! {
         let mut now = start();
         for (actor_index, plan, minutes) in steps {
             now += Duration::minutes(minutes);
-            let context = Context { now, today: now.date_naive(), actor: &actors[actor_index], policy: &policy };
+            let context = Context { now, today: now.date_naive(), actor: &actors[actor_index], policy: &policy, calendar: &calendar, office_days: &office() };
             match decide(&case, build(plan, now), &context) {
                 Ok(events) => {
                     prop_assert_eq!(events.len(), 1, "each accepted command yields one event");
@@ -290,7 +312,7 @@ proptest! {
             prop_assert_eq!(case.is_closed(), case.status() == CaseStatus::Closed);
             // Whatever the watcher is told to mark, the rules accept.
             for letter in case.deadlines_to_mark(now) {
-                let context = Context { now, today: now.date_naive(), actor: &system, policy: &policy };
+                let context = Context { now, today: now.date_naive(), actor: &system, policy: &policy, calendar: &calendar, office_days: &office() };
                 let marked = decide(&case, Command::MarkDeadlineMissed { letter_id: letter }, &context);
                 prop_assert!(marked.is_ok(), "deadlines_to_mark offered {letter}: {marked:?}");
             }
@@ -342,7 +364,28 @@ fn event() -> impl Strategy<Value = CaseEvent> {
                     content: "c".to_owned(),
                     deadline,
                     department,
+                    deadline_rule: None,
+                    last_day: None,
+                    document_sha256: None,
                 }
+            }),
+        (letter.clone(), time.clone(), prop::option::of(time.clone()))
+            .prop_map(|(letter_id, served_at, deadline)| CaseEvent::LetterServed {
+                letter_id,
+                method: caseledger_domain::ServiceMethod::Post,
+                served_at,
+                received_by: None,
+                refused: false,
+                tracking_number: Some("EMS 1".to_owned()),
+                deadline,
+                last_day: None,
+            }),
+        (letter.clone(), time.clone(), any::<bool>())
+            .prop_map(|(letter_id, visited_at, rectified)| CaseEvent::FollowUpRecorded {
+                letter_id,
+                visited_at,
+                findings: "f".to_owned(),
+                rectified,
             }),
         (letter.clone(), any::<bool>()).prop_map(|(letter_id, rectified)| {
             CaseEvent::LetterAnswered {

@@ -188,6 +188,9 @@ fn stored_event(case: usize, step: usize) -> StoredEvent {
             content: "请贵单位于收到本意见书之日起十五个工作日内整改并书面答复。".to_owned(),
             deadline: Some(at + chrono::Duration::days(21)),
             department: None,
+            deadline_rule: None,
+            last_day: None,
+            document_sha256: None,
         },
         // Four in five employers answer, most of them having rectified; the rest miss the
         // deadline.

@@ -229,6 +229,13 @@ pub struct Stats {
     pub reply_rate: Option<f64>,
     /// rectified / issued, for opinion letters of the period.
     pub rectification_rate: Option<f64>,
+    /// Opinion letters of the period checked by a follow-up visit (回访).
+    pub opinion_letters_followed_up: u64,
+    /// Of those, found corrected by the latest visit: rectification confirmed, not only
+    /// claimed in a reply.
+    pub opinion_letters_rectification_confirmed: u64,
+    /// confirmed / issued, for opinion letters of the period.
+    pub confirmed_rectification_rate: Option<f64>,
 }
 
 impl CaseProjection {
@@ -384,6 +391,12 @@ impl CaseProjection {
                             stats.opinion_letters_rectified += 1;
                         }
                     }
+                    if let Some(confirmed) = letter.confirmed {
+                        stats.opinion_letters_followed_up += 1;
+                        if confirmed {
+                            stats.opinion_letters_rectification_confirmed += 1;
+                        }
+                    }
                 }
             }
         }
@@ -403,6 +416,8 @@ impl CaseProjection {
             let issued = stats.opinion_letters as f64;
             stats.reply_rate = Some(stats.opinion_letters_answered as f64 / issued);
             stats.rectification_rate = Some(stats.opinion_letters_rectified as f64 / issued);
+            stats.confirmed_rectification_rate =
+                Some(stats.opinion_letters_rectification_confirmed as f64 / issued);
         }
         Ok(stats)
     }

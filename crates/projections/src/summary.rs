@@ -16,6 +16,9 @@ pub(crate) struct LetterFacts {
     pub(crate) issued_at: DateTime<Utc>,
     /// `None` while unanswered; otherwise whether the answer said the violation was corrected.
     pub(crate) rectified: Option<bool>,
+    /// `None` before a follow-up visit; otherwise whether the latest visit found the violation
+    /// corrected.
+    pub(crate) confirmed: Option<bool>,
 }
 
 /// One case's facts, derived from its full state by [`CaseSummary::of`].
@@ -82,6 +85,7 @@ impl CaseSummary {
                     kind: letter.kind,
                     issued_at: letter.issued_at,
                     rectified: letter.answered.as_ref().map(|answer| answer.rectified),
+                    confirmed: letter.follow_ups.last().map(|visit| visit.rectified),
                 })
                 .collect(),
             pending_deadlines: case.pending_deadlines().collect(),

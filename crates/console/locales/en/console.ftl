@@ -347,4 +347,5 @@ rule-personal_data_already_erased = The personal data is already erased.
 rule-no_personal_data = The case holds no complainant personal data.
 rule-already_assigned = The case is already assigned to that officer.
 rule-letter_already_issued = This letter was already issued.
+rule-letter_already_served = This letter was already served.
 rule-case_event_limit_reached = The case holds as many records as allowed.

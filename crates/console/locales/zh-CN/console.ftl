@@ -347,4 +347,5 @@ rule-personal_data_already_erased = 个人信息已经删除。
 rule-no_personal_data = 这个案件没有投诉人个人信息。
 rule-already_assigned = 案件已经指派给这位承办人。
 rule-letter_already_issued = 这封函件已经发出。
+rule-letter_already_served = 这封函件已经送达。
 rule-case_event_limit_reached = 这个案件的记录已达上限，不能再添加。

@@ -6,10 +6,11 @@
 #![allow(dead_code)]
 
 use caseledger_domain::{
-    Actor, CaseEvent, Category, Command, Department, Employer, EmployerInput, LetterId, LetterKind,
-    Outcome, Role, SealedPersonalData, Source, Tier,
+    Actor, Calendar, CalendarYear, CaseEvent, Category, Command, DeadlineRule, Department,
+    Employer, EmployerInput, LetterId, LetterKind, Outcome, PeriodStart, PeriodUnit, Role,
+    SealedPersonalData, ServiceMethod, Source, Tier,
 };
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
 
 /// "Now" of every decision in the table tests.
@@ -22,6 +23,52 @@ pub fn now() -> DateTime<Utc> {
 /// Today, as the app would pass it.
 pub fn today() -> NaiveDate {
     now().date_naive()
+}
+
+/// 15 working days from service: the default rule of opinion and recommendation letters.
+pub fn fifteen_working_days_from_service() -> DeadlineRule {
+    DeadlineRule {
+        amount: 15,
+        unit: PeriodUnit::WorkingDays,
+        from: PeriodStart::Served,
+    }
+}
+
+/// Serve letter `n` in person at `served_at`.
+pub fn serve(n: u128, served_at: DateTime<Utc>) -> Command {
+    Command::ServeLetter {
+        letter_id: letter_id(n),
+        method: ServiceMethod::InPerson,
+        served_at,
+        received_by: Some("Li Wei, site manager".to_owned()),
+        refused: false,
+        tracking_number: None,
+    }
+}
+
+/// The office's time zone in the tests: UTC+8, as China's.
+pub fn office() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("a valid offset")
+}
+
+fn date(text: &str) -> NaiveDate {
+    text.parse().expect("a valid date")
+}
+
+/// A calendar of the tests: 2026 (National Day 1–7 October off, 20 September and 10 October
+/// worked) and 2027 (New Year's Day off), named `test-calendar`.
+pub fn calendar() -> Calendar {
+    let y2026 = CalendarYear::new(
+        2026,
+        (1..=7)
+            .map(|day| date(&format!("2026-10-{day:02}")))
+            .collect(),
+        [date("2026-09-20"), date("2026-10-10")].into(),
+    )
+    .expect("a valid 2026");
+    let y2027 = CalendarYear::new(2027, [date("2027-01-01")].into(), Default::default())
+        .expect("a valid 2027");
+    Calendar::new("test-calendar", [y2026, y2027]).expect("a valid calendar")
 }
 
 /// The time of the `index`th given event: hours before now, oldest first.
@@ -284,6 +331,9 @@ pub fn issued(n: u128, kind: LetterKind, deadline: Option<DateTime<Utc>>) -> Cas
         content: "Provide respirators within 15 working days.".to_owned(),
         deadline,
         department: None,
+        deadline_rule: None,
+        last_day: None,
+        document_sha256: None,
     }
 }
 
@@ -296,6 +346,9 @@ pub fn recommended(n: u128, department: &str) -> CaseEvent {
         content: "The employer refused the opinion letter; please open a case.".to_owned(),
         deadline: None,
         department: Some(dept(department)),
+        deadline_rule: None,
+        last_day: None,
+        document_sha256: None,
     }
 }
 

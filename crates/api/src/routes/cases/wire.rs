@@ -176,6 +176,70 @@ pub struct LetterView {
     pub deadline_missed: bool,
     /// The answer, once given.
     pub answer: Option<LetterAnswerView>,
+    /// The deadline's last day in the office, and the calendar it was counted on (none for an
+    /// explicit deadline and for letters issued before working-day deadlines).
+    pub last_day: Option<LastDayView>,
+    /// The rule of a deadline that counts from service, while the letter is not served:
+    /// e.g. `{"amount": 15, "unit": "working_days", "from": "served"}`.
+    pub deadline_rule: Option<DeadlineRuleView>,
+    /// Its service (送达), once recorded.
+    pub service: Option<LetterServiceView>,
+    /// Its follow-up visits (回访), oldest first.
+    pub follow_ups: Vec<FollowUpView>,
+    /// The SHA-256 of the letter's PDF (`GET …/letters/{letter_id}/document`); none for
+    /// letters issued before letters were documents.
+    pub document_sha256: Option<String>,
+}
+
+/// The last day of a deadline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastDayView {
+    /// The date (the office's), e.g. `2026-12-18`; the deadline is its end.
+    pub date: chrono::NaiveDate,
+    /// True when a day the count judged lies in a year the calendar does not yet cover: the
+    /// date may move once that year's official notice is loaded.
+    pub provisional: bool,
+    /// The calendar's version, e.g. `holiday-cn@d4e53bf`.
+    pub calendar_version: String,
+}
+
+/// How a letter's deadline is counted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadlineRuleView {
+    /// How many days.
+    pub amount: u32,
+    /// `working_days` or `calendar_days`.
+    pub unit: String,
+    /// `issued` or `served`.
+    pub from: String,
+}
+
+/// A letter's service.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LetterServiceView {
+    /// `in_person`, `post`, `left_at_premises` or `electronic`.
+    pub method: String,
+    /// When.
+    pub served_at: DateTime<Utc>,
+    /// Who received it.
+    pub received_by: Option<String>,
+    /// Whether the recipient refused it.
+    pub refused: bool,
+    /// The postal tracking number.
+    pub tracking_number: Option<String>,
+}
+
+/// A follow-up visit on a letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowUpView {
+    /// When the visit took place.
+    pub visited_at: DateTime<Utc>,
+    /// What it found.
+    pub findings: String,
+    /// Whether the violation was found corrected.
+    pub rectified: bool,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// An answer to a letter.
@@ -385,6 +449,34 @@ impl CaseResponse {
                         content: answer.content,
                         answered_at: answer.answered_at,
                     }),
+                    last_day: letter.last_day.map(|last_day| LastDayView {
+                        date: last_day.date,
+                        provisional: last_day.provisional,
+                        calendar_version: last_day.calendar_version,
+                    }),
+                    deadline_rule: letter.deadline_rule.map(|rule| DeadlineRuleView {
+                        amount: rule.amount,
+                        unit: period_unit_name(rule.unit).to_owned(),
+                        from: period_start_name(rule.from).to_owned(),
+                    }),
+                    service: letter.served.map(|service| LetterServiceView {
+                        method: service.method.as_str().to_owned(),
+                        served_at: service.served_at,
+                        received_by: service.received_by,
+                        refused: service.refused,
+                        tracking_number: service.tracking_number,
+                    }),
+                    follow_ups: letter
+                        .follow_ups
+                        .into_iter()
+                        .map(|visit| FollowUpView {
+                            visited_at: visit.visited_at,
+                            findings: visit.findings,
+                            rectified: visit.rectified,
+                            recorded_at: visit.recorded_at,
+                        })
+                        .collect(),
+                    document_sha256: letter.document_sha256,
                 })
                 .collect(),
             escalation: case.escalation.map(|escalation| EscalationView {
@@ -515,6 +607,13 @@ pub struct StatsResponse {
     pub reply_rate: Option<f64>,
     /// The rectification rate for opinion letters (rectified / issued).
     pub rectification_rate: Option<f64>,
+    /// Opinion letters of the period checked by a follow-up visit (回访).
+    pub opinion_letters_followed_up: u64,
+    /// Of those, found corrected by the latest visit: rectification confirmed, not only
+    /// claimed in a reply.
+    pub opinion_letters_rectification_confirmed: u64,
+    /// The confirmed rectification rate (confirmed / issued).
+    pub confirmed_rectification_rate: Option<f64>,
 }
 
 impl From<caseledger_app::Stats> for StatsResponse {
@@ -534,6 +633,9 @@ impl From<caseledger_app::Stats> for StatsResponse {
             opinion_letters_rectified: stats.opinion_letters_rectified,
             reply_rate: stats.reply_rate,
             rectification_rate: stats.rectification_rate,
+            opinion_letters_followed_up: stats.opinion_letters_followed_up,
+            opinion_letters_rectification_confirmed: stats.opinion_letters_rectification_confirmed,
+            confirmed_rectification_rate: stats.confirmed_rectification_rate,
         }
     }
 }
@@ -555,4 +657,20 @@ pub struct HistoryResponse {
 /// The `ETag` of a case at `version`: the version, quoted.
 pub fn etag(version: u64) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("\"{version}\"")).ok()
+}
+
+/// The wire name of a period unit.
+fn period_unit_name(unit: caseledger_domain::PeriodUnit) -> &'static str {
+    match unit {
+        caseledger_domain::PeriodUnit::WorkingDays => "working_days",
+        caseledger_domain::PeriodUnit::CalendarDays => "calendar_days",
+    }
+}
+
+/// The wire name of a period's start.
+fn period_start_name(start: caseledger_domain::PeriodStart) -> &'static str {
+    match start {
+        caseledger_domain::PeriodStart::Issued => "issued",
+        caseledger_domain::PeriodStart::Served => "served",
+    }
 }

@@ -4,12 +4,13 @@
 use axum::extract::{OriginalUri, State};
 use axum::http::{Method, StatusCode};
 use caseledger_app::{Caller, Idempotency};
-use caseledger_domain::{CaseId, Command, LetterId, LetterKind, Outcome, Tier};
+use caseledger_domain::{CaseId, Command, LetterId, LetterKind, Outcome, ServiceMethod, Tier};
 use uuid::Uuid;
 
 use super::wire::{
     AssignRequest, CloseRequest, CommandReply, CommandResponse, EscalateRequest, FeedbackRequest,
-    FindingRequest, LetterRequest, LetterResponseRequest, NoteRequest, ReferRequest, ReopenRequest,
+    FindingRequest, FollowUpRequest, LetterRequest, LetterResponseRequest, LetterServiceRequest,
+    NoteRequest, ReferRequest, ReopenRequest,
 };
 use crate::error::{ApiError, CommandProblems};
 use crate::extract::{
@@ -153,6 +154,77 @@ pub async fn answer_letter(
         letter_id,
         rectified: input.body.rectified,
         content: input.body.content,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Records that a letter was served (`LetterServed`, 送达). A deadline counted from service
+/// (the default for opinion and recommendation letters: 15 working days) starts the day after,
+/// on the official calendar; the event records its last day and the calendar's version.
+///
+/// Roles: admin, supervisor, officer. Allowed once per letter, while the case is not closed.
+#[utoipa::path(post, path = "/v1/cases/{id}/letters/{letter_id}/service", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The letter's id."), CommandHeaderParams),
+    request_body = LetterServiceRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn serve_letter(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    LetterPath(id, letter_id): LetterPath,
+    input: CommandInput<LetterServiceRequest>,
+) -> Result<CommandReply, ApiError> {
+    let body = input.body;
+    let mut errors = FieldErrors::default();
+    let method = errors.parse::<ServiceMethod>("method", &body.method);
+    let command = errors.finish(|| {
+        Some(Command::ServeLetter {
+            letter_id,
+            method: method?,
+            served_at: body.served_at,
+            received_by: body.received_by,
+            refused: body.refused,
+            tracking_number: body.tracking_number,
+        })
+    })?;
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Records a follow-up visit (`FollowUpRecorded`, 回访) that checked whether a letter's
+/// demands were met. Statistics count rectification confirmed by a visit apart from
+/// rectification only claimed in a reply.
+///
+/// Roles: admin, supervisor, officer. Allowed while the case is not closed.
+#[utoipa::path(post, path = "/v1/cases/{id}/letters/{letter_id}/follow-up", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The letter's id."), CommandHeaderParams),
+    request_body = FollowUpRequest,
+    responses((status = 200, description = "Done; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn record_follow_up(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    LetterPath(id, letter_id): LetterPath,
+    input: CommandInput<FollowUpRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::RecordFollowUp {
+        letter_id,
+        visited_at: input.body.visited_at,
+        findings: input.body.findings,
+        rectified: input.body.rectified,
     };
     run(
         &state,

@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::routes::cases::wire::etag;
-use crate::vocabulary::{letter_kind_schema, outcome_schema, tier_schema};
+use crate::vocabulary::{
+    letter_kind_schema, outcome_schema, service_method_schema, tier_schema,
+};
 
 /// `POST /v1/cases/{id}/assign`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,6 +64,40 @@ pub struct LetterResponseRequest {
     pub rectified: bool,
     /// The answer's text.
     pub content: String,
+}
+
+/// `POST /v1/cases/{id}/letters/{letter_id}/service`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LetterServiceRequest {
+    /// How the letter was served.
+    #[schema(schema_with = service_method_schema)]
+    pub method: String,
+    /// When (RFC 3339): not in the future, not before the letter was issued. A deadline
+    /// counted from service starts the next day in the office's time zone.
+    pub served_at: DateTime<Utc>,
+    /// Who received it, as the receipt (送达回执) says.
+    #[serde(default)]
+    pub received_by: Option<String>,
+    /// Whether the recipient refused it; service still counts.
+    #[serde(default)]
+    pub refused: bool,
+    /// The postal tracking number.
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+}
+
+/// `POST /v1/cases/{id}/letters/{letter_id}/follow-up`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpRequest {
+    /// When the visit (回访) took place (RFC 3339): not in the future, not before the letter
+    /// was issued.
+    pub visited_at: DateTime<Utc>,
+    /// What the visit found.
+    pub findings: String,
+    /// Whether the violation was found corrected.
+    pub rectified: bool,
 }
 
 /// `POST /v1/cases/{id}/escalate`.
