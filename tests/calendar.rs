@@ -18,14 +18,14 @@ use crate::support::spawn_app_on_clock;
 
 /// A clock that stands still until the test moves it.
 #[derive(Debug)]
-struct StillClock(Mutex<DateTime<Utc>>);
+pub(crate) struct StillClock(Mutex<DateTime<Utc>>);
 
 impl StillClock {
-    fn at(at: DateTime<Utc>) -> Arc<StillClock> {
+    pub(crate) fn at(at: DateTime<Utc>) -> Arc<StillClock> {
         Arc::new(StillClock(Mutex::new(at)))
     }
 
-    fn set(&self, at: DateTime<Utc>) {
+    pub(crate) fn set(&self, at: DateTime<Utc>) {
         *self.0.lock().unwrap() = at;
     }
 }

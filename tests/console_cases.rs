@@ -209,7 +209,7 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, page) = officer.get(&case_url).await;
-    assert!(page.contains("劳动法律监督意见书 MY-"), "{page}");
+    assert!(page.contains("劳动法律监督意见书 绵工监意〔"), "{page}");
     assert!(
         page.contains(&due.replace('T', " ")),
         "the deadline in the office's zone"

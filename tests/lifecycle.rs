@@ -52,14 +52,27 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|name| (*name).to_owned()).collect()
 }
 
+/// A number of the default template, `绵工监意〔2026〕3号`, of this year (in the office's
+/// zone, UTC+8).
 fn is_letter_number(number: &str) -> bool {
-    let year = chrono::Utc::now().format("%Y").to_string();
-    let parts: Vec<&str> = number.split('-').collect();
-    parts.len() == 3
-        && parts[0] == "MY"
-        && parts[1] == year
-        && parts[2].len() >= 4
-        && parts[2].chars().all(|character| character.is_ascii_digit())
+    let year = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y")
+        .to_string();
+    let Some(rest) = ["绵工监提〔", "绵工监意〔", "绵工监建〔"]
+        .iter()
+        .find_map(|start| number.strip_prefix(start))
+    else {
+        return false;
+    };
+    let Some(sequence) = rest
+        .strip_prefix(&format!("{year}〕"))
+        .and_then(|rest| rest.strip_suffix('号'))
+    else {
+        return false;
+    };
+    !sequence.is_empty()
+        && !sequence.starts_with('0')
+        && sequence.chars().all(|character| character.is_ascii_digit())
 }
 
 fn is_hex64(value: &Value) -> bool {
@@ -544,13 +557,12 @@ async fn an_awaited_opinion_letter_allows_closing_only_as_referred_or_withdrawn(
     )
     .await;
     let view = app.case(case, &officer).await;
-    let due =
-        chrono::DateTime::parse_from_rfc3339(view["letters"][0]["deadline"].as_str().unwrap())
-            .unwrap();
-    let days = (due.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
-    assert!(
-        (20 * 24..=21 * 24).contains(&days),
-        "default deadline {due}"
+    // The default deadline counts 15 working days from service: none until the letter is
+    // served (tests/letters.rs counts them).
+    assert_eq!(view["letters"][0]["deadline"], Value::Null);
+    assert_eq!(
+        view["letters"][0]["deadline_rule"],
+        json!({"amount": 15, "unit": "working_days", "from": "served"})
     );
     // A reminder needs no answer: it is never open, and answering it is refused.
     app.command(

@@ -25,6 +25,7 @@ mod demo;
 mod deploy;
 mod egress;
 mod erasure;
+mod letters;
 mod lifecycle;
 mod openapi;
 mod postgres;

@@ -38,6 +38,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/cases/{id}/findings"),
     ("post", "/v1/cases/{id}/letters"),
     ("post", "/v1/cases/{id}/letters/{letter_id}/response"),
+    ("post", "/v1/cases/{id}/letters/{letter_id}/service"),
+    ("post", "/v1/cases/{id}/letters/{letter_id}/follow-up"),
     ("post", "/v1/cases/{id}/escalate"),
     ("post", "/v1/cases/{id}/refer"),
     ("post", "/v1/cases/{id}/feedback"),

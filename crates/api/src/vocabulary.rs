@@ -8,8 +8,7 @@
 use std::str::FromStr;
 
 use caseledger_domain::{
-    Category, Department, LetterKind, Outcome, Role, ServiceMethod, Source, Tier,
-    UnknownValueError,
+    Category, Department, LetterKind, Outcome, Role, ServiceMethod, Source, Tier, UnknownValueError,
 };
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 

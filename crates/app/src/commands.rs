@@ -7,9 +7,9 @@
 //! from `reads`. It knows nothing of HTTP.
 
 use caseledger_domain::{
-    authorize, decide, Actor, ActorRecord, Case, CaseEvent, CaseId, Category,
-    Command, ComplainantInput, Context, EmployerInput, LetterId, Rejection, SealedPersonalData,
-    Source, StoredEvent,
+    authorize, decide, Actor, ActorRecord, Case, CaseEvent, CaseId, Category, Command,
+    ComplainantInput, Context, EmployerInput, LetterId, Rejection, SealedPersonalData, Source,
+    StoredEvent,
 };
 use caseledger_store::{
     AppendRejected, Committed, ExpectedVersion, IdempotencyKey, StreamId, Version,

@@ -197,10 +197,7 @@ impl LetterNumbers {
         self.counters
             .apply(
                 vec![
-                    (
-                        released_key(&taken.series, taken.n),
-                        Some(encode(&entry)?),
-                    ),
+                    (released_key(&taken.series, taken.n), Some(encode(&entry)?)),
                     (held_key(&taken.series, taken.n), None),
                 ],
                 true,

@@ -85,7 +85,7 @@ pub struct FollowUp {
 pub struct Letter {
     /// The letter's id.
     pub letter_id: LetterId,
-    /// Its number, such as `MY-2026-0042`.
+    /// Its number, such as `绵工监意〔2026〕3号` (`MY-2026-0042` before contract §9).
     pub number: String,
     /// Reminder, opinion or recommendation.
     pub kind: LetterKind,

@@ -10,12 +10,12 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::{Calendar, OfficeDays};
 use crate::checks::check_resident_id;
 use crate::error::FieldError;
 use crate::ids::LetterId;
 use crate::limits;
 use crate::policy::{Department, Policy};
-use crate::calendar::{Calendar, OfficeDays};
 use crate::vocab::{Category, LetterKind, Outcome, Role, ServiceMethod, Source, Tier};
 
 /// Who runs a command. Names are kept out of the domain events; the app records the actor in

@@ -30,7 +30,7 @@ pub use calendar::{
     PeriodStart, PeriodUnit,
 };
 pub use case::{
-    Case, ComplainantRecord, Escalation, Feedback, FollowUp, Finding, Letter, LetterAnswer,
+    Case, ComplainantRecord, Escalation, Feedback, Finding, FollowUp, Letter, LetterAnswer,
     LetterService, Note, Referral, Urgency, DUE_SOON,
 };
 pub use checks::{

@@ -178,7 +178,10 @@ impl Default for Policy {
         };
         let deadline_rules = BTreeMap::from([
             (LetterKind::Opinion, fifteen_working_days_from_service),
-            (LetterKind::Recommendation, fifteen_working_days_from_service),
+            (
+                LetterKind::Recommendation,
+                fifteen_working_days_from_service,
+            ),
         ]);
         Self {
             departments,
@@ -351,7 +354,9 @@ impl NumberTemplate {
         if self.template.chars().count() > TEMPLATE_MAX
             || self.template.chars().any(char::is_control)
         {
-            return Err(refuse("must be at most 64 characters, without control characters"));
+            return Err(refuse(
+                "must be at most 64 characters, without control characters",
+            ));
         }
         let mut named = BTreeSet::new();
         let mut rest = self.template.as_str();
@@ -525,7 +530,10 @@ mod tests {
             template: "{issuer}-{kind}-{year}-{n}".to_owned(),
             issuer: "MY".to_owned(),
         };
-        assert_eq!(numbers.format(LetterKind::Reminder, 2026, 7), "MY-提-2026-7");
+        assert_eq!(
+            numbers.format(LetterKind::Reminder, 2026, 7),
+            "MY-提-2026-7"
+        );
         assert_eq!(
             NumberTemplate::default().format(LetterKind::Opinion, 2026, 10),
             "绵工监意〔2026〕10号"

@@ -772,9 +772,13 @@ fn serve_letter() {
         tracking_number: None,
         // Sunday 29 November (16:00 in the office): 15 working days from Monday 30 November
         // end on Friday 18 December; the deadline is that day's end in UTC+8.
-        deadline: Some(Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0).unwrap()),
+        deadline: Some(
+            Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0)
+                .single()
+                .expect("a valid time"),
+        ),
         last_day: Some(caseledger_domain::LastDay {
-            date: chrono::NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 12, 18).expect("a valid date"),
             provisional: false,
             calendar_version: "test-calendar".to_owned(),
         }),
@@ -1573,7 +1577,11 @@ fn the_whole_life_of_a_case() {
     // December in the office.
     assert_eq!(
         life.case.deadline(),
-        Some(Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0).unwrap())
+        Some(
+            Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0)
+                .single()
+                .expect("a valid time")
+        )
     );
     life.run("answer", &officer(), answer(1, false));
     assert_eq!(life.case.status(), CaseStatus::Investigating);

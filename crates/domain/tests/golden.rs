@@ -109,9 +109,13 @@ fn examples() -> Vec<CaseEvent> {
             received_by: Some("Li Wei, site manager".to_owned()),
             refused: false,
             tracking_number: Some("EMS 1178 9032 4411".to_owned()),
-            deadline: Some(Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0).unwrap()),
+            deadline: Some(
+                Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0)
+                    .single()
+                    .expect("a valid time"),
+            ),
             last_day: Some(LastDay {
-                date: NaiveDate::from_ymd_opt(2026, 12, 18).unwrap(),
+                date: NaiveDate::from_ymd_opt(2026, 12, 18).expect("a valid date"),
                 provisional: false,
                 calendar_version: "holiday-cn@d4e53bf".to_owned(),
             }),
@@ -257,7 +261,10 @@ fn fields_added_later_are_left_out_when_absent_and_written_when_present() {
             );
             written += usize::from(!later["data"][field].is_null());
         }
-        assert!(written > 0, "{event_type}: the later form shows an added field");
+        assert!(
+            written > 0,
+            "{event_type}: the later form shows an added field"
+        );
     }
 }
 

@@ -13,8 +13,8 @@ use caseledger_domain::{
 };
 use chrono::{DateTime, Duration, Utc};
 use common::{
-    calendar, office,
-    actor, dept, letter_id, now as start, OFFICER, OTHER_OFFICER, PILOT_ERA_CODE, VALID_CODE,
+    actor, calendar, dept, letter_id, now as start, office, OFFICER, OTHER_OFFICER, PILOT_ERA_CODE,
+    VALID_CODE,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -369,8 +369,8 @@ fn event() -> impl Strategy<Value = CaseEvent> {
                     document_sha256: None,
                 }
             }),
-        (letter.clone(), time.clone(), prop::option::of(time.clone()))
-            .prop_map(|(letter_id, served_at, deadline)| CaseEvent::LetterServed {
+        (letter.clone(), time.clone(), prop::option::of(time.clone())).prop_map(
+            |(letter_id, served_at, deadline)| CaseEvent::LetterServed {
                 letter_id,
                 method: caseledger_domain::ServiceMethod::Post,
                 served_at,
@@ -379,14 +379,16 @@ fn event() -> impl Strategy<Value = CaseEvent> {
                 tracking_number: Some("EMS 1".to_owned()),
                 deadline,
                 last_day: None,
-            }),
-        (letter.clone(), time.clone(), any::<bool>())
-            .prop_map(|(letter_id, visited_at, rectified)| CaseEvent::FollowUpRecorded {
+            }
+        ),
+        (letter.clone(), time.clone(), any::<bool>()).prop_map(
+            |(letter_id, visited_at, rectified)| CaseEvent::FollowUpRecorded {
                 letter_id,
                 visited_at,
                 findings: "f".to_owned(),
                 rectified,
-            }),
+            }
+        ),
         (letter.clone(), any::<bool>()).prop_map(|(letter_id, rectified)| {
             CaseEvent::LetterAnswered {
                 letter_id,

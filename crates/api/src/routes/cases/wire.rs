@@ -155,7 +155,7 @@ pub struct FindingView {
 pub struct LetterView {
     /// The letter's id, for its response.
     pub letter_id: Uuid,
-    /// The letter number, e.g. `MY-2026-0042`.
+    /// The letter number, e.g. `绵工监意〔2026〕3号` (`MY-2026-0042` before contract §9).
     pub number: String,
     /// The kind.
     #[schema(schema_with = letter_kind_schema)]

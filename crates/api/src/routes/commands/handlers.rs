@@ -92,8 +92,9 @@ pub async fn record_finding(
     .await
 }
 
-/// Issues a supervision letter (`SupervisionLetterIssued`) with a new letter number such as
-/// `MY-2026-0042`: a reminder (提示函, no answer needed), an opinion letter to the employer
+/// Issues a supervision letter (`SupervisionLetterIssued`) with the next number of its issuer,
+/// kind and year, such as `绵工监意〔2026〕3号` (without gaps; letters issued before contract §9
+/// keep numbers such as `MY-2026-0042`): a reminder (提示函, no answer needed), an opinion letter to the employer
 /// (意见书) or a recommendation letter to a government department (建议书, which needs an
 /// earlier opinion letter that was refused or went unanswered, names the department, and
 /// shares the case with it).

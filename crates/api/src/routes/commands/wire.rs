@@ -11,9 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::routes::cases::wire::etag;
-use crate::vocabulary::{
-    letter_kind_schema, outcome_schema, service_method_schema, tier_schema,
-};
+use crate::vocabulary::{letter_kind_schema, outcome_schema, service_method_schema, tier_schema};
 
 /// `POST /v1/cases/{id}/assign`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -45,8 +43,9 @@ pub struct LetterRequest {
     pub recipient: String,
     /// The letter's text, with the itemised corrections.
     pub content: String,
-    /// When the answer is due (RFC 3339, in the future); the configured default for the kind
-    /// when left out.
+    /// When the answer is due (RFC 3339, in the future). Left out: the kind's configured rule
+    /// (default for opinion and recommendation letters: 15 working days from service, so no
+    /// deadline until `…/service` is recorded).
     #[serde(default)]
     pub deadline: Option<DateTime<Utc>>,
     /// The government department a recommendation letter goes to (required for
