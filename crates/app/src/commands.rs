@@ -297,7 +297,15 @@ impl App {
             .await;
         if let Some(taken) = number.taken {
             let numbers = self.letter_numbers();
-            let settled = if number.recorded {
+            let settled = if number.outcome_unknown {
+                tracing::warn!(
+                    series = %taken.series,
+                    n = taken.n,
+                    "an append failed with an unknown outcome; its letter number stays held \
+                     until the hourly sweep finds whether the letter was recorded"
+                );
+                Ok(())
+            } else if number.recorded {
                 numbers.confirm(&taken).await
             } else {
                 numbers.release(&taken).await
@@ -364,7 +372,11 @@ impl App {
                 Err(error) => return Err(error),
             };
             let expected = ExpectedVersion::after(Version(case.version));
-            match self
+            // An append that fails with an error may still have been recorded (a database
+            // that committed and then lost the connection): its number is then left held
+            // for the sweep, which looks in the case, rather than given back twice.
+            number.outcome_unknown = true;
+            let appended = self
                 .append_as(
                     principal.record(),
                     case_id,
@@ -373,8 +385,9 @@ impl App {
                     now,
                     idempotency.clone(),
                 )
-                .await?
-            {
+                .await?;
+            number.outcome_unknown = false;
+            match appended {
                 Ok(committed) => {
                     // A replay answers for an earlier request; its events are not these.
                     if !committed.replayed {
@@ -633,6 +646,8 @@ fn evolved(
 struct LetterNumberState {
     taken: Option<TakenNumber>,
     recorded: bool,
+    /// The last append failed with an error: whether it was recorded is not known.
+    outcome_unknown: bool,
 }
 
 /// What an append did. The case is the committed stream's: an idempotent replay answers with
