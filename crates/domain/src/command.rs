@@ -205,7 +205,7 @@ pub enum Command {
     IssueLetter {
         /// The new letter's id, made by the app.
         letter_id: LetterId,
-        /// The letter number, allocated by the app (see [`crate::policy::letter_number`]).
+        /// The letter number, allocated by the app (see [`crate::policy::NumberTemplate`]).
         number: String,
         /// Reminder, opinion or recommendation.
         kind: LetterKind,
