@@ -516,7 +516,26 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_a_real_browser() {
         "{text}"
     );
     // Fifteen working days counted from service: no deadline before the letter is served.
-    assert!(text.contains("答复期限\n—"), "no deadline yet: {text}");
+    assert!(text.contains("待送达"), "{text}");
+    assert!(
+        text.contains("答复期限\n送达后 15 个工作日内答复"),
+        "no deadline yet: {text}"
+    );
+    browser.check_page("case-letter-issued.zh-CN").await;
+
+    // The letter is handed over in person now (the form's default time): the deadline is
+    // counted, and shown as its last day.
+    open_form(browser, "记录送达").await;
+    choose(browser, "送达方式", "in_person").await;
+    browser.fill("签收人", "李伟").await;
+    browser.click_button("记录送达").await;
+    wait_for_done(browser, "送达已记录，答复期限从送达之日起计算。").await;
+    let text = browser.main_text().await;
+    assert!(
+        text.contains("直接送达") && text.contains("签收人 李伟"),
+        "{text}"
+    );
+    assert!(text.contains("当日结束前"), "{text}");
     browser.check_page("case.zh-CN").await;
     browser.set_width(360).await;
     assert_fits_the_width(browser, 360).await;

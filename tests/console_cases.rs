@@ -9,10 +9,13 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::calendar::StillClock;
 use crate::support::console_client::{
     form_token, hidden_fields, location, set_up_admin, Browser, PASSWORD,
 };
-use crate::support::{expect_status, spawn_app, COMPLAINANT_NAME, VALID_ID_NUMBER};
+use crate::support::{
+    expect_status, spawn_app, spawn_app_on_clock, COMPLAINANT_NAME, VALID_ID_NUMBER,
+};
 
 /// The text between `start` and the next `end` after it.
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
@@ -186,9 +189,10 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
 
     // 4. An opinion letter due in two days: the deadline shows, and the queue puts it first.
     let (_, _, page) = officer.get(&case_url).await;
+    // At 17:00 two days on (a deadline at midnight would be shown as the end of the day before).
     let due = (chrono::Utc::now() + chrono::Duration::days(2))
         .with_timezone(&chrono_tz::Asia::Shanghai)
-        .format("%Y-%m-%dT%H:%M")
+        .format("%Y-%m-%dT17:00")
         .to_string();
     let (status, _, _) = post_form(
         &mut officer,
@@ -221,7 +225,7 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
 
     // 5. Someone else changes the case: the officer's answer form, shown before, is refused
     //    with the stale-version page, which shows the new state; nothing is written.
-    let letter_id = between(&page, "/letters/", "/response").to_owned();
+    let letter_id = between(&page, "/letters/", "/service").to_owned();
     let answer_action = format!("{case_path}/letters/{letter_id}/response");
     let (_, _, admin_page) = admin.get(&case_url).await;
     let (status, _, _) = post_form(
@@ -362,6 +366,189 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
         assert!(event["actor"]["token_id"].is_null());
         assert_eq!(event["actor"]["role"], "officer");
     }
+}
+
+/// The event types of a case's history, oldest first.
+async fn event_types(app: &crate::support::TestApp, case: &str) -> Vec<String> {
+    let history = expect_status(
+        app.get(&format!("/v1/cases/{case}/history"), &app.admin_token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_letter_is_served_and_followed_up_and_its_working_day_deadline_shows() {
+    // Noon on Friday 3 April 2026 in the office, before the Qingming holiday; the letter is issued
+    // at 12:00:27, and served "at 12:00", the minute it was issued.
+    let clock = StillClock::at(
+        chrono::DateTime::parse_from_rfc3339("2026-04-03T12:00:27+08:00")
+            .unwrap()
+            .to_utc(),
+    );
+    let app = spawn_app_on_clock(clock.clone(), |_| {}).await;
+    let mut admin = set_up_admin(&app).await;
+    let address = app.address.clone();
+    let case = app.open_valid_case(&app.admin_token).await.to_string();
+    let case_path = format!("/console/cases/{case}");
+    let case_url = format!("{address}{case_path}");
+
+    // An opinion letter with no deadline of its own waits for service, and says by what rule
+    // its deadline will be counted.
+    let (_, _, page) = admin.get(&case_url).await;
+    let (status, _, issued) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &format!("{case_path}/letters"),
+        &[
+            ("kind", "opinion"),
+            ("recipient", "绵阳某水泥有限公司"),
+            ("content", "请为包装车间职工配发合格的防尘口罩。"),
+            ("deadline", ""),
+            ("department", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{issued}");
+    let (_, _, page) = admin.get(&case_url).await;
+    assert!(page.contains("待送达"), "{page}");
+    assert!(page.contains("送达后 15 个工作日内答复"));
+    let letter_id = between(&page, "/letters/", "/service").to_owned();
+    let service = format!("{case_path}/letters/{letter_id}/service");
+    let follow_up = format!("{case_path}/letters/{letter_id}/follow-up");
+    assert!(
+        page.contains("value=\"2026-04-03T12:00\""),
+        "the service time defaults to now in the office"
+    );
+
+    // A service time after now, or before the letter was issued, is named beside its field,
+    // and nothing is written.
+    for (served_at, message) in [
+        ("2026-04-03T13:00", "时间不能晚于现在。"),
+        ("2026-04-02T09:00", "时间不能早于函件发出的时间。"),
+        ("", "不能为空"),
+    ] {
+        let (status, _, refused) = post_form(
+            &mut admin,
+            &page,
+            &address,
+            &service,
+            &[("method", "in_person"), ("served_at", served_at)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{served_at}");
+        let error = between(
+            &refused,
+            &format!("id=\"service-{letter_id}-served_at-error\">"),
+            "</p>",
+        );
+        assert!(error.contains(message), "{served_at}: {error}");
+        assert!(refused.contains(&format!("id=\"form-service-{letter_id}\" open")));
+    }
+    let (status, _, refused) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &service,
+        &[
+            ("method", "carrier_pigeon"),
+            ("served_at", "2026-04-03T12:00"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(&format!("id=\"service-{letter_id}-method-error\"")));
+    assert_eq!(
+        event_types(&app, &case).await,
+        ["CaseOpened", "SupervisionLetterIssued"]
+    );
+
+    // Served in person at noon: fifteen working days from the day after, over the Qingming
+    // holiday (4–6 April), end on Monday 27 April.
+    let (status, _, served) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &service,
+        &[
+            ("method", "in_person"),
+            ("served_at", "2026-04-03T12:00"),
+            ("received_by", "李伟"),
+            ("tracking_number", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{served}");
+    let (_, _, page) = admin.get(&format!("{case_url}?done=service")).await;
+    assert!(page.contains("送达已记录"));
+    assert!(page.contains("直接送达") && page.contains("签收人 李伟"));
+    assert!(page.contains("2026-04-27 当日结束前"), "{page}");
+    assert!(page.contains("datetime=\"2026-04-27T16:00:00Z\""));
+    assert!(page.contains("等待答复") && !page.contains("待送达"));
+    assert!(!page.contains(&service), "a letter is served once");
+    assert!(page.contains("函件已送达"), "the timeline");
+
+    // A follow-up visit: the findings are required; then it is listed under the letter.
+    let (status, _, refused) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &follow_up,
+        &[
+            ("visited_at", "2026-04-03T12:00"),
+            ("rectified", "no"),
+            ("findings", " "),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(&format!("id=\"follow_up-{letter_id}-findings-error\"")));
+    let (status, _, _) = post_form(
+        &mut admin,
+        &refused,
+        &address,
+        &follow_up,
+        &[
+            ("visited_at", "2026-04-03T12:00"),
+            ("rectified", "no"),
+            ("findings", "口罩仅配发了一半。"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = admin.get(&case_url).await;
+    assert!(page.contains("回访记录"));
+    assert!(
+        page.contains("未整改: <span class=\"text\">口罩仅配发了一半。</span>"),
+        "{page}"
+    );
+    assert_eq!(
+        event_types(&app, &case).await,
+        [
+            "CaseOpened",
+            "SupervisionLetterIssued",
+            "LetterServed",
+            "FollowUpRecorded"
+        ]
+    );
+
+    // The same page in English.
+    let (status, _, _) = admin
+        .get(&format!("{address}/console/language/en?back={case_path}"))
+        .await;
+    assert!(status.is_redirection());
+    let (_, _, page) = admin.get(&case_url).await;
+    assert!(page.contains("by the end of 2026-04-27"), "{page}");
+    assert!(page.contains("In person") && page.contains("received by 李伟"));
+    assert!(page.contains("Follow-up visits") && page.contains("Record a follow-up visit"));
 }
 
 #[tokio::test]

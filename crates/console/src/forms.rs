@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use caseledger_app::{AppError, OpenCase};
 use caseledger_domain::{
     Category, Command, ComplainantInput, Department, EmployerInput, FieldError, LetterId,
-    LetterKind, Outcome, Rejection, Source, Tier,
+    LetterKind, Outcome, Rejection, ServiceMethod, Source, Tier,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,10 @@ fn message_key(message: &str) -> Option<&'static str> {
         "error-empty"
     } else if message.starts_with("must be in the future") {
         "error-future"
+    } else if message.starts_with("must not be in the future") {
+        "error-not-future"
+    } else if message.starts_with("must not be before letter") {
+        "error-before-letter"
     } else if message.starts_with("must be at most") {
         "error-too-long"
     } else if message.starts_with("must be a single line") {
@@ -213,6 +217,32 @@ impl Reading {
         }
     }
 
+    /// A required local date and time, as [`Reading::local_time`] reads it.
+    pub fn required_local_time(
+        &mut self,
+        field: &str,
+        text: &str,
+        zone: chrono_tz::Tz,
+    ) -> Option<DateTime<Utc>> {
+        if text.trim().is_empty() {
+            self.errors.push(FormError::keyed(field, "error-empty"));
+            return None;
+        }
+        self.local_time(field, text, zone)
+    }
+
+    /// A yes-or-no question answered with radio buttons valued `yes` and `no`.
+    pub fn yes_or_no(&mut self, field: &str, text: &str) -> Option<bool> {
+        match text {
+            "yes" => Some(true),
+            "no" => Some(false),
+            _ => {
+                self.errors.push(FormError::keyed(field, "error-choose"));
+                None
+            }
+        }
+    }
+
     /// An optional date (`YYYY-MM-DD`); `next_day` gives the start of the day after it (for an
     /// "until" that includes the day), else the start of the day, in the office's zone.
     pub fn local_day(
@@ -346,6 +376,14 @@ pub struct CommandForm {
     pub reason: String,
     pub text: String,
     pub outcome: String,
+    pub method: String,
+    pub served_at: String,
+    pub received_by: String,
+    /// A ticked box: any value means yes.
+    pub refused: String,
+    pub tracking_number: String,
+    pub visited_at: String,
+    pub findings: String,
 }
 
 /// The commands a case page offers as forms, by the name of their path.
@@ -377,6 +415,43 @@ impl FromStr for CommandName {
             "notes" => CommandName::Notes,
             "close" => CommandName::Close,
             "reopen" => CommandName::Reopen,
+            _ => return Err(()),
+        })
+    }
+}
+
+/// The commands on one letter, by the last part of their path
+/// (`/console/cases/{id}/letters/{letter_id}/{name}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LetterCommandName {
+    /// The employer's or department's answer.
+    Answer,
+    /// Its service (送达).
+    Service,
+    /// A follow-up visit (回访).
+    FollowUp,
+}
+
+impl LetterCommandName {
+    /// The name of its form on the page (and of the message that it is done), before the
+    /// letter's id: `answer`, `service`, `follow_up`.
+    pub const fn form(self) -> &'static str {
+        match self {
+            LetterCommandName::Answer => "answer",
+            LetterCommandName::Service => "service",
+            LetterCommandName::FollowUp => "follow_up",
+        }
+    }
+}
+
+impl FromStr for LetterCommandName {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "response" => LetterCommandName::Answer,
+            "service" => LetterCommandName::Service,
+            "follow-up" => LetterCommandName::FollowUp,
             _ => return Err(()),
         })
     }
@@ -474,26 +549,52 @@ impl CommandForm {
         }
     }
 
-    /// The answer to the letter `letter_id`, or the errors of reading it.
-    pub fn read_answer(&self, letter_id: LetterId) -> Result<Command, Vec<FormError>> {
-        let rectified = match self.rectified.as_str() {
-            "yes" => Some(true),
-            "no" => Some(false),
-            _ => None,
-        };
+    /// The command `name` on the letter `letter_id`, or the errors of reading it.
+    pub fn read_letter(
+        &self,
+        name: LetterCommandName,
+        letter_id: LetterId,
+        zone: chrono_tz::Tz,
+    ) -> Result<Command, Vec<FormError>> {
         let mut reading = Reading::default();
-        if rectified.is_none() {
-            reading
-                .errors
-                .push(FormError::keyed("rectified", "error-choose"));
+        match name {
+            LetterCommandName::Answer => {
+                let rectified = reading.yes_or_no("rectified", &self.rectified);
+                reading.finish(|| {
+                    Some(Command::AnswerLetter {
+                        letter_id,
+                        rectified: rectified?,
+                        content: self.content.trim().to_owned(),
+                    })
+                })
+            }
+            LetterCommandName::Service => {
+                let method = reading.choice::<ServiceMethod>("method", &self.method);
+                let served_at = reading.required_local_time("served_at", &self.served_at, zone);
+                reading.finish(|| {
+                    Some(Command::ServeLetter {
+                        letter_id,
+                        method: method?,
+                        served_at: served_at?,
+                        received_by: optional(&self.received_by),
+                        refused: !self.refused.is_empty(),
+                        tracking_number: optional(&self.tracking_number),
+                    })
+                })
+            }
+            LetterCommandName::FollowUp => {
+                let visited_at = reading.required_local_time("visited_at", &self.visited_at, zone);
+                let rectified = reading.yes_or_no("rectified", &self.rectified);
+                reading.finish(|| {
+                    Some(Command::RecordFollowUp {
+                        letter_id,
+                        visited_at: visited_at?,
+                        findings: self.findings.trim().to_owned(),
+                        rectified: rectified?,
+                    })
+                })
+            }
         }
-        reading.finish(|| {
-            Some(Command::AnswerLetter {
-                letter_id,
-                rectified: rectified?,
-                content: self.content.trim().to_owned(),
-            })
-        })
     }
 }
 
@@ -534,6 +635,76 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|error| error.field.as_str()).collect();
         assert_eq!(fields, ["kind", "deadline", "department"]);
         assert!(errors.iter().all(|error| error.key.is_some()));
+    }
+
+    #[test]
+    fn a_service_is_read_in_the_office_zone_and_needs_method_and_time() {
+        let letter_id = LetterId(Uuid::nil());
+        let zone = chrono_tz::Asia::Shanghai;
+        let form = CommandForm {
+            method: "post".into(),
+            served_at: "2026-12-04T09:30".into(),
+            received_by: "  ".into(),
+            refused: "yes".into(),
+            tracking_number: " EMS1234 ".into(),
+            ..CommandForm::default()
+        };
+        let command = form
+            .read_letter(LetterCommandName::Service, letter_id, zone)
+            .unwrap();
+        let Command::ServeLetter {
+            method,
+            served_at,
+            received_by,
+            refused,
+            tracking_number,
+            ..
+        } = command
+        else {
+            panic!("not a service");
+        };
+        assert_eq!(method, ServiceMethod::Post);
+        assert_eq!(served_at.to_rfc3339(), "2026-12-04T01:30:00+00:00");
+        assert_eq!(received_by, None);
+        assert!(refused);
+        assert_eq!(tracking_number.as_deref(), Some("EMS1234"));
+
+        let errors = CommandForm::default()
+            .read_letter(LetterCommandName::Service, letter_id, zone)
+            .unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["method", "served_at"]);
+    }
+
+    #[test]
+    fn a_follow_up_needs_a_visit_time_and_a_yes_or_no() {
+        let letter_id = LetterId(Uuid::nil());
+        let form = CommandForm {
+            visited_at: "yesterday".into(),
+            rectified: "maybe".into(),
+            ..CommandForm::default()
+        };
+        let errors = form
+            .read_letter(
+                LetterCommandName::FollowUp,
+                letter_id,
+                chrono_tz::Asia::Shanghai,
+            )
+            .unwrap_err();
+        let shown: Vec<_> = errors
+            .iter()
+            .map(|error| (error.field.as_str(), error.key))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("visited_at", Some("error-date-time")),
+                ("rectified", Some("error-choose"))
+            ]
+        );
+        assert_eq!("follow-up".parse(), Ok(LetterCommandName::FollowUp));
+        assert_eq!(LetterCommandName::FollowUp.form(), "follow_up");
+        assert!("answer".parse::<LetterCommandName>().is_err());
     }
 
     #[test]

@@ -107,6 +107,29 @@ pub fn shown_day(time: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
     time.with_timezone(&zone).format("%Y-%m-%d").to_string()
 }
 
+/// A deadline as pages show it: one at the very end of a day in the office — the end of a last
+/// day counted on the calendar — as that day ("2026-04-27 当日结束前"), for midnight would name
+/// the day after; any other to the minute.
+pub fn shown_deadline(
+    time: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+    catalogs: &Catalogs,
+    lang: Lang,
+) -> String {
+    let local = time.with_timezone(&zone);
+    let last_day = (local.time() == chrono::NaiveTime::MIN)
+        .then(|| local.date_naive().pred_opt())
+        .flatten();
+    match last_day {
+        Some(day) => {
+            let mut args = FluentArgs::new();
+            args.set("day", day.format("%Y-%m-%d").to_string());
+            catalogs.text(lang, "deadline-end-of-day", Some(&args))
+        }
+        None => shown_minute(time, zone),
+    }
+}
+
 /// A UTC time, as the serialiser writes one, parsed back.
 fn parse_time(value: &Value) -> Result<DateTime<Utc>, minijinja::Error> {
     let text = value.as_str().ok_or_else(|| {
@@ -128,6 +151,7 @@ impl Templates {
                 .map_err(|error| anyhow::anyhow!("template {name}: {error:#}"))?;
         }
         let labels = Arc::clone(&catalogs);
+        let deadlines = Arc::clone(&catalogs);
         env.add_function(
             "label",
             move |state: &State<'_, '_>, prefix: &str, value: Value| -> String {
@@ -167,6 +191,20 @@ impl Templates {
                     return Ok(String::new());
                 }
                 Ok(shown_minute(parse_time(&value)?, zone))
+            },
+        );
+        env.add_filter(
+            "due",
+            move |state: &State<'_, '_>, value: Value| -> Result<String, minijinja::Error> {
+                if value.is_none() || value.is_undefined() {
+                    return Ok(String::new());
+                }
+                Ok(shown_deadline(
+                    parse_time(&value)?,
+                    zone,
+                    &deadlines,
+                    lang_of(state),
+                ))
             },
         );
         env.add_filter(
@@ -233,6 +271,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_deadline_at_the_end_of_a_day_is_shown_as_that_day() {
+        let catalogs = Catalogs::load().unwrap();
+        let zone = chrono_tz::Asia::Shanghai;
+        let end_of_27_april = "2026-04-27T16:00:00Z".parse().unwrap();
+        assert_eq!(
+            shown_deadline(end_of_27_april, zone, &catalogs, Lang::ZhCn),
+            "2026-04-27 当日结束前"
+        );
+        assert_eq!(
+            shown_deadline(end_of_27_april, zone, &catalogs, Lang::En),
+            "by the end of 2026-04-27"
+        );
+        let five_pm = "2026-04-27T09:00:00Z".parse().unwrap();
+        assert_eq!(
+            shown_deadline(five_pm, zone, &catalogs, Lang::ZhCn),
+            "2026-04-27 17:00"
+        );
+    }
+
+    #[test]
     fn every_key_a_template_asks_for_is_in_the_catalogs() {
         let catalogs = Catalogs::load().unwrap();
         let keys = keys_in_templates();
@@ -284,8 +342,19 @@ mod tests {
         for urgency in ["overdue", "due_soon", "waiting", "no_deadline"] {
             keys.push(format!("urgency-{urgency}"));
         }
+        keys.extend(
+            caseledger_domain::ServiceMethod::ALL
+                .iter()
+                .map(|v| format!("method-{}", v.as_str())),
+        );
+        for from in ["served", "issued"] {
+            for unit in ["working_days", "calendar_days"] {
+                keys.push(format!("letter-deadline-rule-{from}-{unit}"));
+            }
+        }
         for state in [
             "no_answer_needed",
+            "awaiting_service",
             "awaiting",
             "overdue",
             "rectified",
@@ -300,8 +369,19 @@ mod tests {
             keys.push(format!("user-status-{status}"));
         }
         for done in [
-            "opened", "assign", "findings", "letters", "answer", "escalate", "refer", "feedback",
-            "notes", "close", "reopen",
+            "opened",
+            "assign",
+            "findings",
+            "letters",
+            "answer",
+            "escalate",
+            "refer",
+            "feedback",
+            "notes",
+            "close",
+            "reopen",
+            "service",
+            "follow_up",
         ] {
             keys.push(format!("done-{done}"));
         }

@@ -5,15 +5,15 @@
 
 use caseledger_app::{ComplainantView, Recorded, StoredEvent};
 use caseledger_domain::{
-    Case, CaseStatus, Category, Letter, LetterAnswer, LetterKind, Outcome, Policy, Source, Tier,
-    Urgency,
+    Case, CaseStatus, Category, DeadlineRule, FollowUp, LastDay, Letter, LetterAnswer, LetterKind,
+    LetterService, Outcome, Policy, ServiceMethod, Source, Tier, Urgency,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::i18n::{Catalogs, Lang};
-use crate::templates::{shown_day, shown_minute};
+use crate::templates::{shown_day, shown_deadline};
 
 /// How a page words the values it shows in lists: the messages of the reader's language and
 /// the office's time zone. A list's rows are worded here, once each, rather than by a template
@@ -76,7 +76,7 @@ impl CaseRow {
                 .unwrap_or_default(),
             deadline,
             deadline_shown: deadline
-                .map(|time| shown_minute(time, wording.zone))
+                .map(|time| shown_deadline(time, wording.zone, wording.catalogs, wording.lang))
                 .unwrap_or_default(),
             overdue: case.overdue(),
             urgency,
@@ -103,6 +103,8 @@ fn urgency_key(urgency: Urgency) -> &'static str {
 pub enum LetterState {
     /// A reminder: no answer is expected.
     NoAnswerNeeded,
+    /// Its deadline counts from service, and it is not served yet.
+    AwaitingService,
     /// Awaiting its answer, before the deadline.
     Awaiting,
     /// Awaiting its answer, the deadline passed.
@@ -124,7 +126,15 @@ pub struct LetterShown {
     pub department: Option<String>,
     pub issued_at: DateTime<Utc>,
     pub deadline: Option<DateTime<Utc>>,
+    /// The deadline's last day on the official calendar, where one was counted.
+    pub last_day: Option<LastDay>,
+    /// The rule its deadline will be counted by once served (none once counted).
+    pub deadline_rule: Option<DeadlineRule>,
     pub answered: Option<LetterAnswer>,
+    pub served: Option<LetterService>,
+    pub follow_ups: Vec<FollowUp>,
+    /// Whether its PDF is kept (letters issued before contract §9 have none).
+    pub has_document: bool,
     pub state: LetterState,
     pub open: bool,
 }
@@ -138,6 +148,12 @@ impl LetterShown {
             Some(_) => LetterState::NotRectified,
             None if letter.kind == LetterKind::Reminder => LetterState::NoAnswerNeeded,
             None if letter.deadline_missed || passed => LetterState::Overdue,
+            None if letter.deadline.is_none()
+                && letter.served.is_none()
+                && letter.deadline_rule.is_some() =>
+            {
+                LetterState::AwaitingService
+            }
             None => LetterState::Awaiting,
         };
         LetterShown {
@@ -149,7 +165,12 @@ impl LetterShown {
             department: letter.department.as_ref().map(ToString::to_string),
             issued_at: letter.issued_at,
             deadline: letter.deadline,
+            last_day: letter.last_day.clone(),
+            deadline_rule: letter.deadline_rule.filter(|_| letter.deadline.is_none()),
             answered: letter.answered.clone(),
+            served: letter.served.clone(),
+            follow_ups: letter.follow_ups.clone(),
+            has_document: letter.document_sha256.is_some(),
             state,
             open: letter.is_open(),
         }
@@ -249,6 +270,7 @@ pub struct Choices {
     pub statuses: Vec<&'static str>,
     pub outcomes: Vec<&'static str>,
     pub letter_kinds: Vec<&'static str>,
+    pub service_methods: Vec<&'static str>,
     pub tiers: Vec<&'static str>,
     pub departments: Vec<String>,
 }
@@ -262,6 +284,10 @@ impl Choices {
             statuses: CaseStatus::ALL.iter().map(|value| value.as_str()).collect(),
             outcomes: Outcome::ALL.iter().map(|value| value.as_str()).collect(),
             letter_kinds: LetterKind::ALL.iter().map(|value| value.as_str()).collect(),
+            service_methods: ServiceMethod::ALL
+                .iter()
+                .map(|value| value.as_str())
+                .collect(),
             tiers: Tier::ALL.iter().map(|value| value.as_str()).collect(),
             departments: policy.departments.iter().map(ToString::to_string).collect(),
         }

@@ -15,7 +15,7 @@
 //! 6. rules that depend on valid input and the actor (credit-code override, reassignment) — 403;
 //! 7. the remaining state rules — 409.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use crate::calendar::{DeadlineRule, LastDay, PeriodStart};
 use crate::case::{Case, ComplainantRecord, Letter};
@@ -754,7 +754,8 @@ impl Fields {
     }
 
     /// A time of something done to `letter` (its service, a follow-up visit): not in the
-    /// future, and not before the letter was issued.
+    /// future, and not before the minute the letter was issued — people write times to the
+    /// minute, so a letter issued at 10:35:27 and handed over at once was served "at 10:35".
     fn past_since(
         &mut self,
         field: &str,
@@ -764,7 +765,12 @@ impl Fields {
     ) {
         if time > context.now {
             self.push(field, "must not be in the future");
-        } else if time < letter.issued_at {
+        } else if time
+            < letter
+                .issued_at
+                .duration_trunc(TimeDelta::minutes(1))
+                .unwrap_or(letter.issued_at)
+        {
             self.push(
                 field,
                 format!(

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ConsoleError;
-use crate::forms::{CommandForm, CommandName, FormError, Refusal};
+use crate::forms::{CommandForm, CommandName, FormError, LetterCommandName, Refusal};
 use crate::pages::render::render_page;
 use crate::session::{SignedForm, SignedIn};
 use crate::state::ConsoleState;
@@ -26,7 +26,8 @@ use crate::views::{
 /// A form that was posted and not carried out, shown again on the page.
 #[derive(Debug, Clone, Serialize)]
 pub struct Submitted {
-    /// Which form: a command's name, or `answer-<letter id>`.
+    /// Which form: a command's name, or a letter command's and the letter's id
+    /// (`answer-<letter id>`, `service-…`, `follow_up-…`).
     pub form: String,
     /// What was typed.
     pub values: CommandForm,
@@ -64,6 +65,9 @@ struct CasePage<'a> {
     choices: Choices,
     tiers_above: Vec<&'static str>,
     offered: Offered,
+    /// Now in the office's zone, as a `datetime-local` field takes it (the default time of a
+    /// service or a visit, and the latest allowed).
+    now_local: String,
     /// A fresh idempotency key for each form on the page.
     keys: BTreeMap<String, String>,
     submitted: Option<Submitted>,
@@ -115,11 +119,15 @@ async fn case_page(
     ] {
         keys.insert(name.to_owned(), Uuid::new_v4().to_string());
     }
-    for letter in case.open_letters() {
-        keys.insert(
-            format!("answer-{}", letter.letter_id.0),
-            Uuid::new_v4().to_string(),
-        );
+    for letter in &case.letters {
+        let id = letter.letter_id.0;
+        keys.insert(format!("follow_up-{id}"), Uuid::new_v4().to_string());
+        if letter.served.is_none() {
+            keys.insert(format!("service-{id}"), Uuid::new_v4().to_string());
+        }
+        if letter.is_open() {
+            keys.insert(format!("answer-{id}"), Uuid::new_v4().to_string());
+        }
     }
     let works = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
     let page = CasePage {
@@ -146,6 +154,10 @@ async fn case_page(
             reopen: matches!(caller.role, Role::Supervisor | Role::Admin),
             feedback: caller.role == Role::Partner,
         },
+        now_local: now
+            .with_timezone(&state.config.timezone)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
         keys,
         submitted,
         done,
@@ -176,7 +188,13 @@ pub async fn show(
         .parse::<CommandName>()
         .ok()
         .map(|_| query.done.clone())
-        .or_else(|| matches!(query.done.as_str(), "opened" | "answer").then(|| query.done.clone()));
+        .or_else(|| {
+            matches!(
+                query.done.as_str(),
+                "opened" | "answer" | "service" | "follow_up"
+            )
+            .then(|| query.done.clone())
+        });
     case_page(&state, &signed_in, id, StatusCode::OK, None, done).await
 }
 
@@ -237,24 +255,21 @@ pub async fn command(
     run(&state, form, id, name.clone(), &name, command).await
 }
 
-/// `POST /console/cases/{id}/letters/{letter_id}/response`.
-pub async fn answer(
+/// `POST /console/cases/{id}/letters/{letter_id}/{command}`: the answer (`response`), the
+/// service (`service`) or a follow-up visit (`follow-up`).
+pub async fn letter_command(
     State(state): State<ConsoleState>,
-    Path((id, letter)): Path<(String, String)>,
+    Path((id, letter, name)): Path<(String, String, String)>,
     form: SignedForm<CommandForm>,
 ) -> Result<Response, ConsoleError> {
     let id = case_id(&id)?;
     let letter_id = Uuid::try_parse(&letter)
         .map(LetterId)
         .map_err(|_| ConsoleError::PageNotFound)?;
-    let command = form.fields.read_answer(letter_id);
-    run(
-        &state,
-        form,
-        id,
-        format!("answer-{}", letter_id.0),
-        "answer",
-        command,
-    )
-    .await
+    let name: LetterCommandName = name.parse().map_err(|()| ConsoleError::PageNotFound)?;
+    let command = form
+        .fields
+        .read_letter(name, letter_id, state.config.timezone);
+    let form_name = format!("{}-{}", name.form(), letter_id.0);
+    run(&state, form, id, form_name, name.form(), command).await
 }

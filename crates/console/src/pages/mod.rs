@@ -33,8 +33,8 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console/cases/{id}", get(case::show))
         .route("/console/cases/{id}/{command}", post(case::command))
         .route(
-            "/console/cases/{id}/letters/{letter_id}/response",
-            post(case::answer),
+            "/console/cases/{id}/letters/{letter_id}/{command}",
+            post(case::letter_command),
         )
         .route("/console/users", get(users::list).post(users::create))
         .route("/console/users/{id}/disable", post(users::disable))
