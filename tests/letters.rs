@@ -319,3 +319,185 @@ async fn service_and_follow_up_refuse_bad_input_and_count_in_statistics() {
     assert_eq!(stats["opinion_letters_rectification_confirmed"], 1);
     assert_eq!(stats["confirmed_rectification_rate"], 1.0);
 }
+
+/// The PDF's text as `pdftotext` reads it, without whitespace (the layout breaks lines where
+/// it likes), or `None` where pdftotext is missing outside CI (said on stderr).
+fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("letter.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let output = match std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "pdftotext is missing and CI is set: install poppler-utils"
+            );
+            eprintln!("SKIPPED: pdftotext is missing (apt-get install poppler-utils); the letter's text is not read");
+            return None;
+        }
+        Err(error) => panic!("pdftotext did not run: {error}"),
+    };
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    Some(text.chars().filter(|c| !c.is_whitespace()).collect())
+}
+
+/// `GET path` with `token`: the status, the headers and the body's bytes.
+async fn get_bytes(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = app.get(path, token).await;
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn an_issued_letter_is_kept_as_its_pdf_and_read_back_byte_for_byte() {
+    use sha2::Digest as _;
+    let clock = StillClock::at(office_noon("2026-04-03"));
+    let app = spawn_app_on_clock(clock.clone(), |_| {}).await;
+    let case = app.open_valid_case(&app.admin_token).await;
+    app.command(
+        case,
+        "findings",
+        &app.admin_token,
+        &json!({"summary": "研磨车间二十名员工未配发防尘口罩。"}),
+        StatusCode::OK,
+    )
+    .await;
+
+    // An opinion letter: its PDF's SHA-256 is in the letter, and the PDF reads back with it.
+    let letter = issue(&app, case, opinion()).await;
+    let sha256 = letter["document_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(sha256.len(), 64, "{letter}");
+    let path = format!(
+        "/v1/cases/{case}/letters/{}/document",
+        letter["letter_id"].as_str().unwrap()
+    );
+    let (status, headers, pdf) = get_bytes(&app, &path, &app.admin_token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["etag"], format!("\"{sha256}\"").as_str());
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(hex::encode(sha2::Sha256::digest(&pdf)), sha256);
+    let (_, _, again) = get_bytes(&app, &path, &app.admin_token).await;
+    assert_eq!(again, pdf, "byte-identical at every read");
+    let held = app
+        .request(reqwest::Method::GET, &path, Some(&app.admin_token))
+        .header("if-none-match", format!("\"{sha256}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), StatusCode::NOT_MODIFIED);
+    if let Some(text) = pdf_text(&pdf) {
+        for expected in [
+            "工会劳动法律监督意见书",
+            letter["number"].as_str().unwrap(),
+            "涪城建材有限公司：",
+            "研磨车间二十名员工未配发防尘口罩。",
+            "为研磨车间全部员工配发防尘口罩。",
+            "自收到本意见书之日起15个工作日内",
+            "绵阳市总工会劳动法律监督委员会",
+            "2026年4月3日",
+            &case.to_string(),
+        ] {
+            assert!(text.contains(expected), "{expected} is not in {text}");
+        }
+    }
+
+    // A reminder has no document; nor does an unknown letter.
+    let reminder = issue(
+        &app,
+        case,
+        json!({"kind": "reminder", "recipient": "涪城建材有限公司", "content": "请注意防尘。"}),
+    )
+    .await;
+    assert_eq!(reminder["document_sha256"], Value::Null);
+    for letter_id in [
+        reminder["letter_id"].as_str().unwrap(),
+        &Uuid::nil().to_string(),
+    ] {
+        let response = app
+            .get(
+                &format!("/v1/cases/{case}/letters/{letter_id}/document"),
+                &app.admin_token,
+            )
+            .await;
+        assert_problem(response, StatusCode::NOT_FOUND).await;
+    }
+
+    // The employer does not correct; a recommendation letter goes to the human-resources
+    // department, which reads its document, finds the link in its feed, and reads no other
+    // letter's document.
+    app.command(
+        case,
+        &format!("letters/{}/response", letter["letter_id"].as_str().unwrap()),
+        &app.admin_token,
+        &json!({"rectified": false, "content": "公司称口罩已在采购中。"}),
+        StatusCode::OK,
+    )
+    .await;
+    let recommendation = issue(
+        &app,
+        case,
+        json!({"kind": "recommendation", "recipient": "绵阳市人力资源和社会保障局",
+               "content": "请依法督促该单位整改。", "department": "hrss"}),
+    )
+    .await;
+    let recommendation_sha = recommendation["document_sha256"].as_str().unwrap();
+    let recommendation_path = format!(
+        "/v1/cases/{case}/letters/{}/document",
+        recommendation["letter_id"].as_str().unwrap()
+    );
+    let hrss = app.token("partner", Some("hrss")).await;
+    let (status, _, document) = get_bytes(&app, &recommendation_path, &hrss).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&document)),
+        recommendation_sha
+    );
+    if let Some(text) = pdf_text(&document) {
+        assert!(text.contains("工会劳动法律监督建议书"), "{text}");
+        assert!(text.contains("绵阳市人力资源和社会保障局："), "{text}");
+    }
+    let (status, _, _) = get_bytes(&app, &path, &hrss).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not addressed to hrss");
+    let justice = app.token("partner", Some("justice")).await;
+    let (status, _, _) = get_bytes(&app, &recommendation_path, &justice).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not shared with justice");
+
+    let mut linked = None;
+    for _ in 0..100 {
+        let feed = expect_status(
+            app.get("/v1/feed?after=0&limit=100", &hrss).await,
+            StatusCode::OK,
+        )
+        .await;
+        linked = feed["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|message| {
+                let body = &message["body"];
+                (body["type"] == "case.SupervisionLetterIssued")
+                    .then(|| body["data"]["document"].clone())
+            });
+        if linked.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let linked = linked.expect("the letter's message reaches hrss's feed");
+    assert_eq!(
+        linked,
+        json!({"path": recommendation_path, "media_type": "application/pdf",
+               "sha256": recommendation_sha})
+    );
+}

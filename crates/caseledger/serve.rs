@@ -102,6 +102,7 @@ impl Server {
 
         // The calendar before anything is opened: a bad calendar file stops the start at once.
         let calendar = load_calendar(settings.calendar_dir.as_deref())?;
+        let printing = load_printing(&settings.printing)?;
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
         // The key before the store: a bad key file should stop the start before anything else.
@@ -205,6 +206,7 @@ impl Server {
             },
             calendar: Some(calendar),
             timezone: settings.console.timezone,
+            printing: Some(printing),
         };
         let app = App::with_setup(storage, settings.policy.clone(), clock, setup)
             .await
@@ -550,6 +552,38 @@ fn load_calendar(dir: Option<&Path>) -> anyhow::Result<caseledger_domain::Calend
         years.len()
     );
     Ok(calendar)
+}
+
+/// How letters are printed: the templates and fonts built in, with `--template-dir` and
+/// `--font-dir` when given. A template that does not compile or a font that does not load
+/// stops the start, named.
+fn load_printing(
+    settings: &crate::config::PrintingSettings,
+) -> anyhow::Result<caseledger_app::LetterPrinting> {
+    let typesetter = caseledger_documents::Typesetter::new(
+        settings.template_dir.as_deref(),
+        settings.font_dir.as_deref(),
+    )
+    .context("cannot load the letter templates and fonts (--template-dir, --font-dir)")?;
+    tracing::info!(
+        template_dir = settings
+            .template_dir
+            .as_ref()
+            .map(|dir| dir.display().to_string()),
+        font_dir = settings
+            .font_dir
+            .as_ref()
+            .map(|dir| dir.display().to_string()),
+        "letters are typeset with the templates and fonts {}",
+        match (&settings.template_dir, &settings.font_dir) {
+            (None, None) => "built in",
+            _ => "built in and the directories given",
+        }
+    );
+    Ok(caseledger_app::LetterPrinting::new(
+        typesetter,
+        settings.letterhead.clone(),
+    ))
 }
 
 /// The token in `path` (the file's text, trimmed), which `/metrics` then requires; an empty

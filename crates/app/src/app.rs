@@ -19,6 +19,7 @@ use ed25519_dalek::SigningKey;
 
 use crate::case_cache::CaseCache;
 use crate::error::{AppError, STORE_RETRY_AFTER_SECONDS};
+use crate::letter_documents::LetterPrinting;
 use crate::personal_data::Keyring;
 use crate::storage::Storage;
 use crate::tokens::Tokens;
@@ -109,6 +110,9 @@ pub struct AppSetup {
     pub calendar: Option<Calendar>,
     /// The office's time zone (`--timezone`): where its days begin, for the calendar.
     pub timezone: chrono_tz::Tz,
+    /// How letters are printed (none: the templates and fonts built in, the default
+    /// letterhead); `serve` builds it from `[letters]`, `--template-dir` and `--font-dir`.
+    pub printing: Option<LetterPrinting>,
 }
 
 impl Default for AppSetup {
@@ -120,6 +124,7 @@ impl Default for AppSetup {
             webhook_delivery: DeliveryConfig::default(),
             calendar: None,
             timezone: chrono_tz::Asia::Shanghai,
+            printing: None,
         }
     }
 }
@@ -163,6 +168,8 @@ pub struct App {
     calendar: Calendar,
     /// The office's time zone.
     timezone: chrono_tz::Tz,
+    /// How letters are typeset, and the letterhead.
+    pub(crate) printing: LetterPrinting,
 }
 
 impl std::fmt::Debug for App {
@@ -198,7 +205,13 @@ impl App {
             webhook_delivery,
             calendar,
             timezone,
+            printing,
         } = setup;
+        let printing = match printing {
+            Some(printing) => printing,
+            // The embedded templates and fonts are checked by the documents crate's tests.
+            None => LetterPrinting::embedded().map_err(|error| AppError::Internal(error.into()))?,
+        };
         let calendar = match calendar {
             Some(calendar) => calendar,
             // The embedded data is checked by the calendar's own tests; should it ever fail,
@@ -238,6 +251,7 @@ impl App {
             session_limits: options.sessions,
             calendar,
             timezone,
+            printing,
         })
     }
 

@@ -479,6 +479,10 @@ impl App {
                 events = decide(case, command.clone(), &context)?;
             }
         }
+        if matches!(command, Command::IssueLetter { .. }) {
+            // Typeset with its number and deadline, kept before its event is appended.
+            self.print_letter(case, &mut events, now).await?;
+        }
         Ok(events)
     }
 

@@ -34,6 +34,8 @@ pub struct Storage {
     pub erasures: Keyspace,
     /// Counters (letter numbers).
     pub counters: Keyspace,
+    /// Letters' PDFs, by their SHA-256 (`crate::letter_documents`).
+    pub documents: Keyspace,
     /// The case projection's rows and checkpoint.
     pub case_projection: Keyspace,
     /// Signed checkpoints of the log, by position. Fenced by [`Storage::leader`]: only the
@@ -87,6 +89,7 @@ impl Storage {
             personal_data_keys: log.keyspace("personal_data_keys")?,
             erasures: log.keyspace("erasures")?,
             counters: log.keyspace("counters")?,
+            documents: log.keyspace("documents")?,
             case_projection: log.keyspace("projection.cases")?,
             checkpoints: log.keyspace("audit.checkpoints")?.fenced_by(leader.clone()),
             webhook_endpoints: log.keyspace("webhooks.endpoints")?,
@@ -116,6 +119,7 @@ impl Storage {
             personal_data_keys: log.keyspace("personal_data_keys"),
             erasures: log.keyspace("erasures"),
             counters: log.keyspace("counters"),
+            documents: log.keyspace("documents"),
             case_projection: log.keyspace("projection.cases"),
             checkpoints: log.keyspace("audit.checkpoints").fenced_by(leader.clone()),
             webhook_endpoints: log.keyspace("webhooks.endpoints"),

@@ -509,7 +509,7 @@ async fn conditional_command(
 
 /// The body of a new case; one case in [`SEARCH_TERM_EVERY`] mentions silicosis (矽肺).
 pub fn open_case_body(connection: usize, sequence: u64) -> Bytes {
-    let silicosis = if (connection as u64 * 7919 + sequence) % SEARCH_TERM_EVERY == 0 {
+    let silicosis = if (connection as u64 * 7919 + sequence).is_multiple_of(SEARCH_TERM_EVERY) {
         " 两名工人疑似矽肺，要求职业病诊断。"
     } else {
         ""

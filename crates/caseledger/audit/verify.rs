@@ -480,7 +480,7 @@ fn verify_lines(
                 tally.verified += 1;
             }
         }
-        if events % progress_every == 0 {
+        if events.is_multiple_of(progress_every) {
             progress(events);
         }
     }

@@ -242,6 +242,19 @@ pub struct LettersConfig {
     /// issue; a kind may not be in both tables.
     #[serde(skip_serializing_if = "DeadlineDaysConfig::is_empty")]
     pub default_deadline_days: DeadlineDaysConfig,
+    /// The issuing office printed on letters. Default `绵阳市总工会`.
+    pub office: String,
+    /// The signature block of letters, one line each (empty: the office signs).
+    pub signature: Vec<String>,
+    /// The contact line printed among a letter's notes (empty: none).
+    pub contact: String,
+    /// A directory of letter templates (`opinion.typ`, `recommendation.typ`) that replace the
+    /// ones built in (`--template-dir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_dir: Option<PathBuf>,
+    /// A directory of fonts added to the ones built in (`--font-dir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub font_dir: Option<PathBuf>,
 }
 
 /// `[letters.deadlines]`: a kind left out takes its default (opinion and recommendation
@@ -359,12 +372,18 @@ impl Default for LimitsConfig {
 impl Default for LettersConfig {
     fn default() -> Self {
         let numbers = Policy::default().letter_numbers;
+        let letterhead = caseledger_app::Letterhead::default();
         LettersConfig {
             number_template: numbers.template,
             issuer: numbers.issuer,
             number_prefix: None,
             deadlines: DeadlineRulesConfig::default(),
             default_deadline_days: DeadlineDaysConfig::default(),
+            office: letterhead.office,
+            signature: letterhead.signature,
+            contact: letterhead.contact,
+            template_dir: None,
+            font_dir: None,
         }
     }
 }

@@ -103,6 +103,17 @@ pub struct ServeArgs {
     #[arg(long, env = "CASELEDGER_CALENDAR_DIR", value_name = "DIR")]
     pub calendar_dir: Option<PathBuf>,
 
+    /// A directory of letter templates (opinion.typ, recommendation.typ) replacing the ones
+    /// built in; read at start, a template that does not compile stops it
+    /// [config: letters.template_dir] [default: the templates built in]
+    #[arg(long, env = "CASELEDGER_TEMPLATE_DIR", value_name = "DIR")]
+    pub template_dir: Option<PathBuf>,
+
+    /// A directory of fonts (.ttf, .otf, .ttc) added to the Noto Serif CJK SC built in, for
+    /// letters [config: letters.font_dir] [default: the fonts built in]
+    #[arg(long, env = "CASELEDGER_FONT_DIR", value_name = "DIR")]
+    pub font_dir: Option<PathBuf>,
+
     /// A file holding the bearer token GET /metrics then requires (401 without it), read at
     /// start [config: metrics_token_file] [default: /metrics is open]
     #[arg(long, env = "CASELEDGER_METRICS_TOKEN_FILE", value_name = "FILE")]

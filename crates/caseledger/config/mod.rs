@@ -19,6 +19,6 @@ pub use file::{
     TiersConfig, WebhooksConfig,
 };
 pub use flags::{GuardsArgs, ServeArgs};
-pub use resolve::{ConfigError, HttpLimits, Settings};
+pub use resolve::{ConfigError, HttpLimits, PrintingSettings, Settings};
 pub use store_selection::StoreSelection;
 pub use units::{parse_duration, parse_rate, parse_size};

@@ -103,6 +103,8 @@ pub struct Settings {
     pub metrics_token_file: Option<PathBuf>,
     /// The directory of calendar files added to the calendar built in, when there is one.
     pub calendar_dir: Option<PathBuf>,
+    /// How letters are printed: the letterhead, and the template and font directories.
+    pub printing: PrintingSettings,
     /// Commands are refused while the data dir's filesystem has less free space (embedded
     /// store; 0: no reserve).
     pub min_free_space_bytes: u64,
@@ -114,6 +116,17 @@ pub struct Settings {
     pub http: HttpLimits,
     /// The console's time zone and public address.
     pub console: caseledger_console::ConsoleConfig,
+}
+
+/// How letters are printed (`[letters]`, `--template-dir`, `--font-dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintingSettings {
+    /// The office, signature and contact every letter prints.
+    pub letterhead: caseledger_app::Letterhead,
+    /// Templates replacing the ones built in.
+    pub template_dir: Option<PathBuf>,
+    /// Fonts added to the ones built in.
+    pub font_dir: Option<PathBuf>,
 }
 
 impl super::file::ConsoleFileConfig {
@@ -442,6 +455,15 @@ impl Config {
             webhook_egress,
             metrics_token_file: flags.metrics_token_file.or(self.metrics_token_file),
             calendar_dir: flags.calendar_dir.or(self.calendar_dir),
+            printing: PrintingSettings {
+                letterhead: caseledger_app::Letterhead {
+                    office: self.letters.office.clone(),
+                    signature: self.letters.signature.clone(),
+                    contact: self.letters.contact.clone(),
+                },
+                template_dir: flags.template_dir.or(self.letters.template_dir.clone()),
+                font_dir: flags.font_dir.or(self.letters.font_dir.clone()),
+            },
             min_free_space_bytes: flags
                 .min_free_space
                 .unwrap_or(self.store.min_free_space_bytes),
@@ -764,7 +786,9 @@ mod tests {
         let config = Config::from_toml(
             "listen = \"0.0.0.0:9000\"\ndata_dir = \"/var/lib/caseledger\"\n\
              calendar_dir = \"/srv/calendar\"\n\
-             [limits]\ndeadline_scan_interval_secs = 60\n",
+             [limits]\ndeadline_scan_interval_secs = 60\n\
+             [letters]\noffice = \"涪城区总工会\"\nsignature = []\n\
+             template_dir = \"/srv/templates\"\nfont_dir = \"/srv/fonts\"\n",
         )
         .unwrap();
 
@@ -775,6 +799,12 @@ mod tests {
         assert_eq!(from_file.deadline_scan_interval, Duration::from_secs(60));
         assert_eq!(from_file.store, StoreSelection::Sled);
         assert_eq!(from_file.calendar_dir, Some(PathBuf::from("/srv/calendar")));
+        assert_eq!(from_file.printing.letterhead.office, "涪城区总工会");
+        assert!(from_file.printing.letterhead.signature.is_empty());
+        assert_eq!(
+            from_file.printing.template_dir,
+            Some(PathBuf::from("/srv/templates"))
+        );
 
         // Flags (or their env vars) win over the file.
         let overrides = ServeArgs {
@@ -791,6 +821,8 @@ mod tests {
             webhook_require_https: true,
             metrics_token_file: Some(PathBuf::from("/etc/caseledger/metrics-token")),
             calendar_dir: Some(PathBuf::from("/etc/caseledger/calendar")),
+            template_dir: Some(PathBuf::from("/etc/caseledger/templates")),
+            font_dir: None,
             idempotency_ttl: Some(Duration::from_secs(48 * 60 * 60)),
             min_free_space: Some(0),
             case_cache: Some(1024),
@@ -835,6 +867,15 @@ mod tests {
         assert_eq!(
             from_flags.calendar_dir,
             Some(PathBuf::from("/etc/caseledger/calendar"))
+        );
+        assert_eq!(
+            from_flags.printing.template_dir,
+            Some(PathBuf::from("/etc/caseledger/templates"))
+        );
+        assert_eq!(
+            from_flags.printing.font_dir,
+            Some(PathBuf::from("/srv/fonts")),
+            "a flag left out keeps the file's"
         );
         assert_eq!(from_flags.min_free_space_bytes, 0);
         assert_eq!(from_flags.app.recent_cases_bytes, 1024);

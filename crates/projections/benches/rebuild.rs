@@ -148,7 +148,7 @@ fn stored_event(case: usize, step: usize) -> StoredEvent {
     let event = match step {
         0 => {
             let (title, description) = TITLES[case % TITLES.len()];
-            let description = if mix(case as u64 ^ 0x5EA2C4) % 100 == 0 {
+            let description = if mix(case as u64 ^ 0x5EA2C4).is_multiple_of(100) {
                 format!("{description} 已有两名工人被诊断为{RARE_TERM}。")
             } else {
                 description.to_owned()
@@ -175,7 +175,7 @@ fn stored_event(case: usize, step: usize) -> StoredEvent {
         },
         2 | 8 => CaseEvent::FindingRecorded {
             summary: "现场检查发现问题属实，已拍照取证并制作询问笔录。".to_owned(),
-            hazard: (roll % 2 == 0).then(|| "silica dust".to_owned()),
+            hazard: roll.is_multiple_of(2).then(|| "silica dust".to_owned()),
         },
         3 => CaseEvent::NoteAdded {
             text: "Called the employer's HR manager; a meeting is set for next week.".to_owned(),
@@ -194,9 +194,9 @@ fn stored_event(case: usize, step: usize) -> StoredEvent {
         },
         // Four in five employers answer, most of them having rectified; the rest miss the
         // deadline.
-        5 if roll % 5 != 0 => CaseEvent::LetterAnswered {
+        5 if !roll.is_multiple_of(5) => CaseEvent::LetterAnswered {
             letter_id: letter_id(case, 4),
-            rectified: roll % 3 != 0,
+            rectified: !roll.is_multiple_of(3),
             content: "我单位已按要求完成整改，附整改报告。".to_owned(),
         },
         5 => CaseEvent::LetterDeadlineMissed {
@@ -226,7 +226,7 @@ fn stored_event(case: usize, step: usize) -> StoredEvent {
             text: "Follow-up visit done; workers confirm the change.".to_owned(),
         },
         // Four in five cases are closed by their tenth event.
-        _ if roll % 5 != 0 => CaseEvent::CaseClosed {
+        _ if !roll.is_multiple_of(5) => CaseEvent::CaseClosed {
             outcome: Outcome::ALL[(roll >> 8) as usize % 4],
             summary: "经督促，用人单位已整改到位，结案。".to_owned(),
         },

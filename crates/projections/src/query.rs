@@ -316,7 +316,7 @@ impl CaseProjection {
                         ids.push(*id);
                     }
                     seen += 1;
-                    if seen % CLOCK_EVERY_ROWS == 0 && Instant::now() >= slice_ends {
+                    if seen.is_multiple_of(CLOCK_EVERY_ROWS) && Instant::now() >= slice_ends {
                         break;
                     }
                 }
@@ -429,7 +429,7 @@ fn median(values: &mut [f64]) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    Some(if values.len() % 2 == 0 {
+    Some(if values.len().is_multiple_of(2) {
         (values[middle - 1] + values[middle]) / 2.0
     } else {
         values[middle]

@@ -177,7 +177,7 @@ impl TryFrom<String> for FeedCursor {
     fn try_from(text: String) -> Result<Self, Self::Error> {
         let mut bytes = Vec::with_capacity(text.len() / 2);
         let digits = text.as_bytes();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(format!("bad feed cursor {text:?}"));
         }
         for pair in digits.chunks(2) {

@@ -69,6 +69,42 @@ pub struct CaseEventData {
     /// shared the case with the receiving department.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<CaseSnapshot>,
+    /// The PDF of a letter addressed to a department (contract §9): where the addressed
+    /// department reads it with its token. Only in `case.SupervisionLetterIssued` messages of
+    /// letters that name a department and have a document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<DocumentLink>,
+}
+
+/// Where a letter's PDF is read, and what it must hash to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentLink {
+    /// The path on the service: `/v1/cases/{id}/letters/{letter_id}/document`.
+    pub path: String,
+    /// Its media type, `application/pdf`.
+    pub media_type: String,
+    /// The SHA-256 of its bytes, as the event records it.
+    pub sha256: String,
+}
+
+impl DocumentLink {
+    /// The link of the document `event` issues to a department, if it does.
+    pub fn of(case_id: Uuid, event: &CaseEvent) -> Option<DocumentLink> {
+        let CaseEvent::SupervisionLetterIssued {
+            letter_id,
+            department: Some(_),
+            document_sha256: Some(sha256),
+            ..
+        } = event
+        else {
+            return None;
+        };
+        Some(DocumentLink {
+            path: format!("/v1/cases/{case_id}/letters/{}/document", letter_id.0),
+            media_type: "application/pdf".to_owned(),
+            sha256: sha256.clone(),
+        })
+    }
 }
 
 /// A signed audit checkpoint of the log (contract §6), as the audit worker hands it over.
@@ -100,6 +136,7 @@ pub fn case_event_body(recorded: &Recorded<StoredEvent>, case_after: Option<&Cas
             version: recorded.version.0,
             event: minimised_envelope(recorded),
             case: case_after.map(CaseSnapshot::of),
+            document: DocumentLink::of(stored.case_id.0, &stored.event),
         },
     };
     // A struct of strings, numbers and JSON values always serialises.

@@ -259,7 +259,7 @@ impl PostgresLog {
                 if let Err(error) = verifier.verify(&bytes) {
                     return Ok(Err(error));
                 }
-                if verifier.head().position.0 % 10_000 == 0 {
+                if verifier.head().position.0.is_multiple_of(10_000) {
                     progress(verifier.head());
                 }
             }

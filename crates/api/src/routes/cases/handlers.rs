@@ -16,7 +16,7 @@ use super::wire::{
 };
 use crate::error::{ApiError, CommandProblems, ListProblems, ProblemField, ReadProblems};
 use crate::extract::{
-    ApiQuery, Authenticated, CaseIdParam, CasePath, CommandInput, IdempotencyKeyParam,
+    ApiQuery, Authenticated, CaseIdParam, CasePath, CommandInput, IdempotencyKeyParam, LetterPath,
 };
 use crate::routes::commands::wire::{CommandReply, CommandResponse};
 use crate::state::AppState;
@@ -478,4 +478,49 @@ pub async fn case_stats(
         .await
         .map_err(|error| ApiError::internal(&error))??;
     Ok(Json(stats.into()))
+}
+
+/// The PDF of an opinion or recommendation letter, exactly as rendered when it was issued
+/// (contract §9): its SHA-256 is the letter's `document_sha256`, and the `ETag`; a request
+/// with that `If-None-Match` is answered 304. Reminders, and letters issued before §9, have no
+/// document (404).
+///
+/// Roles: admin, supervisor, officer, auditor; a partner reads only the documents of letters
+/// addressed to its department, of cases shared with it (anything else is 404).
+#[utoipa::path(get, path = "/v1/cases/{id}/letters/{letter_id}/document", tag = "cases", security(("bearer" = [])),
+    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The letter's id."),
+        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a copy already held.")),
+    responses(
+        (status = 200, description = "The PDF. `ETag` is its SHA-256 in quotes; `Content-Disposition` names the file after the letter's id.", content_type = "application/pdf", body = super::wire::PdfDocument),
+        (status = 304, description = "The copy held is the document."),
+        ReadProblems))]
+pub async fn letter_document(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    LetterPath(id, letter_id): LetterPath,
+    headers: header::HeaderMap,
+) -> Result<Response, ApiError> {
+    let pdf = state.app.letter_pdf(&caller, id, letter_id).await?;
+    let etag = format!("\"{}\"", pdf.sha256);
+    let held = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag));
+    let disposition = format!("inline; filename=\"letter-{}.pdf\"", letter_id.0);
+    let common = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+    ];
+    if held {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    Ok((
+        common,
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        pdf.bytes,
+    )
+        .into_response())
 }

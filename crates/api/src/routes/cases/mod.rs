@@ -16,4 +16,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::case_stats))
         .routes(routes!(handlers::get_case))
         .routes(routes!(handlers::case_history))
+        .routes(routes!(handlers::letter_document))
 }

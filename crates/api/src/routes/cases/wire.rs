@@ -674,3 +674,8 @@ fn period_start_name(start: caseledger_domain::PeriodStart) -> &'static str {
         caseledger_domain::PeriodStart::Served => "served",
     }
 }
+
+/// A letter's PDF, as `GET /v1/cases/{id}/letters/{letter_id}/document` sends it.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PdfDocument(#[allow(dead_code, reason = "read by the OpenAPI derive only")] pub Vec<u8>);

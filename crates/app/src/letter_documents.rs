@@ -1,0 +1,351 @@
+//! Letters as documents (contract §9): what an issued opinion or recommendation letter prints —
+//! built from its `SupervisionLetterIssued` event, the case and the office's letterhead —,
+//! typeset to PDF by `caseledger-documents` when the letter is issued, kept by its SHA-256 in
+//! the `documents` keyspace, and read back byte for byte.
+//!
+//! The PDF is kept before its event is appended, so a recorded `document_sha256` always names
+//! a kept document; a document whose letter was then not recorded (a stale version, a store
+//! refusal) stays, unnamed and harmless, as a content-addressed file does. Reminders have no
+//! document. Typesetting takes milliseconds of CPU, so it runs on the blocking pool.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use caseledger_documents::{Deadline, LetterDocument, Typesetter};
+use caseledger_domain::{
+    Case, CaseEvent, CaseId, DeadlineRule, LetterId, LetterKind, PeriodStart, PeriodUnit, Role,
+};
+use chrono::{DateTime, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::app::App;
+use crate::error::AppError;
+use crate::tokens::Caller;
+
+/// What every letter of the office prints the same: who issues it, how it is signed, whom to
+/// call. From `[letters]` in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Letterhead {
+    /// The issuing office (发文机关), e.g. `绵阳市总工会`.
+    pub office: String,
+    /// The signature block, one line each (empty: the office signs).
+    pub signature: Vec<String>,
+    /// The contact line among the notes (empty: none).
+    pub contact: String,
+}
+
+impl Default for Letterhead {
+    fn default() -> Self {
+        Letterhead {
+            office: "绵阳市总工会".to_owned(),
+            signature: vec![
+                "绵阳市总工会劳动法律监督委员会".to_owned(),
+                "（盖章）".to_owned(),
+            ],
+            contact: String::new(),
+        }
+    }
+}
+
+/// The typesetter and the letterhead letters are printed with.
+#[derive(Clone)]
+pub struct LetterPrinting {
+    typesetter: Arc<Typesetter>,
+    letterhead: Letterhead,
+}
+
+impl std::fmt::Debug for LetterPrinting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LetterPrinting")
+            .field("letterhead", &self.letterhead)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LetterPrinting {
+    /// Letters typeset by `typesetter` under `letterhead`.
+    pub fn new(typesetter: Typesetter, letterhead: Letterhead) -> LetterPrinting {
+        LetterPrinting {
+            typesetter: Arc::new(typesetter),
+            letterhead,
+        }
+    }
+
+    /// The templates and fonts built in, and the default letterhead.
+    pub fn embedded() -> Result<LetterPrinting, caseledger_documents::DocumentError> {
+        Ok(LetterPrinting::new(
+            Typesetter::new(None, None)?,
+            Letterhead::default(),
+        ))
+    }
+}
+
+/// A kept letter document, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LetterPdf {
+    /// The PDF's bytes, exactly as rendered when the letter was issued.
+    pub bytes: Vec<u8>,
+    /// Their SHA-256, lowercase hex: the letter's `document_sha256`.
+    pub sha256: String,
+    /// The letter's number.
+    pub number: String,
+}
+
+/// A document as the `documents` keyspace keeps it, under its SHA-256.
+#[derive(Debug, Serialize, Deserialize)]
+struct KeptDocument {
+    /// The media type (`application/pdf`).
+    media_type: String,
+    /// The bytes, base64.
+    base64: String,
+}
+
+/// The SHA-256 of `bytes`, lowercase hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The document kind of a letter kind; reminders have none.
+fn document_kind(kind: LetterKind) -> Option<caseledger_documents::LetterKind> {
+    match kind {
+        LetterKind::Reminder => None,
+        LetterKind::Opinion => Some(caseledger_documents::LetterKind::Opinion),
+        LetterKind::Recommendation => Some(caseledger_documents::LetterKind::Recommendation),
+    }
+}
+
+/// Text as the paragraphs of a document: one per non-empty line.
+fn paragraphs(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(ToOwned::to_owned)
+        .collect()
+}
+
+/// How a letter's deadline is printed: its counted last day, the local day of an explicit
+/// deadline (the day before, for one at midnight — the end of that day), or the rule it will be
+/// counted by once served.
+fn printed_deadline(
+    deadline: Option<DateTime<Utc>>,
+    last_day: Option<&caseledger_domain::LastDay>,
+    rule: Option<DeadlineRule>,
+    zone: chrono_tz::Tz,
+) -> Option<Deadline> {
+    if let Some(last_day) = last_day {
+        return Some(Deadline::LastDay {
+            date: last_day.date,
+            provisional: last_day.provisional,
+        });
+    }
+    if let Some(deadline) = deadline {
+        let local = deadline.with_timezone(&zone);
+        let date = if local.time() == NaiveTime::MIN {
+            local.date_naive().pred_opt().unwrap_or(local.date_naive())
+        } else {
+            local.date_naive()
+        };
+        return Some(Deadline::LastDay {
+            date,
+            provisional: false,
+        });
+    }
+    rule.map(|rule| Deadline::Within {
+        amount: rule.amount,
+        unit: match rule.unit {
+            PeriodUnit::CalendarDays => caseledger_documents::PeriodUnit::CalendarDays,
+            PeriodUnit::WorkingDays => caseledger_documents::PeriodUnit::WorkingDays,
+        },
+        from: match rule.from {
+            PeriodStart::Issued => caseledger_documents::PeriodStart::Issued,
+            PeriodStart::Served => caseledger_documents::PeriodStart::Served,
+        },
+    })
+}
+
+/// The document of an issued letter, or none for a reminder (or any other event): the facts
+/// are the case's findings (its description while none is recorded), the corrections the
+/// letter's text, one paragraph per line.
+pub fn letter_document(
+    case: &Case,
+    issued: &CaseEvent,
+    letterhead: &Letterhead,
+    issued_at: DateTime<Utc>,
+    zone: chrono_tz::Tz,
+) -> Option<LetterDocument> {
+    let CaseEvent::SupervisionLetterIssued {
+        number,
+        kind,
+        recipient,
+        content,
+        deadline,
+        deadline_rule,
+        last_day,
+        ..
+    } = issued
+    else {
+        return None;
+    };
+    let kind = document_kind(*kind)?;
+    let findings: Vec<String> = if case.findings.is_empty() {
+        paragraphs(&case.description)
+    } else {
+        case.findings
+            .iter()
+            .flat_map(|finding| paragraphs(&finding.summary))
+            .collect()
+    };
+    Some(LetterDocument {
+        kind,
+        number: number.clone(),
+        office: letterhead.office.clone(),
+        addressee: recipient.clone(),
+        issued_on: issued_at.with_timezone(&zone).date_naive(),
+        case_reference: case.id.0.to_string(),
+        findings,
+        legal_basis: Vec::new(),
+        corrections: paragraphs(content),
+        deadline: printed_deadline(*deadline, last_day.as_ref(), *deadline_rule, zone),
+        signature: letterhead.signature.clone(),
+        contact: letterhead.contact.clone(),
+        copies_to: Vec::new(),
+    })
+}
+
+impl App {
+    /// Typesets the letter `events` issue (if they issue one that has a document), keeps the
+    /// PDF and records its SHA-256 in the event.
+    pub(crate) async fn print_letter(
+        &self,
+        case: &Case,
+        events: &mut [CaseEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        for event in events.iter_mut() {
+            let Some(document) =
+                letter_document(case, event, &self.printing.letterhead, now, self.timezone())
+            else {
+                continue;
+            };
+            let typesetter = Arc::clone(&self.printing.typesetter);
+            let rendered = tokio::task::spawn_blocking(move || typesetter.render(&document))
+                .await
+                .map_err(|error| AppError::Internal(error.into()))?;
+            let bytes = rendered.map_err(|error| match error {
+                caseledger_documents::DocumentError::MissingGlyphs { .. } => AppError::Invalid {
+                    field: "content".to_owned(),
+                    message: error.to_string(),
+                },
+                other => AppError::Internal(anyhow::anyhow!("typesetting the letter: {other}")),
+            })?;
+            let sha256 = sha256_hex(&bytes);
+            let kept = KeptDocument {
+                media_type: "application/pdf".to_owned(),
+                base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+            };
+            self.storage.documents.put(sha256.as_bytes(), &kept).await?;
+            if let CaseEvent::SupervisionLetterIssued {
+                document_sha256, ..
+            } = event
+            {
+                *document_sha256 = Some(sha256);
+            }
+        }
+        Ok(())
+    }
+
+    /// The PDF of letter `letter_id` of case `case_id`, as kept when it was issued. Partners
+    /// read only the documents of letters addressed to their department, and a letter without
+    /// a document (a reminder, or one issued before contract §9) is not found.
+    pub async fn letter_pdf(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+        letter_id: LetterId,
+    ) -> Result<LetterPdf, AppError> {
+        let view = self
+            .case(caller, case_id, crate::reads::TimeTravel::Latest)
+            .await?;
+        let letter = view
+            .case
+            .letter(letter_id)
+            .filter(|letter| {
+                caller.role != Role::Partner
+                    || (letter.department.is_some() && letter.department == caller.department)
+            })
+            .ok_or_else(|| AppError::NotFound("letter".into()))?;
+        let sha256 = letter
+            .document_sha256
+            .clone()
+            .ok_or_else(|| AppError::NotFound("letter document".into()))?;
+        let kept: KeptDocument = self
+            .storage
+            .documents
+            .get(sha256.as_bytes())
+            .await?
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!(
+                    "the document {sha256} of letter {} is not in the store",
+                    letter.number
+                ))
+            })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(kept.base64.as_bytes())
+            .map_err(|error| AppError::Internal(error.into()))?;
+        if sha256_hex(&bytes) != sha256 {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "the kept document of letter {} does not match its recorded SHA-256",
+                letter.number
+            )));
+        }
+        Ok(LetterPdf {
+            bytes,
+            sha256,
+            number: letter.number.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_deadline_at_midnight_prints_as_the_day_it_ends() {
+        let zone = chrono_tz::Asia::Shanghai;
+        let end_of_27_april = "2026-04-27T16:00:00Z".parse().unwrap();
+        assert_eq!(
+            printed_deadline(Some(end_of_27_april), None, None, zone),
+            Some(Deadline::LastDay {
+                date: NaiveDate::from_ymd_opt(2026, 4, 27).unwrap(),
+                provisional: false
+            })
+        );
+        let rule = DeadlineRule {
+            amount: 15,
+            unit: PeriodUnit::WorkingDays,
+            from: PeriodStart::Served,
+        };
+        assert_eq!(
+            printed_deadline(None, None, Some(rule), zone),
+            Some(Deadline::Within {
+                amount: 15,
+                unit: caseledger_documents::PeriodUnit::WorkingDays,
+                from: caseledger_documents::PeriodStart::Served
+            })
+        );
+        assert_eq!(printed_deadline(None, None, None, zone), None);
+    }
+
+    #[test]
+    fn paragraphs_are_the_non_empty_lines() {
+        assert_eq!(
+            paragraphs("  一、配发口罩。\n\n二、组织体检。 \n"),
+            ["一、配发口罩。", "二、组织体检。"]
+        );
+    }
+}
