@@ -225,7 +225,7 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
 
     // 5. Someone else changes the case: the officer's answer form, shown before, is refused
     //    with the stale-version page, which shows the new state; nothing is written.
-    let letter_id = between(&page, "/letters/", "/service").to_owned();
+    let letter_id = between(&page, "/letters/", "/document").to_owned();
     let answer_action = format!("{case_path}/letters/{letter_id}/response");
     let (_, _, admin_page) = admin.get(&case_url).await;
     let (status, _, _) = post_form(
@@ -421,8 +421,15 @@ async fn a_letter_is_served_and_followed_up_and_its_working_day_deadline_shows()
     let (_, _, page) = admin.get(&case_url).await;
     assert!(page.contains("待送达"), "{page}");
     assert!(page.contains("送达后 15 个工作日内答复"));
-    let letter_id = between(&page, "/letters/", "/service").to_owned();
+    let letter_id = between(&page, "/letters/", "/document").to_owned();
     let service = format!("{case_path}/letters/{letter_id}/service");
+    // Its PDF, typeset when it was issued, opens from the page.
+    let document = format!("{case_path}/letters/{letter_id}/document");
+    assert!(page.contains(&format!("href=\"{document}\"")), "{page}");
+    let (status, headers, pdf) = admin.get(&format!("{address}{document}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert!(pdf.starts_with("%PDF-"));
     let follow_up = format!("{case_path}/letters/{letter_id}/follow-up");
     assert!(
         page.contains("value=\"2026-04-03T12:00\""),

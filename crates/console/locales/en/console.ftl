@@ -255,6 +255,7 @@ letter-deadline-rule-served-working_days = Answer within { $amount } working day
 letter-deadline-rule-served-calendar_days = Answer within { $amount } days of service
 letter-deadline-rule-issued-working_days = Answer within { $amount } working days of issue
 letter-deadline-rule-issued-calendar_days = Answer within { $amount } days of issue
+letter-document = Download { $number } (PDF)
 letter-follow-ups = Follow-up visits
 command-service = Record service
 field-service-method = How it was served

@@ -255,6 +255,7 @@ letter-deadline-rule-served-working_days = 送达后 { $amount } 个工作日内
 letter-deadline-rule-served-calendar_days = 送达后 { $amount } 日内答复
 letter-deadline-rule-issued-working_days = 发出后 { $amount } 个工作日内答复
 letter-deadline-rule-issued-calendar_days = 发出后 { $amount } 日内答复
+letter-document = 下载 { $number } 的 PDF
 letter-follow-ups = 回访记录
 command-service = 记录送达
 field-service-method = 送达方式

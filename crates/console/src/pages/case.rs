@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use caseledger_app::TimeTravel;
 use caseledger_domain::{Case, CaseId, LetterId, Role};
@@ -253,6 +253,35 @@ pub async fn command(
     let command_name: CommandName = name.parse().map_err(|()| ConsoleError::PageNotFound)?;
     let command = form.fields.read(command_name, state.config.timezone);
     run(&state, form, id, name.clone(), &name, command).await
+}
+
+/// `GET /console/cases/{id}/letters/{letter_id}/document`: the letter's PDF, as the API
+/// serves it, for the signed-in person (the same visibility).
+pub async fn letter_document(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+    Path((id, letter)): Path<(String, String)>,
+) -> Result<Response, ConsoleError> {
+    let id = case_id(&id)?;
+    let letter_id = Uuid::try_parse(&letter)
+        .map(LetterId)
+        .map_err(|_| ConsoleError::PageNotFound)?;
+    let pdf = state
+        .app
+        .letter_pdf(signed_in.caller(), id, letter_id)
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"letter-{}.pdf\"", letter_id.0),
+            ),
+            (header::ETAG, format!("\"{}\"", pdf.sha256)),
+        ],
+        pdf.bytes,
+    )
+        .into_response())
 }
 
 /// `POST /console/cases/{id}/letters/{letter_id}/{command}`: the answer (`response`), the

@@ -33,6 +33,10 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console/cases/{id}", get(case::show))
         .route("/console/cases/{id}/{command}", post(case::command))
         .route(
+            "/console/cases/{id}/letters/{letter_id}/document",
+            get(case::letter_document),
+        )
+        .route(
             "/console/cases/{id}/letters/{letter_id}/{command}",
             post(case::letter_command),
         )
