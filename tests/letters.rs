@@ -412,6 +412,25 @@ async fn an_issued_letter_is_kept_as_its_pdf_and_read_back_byte_for_byte() {
         }
     }
 
+    // A character no font has is refused beside the field, not printed as a box.
+    let response = app
+        .post(
+            &format!("/v1/cases/{case}/letters"),
+            &app.admin_token,
+            &json!({"kind": "opinion", "recipient": "涪城建材有限公司",
+                    "content": "请为\u{2A6D6}车间配发口罩。"}),
+        )
+        .await;
+    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(problem["errors"][0]["field"], "content", "{problem}");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains('\u{2A6D6}'),
+        "{problem}"
+    );
+
     // A reminder has no document; nor does an unknown letter.
     let reminder = issue(
         &app,

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::access::Principal;
 use crate::app::App;
 use crate::error::AppError;
+use crate::letter_documents::letter_document;
 use crate::letter_numbers::{Hold, LetterNumbers, TakenNumber};
 use crate::personal_data::CaseKey;
 use crate::reads::TimeTravel;
@@ -484,6 +485,38 @@ impl App {
             self.print_letter(case, &mut events, now).await?;
         }
         Ok(events)
+    }
+
+    /// Typesets the letter `events` issue (if they issue one that has a document), keeps the
+    /// PDF and records its SHA-256 in the event.
+    async fn print_letter(
+        &self,
+        case: &Case,
+        events: &mut [CaseEvent],
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        for event in events.iter_mut() {
+            let Some(document) = letter_document(
+                case,
+                event,
+                self.printing.letterhead(),
+                now,
+                self.timezone(),
+            ) else {
+                continue;
+            };
+            let sha256 = self
+                .printing
+                .print_and_keep(document, &self.storage.documents)
+                .await?;
+            if let CaseEvent::SupervisionLetterIssued {
+                document_sha256, ..
+            } = event
+            {
+                *document_sha256 = Some(sha256);
+            }
+        }
+        Ok(())
     }
 
     /// The year of `now` in the office: the year of a letter number.

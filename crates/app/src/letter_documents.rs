@@ -1,7 +1,8 @@
 //! Letters as documents (contract §9): what an issued opinion or recommendation letter prints —
 //! built from its `SupervisionLetterIssued` event, the case and the office's letterhead —,
-//! typeset to PDF by `caseledger-documents` when the letter is issued, kept by its SHA-256 in
-//! the `documents` keyspace, and read back byte for byte.
+//! typeset to PDF by `caseledger-documents`, kept by its SHA-256 in the `documents` keyspace,
+//! and read back byte for byte. The write path (`commands`) prints a letter when it is issued;
+//! the read path (`reads`) answers it with the case's visibility.
 //!
 //! The PDF is kept before its event is appended, so a recorded `document_sha256` always names
 //! a kept document; a document whose letter was then not recorded (a stale version, a store
@@ -12,16 +13,13 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use caseledger_documents::{Deadline, LetterDocument, Typesetter};
-use caseledger_domain::{
-    Case, CaseEvent, CaseId, DeadlineRule, LetterId, LetterKind, PeriodStart, PeriodUnit, Role,
-};
+use caseledger_domain::{Case, CaseEvent, DeadlineRule, LetterKind, PeriodStart, PeriodUnit};
+use caseledger_store::Keyspace;
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
 use crate::error::AppError;
-use crate::tokens::Caller;
 
 /// What every letter of the office prints the same: who issues it, how it is signed, whom to
 /// call. From `[letters]` in the configuration.
@@ -124,6 +122,25 @@ fn paragraphs(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `line` without a leading item number an officer typed — `一、`, `（二）`, `3.`, `4、` — since
+/// the templates number the corrections themselves.
+fn without_item_number(line: &str) -> &str {
+    const CHINESE_NUMERALS: &str = "一二三四五六七八九十";
+    let is_numeral = |c: char| c.is_ascii_digit() || CHINESE_NUMERALS.contains(c);
+    let bracketed = line.strip_prefix(['（', '(']).and_then(|rest| {
+        let end = rest.find(|c: char| !is_numeral(c))?;
+        (end > 0).then(|| rest[end..].strip_prefix(['）', ')']))?
+    });
+    let rest = bracketed.or_else(|| {
+        let end = line.find(|c: char| !is_numeral(c))?;
+        (end > 0).then(|| line[end..].strip_prefix(['、', '.', '．']))?
+    });
+    match rest.map(str::trim_start) {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => line,
+    }
+}
+
 /// How a letter's deadline is printed: its counted last day, the local day of an explicit
 /// deadline (the day before, for one at midnight — the end of that day), or the rule it will be
 /// counted by once served.
@@ -205,7 +222,10 @@ pub fn letter_document(
         case_reference: case.id.0.to_string(),
         findings,
         legal_basis: Vec::new(),
-        corrections: paragraphs(content),
+        corrections: paragraphs(content)
+            .iter()
+            .map(|line| without_item_number(line).to_owned())
+            .collect(),
         deadline: printed_deadline(*deadline, last_day.as_ref(), *deadline_rule, zone),
         signature: letterhead.signature.clone(),
         contact: letterhead.contact.clone(),
@@ -213,98 +233,63 @@ pub fn letter_document(
     })
 }
 
-impl App {
-    /// Typesets the letter `events` issue (if they issue one that has a document), keeps the
-    /// PDF and records its SHA-256 in the event.
-    pub(crate) async fn print_letter(
+impl LetterPrinting {
+    /// The PDF of `document`, typeset on the blocking pool, kept in `documents` under its
+    /// SHA-256, which it returns. A character no font has is refused as a field error of the
+    /// letter's text.
+    pub(crate) async fn print_and_keep(
         &self,
-        case: &Case,
-        events: &mut [CaseEvent],
-        now: DateTime<Utc>,
-    ) -> Result<(), AppError> {
-        for event in events.iter_mut() {
-            let Some(document) =
-                letter_document(case, event, &self.printing.letterhead, now, self.timezone())
-            else {
-                continue;
-            };
-            let typesetter = Arc::clone(&self.printing.typesetter);
-            let rendered = tokio::task::spawn_blocking(move || typesetter.render(&document))
-                .await
-                .map_err(|error| AppError::Internal(error.into()))?;
-            let bytes = rendered.map_err(|error| match error {
-                caseledger_documents::DocumentError::MissingGlyphs { .. } => AppError::Invalid {
-                    field: "content".to_owned(),
-                    message: error.to_string(),
-                },
-                other => AppError::Internal(anyhow::anyhow!("typesetting the letter: {other}")),
-            })?;
-            let sha256 = sha256_hex(&bytes);
-            let kept = KeptDocument {
-                media_type: "application/pdf".to_owned(),
-                base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
-            };
-            self.storage.documents.put(sha256.as_bytes(), &kept).await?;
-            if let CaseEvent::SupervisionLetterIssued {
-                document_sha256, ..
-            } = event
-            {
-                *document_sha256 = Some(sha256);
-            }
-        }
-        Ok(())
+        document: LetterDocument,
+        documents: &Keyspace,
+    ) -> Result<String, AppError> {
+        let typesetter = Arc::clone(&self.typesetter);
+        let rendered = tokio::task::spawn_blocking(move || typesetter.render(&document))
+            .await
+            .map_err(|error| AppError::Internal(error.into()))?;
+        let bytes = rendered.map_err(|error| match error {
+            caseledger_documents::DocumentError::MissingGlyphs { .. } => AppError::Invalid {
+                field: "content".to_owned(),
+                message: error.to_string(),
+            },
+            other => AppError::Internal(anyhow::anyhow!("typesetting the letter: {other}")),
+        })?;
+        let sha256 = sha256_hex(&bytes);
+        let kept = KeptDocument {
+            media_type: "application/pdf".to_owned(),
+            base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        };
+        documents.put(sha256.as_bytes(), &kept).await?;
+        Ok(sha256)
     }
 
-    /// The PDF of letter `letter_id` of case `case_id`, as kept when it was issued. Partners
-    /// read only the documents of letters addressed to their department, and a letter without
-    /// a document (a reminder, or one issued before contract §9) is not found.
-    pub async fn letter_pdf(
-        &self,
-        caller: &Caller,
-        case_id: CaseId,
-        letter_id: LetterId,
-    ) -> Result<LetterPdf, AppError> {
-        let view = self
-            .case(caller, case_id, crate::reads::TimeTravel::Latest)
-            .await?;
-        let letter = view
-            .case
-            .letter(letter_id)
-            .filter(|letter| {
-                caller.role != Role::Partner
-                    || (letter.department.is_some() && letter.department == caller.department)
-            })
-            .ok_or_else(|| AppError::NotFound("letter".into()))?;
-        let sha256 = letter
-            .document_sha256
-            .clone()
-            .ok_or_else(|| AppError::NotFound("letter document".into()))?;
-        let kept: KeptDocument = self
-            .storage
-            .documents
-            .get(sha256.as_bytes())
-            .await?
-            .ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!(
-                    "the document {sha256} of letter {} is not in the store",
-                    letter.number
-                ))
-            })?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(kept.base64.as_bytes())
-            .map_err(|error| AppError::Internal(error.into()))?;
-        if sha256_hex(&bytes) != sha256 {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "the kept document of letter {} does not match its recorded SHA-256",
-                letter.number
-            )));
-        }
-        Ok(LetterPdf {
-            bytes,
-            sha256,
-            number: letter.number.clone(),
-        })
+    /// The letterhead letters are printed with.
+    pub(crate) fn letterhead(&self) -> &Letterhead {
+        &self.letterhead
     }
+}
+
+/// The document kept under `sha256` in `documents`, checked against it; `number` names the
+/// letter in the errors (a document missing or not matching is the store's fault, never the
+/// reader's).
+pub(crate) async fn kept_document(
+    documents: &Keyspace,
+    sha256: &str,
+    number: &str,
+) -> Result<Vec<u8>, AppError> {
+    let kept: KeptDocument = documents.get(sha256.as_bytes()).await?.ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!(
+            "the document {sha256} of letter {number} is not in the store"
+        ))
+    })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(kept.base64.as_bytes())
+        .map_err(|error| AppError::Internal(error.into()))?;
+    if sha256_hex(&bytes) != sha256 {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "the kept document of letter {number} does not match its recorded SHA-256"
+        )));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -339,6 +324,22 @@ mod tests {
             })
         );
         assert_eq!(printed_deadline(None, None, None, zone), None);
+    }
+
+    #[test]
+    fn item_numbers_an_officer_typed_are_left_to_the_template() {
+        for (typed, printed) in [
+            ("一、配发口罩。", "配发口罩。"),
+            ("（二）组织体检。", "组织体检。"),
+            ("(3) 设置警示标识。", "设置警示标识。"),
+            ("10.补发工资。", "补发工资。"),
+            ("4、 签订合同。", "签订合同。"),
+            ("2026年起执行。", "2026年起执行。"),
+            ("一、", "一、"),
+            ("十分重要。", "十分重要。"),
+        ] {
+            assert_eq!(without_item_number(typed), printed, "{typed}");
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use caseledger_domain::{Case, CaseId, ComplainantInput, ComplainantRecord, Role, StoredEvent};
+use caseledger_domain::{
+    Case, CaseId, ComplainantInput, ComplainantRecord, LetterId, Role, StoredEvent,
+};
 use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
 use caseledger_store::{Position, Recorded, StreamId, Version};
 use chrono::{DateTime, Utc};
@@ -15,6 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::access::{may_see_personal_data, require_role};
 use crate::app::App;
 use crate::error::AppError;
+use crate::letter_documents::{kept_document, LetterPdf};
 use crate::personal_data::StoredCaseKey;
 use crate::tokens::Caller;
 
@@ -300,5 +303,37 @@ impl App {
             "read the global event log",
         )?;
         Ok(self.storage.log.read_all(Position(after), limit).await?)
+    }
+}
+
+impl App {
+    /// The PDF of letter `letter_id` of case `case_id`, as kept when it was issued. Partners
+    /// read only the documents of letters addressed to their department, and a letter without
+    /// a document (a reminder, or one issued before contract §9) is not found.
+    pub async fn letter_pdf(
+        &self,
+        caller: &Caller,
+        case_id: CaseId,
+        letter_id: LetterId,
+    ) -> Result<LetterPdf, AppError> {
+        let view = self.case(caller, case_id, TimeTravel::Latest).await?;
+        let letter = view
+            .case
+            .letter(letter_id)
+            .filter(|letter| {
+                caller.role != Role::Partner
+                    || (letter.department.is_some() && letter.department == caller.department)
+            })
+            .ok_or_else(|| AppError::NotFound("letter".into()))?;
+        let sha256 = letter
+            .document_sha256
+            .clone()
+            .ok_or_else(|| AppError::NotFound("letter document".into()))?;
+        let bytes = kept_document(&self.storage.documents, &sha256, &letter.number).await?;
+        Ok(LetterPdf {
+            bytes,
+            sha256,
+            number: letter.number.clone(),
+        })
     }
 }
