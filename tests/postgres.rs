@@ -1,7 +1,8 @@
 //! The real binary on the PostgreSQL store: `caseledger serve --store postgres://…` on a fresh
 //! database opens a case and reads it back; a restart — with another data dir, as a second
 //! instance would have — sees the case, the chain and the token again, because everything
-//! lives in the database.
+//! lives in the database. Two instances on one database take concurrent commands into one
+//! verifiable log, number letters without gaps, and hand webhook delivery over when one dies.
 //!
 //! The process comes from the shared harness (`support::binary`); the database from
 //! `caseledger_store::conformance::ScratchDatabase` (server from `CASELEDGER_TEST_POSTGRES`).
@@ -412,6 +413,137 @@ async fn two_instances_take_concurrent_commands_on_one_case_into_one_verifiable_
     ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_number_letters_without_gaps() {
+    if !postgres_or_skip("integration: letter numbers on two instances").await {
+        return;
+    }
+    let pair = start_pair().await;
+    let officer = pair.officer().await;
+    let address = |n: usize| {
+        if n.is_multiple_of(2) {
+            pair.first.address.clone()
+        } else {
+            pair.second.address.clone()
+        }
+    };
+    let opinion = json!({"kind": "opinion", "recipient": "涪城建材有限公司",
+                         "content": "为研磨车间全部员工配发防尘口罩。"});
+    let mut cases = Vec::new();
+    for n in 0..65 {
+        let opened = command_until_accepted(
+            &pair.client,
+            &address(n),
+            &officer,
+            "/v1/cases",
+            &valid_case_body(),
+            &format!("open-{n}"),
+        )
+        .await;
+        cases.push(opened["case_id"].as_str().unwrap().to_owned());
+    }
+
+    // Sixty-four officers issue at once on cases of their own, half through each instance;
+    // meanwhile eight letters race on the last case with the same If-Match, through both: one
+    // is recorded and the others give their numbers back.
+    let mut issuers = Vec::new();
+    for (n, case) in cases.iter().take(64).enumerate() {
+        let (client, address, token, body) = (
+            pair.client.clone(),
+            address(n),
+            officer.clone(),
+            opinion.clone(),
+        );
+        let path = format!("/v1/cases/{case}/letters");
+        issuers.push(tokio::spawn(async move {
+            command_until_accepted(&client, &address, &token, &path, &body, &format!("l-{n}"))
+                .await;
+        }));
+    }
+    let racing_case = cases[64].clone();
+    let mut racers = Vec::new();
+    for n in 0..8 {
+        let request = pair
+            .client
+            .post(format!("{}/v1/cases/{racing_case}/letters", address(n)))
+            .bearer_auth(&officer)
+            .header("If-Match", "\"1\"")
+            .json(&opinion);
+        racers.push(tokio::spawn(async move {
+            request.send().await.unwrap().status()
+        }));
+    }
+    for issuer in issuers {
+        issuer.await.unwrap();
+    }
+    let mut statuses = Vec::new();
+    for racer in racers {
+        statuses.push(racer.await.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|status| [
+            StatusCode::OK,
+            StatusCode::PRECONDITION_FAILED,
+            StatusCode::SERVICE_UNAVAILABLE
+        ]
+        .contains(status)),
+        "{statuses:?}"
+    );
+    let recorded = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::OK)
+        .count();
+    assert_eq!(recorded, 1, "{statuses:?}");
+    // Two more after the race, one through each instance: they take numbers given back first.
+    for (n, case) in cases.iter().take(2).enumerate() {
+        command_until_accepted(
+            &pair.client,
+            &address(n),
+            &officer,
+            &format!("/v1/cases/{case}/letters"),
+            &opinion,
+            &format!("after-{n}"),
+        )
+        .await;
+    }
+
+    // 65 openings and 67 letters: the first instance waits until it knows them all.
+    let caught_up = pair
+        .client
+        .get(format!(
+            "{}/v1/cases/{racing_case}?min_position=132",
+            pair.first.address
+        ))
+        .bearer_auth(&pair.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(caught_up.status(), StatusCode::OK);
+    let events = export(&pair.client, &pair.first.address, &pair.admin).await;
+    assert_eq!(events.len(), 132);
+    let year = (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y");
+    let prefix = format!("绵工监意〔{year}〕");
+    let mut numbers: Vec<u64> = events
+        .iter()
+        .filter(|event| event["type"] == "SupervisionLetterIssued")
+        .map(|event| {
+            let number = event["data"]["number"].as_str().unwrap();
+            number
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix('号'))
+                .unwrap_or_else(|| panic!("{number}"))
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=64 + 1 + 2).collect::<Vec<u64>>(),
+        "every number once, none skipped, across both instances"
+    );
 }
 
 /// What a webhook receiver got: each message's `webhook-id` and body.
