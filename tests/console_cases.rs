@@ -559,6 +559,99 @@ async fn a_letter_is_served_and_followed_up_and_its_working_day_deadline_shows()
 }
 
 #[tokio::test]
+async fn with_sign_off_a_supervisor_approves_or_sends_back_a_draft_in_the_console() {
+    let policy = caseledger_domain::Policy {
+        letter_approval: caseledger_domain::LetterApproval::Supervisor,
+        ..caseledger_domain::Policy::default()
+    };
+    let app =
+        crate::support::spawn_app_with(policy, caseledger_app::AppOptions::default(), |_| {}).await;
+    let mut admin = set_up_admin(&app).await;
+    let address = app.address.clone();
+    let case = app.open_valid_case(&app.admin_token).await.to_string();
+    let case_path = format!("/console/cases/{case}");
+    let case_url = format!("{address}{case_path}");
+    let letter_fields = [
+        ("kind", "opinion"),
+        ("recipient", "绵阳某水泥有限公司"),
+        ("content", "请为包装车间职工配发合格的防尘口罩。"),
+        ("deadline", ""),
+        ("department", ""),
+    ];
+
+    // Issuing drafts the letter: the page says it waits for sign-off.
+    let (_, _, page) = admin.get(&case_url).await;
+    let (status, headers, _) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &format!("{case_path}/letters"),
+        &letter_fields,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location(&headers).ends_with("?done=drafted"));
+    let (_, _, page) = admin.get(&case_url).await;
+    assert!(
+        page.contains("待签发的函件") && page.contains("待主管审批"),
+        "{page}"
+    );
+    assert!(!page.contains("绵工监意〔"), "no number before sign-off");
+    let draft_id = between(&page, "/letters/", "/approve").to_owned();
+
+    // Sending back needs a reason; with one, the draft is marked and can no longer be approved.
+    let send_back = format!("{case_path}/letters/{draft_id}/return");
+    let (status, _, refused) =
+        post_form(&mut admin, &page, &address, &send_back, &[("reason", " ")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains(&format!("id=\"return-{draft_id}-reason-error\"")));
+    let (status, _, _) = post_form(
+        &mut admin,
+        &refused,
+        &address,
+        &send_back,
+        &[("reason", "请写明口罩应符合的国家标准。")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = admin.get(&case_url).await;
+    assert!(page.contains("已退回") && page.contains("请写明口罩应符合的国家标准。"));
+    assert!(!page.contains(&format!("{draft_id}/approve")));
+
+    // Drafted again and approved: the letter is issued with number 1 and its PDF.
+    let (status, _, _) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &format!("{case_path}/letters"),
+        &letter_fields,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = admin.get(&case_url).await;
+    let second = between(&page, "/letters/", "/approve").to_owned();
+    assert_ne!(second, draft_id);
+    let (status, headers, _) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &format!("{case_path}/letters/{second}/approve"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, page) = admin.get(&format!("{address}{}", location(&headers))).await;
+    assert!(page.contains("函件已签发。"), "{page}");
+    let year = (chrono::Utc::now() + chrono::Duration::hours(8)).format("%Y");
+    assert!(page.contains(&format!("劳动法律监督意见书 绵工监意〔{year}〕1号")));
+    assert!(page.contains(&format!("{case_path}/letters/{second}/document")));
+    assert!(
+        page.contains("签发函件") && page.contains("退回函件"),
+        "the timeline"
+    );
+}
+
+#[tokio::test]
 async fn the_case_list_filters_searches_pages_and_updates_in_place() {
     let app = spawn_app().await;
     let mut admin = set_up_admin(&app).await;

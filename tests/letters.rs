@@ -520,3 +520,185 @@ async fn an_issued_letter_is_kept_as_its_pdf_and_read_back_byte_for_byte() {
                "sha256": recommendation_sha})
     );
 }
+
+#[tokio::test]
+async fn with_sign_off_a_supervisor_approves_or_returns_drafted_letters() {
+    let policy = caseledger_domain::Policy {
+        letter_approval: caseledger_domain::LetterApproval::Supervisor,
+        ..caseledger_domain::Policy::default()
+    };
+    let app =
+        crate::support::spawn_app_with(policy, caseledger_app::AppOptions::default(), |_| {}).await;
+    let year = (Utc::now() + chrono::Duration::hours(8)).format("%Y");
+    let officer = app.token("officer", None).await;
+    let supervisor = app.token("supervisor", None).await;
+    let hrss = app.token("partner", Some("hrss")).await;
+    let case = app.open_valid_case(&officer).await;
+    let draft_of = |view: &Value, n: usize| view["drafts"][n].clone();
+
+    // The officer's opinion letter is a draft: no number, no document, no letter yet.
+    app.command(case, "letters", &officer, &opinion(), StatusCode::OK)
+        .await;
+    let view = app.case(case, &officer).await;
+    assert_eq!(view["letters"], json!([]));
+    let first = draft_of(&view, 0);
+    assert_eq!(first["kind"], "opinion");
+    assert_eq!(first["returned"], Value::Null);
+    let first_id = first["letter_id"].as_str().unwrap().to_owned();
+
+    // Officers sign nothing off; the supervisor sends it back with reasons, and a draft sent
+    // back is final.
+    let approve = |id: &str| format!("letters/{id}/approve");
+    let response = app
+        .post(
+            &format!("/v1/cases/{case}/{}", approve(&first_id)),
+            &officer,
+            &json!({}),
+        )
+        .await;
+    assert_problem(response, StatusCode::FORBIDDEN).await;
+    let response = app
+        .post(
+            &format!("/v1/cases/{case}/letters/{first_id}/return"),
+            &supervisor,
+            &json!({"reason": ""}),
+        )
+        .await;
+    crate::support::assert_invalid_field(response, "reason").await;
+    app.command(
+        case,
+        &format!("letters/{first_id}/return"),
+        &supervisor,
+        &json!({"reason": "请写明口罩应符合的国家标准。"}),
+        StatusCode::OK,
+    )
+    .await;
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/cases/{case}/{}", approve(&first_id)),
+            Some(&supervisor),
+        )
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, StatusCode::CONFLICT).await;
+    assert_eq!(problem["rule"], "letter_draft_returned");
+    let view = app.case(case, &officer).await;
+    assert_eq!(
+        draft_of(&view, 0)["returned"]["reason"],
+        "请写明口罩应符合的国家标准。"
+    );
+
+    // Drafted again and approved: numbered 1 (the returned draft took no number), typeset,
+    // its deadline counted from service; a reminder needs no sign-off.
+    let mut redrafted = opinion();
+    redrafted["content"] = json!("为研磨车间全部员工配发符合GB 2626的防尘口罩。");
+    app.command(case, "letters", &officer, &redrafted, StatusCode::OK)
+        .await;
+    let second_id = draft_of(&app.case(case, &officer).await, 1)["letter_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/cases/{case}/{}", approve(&second_id)),
+            Some(&supervisor),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, StatusCode::OK).await;
+    let reminder = issue(
+        &app,
+        case,
+        json!({"kind": "reminder", "recipient": "涪城建材有限公司", "content": "请注意防尘。"}),
+    )
+    .await;
+    assert_eq!(reminder["number"], format!("绵工监提〔{year}〕1号"));
+    let view = app.case(case, &officer).await;
+    assert_eq!(
+        view["drafts"].as_array().unwrap().len(),
+        1,
+        "the returned one stays"
+    );
+    let approved = &view["letters"][0];
+    assert_eq!(approved["letter_id"], second_id.as_str());
+    assert_eq!(approved["number"], format!("绵工监意〔{year}〕1号"));
+    assert_eq!(approved["deadline_rule"]["from"], "served");
+    let sha256 = approved["document_sha256"].as_str().unwrap();
+    let (status, _, pdf) = get_bytes(
+        &app,
+        &format!("/v1/cases/{case}/letters/{second_id}/document"),
+        &officer,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf)),
+        sha256
+    );
+    if let Some(text) = pdf_text(&pdf) {
+        assert!(text.contains("符合GB2626的防尘口罩"), "{text}");
+    }
+
+    // A recommendation letter, drafted and approved, goes to its department with its
+    // document; the department never sees drafts.
+    app.command(
+        case,
+        &format!("letters/{second_id}/response"),
+        &officer,
+        &json!({"rectified": false, "content": "公司拒绝整改。"}),
+        StatusCode::OK,
+    )
+    .await;
+    app.command(
+        case,
+        "letters",
+        &officer,
+        &json!({"kind": "recommendation", "recipient": "绵阳市人力资源和社会保障局",
+               "content": "请依法督促该单位整改。", "department": "hrss"}),
+        StatusCode::OK,
+    )
+    .await;
+    let recommendation_id = draft_of(&app.case(case, &officer).await, 1)["letter_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/cases/{case}/{}", approve(&recommendation_id)),
+            Some(&supervisor),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, StatusCode::OK).await;
+    let seen_by_hrss = app.case(case, &hrss).await;
+    assert!(seen_by_hrss.get("drafts").is_none(), "{seen_by_hrss}");
+    let (status, _, _) = get_bytes(
+        &app,
+        &format!("/v1/cases/{case}/letters/{recommendation_id}/document"),
+        &hrss,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let history = expect_status(
+        app.get(&format!("/v1/cases/{case}/history"), &hrss).await,
+        StatusCode::OK,
+    )
+    .await;
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["LetterApproved"],
+        "from the sharing on, without drafts"
+    );
+}

@@ -41,6 +41,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/cases/{id}/letters/{letter_id}/service"),
     ("post", "/v1/cases/{id}/letters/{letter_id}/follow-up"),
     ("get", "/v1/cases/{id}/letters/{letter_id}/document"),
+    ("post", "/v1/cases/{id}/letters/{letter_id}/approve"),
+    ("post", "/v1/cases/{id}/letters/{letter_id}/return"),
     ("post", "/v1/cases/{id}/escalate"),
     ("post", "/v1/cases/{id}/refer"),
     ("post", "/v1/cases/{id}/feedback"),

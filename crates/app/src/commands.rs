@@ -8,8 +8,8 @@
 
 use caseledger_domain::{
     authorize, decide, Actor, ActorRecord, Case, CaseEvent, CaseId, Category, Command,
-    ComplainantInput, Context, EmployerInput, LetterId, Rejection, SealedPersonalData, Source,
-    StoredEvent,
+    ComplainantInput, Context, EmployerInput, LetterId, LetterKind, Rejection, SealedPersonalData,
+    Source, StoredEvent,
 };
 use caseledger_store::{
     AppendRejected, Committed, ExpectedVersion, IdempotencyKey, StreamId, Version,
@@ -99,6 +99,27 @@ pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     hasher.update(b"\n");
     hasher.update(body);
     hex::encode(hasher.finalize())
+}
+
+/// The number field of a command that numbers a letter (issuing or approving one).
+fn letter_number_mut(command: &mut Command) -> Option<&mut String> {
+    match command {
+        Command::IssueLetter { number, .. } | Command::ApproveLetter { number, .. } => Some(number),
+        _ => None,
+    }
+}
+
+/// The letter `events` number, if they issue or approve one: its id and kind.
+fn numbered_letter(events: &[CaseEvent]) -> Option<(LetterId, LetterKind)> {
+    events.iter().find_map(|event| match event {
+        CaseEvent::SupervisionLetterIssued {
+            letter_id, kind, ..
+        }
+        | CaseEvent::LetterApproved {
+            letter_id, kind, ..
+        } => Some((*letter_id, *kind)),
+        _ => None,
+    })
 }
 
 /// What a command did.
@@ -449,38 +470,43 @@ impl App {
         let context = self.context(actor, now);
         let year = self.office_year(now);
         if taken.is_none() {
-            if let Command::IssueLetter { number, kind, .. } = command {
+            let kind = match command {
+                Command::IssueLetter { kind, .. } => Some(*kind),
+                Command::ApproveLetter { letter_id, .. } => Some(
+                    case.draft(*letter_id)
+                        .map_or(LetterKind::Opinion, |draft| draft.kind),
+                ),
+                _ => None,
+            };
+            if let (Some(kind), Some(number)) = (kind, letter_number_mut(command)) {
                 // Until the letter is known to be acceptable it carries a provisional
                 // number that no letter ever gets (sequences start at 1), so this first
                 // decision checks everything but the number.
-                *number = self.policy.letter_numbers.format(*kind, year, 0);
+                *number = self.policy.letter_numbers.format(kind, year, 0);
             }
         }
         let mut events = decide(case, command.clone(), &context)
             .map_err(|rejection| self.hide_unshared(actor.role, rejection))?;
         if taken.is_none() {
-            if let Command::IssueLetter {
-                number,
-                kind,
-                letter_id,
-                ..
-            } = command
-            {
-                // The number is taken only once the letter is known to be acceptable, kept
-                // across retries, and given back if the letter is not recorded after all.
-                let series = self.policy.letter_numbers.series(*kind, year);
+            // A letter issued or approved now (not one drafted for sign-off) takes its number
+            // only once it is known to be acceptable; the number is kept across retries and
+            // given back if the letter is not recorded after all.
+            if let Some((letter_id, kind)) = numbered_letter(&events) {
+                let series = self.policy.letter_numbers.series(kind, year);
                 let hold = Hold {
                     case_id: case.id,
-                    letter_id: *letter_id,
+                    letter_id,
                     taken_at: now,
                 };
                 let new = self.letter_numbers().take(&series, &hold).await?;
-                *number = self.policy.letter_numbers.format(*kind, year, new.n);
+                if let Some(number) = letter_number_mut(command) {
+                    *number = self.policy.letter_numbers.format(kind, year, new.n);
+                }
                 *taken = Some(new);
                 events = decide(case, command.clone(), &context)?;
             }
         }
-        if matches!(command, Command::IssueLetter { .. }) {
+        if numbered_letter(&events).is_some() {
             // Typeset with its number and deadline, kept before its event is appended.
             self.print_letter(case, &mut events, now).await?;
         }
@@ -510,6 +536,9 @@ impl App {
                 .print_and_keep(document, &self.storage.documents)
                 .await?;
             if let CaseEvent::SupervisionLetterIssued {
+                document_sha256, ..
+            }
+            | CaseEvent::LetterApproved {
                 document_sha256, ..
             } = event
             {

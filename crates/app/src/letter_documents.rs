@@ -181,7 +181,8 @@ fn printed_deadline(
     })
 }
 
-/// The document of an issued letter, or none for a reminder (or any other event): the facts
+/// The document of a letter issued or approved by `issued` (on `case` as it stood before), or
+/// none for a reminder (or any other event): the facts
 /// are the case's findings (its description while none is recorded), the corrections the
 /// letter's text, one paragraph per line.
 pub fn letter_document(
@@ -191,18 +192,47 @@ pub fn letter_document(
     issued_at: DateTime<Utc>,
     zone: chrono_tz::Tz,
 ) -> Option<LetterDocument> {
-    let CaseEvent::SupervisionLetterIssued {
-        number,
-        kind,
-        recipient,
-        content,
-        deadline,
-        deadline_rule,
-        last_day,
-        ..
-    } = issued
-    else {
-        return None;
+    let (number, kind, recipient, content, deadline, deadline_rule, last_day) = match issued {
+        CaseEvent::SupervisionLetterIssued {
+            number,
+            kind,
+            recipient,
+            content,
+            deadline,
+            deadline_rule,
+            last_day,
+            ..
+        } => (
+            number,
+            kind,
+            recipient,
+            content,
+            deadline,
+            deadline_rule,
+            last_day,
+        ),
+        // An approved draft prints what was drafted, numbered and dated on approval.
+        CaseEvent::LetterApproved {
+            letter_id,
+            number,
+            kind,
+            deadline,
+            deadline_rule,
+            last_day,
+            ..
+        } => {
+            let draft = case.draft(*letter_id)?;
+            (
+                number,
+                kind,
+                &draft.recipient,
+                &draft.content,
+                deadline,
+                deadline_rule,
+                last_day,
+            )
+        }
+        _ => return None,
     };
     let kind = document_kind(*kind)?;
     let findings: Vec<String> = if case.findings.is_empty() {

@@ -242,6 +242,9 @@ pub struct LettersConfig {
     /// issue; a kind may not be in both tables.
     #[serde(skip_serializing_if = "DeadlineDaysConfig::is_empty")]
     pub default_deadline_days: DeadlineDaysConfig,
+    /// Who signs opinion and recommendation letters off before they are issued: `none`
+    /// (default) or `supervisor`.
+    pub approval: caseledger_domain::LetterApproval,
     /// The issuing office printed on letters. Default `绵阳市总工会`.
     pub office: String,
     /// The signature block of letters, one line each (empty: the office signs).
@@ -379,6 +382,7 @@ impl Default for LettersConfig {
             number_prefix: None,
             deadlines: DeadlineRulesConfig::default(),
             default_deadline_days: DeadlineDaysConfig::default(),
+            approval: caseledger_domain::LetterApproval::None,
             office: letterhead.office,
             signature: letterhead.signature,
             contact: letterhead.contact,

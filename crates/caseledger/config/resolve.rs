@@ -616,6 +616,7 @@ impl Config {
                 template: letters.number_template.clone(),
                 issuer,
             },
+            letter_approval: letters.approval,
             max_case_events: self.guards.max_case_events,
         };
         // The checks above name the key of each mistake; the domain's own check stays the

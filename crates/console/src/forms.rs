@@ -420,7 +420,7 @@ impl FromStr for CommandName {
     }
 }
 
-/// The commands on one letter, by the last part of their path
+/// The commands on one letter (or a draft of one), by the last part of their path
 /// (`/console/cases/{id}/letters/{letter_id}/{name}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LetterCommandName {
@@ -430,6 +430,10 @@ pub enum LetterCommandName {
     Service,
     /// A follow-up visit (回访).
     FollowUp,
+    /// A supervisor's sign-off of a draft.
+    Approve,
+    /// A supervisor sending a draft back.
+    Return,
 }
 
 impl LetterCommandName {
@@ -440,6 +444,8 @@ impl LetterCommandName {
             LetterCommandName::Answer => "answer",
             LetterCommandName::Service => "service",
             LetterCommandName::FollowUp => "follow_up",
+            LetterCommandName::Approve => "approve",
+            LetterCommandName::Return => "return",
         }
     }
 }
@@ -452,6 +458,8 @@ impl FromStr for LetterCommandName {
             "response" => LetterCommandName::Answer,
             "service" => LetterCommandName::Service,
             "follow-up" => LetterCommandName::FollowUp,
+            "approve" => LetterCommandName::Approve,
+            "return" => LetterCommandName::Return,
             _ => return Err(()),
         })
     }
@@ -582,6 +590,19 @@ impl CommandForm {
                     })
                 })
             }
+            LetterCommandName::Approve => reading.finish(|| {
+                Some(Command::ApproveLetter {
+                    letter_id,
+                    // The app allocates the number once the approval is known to be acceptable.
+                    number: String::new(),
+                })
+            }),
+            LetterCommandName::Return => reading.finish(|| {
+                Some(Command::ReturnLetter {
+                    letter_id,
+                    reason: self.reason.trim().to_owned(),
+                })
+            }),
             LetterCommandName::FollowUp => {
                 let visited_at = reading.required_local_time("visited_at", &self.visited_at, zone);
                 let rectified = reading.yes_or_no("rectified", &self.rectified);

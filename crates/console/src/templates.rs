@@ -362,6 +362,9 @@ mod tests {
         ] {
             keys.push(format!("letter-state-{state}"));
         }
+        for state in ["awaiting", "returned"] {
+            keys.push(format!("draft-state-{state}"));
+        }
         for state in ["none", "withheld", "erased"] {
             keys.push(format!("complainant-{state}"));
         }

@@ -80,6 +80,37 @@ pub struct FollowUp {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// A letter drafted for a supervisor's sign-off (contract §9), until it is approved (then a
+/// [`Letter`]) or returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LetterDraft {
+    /// The id the letter keeps once approved.
+    pub letter_id: LetterId,
+    /// Opinion or recommendation.
+    pub kind: LetterKind,
+    /// To whom it is to go.
+    pub recipient: String,
+    /// Its text.
+    pub content: String,
+    /// An explicit deadline asked for.
+    pub deadline: Option<DateTime<Utc>>,
+    /// The department a recommendation letter is to go to.
+    pub department: Option<Department>,
+    /// When it was drafted.
+    pub drafted_at: DateTime<Utc>,
+    /// Why and when a supervisor sent it back, if one did.
+    pub returned: Option<DraftReturned>,
+}
+
+/// A draft sent back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftReturned {
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub returned_at: DateTime<Utc>,
+}
+
 /// A supervision letter of the case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Letter {
@@ -242,6 +273,9 @@ pub struct Case {
     pub findings: Vec<Finding>,
     /// Letters, in the order issued.
     pub letters: Vec<Letter>,
+    /// Letters drafted for sign-off and not approved (awaiting, or returned), oldest first.
+    #[serde(default)]
+    pub drafts: Vec<LetterDraft>,
     /// The current escalation.
     pub escalation: Option<Escalation>,
     /// Departments the case is shared with (recommendation letters, escalations, referrals).
@@ -283,6 +317,7 @@ impl Case {
             assignee: None,
             findings: Vec::new(),
             letters: Vec::new(),
+            drafts: Vec::new(),
             escalation: None,
             shared_with: BTreeSet::new(),
             referrals: Vec::new(),
@@ -410,6 +445,74 @@ impl Case {
                         letter.last_day = last_day.clone();
                         letter.deadline_rule = None;
                     }
+                }
+            }
+            CaseEvent::LetterDrafted {
+                letter_id,
+                kind,
+                recipient,
+                content,
+                deadline,
+                department,
+            } => {
+                if self.letter(*letter_id).is_none() && self.draft(*letter_id).is_none() {
+                    self.drafts.push(LetterDraft {
+                        letter_id: *letter_id,
+                        kind: *kind,
+                        recipient: recipient.clone(),
+                        content: content.clone(),
+                        deadline: *deadline,
+                        department: department.clone(),
+                        drafted_at: at,
+                        returned: None,
+                    });
+                }
+            }
+            CaseEvent::LetterReturned { letter_id, reason } => {
+                if let Some(draft) = self
+                    .drafts
+                    .iter_mut()
+                    .find(|draft| draft.letter_id == *letter_id)
+                {
+                    draft.returned = Some(DraftReturned {
+                        reason: reason.clone(),
+                        returned_at: at,
+                    });
+                }
+            }
+            CaseEvent::LetterApproved {
+                letter_id,
+                number,
+                kind,
+                department,
+                deadline,
+                deadline_rule,
+                last_day,
+                document_sha256,
+            } => {
+                let drafted = self
+                    .drafts
+                    .iter()
+                    .position(|draft| draft.letter_id == *letter_id);
+                if let (Some(index), None) = (drafted, self.letter(*letter_id)) {
+                    let draft = self.drafts.remove(index);
+                    self.letters.push(Letter {
+                        letter_id: *letter_id,
+                        number: number.clone(),
+                        kind: *kind,
+                        recipient: draft.recipient,
+                        content: draft.content,
+                        department: department.clone(),
+                        issued_at: at,
+                        deadline: *deadline,
+                        answered: None,
+                        deadline_missed: false,
+                        deadline_rule: *deadline_rule,
+                        last_day: last_day.clone(),
+                        document_sha256: document_sha256.clone(),
+                        served: None,
+                        follow_ups: Vec::new(),
+                    });
                 }
             }
             CaseEvent::FollowUpRecorded {
@@ -540,6 +643,7 @@ impl Case {
             assignee: self.assignee.clone(),
             findings: self.findings.clone(),
             letters: self.letters.clone(),
+            drafts: self.drafts.clone(),
             escalation: self.escalation.clone(),
             shared_with: self.shared_with.clone(),
             referrals: self.referrals.clone(),
@@ -562,6 +666,13 @@ impl Case {
         self.letters
             .iter()
             .find(|letter| letter.letter_id == letter_id)
+    }
+
+    /// The draft with this id, awaiting sign-off or returned.
+    pub fn draft(&self, letter_id: LetterId) -> Option<&LetterDraft> {
+        self.drafts
+            .iter()
+            .find(|draft| draft.letter_id == letter_id)
     }
 
     fn letter_mut(&mut self, letter_id: LetterId) -> Option<&mut Letter> {

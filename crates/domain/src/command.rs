@@ -303,6 +303,20 @@ pub enum Command {
         /// Whether the violation was found corrected.
         rectified: bool,
     },
+    /// Sign off a drafted letter (`LetterApproved`): supervisors and admins.
+    ApproveLetter {
+        /// Which draft.
+        letter_id: LetterId,
+        /// Its number; allocated by the app once the approval is known to be acceptable.
+        number: String,
+    },
+    /// Send a drafted letter back (`LetterReturned`): supervisors and admins.
+    ReturnLetter {
+        /// Which draft.
+        letter_id: LetterId,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Command {
@@ -323,6 +337,8 @@ impl Command {
         "ErasePersonalData",
         "ServeLetter",
         "RecordFollowUp",
+        "ApproveLetter",
+        "ReturnLetter",
     ];
 
     /// The command's name, e.g. `IssueLetter`, for logs and metrics.
@@ -343,6 +359,8 @@ impl Command {
             Self::ErasePersonalData => "ErasePersonalData",
             Self::ServeLetter { .. } => "ServeLetter",
             Self::RecordFollowUp { .. } => "RecordFollowUp",
+            Self::ApproveLetter { .. } => "ApproveLetter",
+            Self::ReturnLetter { .. } => "ReturnLetter",
         }
     }
 }
@@ -420,6 +438,6 @@ mod tests {
     #[test]
     fn command_names_are_listed() {
         assert_eq!(Command::ErasePersonalData.name(), "ErasePersonalData");
-        assert_eq!(Command::NAMES.len(), 15);
+        assert_eq!(Command::NAMES.len(), 17);
     }
 }

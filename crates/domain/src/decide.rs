@@ -10,7 +10,8 @@
 //! 2. the case exists (is opened) — 404 `case`; or for `OpenCase`, is not opened yet — 409;
 //! 3. the case holds fewer events than [`Policy::max_case_events`] (erasure excepted) — 409;
 //!    the case's lifecycle allows the command (closed / not closed) — 409;
-//! 4. the letter named by the command exists — 404 `letter`;
+//! 4. the letter named by the command exists — 404 `letter` (a draft: `letter draft`, 409 when
+//!    it was sent back or is issued already);
 //! 5. every field is valid, all reported at once — 422;
 //! 6. rules that depend on valid input and the actor (credit-code override, reassignment) — 403;
 //! 7. the remaining state rules — 409.
@@ -18,7 +19,7 @@
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use crate::calendar::{DeadlineRule, LastDay, PeriodStart};
-use crate::case::{Case, ComplainantRecord, Letter};
+use crate::case::{Case, ComplainantRecord, Letter, LetterDraft};
 use crate::checks::{check_credit_code, normalize_credit_code};
 use crate::command::{Command, Context, EmployerInput, SealedPersonalData};
 use crate::error::{FieldError, Rejection, Rule};
@@ -136,15 +137,22 @@ pub fn decide(
             department,
         } => {
             ensure_not_closed(case)?;
-            if case.letter(letter_id).is_some() {
+            if case.letter(letter_id).is_some() || case.draft(letter_id).is_some() {
                 return Err(Rejection::conflict(
                     Rule::LetterAlreadyIssued,
                     format!("letter {letter_id} was already issued on this case"),
                 ));
             }
+            let drafting = context.policy.letter_approval.drafts(kind);
+            let asked_deadline = deadline;
             let mut fields = Fields::default();
-            let number = fields.required("number", &number, limits::LETTER_NUMBER_MAX, Lines::One);
-            if case.letters.iter().any(|letter| letter.number == number) {
+            // A draft gets its number on approval.
+            let number = if drafting {
+                String::new()
+            } else {
+                fields.required("number", &number, limits::LETTER_NUMBER_MAX, Lines::One)
+            };
+            if !drafting && case.letters.iter().any(|letter| letter.number == number) {
                 fields.push(
                     "number",
                     format!("letter number {number} is already used on this case"),
@@ -179,19 +187,74 @@ pub fn decide(
                      past its deadline",
                 ));
             }
-            CaseEvent::SupervisionLetterIssued {
-                letter_id,
-                number,
-                kind,
-                recipient,
-                content,
+            if drafting {
+                CaseEvent::LetterDrafted {
+                    letter_id,
+                    kind,
+                    recipient,
+                    content,
+                    deadline: asked_deadline,
+                    department,
+                }
+            } else {
+                CaseEvent::SupervisionLetterIssued {
+                    letter_id,
+                    number,
+                    kind,
+                    recipient,
+                    content,
+                    deadline,
+                    department,
+                    deadline_rule,
+                    last_day,
+                    // The app renders the document from the decided event and records its hash.
+                    document_sha256: None,
+                }
+            }
+        }
+        Command::ApproveLetter { letter_id, number } => {
+            ensure_not_closed(case)?;
+            let draft = find_draft(case, letter_id)?;
+            let mut fields = Fields::default();
+            let number = fields.required("number", &number, limits::LETTER_NUMBER_MAX, Lines::One);
+            if case.letters.iter().any(|letter| letter.number == number) {
+                fields.push(
+                    "number",
+                    format!("letter number {number} is already used on this case"),
+                );
+            }
+            // An explicit deadline asked for must still be ahead on approval.
+            let LetterDeadline {
                 deadline,
-                department,
                 deadline_rule,
                 last_day,
-                // The app renders the document from the decided event and records its hash.
+            } = fields.letter_deadline(draft.deadline, draft.kind, context);
+            fields.finish()?;
+            if draft.kind == LetterKind::Recommendation && !case.has_unheeded_opinion() {
+                return Err(Rejection::conflict(
+                    Rule::RecommendationNeedsUnheededOpinion,
+                    "no opinion letter of this case was answered without rectification or left \
+                     past its deadline",
+                ));
+            }
+            CaseEvent::LetterApproved {
+                letter_id,
+                number,
+                kind: draft.kind,
+                department: draft.department.clone(),
+                deadline,
+                deadline_rule,
+                last_day,
                 document_sha256: None,
             }
+        }
+        Command::ReturnLetter { letter_id, reason } => {
+            ensure_not_closed(case)?;
+            find_draft(case, letter_id)?;
+            let mut fields = Fields::default();
+            let reason = fields.required("reason", &reason, limits::TEXT_MAX, Lines::Many);
+            fields.finish()?;
+            CaseEvent::LetterReturned { letter_id, reason }
         }
         Command::AnswerLetter {
             letter_id,
@@ -443,6 +506,9 @@ pub fn authorize(role: Role, command: &Command) -> Result<(), Rejection> {
         (Role::Officer, Command::Reopen { .. }) => {
             Some("only a supervisor or an admin may reopen a case")
         }
+        (Role::Officer, Command::ApproveLetter { .. } | Command::ReturnLetter { .. }) => {
+            Some("only a supervisor or an admin signs letters off")
+        }
         (Role::Officer | Role::Supervisor, Command::ErasePersonalData) => {
             Some("only an admin may erase personal data")
         }
@@ -512,6 +578,31 @@ fn ensure_not_closed(case: &Case) -> Result<(), Rejection> {
 fn find_letter(case: &Case, letter_id: LetterId) -> Result<&Letter, Rejection> {
     case.letter(letter_id)
         .ok_or_else(|| Rejection::not_found("letter"))
+}
+
+/// The draft `letter_id` awaiting sign-off: not found when there is none (an issued letter
+/// included), refused when it was sent back.
+fn find_draft(case: &Case, letter_id: LetterId) -> Result<&LetterDraft, Rejection> {
+    if case.letter(letter_id).is_some() {
+        return Err(Rejection::conflict(
+            Rule::LetterAlreadyIssued,
+            format!("letter {letter_id} is issued already"),
+        ));
+    }
+    let draft = case
+        .draft(letter_id)
+        .ok_or_else(|| Rejection::not_found("letter draft"))?;
+    if let Some(returned) = &draft.returned {
+        return Err(Rejection::conflict(
+            Rule::LetterDraftReturned,
+            format!(
+                "the draft was sent back at {}: {}",
+                returned.returned_at.to_rfc3339(),
+                returned.reason
+            ),
+        ));
+    }
+    Ok(draft)
 }
 
 fn ensure_open_letter(letter: &Letter) -> Result<(), Rejection> {

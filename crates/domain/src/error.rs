@@ -131,6 +131,8 @@ pub enum Rule {
     CaseEventLimitReached,
     /// A letter is served once; its service is recorded already.
     LetterAlreadyServed,
+    /// A draft a supervisor sent back is neither approved nor returned again.
+    LetterDraftReturned,
 }
 
 impl Rule {
@@ -152,6 +154,7 @@ impl Rule {
         Self::LetterAlreadyIssued,
         Self::CaseEventLimitReached,
         Self::LetterAlreadyServed,
+        Self::LetterDraftReturned,
     ];
 
     /// The stable snake_case code, for problem details and clients.
@@ -173,6 +176,7 @@ impl Rule {
             Self::LetterAlreadyIssued => "letter_already_issued",
             Self::CaseEventLimitReached => "case_event_limit_reached",
             Self::LetterAlreadyServed => "letter_already_served",
+            Self::LetterDraftReturned => "letter_draft_returned",
         }
     }
 
@@ -213,6 +217,9 @@ impl Rule {
                  further work (erasing personal data is always allowed)"
             }
             Self::LetterAlreadyServed => "a letter is served once; its service is recorded",
+            Self::LetterDraftReturned => {
+                "a draft sent back is final; draft the letter again to have it signed off"
+            }
         }
     }
 }

@@ -47,6 +47,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "PersonalDataErased",
     "LetterServed",
     "FollowUpRecorded",
+    "LetterDrafted",
+    "LetterApproved",
+    "LetterReturned",
 ];
 
 /// Fields added to an event type after events of it were recorded: left out of the JSON when
@@ -216,11 +219,55 @@ pub enum CaseEvent {
         /// Whether the violation was found corrected.
         rectified: bool,
     },
+    /// An opinion or recommendation letter was drafted for a supervisor's sign-off
+    /// (`letters.approval = "supervisor"`): no number, no document, no deadline yet.
+    LetterDrafted {
+        /// The letter's id, which it keeps once approved.
+        letter_id: LetterId,
+        /// Opinion or recommendation.
+        kind: LetterKind,
+        /// To whom it is to go.
+        recipient: String,
+        /// Its text.
+        content: String,
+        /// An explicit deadline asked for, if any (else the kind's rule applies on approval).
+        deadline: Option<DateTime<Utc>>,
+        /// The department a recommendation letter is to go to.
+        department: Option<Department>,
+    },
+    /// A supervisor approved a drafted letter: it is issued now, with its number, deadline and
+    /// document, as `SupervisionLetterIssued` would have issued it.
+    LetterApproved {
+        /// Which draft.
+        letter_id: LetterId,
+        /// Its number, taken on approval.
+        number: String,
+        /// Its kind (the draft's), so the event tells whom it concerns on its own.
+        kind: LetterKind,
+        /// The department a recommendation letter goes to (the draft's); the case is shared
+        /// with it.
+        department: Option<Department>,
+        /// When the answer is due, if it is known on approval.
+        deadline: Option<DateTime<Utc>>,
+        /// The rule of a deadline counted from service.
+        deadline_rule: Option<DeadlineRule>,
+        /// The last day of a deadline counted from approval, on which calendar.
+        last_day: Option<LastDay>,
+        /// The SHA-256 (lowercase hex) of the letter's PDF as approved.
+        document_sha256: Option<String>,
+    },
+    /// A supervisor sent a drafted letter back; it stays listed, returned, and is never issued.
+    LetterReturned {
+        /// Which draft.
+        letter_id: LetterId,
+        /// Why, for the officer who drafted it.
+        reason: String,
+    },
 }
 
 /// Event types internal to the union: they never reach a partner department (their history,
 /// case views and feeds leave them out).
-pub const INTERNAL_EVENT_TYPES: &[&str] = &["NoteAdded"];
+pub const INTERNAL_EVENT_TYPES: &[&str] = &["NoteAdded", "LetterDrafted", "LetterReturned"];
 
 impl CaseEvent {
     /// Whether this event stays inside the union (see [`INTERNAL_EVENT_TYPES`]).
@@ -246,6 +293,9 @@ impl CaseEvent {
             Self::PersonalDataErased {} => "PersonalDataErased",
             Self::LetterServed { .. } => "LetterServed",
             Self::FollowUpRecorded { .. } => "FollowUpRecorded",
+            Self::LetterDrafted { .. } => "LetterDrafted",
+            Self::LetterApproved { .. } => "LetterApproved",
+            Self::LetterReturned { .. } => "LetterReturned",
         }
     }
 
@@ -254,6 +304,11 @@ impl CaseEvent {
     pub fn shares_with(&self) -> Vec<&Department> {
         match self {
             Self::SupervisionLetterIssued {
+                kind: LetterKind::Recommendation,
+                department: Some(department),
+                ..
+            }
+            | Self::LetterApproved {
                 kind: LetterKind::Recommendation,
                 department: Some(department),
                 ..

@@ -30,8 +30,8 @@ pub use calendar::{
     PeriodStart, PeriodUnit,
 };
 pub use case::{
-    Case, ComplainantRecord, Escalation, Feedback, Finding, FollowUp, Letter, LetterAnswer,
-    LetterService, Note, Referral, Urgency, DUE_SOON,
+    Case, ComplainantRecord, DraftReturned, Escalation, Feedback, Finding, FollowUp, Letter,
+    LetterAnswer, LetterDraft, LetterService, Note, Referral, Urgency, DUE_SOON,
 };
 pub use checks::{
     check_credit_code, check_resident_id, normalize_credit_code, CreditCodeError, ResidentIdError,
@@ -43,7 +43,9 @@ pub use envelope::{ActorRecord, ActorRole, StoredEvent};
 pub use error::{FieldError, Rejection, Rule};
 pub use event::{CaseEvent, Employer, ADDED_FIELDS, EVENT_TYPES, INTERNAL_EVENT_TYPES};
 pub use ids::{CaseId, LetterId};
-pub use policy::{Department, DepartmentError, NumberTemplate, Policy, PolicyError};
+pub use policy::{
+    Department, DepartmentError, LetterApproval, NumberTemplate, Policy, PolicyError,
+};
 pub use vocab::{
     CaseStatus, Category, LetterKind, Outcome, Role, ServiceMethod, Source, Tier, UnknownValueError,
 };

@@ -132,6 +132,8 @@ pub struct Policy {
     pub deadline_rules: BTreeMap<LetterKind, DeadlineRule>,
     /// How letter numbers are written.
     pub letter_numbers: NumberTemplate,
+    /// Whether opinion and recommendation letters need a supervisor's sign-off (contract §9).
+    pub letter_approval: LetterApproval,
     /// The most events one case may hold; a command that would go beyond is refused with
     /// [`crate::Rule::CaseEventLimitReached`] (erasure of personal data excepted). Bounds what
     /// a history, a replay and a fold of one case cost.
@@ -188,8 +190,29 @@ impl Default for Policy {
             tiers,
             deadline_rules,
             letter_numbers: NumberTemplate::default(),
+            letter_approval: LetterApproval::None,
             max_case_events: crate::limits::DEFAULT_MAX_CASE_EVENTS,
         }
+    }
+}
+
+/// Who signs a letter off before it is issued (`letters.approval`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LetterApproval {
+    /// Nobody: a letter is issued, numbered and printed at once (v1).
+    #[default]
+    None,
+    /// A supervisor (or an admin): an opinion or recommendation letter is drafted
+    /// (`LetterDrafted`, no number), then approved (`LetterApproved`: its number, document and
+    /// deadline then) or returned with reasons (`LetterReturned`). Reminders need no sign-off.
+    Supervisor,
+}
+
+impl LetterApproval {
+    /// Whether a letter of `kind` is drafted first.
+    pub fn drafts(self, kind: LetterKind) -> bool {
+        self == LetterApproval::Supervisor && kind != LetterKind::Reminder
     }
 }
 

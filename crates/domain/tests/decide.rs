@@ -73,13 +73,22 @@ fn given_case(given: &[CaseEvent]) -> Case {
 
 /// Decides `when` on the case made of `given`, as `actor`, at `now()`, under the default policy.
 fn check(given: &[CaseEvent], actor: &Actor, when: Command) -> Result<Vec<CaseEvent>, Rejection> {
-    let policy = Policy::default();
+    check_under(&Policy::default(), given, actor, when)
+}
+
+/// [`check`] under `policy`.
+fn check_under(
+    policy: &Policy,
+    given: &[CaseEvent],
+    actor: &Actor,
+    when: Command,
+) -> Result<Vec<CaseEvent>, Rejection> {
     let calendar = calendar();
     let context = Context {
         now: now(),
         today: today(),
         actor,
-        policy: &policy,
+        policy,
         calendar: &calendar,
         office_days: &office(),
     };
@@ -104,6 +113,11 @@ fn matches(then: &Then, result: &Result<Vec<CaseEvent>, Rejection>) -> bool {
 }
 
 fn run(scenarios: Vec<Scenario>) {
+    run_under(&Policy::default(), scenarios);
+}
+
+/// [`run`] under `policy`.
+fn run_under(policy: &Policy, scenarios: Vec<Scenario>) {
     let count = scenarios.len();
     let mut failures = Vec::new();
     for Scenario {
@@ -114,7 +128,7 @@ fn run(scenarios: Vec<Scenario>) {
         then,
     } in scenarios
     {
-        let result = check(&given, &actor, when);
+        let result = check_under(policy, &given, &actor, when);
         if !matches(&then, &result) {
             failures.push(format!(
                 "{name}:\n  expected {then:?}\n  got      {result:?}"
@@ -1796,4 +1810,224 @@ fn urgency_puts_overdue_letters_first_then_those_due_within_three_days() {
         "an answered letter makes nothing urgent"
     );
     assert!(Urgency::Overdue < Urgency::DueSoon && Urgency::DueSoon < Urgency::Waiting);
+}
+
+/// The office's policy with sign-off by a supervisor.
+fn with_sign_off() -> Policy {
+    Policy {
+        letter_approval: caseledger_domain::LetterApproval::Supervisor,
+        ..Policy::default()
+    }
+}
+
+/// Letter `n` as drafted by [`issue`] under [`with_sign_off`].
+fn drafted(n: u128, kind: LetterKind) -> CaseEvent {
+    CaseEvent::LetterDrafted {
+        letter_id: letter_id(n),
+        kind,
+        recipient: "Fucheng Cement Co., Ltd.".to_owned(),
+        content: "Provide respirators within 15 working days.".to_owned(),
+        deadline: None,
+        department: None,
+    }
+}
+
+/// A recommendation letter `n` to `department`, drafted.
+fn drafted_recommendation(n: u128, department: &str) -> CaseEvent {
+    CaseEvent::LetterDrafted {
+        letter_id: letter_id(n),
+        kind: LetterKind::Recommendation,
+        recipient: "Fucheng Cement Co., Ltd.".to_owned(),
+        content: "Provide respirators within 15 working days.".to_owned(),
+        deadline: None,
+        department: Some(dept(department)),
+    }
+}
+
+fn approve(n: u128) -> Command {
+    Command::ApproveLetter {
+        letter_id: letter_id(n),
+        number: number(n),
+    }
+}
+
+fn send_back(n: u128, reason: &str) -> Command {
+    Command::ReturnLetter {
+        letter_id: letter_id(n),
+        reason: reason.to_owned(),
+    }
+}
+
+#[test]
+fn sign_off() {
+    use Then::*;
+    let returned = CaseEvent::LetterReturned {
+        letter_id: letter_id(1),
+        reason: "Name the respirator standard.".to_owned(),
+    };
+    run_under(
+        &with_sign_off(),
+        vec![
+            scenario(
+                "an opinion letter is drafted, without a number",
+                opened_and(vec![]),
+                officer(),
+                issue(1, LetterKind::Opinion, None),
+                Events(vec![drafted(1, LetterKind::Opinion)]),
+            ),
+            scenario(
+                "a reminder needs no sign-off",
+                opened_and(vec![]),
+                officer(),
+                issue(1, LetterKind::Reminder, None),
+                EventType("SupervisionLetterIssued"),
+            ),
+            scenario(
+                "a draft is checked as a letter is",
+                opened_and(vec![]),
+                officer(),
+                Command::IssueLetter {
+                    letter_id: letter_id(1),
+                    number: String::new(),
+                    kind: LetterKind::Opinion,
+                    recipient: " ".to_owned(),
+                    content: "Provide respirators.".to_owned(),
+                    deadline: Some(past()),
+                    department: None,
+                },
+                Invalid(vec!["recipient", "deadline"]),
+            ),
+            scenario(
+                "a supervisor approves: numbered, with the kind's deadline rule",
+                opened_and(vec![drafted(1, LetterKind::Opinion)]),
+                supervisor(),
+                approve(1),
+                Events(vec![CaseEvent::LetterApproved {
+                    letter_id: letter_id(1),
+                    number: number(1),
+                    kind: LetterKind::Opinion,
+                    department: None,
+                    deadline: None,
+                    deadline_rule: Some(fifteen_working_days_from_service()),
+                    last_day: None,
+                    document_sha256: None,
+                }]),
+            ),
+            scenario(
+                "an officer signs nothing off",
+                opened_and(vec![drafted(1, LetterKind::Opinion)]),
+                officer(),
+                approve(1),
+                Forbidden,
+            ),
+            scenario(
+                "an officer sends nothing back",
+                opened_and(vec![drafted(1, LetterKind::Opinion)]),
+                officer(),
+                send_back(1, "No."),
+                Forbidden,
+            ),
+            scenario(
+                "a supervisor sends a draft back with reasons",
+                opened_and(vec![drafted(1, LetterKind::Opinion)]),
+                supervisor(),
+                send_back(1, " Name the respirator standard. "),
+                Events(vec![returned.clone()]),
+            ),
+            scenario(
+                "sending back needs a reason",
+                opened_and(vec![drafted(1, LetterKind::Opinion)]),
+                admin(),
+                send_back(1, ""),
+                Invalid(vec!["reason"]),
+            ),
+            scenario(
+                "a returned draft is not approved",
+                opened_and(vec![drafted(1, LetterKind::Opinion), returned.clone()]),
+                supervisor(),
+                approve(1),
+                Conflict(Rule::LetterDraftReturned),
+            ),
+            scenario(
+                "an approved letter is not approved again",
+                opened_and(vec![
+                    drafted(1, LetterKind::Opinion),
+                    CaseEvent::LetterApproved {
+                        letter_id: letter_id(1),
+                        number: number(1),
+                        kind: LetterKind::Opinion,
+                        department: None,
+                        deadline: None,
+                        deadline_rule: None,
+                        last_day: None,
+                        document_sha256: None,
+                    },
+                ]),
+                supervisor(),
+                approve(1),
+                Conflict(Rule::LetterAlreadyIssued),
+            ),
+            scenario(
+                "an unknown draft is not found",
+                opened_and(vec![]),
+                supervisor(),
+                approve(9),
+                NotFound("letter draft"),
+            ),
+            scenario(
+                "a draft's id is not drafted again",
+                opened_and(vec![drafted(1, LetterKind::Opinion)]),
+                officer(),
+                issue(1, LetterKind::Opinion, None),
+                Conflict(Rule::LetterAlreadyIssued),
+            ),
+            scenario(
+                "a recommendation still needs an unheeded opinion letter on approval",
+                opened_and(vec![drafted_recommendation(2, "hrss")]),
+                supervisor(),
+                approve(2),
+                Conflict(Rule::RecommendationNeedsUnheededOpinion),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn an_approved_draft_is_a_letter_and_a_returned_one_stays_listed() {
+    let approved_recommendation = CaseEvent::LetterApproved {
+        letter_id: letter_id(2),
+        number: number(2),
+        kind: LetterKind::Recommendation,
+        department: Some(dept("hrss")),
+        deadline: None,
+        deadline_rule: None,
+        last_day: None,
+        document_sha256: None,
+    };
+    let case = given_case(&opened_and(vec![
+        drafted(1, LetterKind::Opinion),
+        CaseEvent::LetterReturned {
+            letter_id: letter_id(1),
+            reason: "Redo.".to_owned(),
+        },
+        drafted_recommendation(2, "hrss"),
+        approved_recommendation.clone(),
+    ]));
+    assert_eq!(case.drafts.len(), 1, "the returned draft stays");
+    assert_eq!(
+        case.drafts[0].returned.as_ref().expect("returned").reason,
+        "Redo."
+    );
+    let letter = case.letter(letter_id(2)).expect("approved");
+    assert_eq!(letter.number, number(2));
+    assert_eq!(
+        letter.content,
+        "Provide respirators within 15 working days."
+    );
+    assert!(case.is_shared_with(&dept("hrss")), "approval shares it");
+    assert_eq!(approved_recommendation.shares_with(), vec![&dept("hrss")]);
+    assert!(
+        drafted(1, LetterKind::Opinion).is_internal(),
+        "drafts stay in the union"
+    );
 }

@@ -126,6 +126,34 @@ fn examples() -> Vec<CaseEvent> {
             findings: "Respirators issued to all forty grinders; fit-tested.".to_owned(),
             rectified: true,
         },
+        CaseEvent::LetterDrafted {
+            letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8195),
+            kind: LetterKind::Recommendation,
+            recipient: "绵阳市人力资源和社会保障局".to_owned(),
+            content: "请依法督促该公司为研磨车间员工配发防尘口罩。".to_owned(),
+            deadline: None,
+            department: Some(dept("hrss")),
+        },
+        CaseEvent::LetterApproved {
+            letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8195),
+            number: "绵工监建〔2026〕1号".to_owned(),
+            kind: LetterKind::Recommendation,
+            department: Some(dept("hrss")),
+            deadline: None,
+            deadline_rule: Some(DeadlineRule {
+                amount: 15,
+                unit: PeriodUnit::WorkingDays,
+                from: PeriodStart::Served,
+            }),
+            last_day: None,
+            document_sha256: Some(
+                "0b8e2a4c6d1f3e5a7c9b2d4f6e8a0c2b4d6f8e0a2c4b6d8f0e2a4c6b8d0f2e4a".to_owned(),
+            ),
+        },
+        CaseEvent::LetterReturned {
+            letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8196),
+            reason: "整改期限请写明具体日期。".to_owned(),
+        },
     ]
 }
 
@@ -172,7 +200,10 @@ fn example_exists(event: &CaseEvent) {
         | CaseEvent::CaseReopened { .. }
         | CaseEvent::PersonalDataErased {}
         | CaseEvent::LetterServed { .. }
-        | CaseEvent::FollowUpRecorded { .. } => {}
+        | CaseEvent::FollowUpRecorded { .. }
+        | CaseEvent::LetterDrafted { .. }
+        | CaseEvent::LetterApproved { .. }
+        | CaseEvent::LetterReturned { .. } => {}
     }
 }
 

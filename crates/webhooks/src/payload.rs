@@ -70,8 +70,8 @@ pub struct CaseEventData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<CaseSnapshot>,
     /// The PDF of a letter addressed to a department (contract §9): where the addressed
-    /// department reads it with its token. Only in `case.SupervisionLetterIssued` messages of
-    /// letters that name a department and have a document.
+    /// department reads it with its token. Only in `case.SupervisionLetterIssued` and
+    /// `case.LetterApproved` messages of letters that name a department and have a document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<DocumentLink>,
 }
@@ -90,12 +90,18 @@ pub struct DocumentLink {
 impl DocumentLink {
     /// The link of the document `event` issues to a department, if it does.
     pub fn of(case_id: Uuid, event: &CaseEvent) -> Option<DocumentLink> {
-        let CaseEvent::SupervisionLetterIssued {
+        let (CaseEvent::SupervisionLetterIssued {
             letter_id,
             department: Some(_),
             document_sha256: Some(sha256),
             ..
-        } = event
+        }
+        | CaseEvent::LetterApproved {
+            letter_id,
+            department: Some(_),
+            document_sha256: Some(sha256),
+            ..
+        }) = event
         else {
             return None;
         };

@@ -52,7 +52,8 @@ pub struct FeedMessageResponse {
     /// replaced by `null` (so it does not re-hash to its `hash` when the case names a
     /// complainant), plus `"case"` — the case view as it then stood, without complainant or
     /// internal notes — in the message of the event that shared the case with the department.
-    /// A `case.SupervisionLetterIssued` message of a letter addressed to a department also has
+    /// A `case.SupervisionLetterIssued` or `case.LetterApproved` message of a letter addressed
+    /// to a department also has
     /// `"document": {"path","media_type","sha256"}`: where the addressed department reads the
     /// letter's PDF with its token (`GET /v1/cases/{id}/letters/{letter_id}/document`).
     /// `audit.checkpoint` messages have `data = {"position","hash","at","signature",

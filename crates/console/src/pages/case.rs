@@ -45,6 +45,8 @@ struct Offered {
     work: bool,
     reopen: bool,
     feedback: bool,
+    /// Approving and returning drafted letters.
+    sign_off: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -129,6 +131,11 @@ async fn case_page(
             keys.insert(format!("answer-{id}"), Uuid::new_v4().to_string());
         }
     }
+    for draft in case.drafts.iter().filter(|draft| draft.returned.is_none()) {
+        let id = draft.letter_id.0;
+        keys.insert(format!("approve-{id}"), Uuid::new_v4().to_string());
+        keys.insert(format!("return-{id}"), Uuid::new_v4().to_string());
+    }
     let works = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
     let page = CasePage {
         id: case.id.0.to_string(),
@@ -153,6 +160,7 @@ async fn case_page(
             work: works,
             reopen: matches!(caller.role, Role::Supervisor | Role::Admin),
             feedback: caller.role == Role::Partner,
+            sign_off: matches!(caller.role, Role::Supervisor | Role::Admin),
         },
         now_local: now
             .with_timezone(&state.config.timezone)
@@ -191,7 +199,7 @@ pub async fn show(
         .or_else(|| {
             matches!(
                 query.done.as_str(),
-                "opened" | "answer" | "service" | "follow_up"
+                "opened" | "answer" | "service" | "follow_up" | "approve" | "return" | "drafted"
             )
             .then(|| query.done.clone())
         });
@@ -222,11 +230,17 @@ async fn run(
                 .execute(signed_in.caller(), id, command, version, idempotency)
                 .await
             {
-                Ok(_) => {
+                Ok(outcome) => {
+                    // A letter that went for sign-off is drafted, not issued.
+                    let done = if outcome.events.iter().any(|event| event == "LetterDrafted") {
+                        "drafted"
+                    } else {
+                        done
+                    };
                     return Ok(
                         Redirect::to(&format!("/console/cases/{}?done={done}", id.0))
                             .into_response(),
-                    )
+                    );
                 }
                 Err(error) => Refusal::of(error)?,
             }

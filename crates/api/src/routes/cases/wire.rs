@@ -150,6 +150,36 @@ pub struct FindingView {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// A letter drafted for sign-off.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LetterDraftView {
+    /// The id it keeps once approved.
+    pub letter_id: Uuid,
+    /// `opinion` or `recommendation`.
+    pub kind: String,
+    /// To whom it is to go.
+    pub recipient: String,
+    /// Its text.
+    pub content: String,
+    /// An explicit deadline asked for.
+    pub deadline: Option<DateTime<Utc>>,
+    /// The department a recommendation letter is to go to.
+    pub department: Option<String>,
+    /// When it was drafted.
+    pub drafted_at: DateTime<Utc>,
+    /// Why and when it was sent back, if it was: such a draft is never approved.
+    pub returned: Option<DraftReturnedView>,
+}
+
+/// A draft sent back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DraftReturnedView {
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub returned_at: DateTime<Utc>,
+}
+
 /// A supervision letter and its answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LetterView {
@@ -367,6 +397,10 @@ pub struct CaseResponse {
     /// Internal notes; absent for partner departments.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<Vec<NoteView>>,
+    /// Letters drafted for a supervisor's sign-off (`letters.approval = "supervisor"`) and not
+    /// approved — awaiting it, or returned with reasons; absent for partner departments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drafts: Option<Vec<LetterDraftView>>,
     /// The earliest deadline of an open letter.
     pub deadline: Option<DateTime<Utc>>,
     /// True when an open letter's deadline passed unanswered.
@@ -396,7 +430,26 @@ impl CaseResponse {
         let status = case.status().as_str().to_owned();
         let deadline = case.deadline();
         let overdue = case.overdue();
+        let drafts = include_notes.then(|| {
+            case.drafts
+                .iter()
+                .map(|draft| LetterDraftView {
+                    letter_id: draft.letter_id.0,
+                    kind: draft.kind.as_str().to_owned(),
+                    recipient: draft.recipient.clone(),
+                    content: draft.content.clone(),
+                    deadline: draft.deadline,
+                    department: draft.department.as_ref().map(|d| d.as_str().to_owned()),
+                    drafted_at: draft.drafted_at,
+                    returned: draft.returned.as_ref().map(|returned| DraftReturnedView {
+                        reason: returned.reason.clone(),
+                        returned_at: returned.returned_at,
+                    }),
+                })
+                .collect()
+        });
         CaseResponse {
+            drafts,
             id: case.id.0,
             title: case.title,
             category: case

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::wire::{
     AssignRequest, CloseRequest, CommandReply, CommandResponse, EscalateRequest, FeedbackRequest,
     FindingRequest, FollowUpRequest, LetterRequest, LetterResponseRequest, LetterServiceRequest,
-    NoteRequest, ReferRequest, ReopenRequest,
+    NoteRequest, ReferRequest, ReopenRequest, ReturnLetterRequest,
 };
 use crate::error::{ApiError, CommandProblems};
 use crate::extract::{
@@ -226,6 +226,60 @@ pub async fn record_follow_up(
         visited_at: input.body.visited_at,
         findings: input.body.findings,
         rectified: input.body.rectified,
+    };
+    run(
+        &state,
+        &caller,
+        id,
+        command,
+        input.if_match,
+        input.idempotency,
+    )
+    .await
+}
+
+/// Signs off a drafted opinion or recommendation letter (`LetterApproved`, contract §9, with
+/// `letters.approval = "supervisor"`): it is issued now — numbered, typeset and given its
+/// deadline — as `POST …/letters` issues a letter without sign-off. No body.
+///
+/// Roles: admin, supervisor. A draft sent back is not approved (409 `letter_draft_returned`);
+/// an unknown draft is 404.
+#[utoipa::path(post, path = "/v1/cases/{id}/letters/{letter_id}/approve", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The draft's id (the letter's, once approved)."), CommandHeaderParams),
+    responses((status = 200, description = "Approved; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn approve_letter(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    LetterPath(id, letter_id): LetterPath,
+    OriginalUri(uri): OriginalUri,
+    headers: CommandHeaders,
+) -> Result<CommandReply, ApiError> {
+    let idempotency = headers.idempotency_for(&Method::POST, uri.path());
+    let command = Command::ApproveLetter {
+        letter_id,
+        // The app allocates the number once the approval is known to be acceptable.
+        number: String::new(),
+    };
+    run(&state, &caller, id, command, headers.if_match, idempotency).await
+}
+
+/// Sends a drafted letter back with reasons (`LetterReturned`): it stays listed as returned
+/// and is never issued; the officer drafts it again.
+///
+/// Roles: admin, supervisor.
+#[utoipa::path(post, path = "/v1/cases/{id}/letters/{letter_id}/return", tag = "commands", security(("bearer" = [])),
+    params(CaseIdParam, ("letter_id" = Uuid, Path, description = "The draft's id."), CommandHeaderParams),
+    request_body = ReturnLetterRequest,
+    responses((status = 200, description = "Sent back; `ETag` is the new version.", body = CommandResponse), CommandProblems))]
+pub async fn return_letter(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    LetterPath(id, letter_id): LetterPath,
+    input: CommandInput<ReturnLetterRequest>,
+) -> Result<CommandReply, ApiError> {
+    let command = Command::ReturnLetter {
+        letter_id,
+        reason: input.body.reason,
     };
     run(
         &state,

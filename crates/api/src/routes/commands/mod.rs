@@ -18,6 +18,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::answer_letter))
         .routes(routes!(handlers::serve_letter))
         .routes(routes!(handlers::record_follow_up))
+        .routes(routes!(handlers::approve_letter))
+        .routes(routes!(handlers::return_letter))
         .routes(routes!(handlers::escalate_case))
         .routes(routes!(handlers::refer_case))
         .routes(routes!(handlers::record_feedback))

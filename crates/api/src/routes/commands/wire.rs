@@ -154,6 +154,14 @@ pub struct CloseRequest {
     pub summary: String,
 }
 
+/// `POST /v1/cases/{id}/letters/{letter_id}/return` (supervisors).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLetterRequest {
+    /// Why the draft goes back, for the officer who drafted it.
+    pub reason: String,
+}
+
 /// `POST /v1/cases/{id}/reopen` (supervisors).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
