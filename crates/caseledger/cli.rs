@@ -382,8 +382,9 @@ mod tests {
             checked += 1;
         }
         // 13 before issue #20: its guards added 6, the KEK files 2, webhooks, metrics and
-        // idempotency 4; the console (#13) 4; the working-day calendar (#15) 1.
-        assert_eq!(checked, 30);
+        // idempotency 4; the console (#13) 4; the working-day calendar (#15) 1; the letters'
+        // templates and fonts (#15) 2.
+        assert_eq!(checked, 32);
     }
 
     #[test]
@@ -422,6 +423,10 @@ mod tests {
             "48h",
             "--calendar-dir",
             "/etc/caseledger/calendar",
+            "--template-dir",
+            "/etc/caseledger/templates",
+            "--font-dir",
+            "/etc/caseledger/fonts",
             "--min-free-space",
             "1GiB",
             "--case-cache",
@@ -453,6 +458,11 @@ mod tests {
         // The parsed flags are the layer `Config::resolve` merges over the file.
         let overrides = &serve;
         assert_eq!(serve.config, Some(PathBuf::from("/etc/caseledger.toml")));
+        assert_eq!(
+            serve.template_dir,
+            Some(PathBuf::from("/etc/caseledger/templates"))
+        );
+        assert_eq!(serve.font_dir, Some(PathBuf::from("/etc/caseledger/fonts")));
         assert_eq!(overrides.listen, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(overrides.data_dir, Some(PathBuf::from("/tmp/data")));
         assert_eq!(overrides.store, Some(StoreSelection::Sled));
