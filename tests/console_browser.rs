@@ -354,6 +354,8 @@ async fn open_form(browser: &Browser, summary: &str) {
         .click()
         .await
         .unwrap();
+    // A folded form is fetched when opened.
+    wait_for(browser, &format!("{xpath}/parent::details//form")).await;
 }
 
 /// Waits for an element `xpath` finds: the sign that the page a click asked for is shown
@@ -561,8 +563,11 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_a_real_browser() {
     let case_path = case_url
         .trim_start_matches(&session.server.address)
         .to_owned();
-    let mut fields =
-        crate::support::console_client::hidden_fields(&other_page, &format!("{case_path}/notes"));
+    let notes = format!("{case_path}/notes");
+    let other_page = other
+        .with_form(&other_page, &session.server.address, &notes)
+        .await;
+    let mut fields = crate::support::console_client::hidden_fields(&other_page, &notes);
     fields.push(("text".into(), "用人单位来电，称正在采购口罩。".into()));
     let fields: Vec<(&str, &str)> = fields
         .iter()

@@ -34,7 +34,8 @@ async fn post_form(
     action: &str,
     fields: &[(&str, &str)],
 ) -> (StatusCode, reqwest::header::HeaderMap, String) {
-    let mut all: Vec<(String, String)> = hidden_fields(page, action);
+    let page = browser.with_form(page, address, action).await;
+    let mut all: Vec<(String, String)> = hidden_fields(&page, action);
     all.extend(
         fields
             .iter()
@@ -431,8 +432,9 @@ async fn a_letter_is_served_and_followed_up_and_its_working_day_deadline_shows()
     assert_eq!(headers["content-type"], "application/pdf");
     assert!(pdf.starts_with("%PDF-"));
     let follow_up = format!("{case_path}/letters/{letter_id}/follow-up");
+    let with_service_form = admin.with_form(&page, &address, &service).await;
     assert!(
-        page.contains("value=\"2026-04-03T12:00\""),
+        with_service_form.contains("value=\"2026-04-03T12:00\""),
         "the service time defaults to now in the office"
     );
 

@@ -147,6 +147,57 @@ pub async fn set_up_admin(app: &crate::support::TestApp) -> Browser {
 
 /// The hidden fields of the form posted to `action` on `page` (its token, the version it was
 /// shown with, its idempotency key), as the browser would send them.
+/// The name of the case page's form that posts to `action`: `notes`, `service-<letter id>`, …;
+/// none for a form of another page.
+fn form_name(action: &str) -> Option<String> {
+    let parts: Vec<&str> = action.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["console", "cases", _, "letters", letter, command] => {
+            let form = match *command {
+                "response" => "answer",
+                "follow-up" => "follow_up",
+                other => other,
+            };
+            Some(format!("{form}-{letter}"))
+        }
+        ["console", "cases", _, command] => Some((*command).to_owned()),
+        _ => None,
+    }
+}
+
+impl Browser {
+    /// The page that holds the form posting to `action`, as a person opening it on `page`
+    /// gets it: `page` itself when the form is there, else the page its folded form fetches
+    /// (`?form=…&version=…`, the version `page` was showing).
+    pub async fn with_form(&mut self, page: &str, origin: &str, action: &str) -> String {
+        let Some(name) = form_name(action) else {
+            return page.to_owned();
+        };
+        let folded = page
+            .find(&format!("<details class=\"command\" id=\"form-{name}\""))
+            .map(|at| &page[at..at + page[at..].find("</details>").unwrap()])
+            .is_some_and(|details| !details.contains("<form"));
+        if !folded && page.contains(&format!("action=\"{action}\"")) {
+            return page.to_owned();
+        }
+        let case_path: String = action.split('/').take(4).collect::<Vec<_>>().join("/");
+        let link = format!("href=\"{case_path}?form={name}&amp;version=");
+        let at = page
+            .find(&link)
+            .unwrap_or_else(|| panic!("the page offers no form posting to {action}"));
+        let start = at + "href=\"".len();
+        let end = start + page[start..].find(['"', '#']).unwrap();
+        let url = format!("{origin}{}", page[start..end].replace("&amp;", "&"));
+        let (status, _, fetched) = self.get(&url).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        assert!(
+            fetched.contains(&format!("action=\"{action}\"")),
+            "{url} has no form posting to {action}"
+        );
+        fetched
+    }
+}
+
 pub fn hidden_fields(page: &str, action: &str) -> Vec<(String, String)> {
     let marker = format!("action=\"{action}\"");
     let start = page

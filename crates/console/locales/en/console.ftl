@@ -216,6 +216,7 @@ done-notes = The note is added.
 done-close = The case is closed.
 done-reopen = The case is reopened.
 stale-to-form = See what you entered
+form-open = Open the form “{ $title }”
 case-facts = The matter
 case-updated = Last updated
 case-closed-at = Closed

@@ -216,6 +216,7 @@ done-notes = 备注已添加。
 done-close = 案件已结案。
 done-reopen = 案件已重新打开。
 stale-to-form = 查看您填写的内容
+form-open = 打开“{ $title }”表单
 case-facts = 案件情况
 case-updated = 最后更新
 case-closed-at = 结案时间

@@ -67,6 +67,12 @@ struct CasePage<'a> {
     choices: Choices,
     tiers_above: Vec<&'static str>,
     offered: Offered,
+    /// The form rendered open because the reader asked for it (`?form=`), if any; every other
+    /// form but one sent back is folded and fetched when opened.
+    open_form: Option<String>,
+    /// The version the forms send: the one the reader was shown (`?version=` of a form
+    /// fetched into a page shown earlier), else the case's.
+    form_version: u64,
     /// Now in the office's zone, as a `datetime-local` field takes it (the default time of a
     /// service or a visit, and the latest allowed).
     now_local: String,
@@ -90,7 +96,7 @@ async fn case_page(
     id: CaseId,
     status: StatusCode,
     submitted: Option<Submitted>,
-    done: Option<String>,
+    shown: Shown,
 ) -> Result<Response, ConsoleError> {
     let caller = signed_in.caller();
     let view = state.app.case(caller, id, TimeTravel::Latest).await?;
@@ -162,13 +168,19 @@ async fn case_page(
             feedback: caller.role == Role::Partner,
             sign_off: matches!(caller.role, Role::Supervisor | Role::Admin),
         },
+        open_form: shown.open_form,
+        // A version ahead of the case's is no version the reader saw.
+        form_version: shown
+            .form_version
+            .filter(|version| *version <= case.version)
+            .unwrap_or(case.version),
         now_local: now
             .with_timezone(&state.config.timezone)
             .format("%Y-%m-%dT%H:%M")
             .to_string(),
         keys,
         submitted,
-        done,
+        done: shown.done,
         case,
     };
     render_page(state, status, "case.html", &signed_in.chrome("cases"), page)
@@ -178,6 +190,19 @@ async fn case_page(
 #[serde(default)]
 struct CaseQuery {
     done: String,
+    /// A form to show open.
+    form: String,
+    /// The version the page that asks for the form was showing.
+    version: Option<u64>,
+}
+
+/// What a page shows besides the case: a form to open, the version its forms send, the
+/// message that a command is done.
+#[derive(Debug, Default)]
+struct Shown {
+    open_form: Option<String>,
+    form_version: Option<u64>,
+    done: Option<String>,
 }
 
 /// `GET /console/cases/{id}`.
@@ -203,7 +228,21 @@ pub async fn show(
             )
             .then(|| query.done.clone())
         });
-    case_page(&state, &signed_in, id, StatusCode::OK, None, done).await
+    // A form's name is a command's, or a letter command's with a letter id; the template
+    // matches it against the forms it offers, so anything else opens nothing.
+    let open_form = (!query.form.is_empty()
+        && query.form.len() <= 64
+        && query
+            .form
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    .then_some(query.form);
+    let shown = Shown {
+        open_form,
+        form_version: query.version,
+        done,
+    };
+    case_page(&state, &signed_in, id, StatusCode::OK, None, shown).await
 }
 
 /// Runs `command` from a posted form: on success back to the case page, which then says it is
@@ -254,7 +293,15 @@ async fn run(
         alert_key: refusal.alert_key,
         stale: refusal.stale,
     };
-    case_page(state, &signed_in, id, refusal.status, Some(shown), None).await
+    case_page(
+        state,
+        &signed_in,
+        id,
+        refusal.status,
+        Some(shown),
+        Shown::default(),
+    )
+    .await
 }
 
 /// `POST /console/cases/{id}/{command}`.
