@@ -347,6 +347,14 @@ fn pdf_text(pdf: &[u8]) -> Option<String> {
     Some(text.chars().filter(|c| !c.is_whitespace()).collect())
 }
 
+/// `POST path` with no body, as `token`.
+async fn post_empty(app: &TestApp, path: &str, token: &str) -> reqwest::Response {
+    app.request(reqwest::Method::POST, path, Some(token))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// `GET path` with `token`: the status, the headers and the body's bytes.
 async fn get_bytes(
     app: &TestApp,
@@ -535,6 +543,8 @@ async fn with_sign_off_a_supervisor_approves_or_returns_drafted_letters() {
     let hrss = app.token("partner", Some("hrss")).await;
     let case = app.open_valid_case(&officer).await;
     let draft_of = |view: &Value, n: usize| view["drafts"][n].clone();
+    let draft_id =
+        |view: &Value, n: usize| view["drafts"][n]["letter_id"].as_str().unwrap().to_owned();
 
     // The officer's opinion letter is a draft: no number, no document, no letter yet.
     app.command(case, "letters", &officer, &opinion(), StatusCode::OK)
@@ -548,14 +558,8 @@ async fn with_sign_off_a_supervisor_approves_or_returns_drafted_letters() {
 
     // Officers sign nothing off; the supervisor sends it back with reasons, and a draft sent
     // back is final.
-    let approve = |id: &str| format!("letters/{id}/approve");
-    let response = app
-        .post(
-            &format!("/v1/cases/{case}/{}", approve(&first_id)),
-            &officer,
-            &json!({}),
-        )
-        .await;
+    let approve = |id: &str| format!("/v1/cases/{case}/letters/{id}/approve");
+    let response = post_empty(&app, &approve(&first_id), &officer).await;
     assert_problem(response, StatusCode::FORBIDDEN).await;
     let response = app
         .post(
@@ -573,15 +577,7 @@ async fn with_sign_off_a_supervisor_approves_or_returns_drafted_letters() {
         StatusCode::OK,
     )
     .await;
-    let response = app
-        .request(
-            reqwest::Method::POST,
-            &format!("/v1/cases/{case}/{}", approve(&first_id)),
-            Some(&supervisor),
-        )
-        .send()
-        .await
-        .unwrap();
+    let response = post_empty(&app, &approve(&first_id), &supervisor).await;
     let problem = assert_problem(response, StatusCode::CONFLICT).await;
     assert_eq!(problem["rule"], "letter_draft_returned");
     let view = app.case(case, &officer).await;
@@ -596,19 +592,8 @@ async fn with_sign_off_a_supervisor_approves_or_returns_drafted_letters() {
     redrafted["content"] = json!("为研磨车间全部员工配发符合GB 2626的防尘口罩。");
     app.command(case, "letters", &officer, &redrafted, StatusCode::OK)
         .await;
-    let second_id = draft_of(&app.case(case, &officer).await, 1)["letter_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let response = app
-        .request(
-            reqwest::Method::POST,
-            &format!("/v1/cases/{case}/{}", approve(&second_id)),
-            Some(&supervisor),
-        )
-        .send()
-        .await
-        .unwrap();
+    let second_id = draft_id(&app.case(case, &officer).await, 1);
+    let response = post_empty(&app, &approve(&second_id), &supervisor).await;
     expect_status(response, StatusCode::OK).await;
     let reminder = issue(
         &app,
@@ -662,19 +647,8 @@ async fn with_sign_off_a_supervisor_approves_or_returns_drafted_letters() {
         StatusCode::OK,
     )
     .await;
-    let recommendation_id = draft_of(&app.case(case, &officer).await, 1)["letter_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let response = app
-        .request(
-            reqwest::Method::POST,
-            &format!("/v1/cases/{case}/{}", approve(&recommendation_id)),
-            Some(&supervisor),
-        )
-        .send()
-        .await
-        .unwrap();
+    let recommendation_id = draft_id(&app.case(case, &officer).await, 1);
+    let response = post_empty(&app, &approve(&recommendation_id), &supervisor).await;
     expect_status(response, StatusCode::OK).await;
     let seen_by_hrss = app.case(case, &hrss).await;
     assert!(seen_by_hrss.get("drafts").is_none(), "{seen_by_hrss}");

@@ -87,6 +87,97 @@ impl CaseRow {
     }
 }
 
+/// A table of cases (the case list, the work queue), its rows already written as HTML. The
+/// template keeps the table's frame (caption, headings); the rows — fifty on a page, through a
+/// template engine the bulk of the page's cost — are written here, every value escaped as the
+/// template would (`docs/benchmarks.md`, "Console pages beside the JSON API").
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseTable {
+    /// How many rows.
+    pub len: usize,
+    /// Whether it has the urgency column (the work queue).
+    pub urgent: bool,
+    /// The `<tr>` rows.
+    pub rows_html: String,
+}
+
+impl CaseTable {
+    /// The table of `rows`, with the urgency column when `urgent`.
+    pub fn new(rows: &[CaseRow], urgent: bool, wording: Wording<'_>) -> CaseTable {
+        use minijinja::HtmlEscape as E;
+        use std::fmt::Write as _;
+        let overdue = wording.message("overdue");
+        let mut html = String::with_capacity(rows.len() * 640);
+        for case in rows {
+            // Writing to a String cannot fail.
+            let _ = write!(
+                html,
+                "<tr{}>",
+                if case.overdue || case.urgency == Some(Urgency::Overdue) {
+                    " class=\"overdue\""
+                } else {
+                    ""
+                }
+            );
+            if urgent {
+                let urgency = case.urgency.map(urgency_key).unwrap_or_default();
+                let _ = write!(
+                    html,
+                    "<td><span class=\"badge {}\">{}</span></td>",
+                    E(urgency),
+                    E(&case.urgency_label)
+                );
+            }
+            let _ = write!(
+                html,
+                "<td><a href=\"/console/cases/{}\">{}</a></td>\
+                 <td><span class=\"badge status-{}\">{}</span></td>\
+                 <td>{}</td><td>{}</td><td>{}</td><td>",
+                E(&case.id),
+                E(&case.title),
+                E(case.status.as_str()),
+                E(&case.status_label),
+                E(&case.category_label),
+                E(&case.employer),
+                E(case.assignee.as_deref().unwrap_or("—")),
+            );
+            match case.deadline {
+                Some(deadline) => {
+                    let _ = write!(
+                        html,
+                        "<time datetime=\"{}\">{}</time>",
+                        deadline.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                        E(&case.deadline_shown)
+                    );
+                    if case.overdue {
+                        let _ = write!(
+                            html,
+                            " <strong class=\"overdue-mark\">{}</strong>",
+                            E(&overdue)
+                        );
+                    }
+                }
+                None => html.push('—'),
+            }
+            html.push_str("</td><td>");
+            if let Some(opened_at) = case.opened_at {
+                let _ = write!(
+                    html,
+                    "<time datetime=\"{}\">{}</time>",
+                    opened_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    E(&case.opened_day)
+                );
+            }
+            html.push_str("</td></tr>\n");
+        }
+        CaseTable {
+            len: rows.len(),
+            urgent,
+            rows_html: html,
+        }
+    }
+}
+
 /// The message of an urgency (`urgency-overdue`, …).
 fn urgency_key(urgency: Urgency) -> &'static str {
     match urgency {
@@ -305,4 +396,50 @@ pub fn tiers_above(case: &Case) -> Vec<&'static str> {
         })
         .map(|tier| tier.as_str())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use super::*;
+
+    #[test]
+    fn a_case_table_escapes_every_value_and_marks_overdue_rows() {
+        let catalogs = Catalogs::load().unwrap();
+        let wording = Wording {
+            catalogs: &catalogs,
+            lang: Lang::ZhCn,
+            zone: chrono_tz::Asia::Shanghai,
+        };
+        let row = CaseRow {
+            id: "0193".into(),
+            title: "<script>alert(1)</script> & \"quotes\"".into(),
+            status: CaseStatus::Investigating,
+            status_label: "调查中".into(),
+            category_label: "欠薪".into(),
+            assignee: None,
+            employer: "A<B>".into(),
+            opened_at: Some("2026-12-06T01:02:03Z".parse().unwrap()),
+            opened_day: "2026-12-06".into(),
+            deadline: Some("2026-12-25T16:00:00Z".parse().unwrap()),
+            deadline_shown: "2026-12-25 当日结束前".into(),
+            overdue: true,
+            urgency: Some(Urgency::Overdue),
+            urgency_label: "已逾期".into(),
+        };
+        let table = CaseTable::new(&[row], true, wording);
+        assert_eq!(table.len, 1);
+        let html = table.rows_html;
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; &quot;quotes&quot;")
+        );
+        assert!(html.contains("<td>A&lt;B&gt;</td><td>—</td>"), "{html}");
+        assert!(html.starts_with(
+            "<tr class=\"overdue\"><td><span class=\"badge urgency-overdue\">已逾期</span></td>"
+        ));
+        assert!(html.contains("<time datetime=\"2026-12-25T16:00:00Z\">2026-12-25 当日结束前</time> <strong class=\"overdue-mark\">"));
+        assert!(html.contains("<a href=\"/console/cases/0193\">"));
+    }
 }

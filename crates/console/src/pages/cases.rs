@@ -14,7 +14,7 @@ use crate::forms::{form_errors, FormError, OpenCaseForm, Reading, Refusal};
 use crate::pages::render::render_page;
 use crate::session::{SignedForm, SignedIn};
 use crate::state::ConsoleState;
-use crate::views::{CaseRow, Choices};
+use crate::views::{CaseRow, CaseTable, Choices};
 
 /// Cases on one page of the list.
 const LIST_PAGE: usize = 50;
@@ -115,7 +115,7 @@ impl ListFilters {
 struct ListPage {
     filters: ListFilters,
     errors: Vec<FormError>,
-    cases: Vec<CaseRow>,
+    cases: CaseTable,
     next_query: Option<String>,
     first_page: bool,
     choices: Choices,
@@ -140,7 +140,7 @@ pub async fn list(
             let next_query = page
                 .next_cursor
                 .map(|cursor| filters.with_cursor(cursor.encode()));
-            let rows = page
+            let rows: Vec<CaseRow> = page
                 .items
                 .iter()
                 .map(|case| CaseRow::new(case, None, wording))
@@ -154,7 +154,7 @@ pub async fn list(
         first_page: filters.cursor.is_empty(),
         filters,
         errors,
-        cases,
+        cases: CaseTable::new(&cases, false, wording),
         next_query,
         choices: Choices::new(state.app.policy()),
     };
@@ -254,5 +254,94 @@ pub async fn open_case(
         ))
         .into_response()),
         Err(error) => open_case_page(&state, &signed_in, fields, Some(Refusal::of(error)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::i18n::{Catalogs, Lang};
+    use crate::templates::{Chrome, Person, Templates};
+
+    /// What rendering the case list costs, part by part: `cargo test --release -p
+    /// caseledger-console -- --ignored --nocapture list_rendering_cost`. Prints; asserts
+    /// nothing about time (docs/benchmarks.md keeps the figures).
+    #[test]
+    #[ignore = "a measurement, run by hand"]
+    fn list_rendering_cost() {
+        let catalogs = Arc::new(Catalogs::load().unwrap());
+        let templates = Templates::load(Arc::clone(&catalogs), chrono_tz::Asia::Shanghai).unwrap();
+        let row = CaseRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            title: "水泥厂粉尘岗位未配发防尘口罩".into(),
+            status: caseledger_domain::CaseStatus::Investigating,
+            status_label: "调查中".into(),
+            category_label: "劳动防护用品不足".into(),
+            assignee: Some("li.ming".into()),
+            employer: "绵阳某水泥有限公司".into(),
+            opened_at: Some(chrono::Utc::now()),
+            opened_day: "2026-12-06".into(),
+            deadline: Some(chrono::Utc::now()),
+            deadline_shown: "2026-12-25 当日结束前".into(),
+            overdue: false,
+            urgency: None,
+            urgency_label: String::new(),
+        };
+        let wording = crate::views::Wording {
+            catalogs: &catalogs,
+            lang: Lang::ZhCn,
+            zone: chrono_tz::Asia::Shanghai,
+        };
+        let rows = vec![row; 50];
+        let started = std::time::Instant::now();
+        for _ in 0..2000 {
+            std::hint::black_box(CaseTable::new(&rows, false, wording));
+        }
+        println!("50 rows written: {:?}", started.elapsed() / 2000);
+        let page = ListPage {
+            filters: ListFilters::default(),
+            errors: Vec::new(),
+            cases: CaseTable::new(&rows, false, wording),
+            next_query: Some("cursor=abc".into()),
+            first_page: true,
+            choices: Choices::new(&caseledger_domain::Policy::default()),
+        };
+        let chrome = Chrome {
+            lang: Lang::ZhCn,
+            person: Some(Person {
+                name: "李明".into(),
+                login: "li.ming".into(),
+                role: "officer".into(),
+                department: None,
+            }),
+            form_token: "token".into(),
+            section: "cases",
+            path: "/console/cases".into(),
+        };
+        for template in ["cases.html", "case_results.html"] {
+            let runs = 2000;
+            let started = std::time::Instant::now();
+            let mut bytes = 0;
+            for _ in 0..runs {
+                bytes += templates.render(template, &chrome, &page).unwrap().len();
+            }
+            let each = started.elapsed() / runs;
+            println!(
+                "{template}: {each:?} a render, {} bytes",
+                bytes / runs as usize
+            );
+        }
+        let started = std::time::Instant::now();
+        for _ in 0..2000 {
+            std::hint::black_box(minijinja::Value::from_serialize(&page));
+        }
+        println!(
+            "the page as a template value: {:?}",
+            started.elapsed() / 2000
+        );
     }
 }

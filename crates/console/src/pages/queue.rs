@@ -12,12 +12,12 @@ use crate::error::ConsoleError;
 use crate::pages::render::render_page;
 use crate::session::SignedIn;
 use crate::state::ConsoleState;
-use crate::views::CaseRow;
+use crate::views::{CaseRow, CaseTable};
 
 #[derive(Debug, Serialize)]
 struct QueuePage {
     has_queue: bool,
-    cases: Vec<CaseRow>,
+    cases: CaseTable,
     limit: usize,
 }
 
@@ -29,7 +29,7 @@ pub async fn queue(
     let caller = signed_in.caller();
     let has_queue = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
     let wording = state.wording(signed_in.visitor.lang);
-    let cases = if has_queue {
+    let rows: Vec<CaseRow> = if has_queue {
         // A case is assigned to a person by login or by name.
         let names = [signed_in.session.login.as_str(), caller.name.as_str()];
         state
@@ -42,6 +42,7 @@ pub async fn queue(
     } else {
         Vec::new()
     };
+    let cases = CaseTable::new(&rows, true, wording);
     render_page(
         &state,
         StatusCode::OK,
