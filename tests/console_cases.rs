@@ -810,6 +810,12 @@ async fn no_bad_form_on_any_case_page_answers_500_or_changes_anything() {
             ("text", "a note on a version that never was"),
         ],
         vec![("version", "1"), ("rectified", "maybe")],
+        vec![
+            ("version", "1"),
+            ("method", "carrier_pigeon"),
+            ("served_at", "yesterday"),
+            ("visited_at", "2999-01-01T00:00"),
+        ],
     ];
     let paths = [
         "assign",
@@ -822,6 +828,11 @@ async fn no_bad_form_on_any_case_page_answers_500_or_changes_anything() {
         "close",
         "reopen",
         "letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/response",
+        "letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/service",
+        "letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/follow-up",
+        "letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/approve",
+        "letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/return",
+        "letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/sideways",
         "letters/not-a-letter/response",
     ];
     for path in paths {
@@ -839,6 +850,24 @@ async fn no_bad_form_on_any_case_page_answers_500_or_changes_anything() {
             assert!(page.contains("<html"), "{path}: a page, not a raw error");
         }
     }
+    // Reading: a form name or version that is no form's opens none, and is not echoed.
+    for query in [
+        "?form=%3Cscript%3E&version=1",
+        "?form=notes&version=not-a-number",
+        "?form=notes&version=99",
+        "?form=assign&version=18446744073709551616",
+    ] {
+        let (status, _, page) = admin.get(&format!("{case_url}{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}");
+        assert!(!page.contains("<script>"), "{query}");
+    }
+    let (status, _, page) = admin
+        .get(&format!(
+            "{case_url}/letters/0190f5a3-7c1e-7d2a-9b3c-4d5e6f708192/document"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("<html"), "a page, not a raw error");
     let after = expect_status(
         app.get(&format!("/v1/cases/{case}/history"), &app.admin_token)
             .await,
