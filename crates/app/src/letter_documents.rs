@@ -1,5 +1,6 @@
 //! Letters as documents (contract §9): what an issued opinion or recommendation letter prints —
-//! built from its `SupervisionLetterIssued` event, the case and the office's letterhead —,
+//! built from its `SupervisionLetterIssued` (or, with sign-off, `LetterApproved` and its draft)
+//! event, the case and the office's letterhead —,
 //! typeset to PDF by `caseledger-documents`, kept by its SHA-256 in the `documents` keyspace,
 //! and read back byte for byte. The write path (`commands`) prints a letter when it is issued;
 //! the read path (`reads`) answers it with the case's visibility.
@@ -182,9 +183,9 @@ fn printed_deadline(
 }
 
 /// The document of a letter issued or approved by `issued` (on `case` as it stood before), or
-/// none for a reminder (or any other event): the facts
-/// are the case's findings (its description while none is recorded), the corrections the
-/// letter's text, one paragraph per line.
+/// none for a reminder (or any other event): the facts are the case's findings (its
+/// description while none is recorded), the corrections the letter's text, one paragraph per
+/// line, without the item numbers an officer may have typed.
 pub fn letter_document(
     case: &Case,
     issued: &CaseEvent,
