@@ -10,6 +10,7 @@
 //! refusal) stays, unnamed and harmless, as a content-addressed file does. Reminders have no
 //! document. Typesetting takes milliseconds of CPU, so it runs on the blocking pool.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -32,6 +33,8 @@ pub struct Letterhead {
     pub signature: Vec<String>,
     /// The contact line among the notes (empty: none).
     pub contact: String,
+    /// Who receives a copy (抄送) of each kind of letter (a kind left out: nobody).
+    pub copies_to: BTreeMap<LetterKind, Vec<String>>,
 }
 
 impl Default for Letterhead {
@@ -43,6 +46,7 @@ impl Default for Letterhead {
                 "（盖章）".to_owned(),
             ],
             contact: String::new(),
+            copies_to: BTreeMap::new(),
         }
     }
 }
@@ -235,6 +239,7 @@ pub fn letter_document(
         }
         _ => return None,
     };
+    let copies_to = letterhead.copies_to.get(kind).cloned().unwrap_or_default();
     let kind = document_kind(*kind)?;
     let findings: Vec<String> = if case.findings.is_empty() {
         paragraphs(&case.description)
@@ -260,7 +265,7 @@ pub fn letter_document(
         deadline: printed_deadline(*deadline, last_day.as_ref(), *deadline_rule, zone),
         signature: letterhead.signature.clone(),
         contact: letterhead.contact.clone(),
-        copies_to: Vec::new(),
+        copies_to,
     })
 }
 
@@ -371,6 +376,49 @@ mod tests {
         ] {
             assert_eq!(without_item_number(typed), printed, "{typed}");
         }
+    }
+
+    #[test]
+    fn a_letter_prints_the_copies_of_its_kind() {
+        use caseledger_domain::{CaseId, LetterId};
+        let letterhead = Letterhead {
+            copies_to: BTreeMap::from([(
+                LetterKind::Recommendation,
+                vec!["四川省总工会".to_owned()],
+            )]),
+            ..Letterhead::default()
+        };
+        let case = Case::new(CaseId(uuid::Uuid::nil()));
+        let issued = |kind| CaseEvent::SupervisionLetterIssued {
+            letter_id: LetterId(uuid::Uuid::nil()),
+            number: "绵工监建〔2026〕1号".to_owned(),
+            kind,
+            recipient: "绵阳市人力资源和社会保障局".to_owned(),
+            content: "一、督促整改。".to_owned(),
+            deadline: None,
+            department: None,
+            deadline_rule: None,
+            last_day: None,
+            document_sha256: None,
+        };
+        let now = chrono::Utc::now();
+        let zone = chrono_tz::Asia::Shanghai;
+        let recommendation = letter_document(
+            &case,
+            &issued(LetterKind::Recommendation),
+            &letterhead,
+            now,
+            zone,
+        )
+        .unwrap();
+        assert_eq!(recommendation.copies_to, ["四川省总工会"]);
+        assert_eq!(recommendation.corrections, ["督促整改。"]);
+        let opinion =
+            letter_document(&case, &issued(LetterKind::Opinion), &letterhead, now, zone).unwrap();
+        assert!(opinion.copies_to.is_empty());
+        assert!(
+            letter_document(&case, &issued(LetterKind::Reminder), &letterhead, now, zone).is_none()
+        );
     }
 
     #[test]

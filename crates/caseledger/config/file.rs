@@ -238,6 +238,8 @@ pub struct LettersConfig {
     pub number_prefix: Option<String>,
     /// The deadline rule of each letter kind.
     pub deadlines: DeadlineRulesConfig,
+    /// Who receives a copy (抄送) of each kind of letter.
+    pub copies_to: CopiesToConfig,
     /// Before contract §9: deadlines in days from issue. Still read, as calendar days from
     /// issue; a kind may not be in both tables.
     #[serde(skip_serializing_if = "DeadlineDaysConfig::is_empty")]
@@ -258,6 +260,17 @@ pub struct LettersConfig {
     /// A directory of fonts added to the ones built in (`--font-dir`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub font_dir: Option<PathBuf>,
+}
+
+/// `[letters.copies_to]`: who receives a copy (抄送) of each kind of letter, printed at its foot
+/// in this order; none by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CopiesToConfig {
+    /// Opinion letters (意见书).
+    pub opinion: Vec<String>,
+    /// Recommendation letters (建议书).
+    pub recommendation: Vec<String>,
 }
 
 /// `[letters.deadlines]`: a kind left out takes its default (opinion and recommendation
@@ -381,6 +394,7 @@ impl Default for LettersConfig {
             issuer: numbers.issuer,
             number_prefix: None,
             deadlines: DeadlineRulesConfig::default(),
+            copies_to: CopiesToConfig::default(),
             default_deadline_days: DeadlineDaysConfig::default(),
             approval: caseledger_domain::LetterApproval::None,
             office: letterhead.office,

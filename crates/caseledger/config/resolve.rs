@@ -118,6 +118,36 @@ pub struct Settings {
     pub console: caseledger_console::ConsoleConfig,
 }
 
+/// `[letters.copies_to]` by letter kind: each name one line of text, trimmed.
+fn copies_to(
+    config: &super::file::CopiesToConfig,
+) -> Result<BTreeMap<LetterKind, Vec<String>>, ConfigError> {
+    let mut by_kind = BTreeMap::new();
+    for (kind, names) in [
+        (LetterKind::Opinion, &config.opinion),
+        (LetterKind::Recommendation, &config.recommendation),
+    ] {
+        let mut checked = Vec::new();
+        for name in names {
+            let name = name.trim();
+            if name.is_empty() || name.chars().any(char::is_control) || name.chars().count() > 64 {
+                return Err(ConfigError::new(
+                    format!("letters.copies_to.{kind}"),
+                    format!(
+                        "{name:?} is not a recipient: one line of 1 to 64 characters, no control \
+                         characters"
+                    ),
+                ));
+            }
+            checked.push(name.to_owned());
+        }
+        if !checked.is_empty() {
+            by_kind.insert(kind, checked);
+        }
+    }
+    Ok(by_kind)
+}
+
 /// How letters are printed (`[letters]`, `--template-dir`, `--font-dir`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrintingSettings {
@@ -435,6 +465,7 @@ impl Config {
             },
             require_https: flags.webhook_require_https || self.webhooks.require_https,
         };
+        let copies_to = copies_to(&self.letters.copies_to)?;
         let listen = flags.listen.unwrap_or(self.listen);
         let (console, sessions) = self.console.resolve(&flags.console)?;
         Ok(Settings {
@@ -460,6 +491,7 @@ impl Config {
                     office: self.letters.office.clone(),
                     signature: self.letters.signature.clone(),
                     contact: self.letters.contact.clone(),
+                    copies_to,
                 },
                 template_dir: flags.template_dir.or(self.letters.template_dir.clone()),
                 font_dir: flags.font_dir.or(self.letters.font_dir.clone()),
@@ -789,7 +821,8 @@ mod tests {
              calendar_dir = \"/srv/calendar\"\n\
              [limits]\ndeadline_scan_interval_secs = 60\n\
              [letters]\noffice = \"涪城区总工会\"\nsignature = []\n\
-             template_dir = \"/srv/templates\"\nfont_dir = \"/srv/fonts\"\n",
+             template_dir = \"/srv/templates\"\nfont_dir = \"/srv/fonts\"\n\
+             [letters.copies_to]\nrecommendation = [\" 四川省总工会 \"]\n",
         )
         .unwrap();
 
@@ -802,6 +835,18 @@ mod tests {
         assert_eq!(from_file.calendar_dir, Some(PathBuf::from("/srv/calendar")));
         assert_eq!(from_file.printing.letterhead.office, "涪城区总工会");
         assert!(from_file.printing.letterhead.signature.is_empty());
+        assert_eq!(
+            from_file.printing.letterhead.copies_to,
+            BTreeMap::from([(LetterKind::Recommendation, vec!["四川省总工会".to_owned()])])
+        );
+        assert_eq!(
+            Config::from_toml("[letters.copies_to]\nopinion = [\"\"]\n")
+                .unwrap()
+                .resolve(ServeArgs::default())
+                .unwrap_err()
+                .key,
+            "letters.copies_to.opinion"
+        );
         assert_eq!(
             from_file.printing.template_dir,
             Some(PathBuf::from("/srv/templates"))
