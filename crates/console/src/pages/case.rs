@@ -346,7 +346,8 @@ pub async fn letter_document(
 }
 
 /// `POST /console/cases/{id}/letters/{letter_id}/{command}`: the answer (`response`), the
-/// service (`service`) or a follow-up visit (`follow-up`).
+/// service (`service`), a follow-up visit (`follow-up`), or a supervisor's sign-off of a draft
+/// (`approve`, `return`).
 pub async fn letter_command(
     State(state): State<ConsoleState>,
     Path((id, letter, name)): Path<(String, String, String)>,
