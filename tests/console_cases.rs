@@ -369,22 +369,6 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_the_console() {
     }
 }
 
-/// The event types of a case's history, oldest first.
-async fn event_types(app: &crate::support::TestApp, case: &str) -> Vec<String> {
-    let history = expect_status(
-        app.get(&format!("/v1/cases/{case}/history"), &app.admin_token)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
-    history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| event["type"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_letter_is_served_and_followed_up_and_its_working_day_deadline_shows() {
     // Noon on Friday 3 April 2026 in the office, before the Qingming holiday; the letter is issued
@@ -476,7 +460,7 @@ async fn a_letter_is_served_and_followed_up_and_its_working_day_deadline_shows()
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.contains(&format!("id=\"service-{letter_id}-method-error\"")));
     assert_eq!(
-        event_types(&app, &case).await,
+        app.event_types(&case, &app.admin_token).await,
         ["CaseOpened", "SupervisionLetterIssued"]
     );
 
@@ -540,7 +524,7 @@ async fn a_letter_is_served_and_followed_up_and_its_working_day_deadline_shows()
         "{page}"
     );
     assert_eq!(
-        event_types(&app, &case).await,
+        app.event_types(&case, &app.admin_token).await,
         [
             "CaseOpened",
             "SupervisionLetterIssued",

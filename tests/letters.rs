@@ -659,19 +659,8 @@ async fn with_sign_off_a_supervisor_approves_or_returns_drafted_letters() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let history = expect_status(
-        app.get(&format!("/v1/cases/{case}/history"), &hrss).await,
-        StatusCode::OK,
-    )
-    .await;
-    let types: Vec<&str> = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|event| event["type"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        types,
+        app.event_types(case, &hrss).await,
         ["LetterApproved"],
         "from the sharing on, without drafts"
     );

@@ -311,6 +311,17 @@ impl TestApp {
         expect_status(response, StatusCode::OK).await
     }
 
+    /// The event types of `case`'s history as `token` reads it, oldest first.
+    pub async fn event_types(&self, case: impl std::fmt::Display, token: &str) -> Vec<String> {
+        let response = self.get(&format!("/v1/cases/{case}/history"), token).await;
+        expect_status(response, StatusCode::OK).await["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| event["type"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// Every event of the global log, paged through as the admin.
     pub async fn all_events(&self) -> Vec<Value> {
         let mut events = Vec::new();
