@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{DeadlineRule, LastDay};
-use crate::command::SealedPersonalData;
+use crate::command::{FileName, SealedPersonalData};
 use crate::event::{CaseEvent, Employer};
-use crate::ids::{CaseId, LetterId};
+use crate::ids::{AttachmentId, CaseId, LetterId};
 use crate::policy::Department;
 use crate::vocab::{CaseStatus, Category, LetterKind, Outcome, ServiceMethod, Source, Tier};
 
@@ -217,6 +217,45 @@ pub struct Note {
     pub added_at: DateTime<Utc>,
 }
 
+/// A file attached to the case as evidence (its bytes are kept by the app, encrypted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Its id.
+    pub attachment_id: AttachmentId,
+    /// Its name as uploaded (sealed when personal).
+    pub filename: FileName,
+    /// The media type detected from its bytes.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The SHA-256 of its bytes, lowercase hex.
+    pub sha256: String,
+    /// Whether it holds personal data.
+    pub personal: bool,
+    /// Whether partner departments may read it (when not personal).
+    pub shared: bool,
+    /// When it was attached.
+    pub added_at: DateTime<Utc>,
+    /// Its withdrawal, once marked not relevant.
+    pub withdrawn: Option<AttachmentWithdrawal>,
+}
+
+impl Attachment {
+    /// Whether a partner department the case is shared with may see it.
+    pub fn is_partner_visible(&self) -> bool {
+        self.shared && !self.personal
+    }
+}
+
+/// Why and when an attachment was marked not relevant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentWithdrawal {
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub withdrawn_at: DateTime<Utc>,
+}
+
 /// How long before its deadline an open letter counts as due soon: three days, the warning an
 /// officer's work queue gives.
 pub const DUE_SOON: chrono::Duration = chrono::Duration::days(3);
@@ -286,6 +325,9 @@ pub struct Case {
     pub feedback: Vec<Feedback>,
     /// Notes, oldest first.
     pub notes: Vec<Note>,
+    /// Attached files, oldest first (withdrawn ones included).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
     /// When the case was closed; `None` while open (and again after a reopening).
     pub closed_at: Option<DateTime<Utc>>,
     /// How the case ended, while closed.
@@ -323,11 +365,19 @@ impl Case {
             referrals: Vec::new(),
             feedback: Vec::new(),
             notes: Vec::new(),
+            attachments: Vec::new(),
             closed_at: None,
             outcome: None,
             closing_summary: None,
             reopened_count: 0,
         }
+    }
+
+    /// The attachment with this id.
+    pub fn attachment(&self, attachment_id: AttachmentId) -> Option<&Attachment> {
+        self.attachments
+            .iter()
+            .find(|attachment| attachment.attachment_id == attachment_id)
     }
 
     /// Rebuilds a case from its events and their times, oldest first.
@@ -582,6 +632,45 @@ impl Case {
                 text: text.clone(),
                 added_at: at,
             }),
+            CaseEvent::AttachmentAdded {
+                attachment_id,
+                filename,
+                content_type,
+                size,
+                sha256,
+                personal,
+                shared,
+            } => {
+                if self.attachment(*attachment_id).is_none() {
+                    self.attachments.push(Attachment {
+                        attachment_id: *attachment_id,
+                        filename: filename.clone(),
+                        content_type: content_type.clone(),
+                        size: *size,
+                        sha256: sha256.clone(),
+                        personal: *personal,
+                        shared: *shared,
+                        added_at: at,
+                        withdrawn: None,
+                    });
+                }
+            }
+            CaseEvent::AttachmentWithdrawn {
+                attachment_id,
+                reason,
+                ..
+            } => {
+                if let Some(attachment) = self
+                    .attachments
+                    .iter_mut()
+                    .find(|attachment| attachment.attachment_id == *attachment_id)
+                {
+                    attachment.withdrawn.get_or_insert(AttachmentWithdrawal {
+                        reason: reason.clone(),
+                        withdrawn_at: at,
+                    });
+                }
+            }
             CaseEvent::CaseClosed { outcome, summary } => {
                 self.closed_at = Some(at);
                 self.outcome = Some(*outcome);
@@ -649,6 +738,7 @@ impl Case {
             referrals: self.referrals.clone(),
             feedback: self.feedback.clone(),
             notes: Vec::new(),
+            attachments: self.attachments.clone(),
             closed_at: self.closed_at,
             outcome: self.outcome,
             closing_summary: self.closing_summary.clone(),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{Calendar, OfficeDays};
 use crate::checks::check_resident_id;
 use crate::error::FieldError;
-use crate::ids::LetterId;
+use crate::ids::{AttachmentId, LetterId};
 use crate::limits;
 use crate::policy::{Department, Policy};
 use crate::vocab::{Category, LetterKind, Outcome, Role, ServiceMethod, Source, Tier};
@@ -55,6 +55,18 @@ pub struct Context<'a> {
 pub struct SealedPersonalData {
     /// The opaque ciphertext.
     pub sealed: String,
+}
+
+/// An attached file's name as recorded: in clear, or — for a file marked personal — sealed with
+/// the case's personal-data key (a file name often names the worker), so that erasure takes
+/// it too and auditors and partners never read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FileName {
+    /// The name in clear.
+    Plain(String),
+    /// The name sealed by the app.
+    Sealed(SealedPersonalData),
 }
 
 /// The employer named when a case is opened.
@@ -317,6 +329,30 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Attach a file whose bytes the app has stored (`AttachmentAdded`).
+    AddAttachment {
+        /// The new attachment's id, made by the app (it names the stored bytes).
+        attachment_id: AttachmentId,
+        /// The file's name (sealed by the app when `personal`).
+        filename: FileName,
+        /// The media type detected from the bytes.
+        content_type: String,
+        /// The size in bytes.
+        size: u64,
+        /// The SHA-256 of the bytes, lowercase hex.
+        sha256: String,
+        /// Whether the file holds personal data.
+        personal: bool,
+        /// Whether partner departments may read it (when not personal).
+        shared: bool,
+    },
+    /// Mark an attachment as not relevant (`AttachmentWithdrawn`).
+    WithdrawAttachment {
+        /// Which attachment.
+        attachment_id: AttachmentId,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Command {
@@ -339,6 +375,8 @@ impl Command {
         "RecordFollowUp",
         "ApproveLetter",
         "ReturnLetter",
+        "AddAttachment",
+        "WithdrawAttachment",
     ];
 
     /// The command's name, e.g. `IssueLetter`, for logs and metrics.
@@ -361,6 +399,8 @@ impl Command {
             Self::RecordFollowUp { .. } => "RecordFollowUp",
             Self::ApproveLetter { .. } => "ApproveLetter",
             Self::ReturnLetter { .. } => "ReturnLetter",
+            Self::AddAttachment { .. } => "AddAttachment",
+            Self::WithdrawAttachment { .. } => "WithdrawAttachment",
         }
     }
 }
@@ -438,6 +478,6 @@ mod tests {
     #[test]
     fn command_names_are_listed() {
         assert_eq!(Command::ErasePersonalData.name(), "ErasePersonalData");
-        assert_eq!(Command::NAMES.len(), 17);
+        assert_eq!(Command::NAMES.len(), 19);
     }
 }

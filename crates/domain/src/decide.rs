@@ -21,10 +21,10 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use crate::calendar::{DeadlineRule, LastDay, PeriodStart};
 use crate::case::{Case, ComplainantRecord, Letter, LetterDraft};
 use crate::checks::{check_credit_code, normalize_credit_code};
-use crate::command::{Command, Context, EmployerInput, SealedPersonalData};
+use crate::command::{Command, Context, EmployerInput, FileName, SealedPersonalData};
 use crate::error::{FieldError, Rejection, Rule};
 use crate::event::{CaseEvent, Employer};
-use crate::ids::LetterId;
+use crate::ids::{AttachmentId, LetterId};
 use crate::limits;
 use crate::policy::{Department, Policy};
 use crate::vocab::{LetterKind, Outcome, Role, Tier};
@@ -370,6 +370,52 @@ pub fn decide(
                 outcome,
             }
         }
+        Command::AddAttachment {
+            attachment_id,
+            filename,
+            content_type,
+            size,
+            sha256,
+            personal,
+            shared,
+        } => add_attachment(
+            case,
+            AttachmentAdded {
+                attachment_id,
+                filename,
+                content_type,
+                size,
+                sha256,
+                personal,
+                shared,
+            },
+        )?,
+        Command::WithdrawAttachment {
+            attachment_id,
+            reason,
+        } => {
+            let attachment = case
+                .attachment(attachment_id)
+                .ok_or_else(|| Rejection::not_found("attachment"))?;
+            let mut fields = Fields::default();
+            let reason = fields.required("reason", &reason, limits::TEXT_MAX, Lines::Many);
+            fields.finish()?;
+            if let Some(withdrawal) = &attachment.withdrawn {
+                return Err(Rejection::conflict(
+                    Rule::AttachmentAlreadyWithdrawn,
+                    format!(
+                        "the attachment was withdrawn at {}",
+                        withdrawal.withdrawn_at.to_rfc3339()
+                    ),
+                ));
+            }
+            CaseEvent::AttachmentWithdrawn {
+                attachment_id,
+                reason,
+                personal: attachment.personal,
+                shared: attachment.shared,
+            }
+        }
         Command::AddNote { text } => {
             let mut fields = Fields::default();
             let text = fields.required("text", &text, limits::TEXT_MAX, Lines::Many);
@@ -562,6 +608,95 @@ fn assign_officer(
     Ok(CaseEvent::OfficerAssigned {
         officer,
         previous: case.assignee.clone(),
+    })
+}
+
+/// The fields of an `AddAttachment` command.
+struct AttachmentAdded {
+    attachment_id: AttachmentId,
+    filename: FileName,
+    content_type: String,
+    size: u64,
+    sha256: String,
+    personal: bool,
+    shared: bool,
+}
+
+/// Evidence may arrive at any time, closed cases included (like notes); a file is attached
+/// once (by its SHA-256), and a case whose personal data is erased takes no personal files.
+fn add_attachment(case: &Case, added: AttachmentAdded) -> Result<CaseEvent, Rejection> {
+    let mut fields = Fields::default();
+    match &added.filename {
+        FileName::Plain(name) => {
+            if let Some(message) = limits::file_name_problem(name) {
+                fields.push("filename", message);
+            }
+            if added.personal {
+                fields.push("filename", "a personal file's name is recorded sealed");
+            }
+        }
+        FileName::Sealed(sealed) => {
+            if !added.personal {
+                fields.push("filename", "only a personal file's name is sealed");
+            }
+            if let Some(message) = limits::too_long(&sealed.sealed, limits::SEALED_MAX) {
+                fields.push("filename", message);
+            }
+        }
+    }
+    let content_type = added.content_type.trim();
+    if content_type.is_empty()
+        || content_type.len() > limits::CONTENT_TYPE_MAX
+        || !content_type.is_ascii()
+        || !content_type.contains('/')
+    {
+        fields.push(
+            "content_type",
+            "must be a media type such as application/pdf",
+        );
+    }
+    if added.sha256.len() != 64
+        || !added
+            .sha256
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        fields.push("sha256", "must be 64 lowercase hexadecimal digits");
+    }
+    fields.finish()?;
+    if case.attachment(added.attachment_id).is_some() {
+        return Err(Rejection::conflict(
+            Rule::AttachmentAlreadyAdded,
+            format!("attachment {} is recorded already", added.attachment_id),
+        ));
+    }
+    if let Some(same) = case
+        .attachments
+        .iter()
+        .find(|attachment| attachment.sha256 == added.sha256 && attachment.withdrawn.is_none())
+    {
+        return Err(Rejection::conflict(
+            Rule::AttachmentAlreadyAdded,
+            format!(
+                "the same file is attached already as {}",
+                same.attachment_id
+            ),
+        ));
+    }
+    if added.personal && case.complainant == ComplainantRecord::Erased {
+        return Err(Rejection::conflict(
+            Rule::PersonalDataErased,
+            "the case's personal data was erased",
+        ));
+    }
+    Ok(CaseEvent::AttachmentAdded {
+        attachment_id: added.attachment_id,
+        filename: added.filename,
+        content_type: content_type.to_owned(),
+        size: added.size,
+        sha256: added.sha256,
+        personal: added.personal,
+        shared: added.shared,
     })
 }
 

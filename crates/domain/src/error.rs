@@ -133,6 +133,12 @@ pub enum Rule {
     LetterAlreadyServed,
     /// A draft a supervisor sent back is neither approved nor returned again.
     LetterDraftReturned,
+    /// The same file (by SHA-256) is attached to the case already.
+    AttachmentAlreadyAdded,
+    /// An attachment is withdrawn once.
+    AttachmentAlreadyWithdrawn,
+    /// A case whose personal data is erased takes no new personal files.
+    PersonalDataErased,
 }
 
 impl Rule {
@@ -155,6 +161,9 @@ impl Rule {
         Self::CaseEventLimitReached,
         Self::LetterAlreadyServed,
         Self::LetterDraftReturned,
+        Self::AttachmentAlreadyAdded,
+        Self::AttachmentAlreadyWithdrawn,
+        Self::PersonalDataErased,
     ];
 
     /// The stable snake_case code, for problem details and clients.
@@ -177,6 +186,9 @@ impl Rule {
             Self::CaseEventLimitReached => "case_event_limit_reached",
             Self::LetterAlreadyServed => "letter_already_served",
             Self::LetterDraftReturned => "letter_draft_returned",
+            Self::AttachmentAlreadyAdded => "attachment_already_added",
+            Self::AttachmentAlreadyWithdrawn => "attachment_already_withdrawn",
+            Self::PersonalDataErased => "personal_data_erased",
         }
     }
 
@@ -219,6 +231,11 @@ impl Rule {
             Self::LetterAlreadyServed => "a letter is served once; its service is recorded",
             Self::LetterDraftReturned => {
                 "a draft sent back is final; draft the letter again to have it signed off"
+            }
+            Self::AttachmentAlreadyAdded => "a file is attached to a case only once",
+            Self::AttachmentAlreadyWithdrawn => "an attachment is withdrawn only once",
+            Self::PersonalDataErased => {
+                "a case whose personal data is erased takes no new personal files"
             }
         }
     }

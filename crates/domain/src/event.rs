@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::{DeadlineRule, LastDay};
-use crate::command::SealedPersonalData;
-use crate::ids::LetterId;
+use crate::command::{FileName, SealedPersonalData};
+use crate::ids::{AttachmentId, LetterId};
 use crate::policy::Department;
 use crate::vocab::{Category, LetterKind, Outcome, ServiceMethod, Source, Tier};
 
@@ -50,6 +50,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "LetterDrafted",
     "LetterApproved",
     "LetterReturned",
+    "AttachmentAdded",
+    "AttachmentWithdrawn",
 ];
 
 /// Fields added to an event type after events of it were recorded: left out of the JSON when
@@ -263,6 +265,37 @@ pub enum CaseEvent {
         /// Why, for the officer who drafted it.
         reason: String,
     },
+    /// A file was attached to the case as evidence; its bytes were stored, encrypted, before
+    /// this event was recorded, and the SHA-256 here is what an auditor checks a copy against.
+    AttachmentAdded {
+        /// The attachment's id, which also names its stored bytes.
+        attachment_id: AttachmentId,
+        /// The file's name as uploaded (sealed when `personal`).
+        filename: FileName,
+        /// The media type detected from the bytes (never the uploader's claim).
+        content_type: String,
+        /// The size in bytes.
+        size: u64,
+        /// The SHA-256 of the bytes, lowercase hex.
+        sha256: String,
+        /// Whether the file holds personal data: sealed with the case's personal-data key, so
+        /// erasure makes it unreadable; never shown to partners, nor its bytes to auditors.
+        personal: bool,
+        /// Whether partner departments the case is shared with may read it (when not
+        /// `personal`).
+        shared: bool,
+    },
+    /// An attachment was marked not relevant; it stays listed, withdrawn, and its bytes stay.
+    AttachmentWithdrawn {
+        /// Which attachment.
+        attachment_id: AttachmentId,
+        /// Why.
+        reason: String,
+        /// The attachment's `personal` flag, so the event tells on its own who may see it.
+        personal: bool,
+        /// The attachment's `shared` flag, likewise.
+        shared: bool,
+    },
 }
 
 /// Event types internal to the union: they never reach a partner department (their history,
@@ -270,9 +303,18 @@ pub enum CaseEvent {
 pub const INTERNAL_EVENT_TYPES: &[&str] = &["NoteAdded", "LetterDrafted", "LetterReturned"];
 
 impl CaseEvent {
-    /// Whether this event stays inside the union (see [`INTERNAL_EVENT_TYPES`]).
+    /// Whether this event stays inside the union: the types of [`INTERNAL_EVENT_TYPES`], and
+    /// attachments' events unless the file is shared and not personal.
     pub fn is_internal(&self) -> bool {
-        INTERNAL_EVENT_TYPES.contains(&self.event_type())
+        match self {
+            Self::AttachmentAdded {
+                personal, shared, ..
+            }
+            | Self::AttachmentWithdrawn {
+                personal, shared, ..
+            } => *personal || !*shared,
+            _ => INTERNAL_EVENT_TYPES.contains(&self.event_type()),
+        }
     }
 
     /// The event's type name, as in the `type` field of its JSON and in [`EVENT_TYPES`].
@@ -296,6 +338,8 @@ impl CaseEvent {
             Self::LetterDrafted { .. } => "LetterDrafted",
             Self::LetterApproved { .. } => "LetterApproved",
             Self::LetterReturned { .. } => "LetterReturned",
+            Self::AttachmentAdded { .. } => "AttachmentAdded",
+            Self::AttachmentWithdrawn { .. } => "AttachmentWithdrawn",
         }
     }
 

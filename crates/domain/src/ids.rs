@@ -66,6 +66,11 @@ uuid_id! {
     LetterId
 }
 
+uuid_id! {
+    /// Identifies a file attached to a case (evidence), and its stored bytes.
+    AttachmentId
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

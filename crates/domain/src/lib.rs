@@ -30,19 +30,22 @@ pub use calendar::{
     PeriodStart, PeriodUnit,
 };
 pub use case::{
-    Case, ComplainantRecord, DraftReturned, Escalation, Feedback, Finding, FollowUp, Letter,
-    LetterAnswer, LetterDraft, LetterService, Note, Referral, Urgency, DUE_SOON,
+    Attachment, AttachmentWithdrawal, Case, ComplainantRecord, DraftReturned, Escalation, Feedback,
+    Finding, FollowUp, Letter, LetterAnswer, LetterDraft, LetterService, Note, Referral, Urgency,
+    DUE_SOON,
 };
 pub use checks::{
     check_credit_code, check_resident_id, normalize_credit_code, CreditCodeError, ResidentIdError,
 };
 pub use clock::{Clock, SystemClock};
-pub use command::{Actor, Command, ComplainantInput, Context, EmployerInput, SealedPersonalData};
+pub use command::{
+    Actor, Command, ComplainantInput, Context, EmployerInput, FileName, SealedPersonalData,
+};
 pub use decide::{authorize, decide};
 pub use envelope::{ActorRecord, ActorRole, StoredEvent};
 pub use error::{FieldError, Rejection, Rule};
 pub use event::{CaseEvent, Employer, ADDED_FIELDS, EVENT_TYPES, INTERNAL_EVENT_TYPES};
-pub use ids::{CaseId, LetterId};
+pub use ids::{AttachmentId, CaseId, LetterId};
 pub use policy::{
     Department, DepartmentError, LetterApproval, NumberTemplate, Policy, PolicyError,
 };

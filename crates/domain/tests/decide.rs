@@ -7,8 +7,9 @@
 mod common;
 
 use caseledger_domain::{
-    decide, Actor, Case, CaseEvent, CaseId, CaseStatus, Command, Context, Employer, LetterKind,
-    Outcome, Policy, Rejection, Role, Rule, Tier, Urgency, DUE_SOON,
+    decide, Actor, Case, CaseEvent, CaseId, CaseStatus, Command, Context, Employer, FileName,
+    LetterKind, Outcome, Policy, Rejection, Role, Rule, SealedPersonalData, Tier, Urgency,
+    DUE_SOON,
 };
 use chrono::{Duration, TimeZone, Utc};
 use common::*;
@@ -2029,5 +2030,196 @@ fn an_approved_draft_is_a_letter_and_a_returned_one_stays_listed() {
     assert!(
         drafted(1, LetterKind::Opinion).is_internal(),
         "drafts stay in the union"
+    );
+}
+
+fn attach(id: u128, sha: char, personal: bool) -> Command {
+    Command::AddAttachment {
+        attachment_id: attachment_id(id),
+        filename: if personal {
+            FileName::Sealed(SealedPersonalData {
+                sealed: "c2VhbGVk".to_owned(),
+            })
+        } else {
+            FileName::Plain("payroll-2026-03.pdf".to_owned())
+        },
+        content_type: "application/pdf".to_owned(),
+        size: 1024,
+        sha256: sha.to_string().repeat(64),
+        personal,
+        shared: !personal,
+    }
+}
+
+fn attached(id: u128, sha: char, personal: bool) -> CaseEvent {
+    let Command::AddAttachment {
+        attachment_id,
+        filename,
+        content_type,
+        size,
+        sha256,
+        personal,
+        shared,
+    } = attach(id, sha, personal)
+    else {
+        unreachable!("attach makes AddAttachment")
+    };
+    CaseEvent::AttachmentAdded {
+        attachment_id,
+        filename,
+        content_type,
+        size,
+        sha256,
+        personal,
+        shared,
+    }
+}
+
+fn withdraw(id: u128, reason: &str) -> Command {
+    Command::WithdrawAttachment {
+        attachment_id: attachment_id(id),
+        reason: reason.to_owned(),
+    }
+}
+
+#[test]
+fn attachments() {
+    use Then::*;
+    let withdrawn = CaseEvent::AttachmentWithdrawn {
+        attachment_id: attachment_id(1),
+        reason: "Another workshop.".to_owned(),
+        personal: false,
+        shared: true,
+    };
+    run(vec![
+        scenario(
+            "an officer attaches a file",
+            opened_and(vec![]),
+            officer(),
+            attach(1, 'a', false),
+            Events(vec![attached(1, 'a', false)]),
+        ),
+        scenario(
+            "a personal file's name is sealed",
+            opened_and(vec![]),
+            supervisor(),
+            attach(1, 'a', true),
+            Events(vec![attached(1, 'a', true)]),
+        ),
+        scenario(
+            "evidence may come after closing",
+            opened_and(vec![closed(Outcome::Rectified)]),
+            officer(),
+            attach(1, 'a', false),
+            EventType("AttachmentAdded"),
+        ),
+        scenario(
+            "the same bytes are attached once",
+            opened_and(vec![attached(1, 'a', false)]),
+            officer(),
+            attach(2, 'a', false),
+            Conflict(Rule::AttachmentAlreadyAdded),
+        ),
+        scenario(
+            "withdrawn bytes may be attached again",
+            opened_and(vec![attached(1, 'a', false), withdrawn.clone()]),
+            officer(),
+            attach(2, 'a', false),
+            EventType("AttachmentAdded"),
+        ),
+        scenario(
+            "a bad name, type and digest are named",
+            opened_and(vec![]),
+            officer(),
+            Command::AddAttachment {
+                attachment_id: attachment_id(1),
+                filename: FileName::Plain("../etc/passwd".to_owned()),
+                content_type: "pdf".to_owned(),
+                size: 1,
+                sha256: "ABC".to_owned(),
+                personal: false,
+                shared: false,
+            },
+            Invalid(vec!["filename", "content_type", "sha256"]),
+        ),
+        scenario(
+            "a personal file's name is never recorded in clear",
+            opened_and(vec![]),
+            officer(),
+            Command::AddAttachment {
+                attachment_id: attachment_id(1),
+                filename: FileName::Plain("张三工资条.pdf".to_owned()),
+                content_type: "application/pdf".to_owned(),
+                size: 1,
+                sha256: "a".repeat(64),
+                personal: true,
+                shared: false,
+            },
+            Invalid(vec!["filename"]),
+        ),
+        scenario(
+            "no personal files after erasure",
+            opened_and(vec![CaseEvent::PersonalDataErased {}]),
+            officer(),
+            attach(1, 'a', true),
+            Conflict(Rule::PersonalDataErased),
+        ),
+        scenario(
+            "an auditor attaches nothing",
+            opened_and(vec![]),
+            auditor(),
+            attach(1, 'a', false),
+            Forbidden,
+        ),
+        scenario(
+            "a partner attaches nothing",
+            opened_and(vec![]),
+            partner("hrss"),
+            attach(1, 'a', false),
+            Forbidden,
+        ),
+        scenario(
+            "an attachment is withdrawn with a reason, keeping its flags",
+            opened_and(vec![attached(1, 'a', false)]),
+            officer(),
+            withdraw(1, " Another workshop. "),
+            Events(vec![withdrawn.clone()]),
+        ),
+        scenario(
+            "withdrawal needs a reason",
+            opened_and(vec![attached(1, 'a', false)]),
+            officer(),
+            withdraw(1, " "),
+            Invalid(vec!["reason"]),
+        ),
+        scenario(
+            "an attachment is withdrawn once",
+            opened_and(vec![attached(1, 'a', false), withdrawn.clone()]),
+            officer(),
+            withdraw(1, "Again."),
+            Conflict(Rule::AttachmentAlreadyWithdrawn),
+        ),
+        scenario(
+            "an unknown attachment is not found",
+            opened_and(vec![]),
+            officer(),
+            withdraw(9, "Why."),
+            NotFound("attachment"),
+        ),
+    ]);
+    let case = given_case(&opened_and(vec![
+        attached(1, 'a', false),
+        withdrawn.clone(),
+        attached(2, 'b', true),
+    ]));
+    assert_eq!(case.attachments.len(), 2, "a withdrawn file stays listed");
+    assert!(case.attachments[0].withdrawn.is_some());
+    assert!(
+        !withdrawn.is_internal(),
+        "a shared file's events reach partners"
+    );
+    assert!(
+        attached(2, 'b', true).is_internal(),
+        "a personal file's never"
     );
 }

@@ -10,11 +10,12 @@ mod common;
 use std::path::PathBuf;
 
 use caseledger_domain::{
-    CaseEvent, Category, DeadlineRule, Employer, LastDay, LetterKind, Outcome, PeriodStart,
-    PeriodUnit, SealedPersonalData, ServiceMethod, Source, Tier, ADDED_FIELDS, EVENT_TYPES,
+    CaseEvent, Category, DeadlineRule, Employer, FileName, LastDay, LetterKind, Outcome,
+    PeriodStart, PeriodUnit, SealedPersonalData, ServiceMethod, Source, Tier, ADDED_FIELDS,
+    EVENT_TYPES,
 };
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use common::{dept, letter_id};
+use common::{attachment_id, dept, letter_id};
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0)
@@ -154,33 +155,67 @@ fn examples() -> Vec<CaseEvent> {
             letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8196),
             reason: "整改期限请写明具体日期。".to_owned(),
         },
+        CaseEvent::AttachmentAdded {
+            attachment_id: attachment_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8197),
+            filename: FileName::Plain("研磨车间现场照片.jpg".to_owned()),
+            content_type: "image/jpeg".to_owned(),
+            size: 2_457_601,
+            sha256: "5d41402abc4b2a76b9719d911017c592a8c0e2f4b6d8f0a2c4e6f8b0d2f4a6c8".to_owned(),
+            personal: false,
+            shared: true,
+        },
+        CaseEvent::AttachmentWithdrawn {
+            attachment_id: attachment_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8197),
+            reason: "照片拍的是另一车间，与本案无关。".to_owned(),
+            personal: false,
+            shared: true,
+        },
     ]
 }
 
-/// Events of a type whose fields were added later ([`ADDED_FIELDS`]), with those fields:
-/// pinned in `tests/golden/<EventType>.<variant>.json` beside the first form.
+/// Events of a type whose fields were added later ([`ADDED_FIELDS`]), with those fields, and
+/// other forms of a type (a personal file's sealed name): pinned in
+/// `tests/golden/<EventType>.<variant>.json` beside the first form.
 fn later_forms() -> Vec<(&'static str, CaseEvent)> {
-    vec![(
-        "document",
-        CaseEvent::SupervisionLetterIssued {
-            letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8194),
-            number: "绵工监意〔2026〕3号".to_owned(),
-            kind: LetterKind::Opinion,
-            recipient: "涪城水泥有限公司".to_owned(),
-            content: "为研磨车间全部员工配发防尘口罩。".to_owned(),
-            deadline: None,
-            department: None,
-            deadline_rule: Some(DeadlineRule {
-                amount: 15,
-                unit: PeriodUnit::WorkingDays,
-                from: PeriodStart::Served,
-            }),
-            last_day: None,
-            document_sha256: Some(
-                "9f2c4e0a1b3d5f7182a4c6e8f0b2d4f6a8c0e2f4b6d8f0a2c4e6f8b0d2f4a6c8".to_owned(),
-            ),
-        },
-    )]
+    vec![
+        (
+            "personal",
+            CaseEvent::AttachmentAdded {
+                attachment_id: attachment_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8198),
+                filename: FileName::Sealed(SealedPersonalData {
+                    sealed: "q83vEjRWeJq83vEjRWeJq83vEjRWeJq8bm9uY2UgYW5kIGNpcGhlcnRleHQ="
+                        .to_owned(),
+                }),
+                content_type: "application/pdf".to_owned(),
+                size: 183_204,
+                sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                    .to_owned(),
+                personal: true,
+                shared: false,
+            },
+        ),
+        (
+            "document",
+            CaseEvent::SupervisionLetterIssued {
+                letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8194),
+                number: "绵工监意〔2026〕3号".to_owned(),
+                kind: LetterKind::Opinion,
+                recipient: "涪城水泥有限公司".to_owned(),
+                content: "为研磨车间全部员工配发防尘口罩。".to_owned(),
+                deadline: None,
+                department: None,
+                deadline_rule: Some(DeadlineRule {
+                    amount: 15,
+                    unit: PeriodUnit::WorkingDays,
+                    from: PeriodStart::Served,
+                }),
+                last_day: None,
+                document_sha256: Some(
+                    "9f2c4e0a1b3d5f7182a4c6e8f0b2d4f6a8c0e2f4b6d8f0a2c4e6f8b0d2f4a6c8".to_owned(),
+                ),
+            },
+        ),
+    ]
 }
 
 /// Fails to compile when an event type is added without an example here.
@@ -203,7 +238,9 @@ fn example_exists(event: &CaseEvent) {
         | CaseEvent::FollowUpRecorded { .. }
         | CaseEvent::LetterDrafted { .. }
         | CaseEvent::LetterApproved { .. }
-        | CaseEvent::LetterReturned { .. } => {}
+        | CaseEvent::LetterReturned { .. }
+        | CaseEvent::AttachmentAdded { .. }
+        | CaseEvent::AttachmentWithdrawn { .. } => {}
     }
 }
 

@@ -130,6 +130,10 @@ pub fn letter_id(n: u128) -> LetterId {
     LetterId(Uuid::from_u128(n))
 }
 
+pub fn attachment_id(n: u128) -> caseledger_domain::AttachmentId {
+    caseledger_domain::AttachmentId(Uuid::from_u128(n))
+}
+
 pub fn number(n: u128) -> String {
     format!("MY-2026-{n:04}")
 }
