@@ -745,6 +745,69 @@ pub async fn guarded_writes_never_go_backwards(one: &crate::Keyspace, other: &cr
     );
 }
 
+/// Creations ([`crate::Keyspace::put_new`]) through two handles on the same keyspace: of many
+/// racing creators of one key exactly one stores its value, and later ones change nothing; and
+/// blobs ([`crate::Blobs`]) written chunk by chunk through one handle read back through the
+/// other, byte for byte, until they are removed.
+pub async fn creations_and_blobs(one: &crate::Keyspace, other: &crate::Keyspace) {
+    let mut tasks = Vec::new();
+    for n in 0..20u64 {
+        let keyspace = if n % 2 == 0 {
+            one.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            keyspace.put_new(b"key", &n).await.map(|stored| (n, stored))
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (n, stored) = task.await.expect("the task ran").expect("the write ran");
+        if stored {
+            winners.push(n);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one creator stores its value");
+    assert_eq!(
+        other
+            .get::<u64>(b"key")
+            .await
+            .expect("the keyspace answers"),
+        Some(winners[0])
+    );
+
+    let blob = uuid::Uuid::now_v7();
+    let (writer, reader) = (
+        crate::Blobs::new(one.clone()),
+        crate::Blobs::new(other.clone()),
+    );
+    let chunks: Vec<Vec<u8>> = (0..5u8).map(|n| vec![n; 1000 + usize::from(n)]).collect();
+    for (index, chunk) in chunks.iter().enumerate() {
+        let index = u32::try_from(index).expect("few chunks");
+        writer
+            .put_chunk(blob, index, chunk.clone(), index == 4)
+            .await
+            .expect("a chunk is written");
+    }
+    for (index, chunk) in chunks.iter().enumerate() {
+        let index = u32::try_from(index).expect("few chunks");
+        assert_eq!(
+            reader
+                .chunk(blob, index)
+                .await
+                .expect("the keyspace answers"),
+            Some(chunk.clone())
+        );
+    }
+    assert_eq!(reader.chunk(blob, 5).await.expect("answers"), None);
+    assert_eq!(
+        writer.remove(blob).await.expect("removed"),
+        chunks.iter().map(|chunk| chunk.len() as u64).sum::<u64>()
+    );
+    assert_eq!(reader.chunk(blob, 0).await.expect("answers"), None);
+}
+
 #[cfg(test)]
 mod tests {
     use super::{database_url, without_password};

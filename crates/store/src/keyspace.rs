@@ -57,6 +57,14 @@ pub(crate) trait KeyspaceBackend: Send + Sync + 'static {
         durable: bool,
         fence: Option<Fence>,
     ) -> Result<bool, StoreError>;
+    /// Stores `value` at `key` only when the key is absent, durably and atomically against
+    /// every other writer; returns whether it stored it.
+    async fn insert_new(
+        &self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        fence: Option<Fence>,
+    ) -> Result<bool, StoreError>;
     /// Removes every key, without waiting for durability.
     async fn clear(&self, fence: Option<Fence>) -> Result<(), StoreError>;
     /// Adds one to the big-endian `u64` at `key` (0 when absent), durably, and returns it.
@@ -215,6 +223,36 @@ impl Keyspace {
         let bytes =
             serde_json::to_vec(value).map_err(|error| StoreError::Encode(error.to_string()))?;
         self.apply(vec![(key.to_vec(), Some(bytes))], true).await
+    }
+
+    /// Stores `value` at `key` only when nothing is stored there yet, durably; returns whether
+    /// it did. The check and the write are one atomic step against every writer, other service
+    /// instances on the same PostgreSQL database included: of two processes creating the same
+    /// key at once, exactly one stores its value.
+    pub async fn put_new<T: Serialize>(&self, key: &[u8], value: &T) -> Result<bool, StoreError> {
+        let bytes =
+            serde_json::to_vec(value).map_err(|error| StoreError::Encode(error.to_string()))?;
+        let fence = self.current_fence()?;
+        self.backend.insert_new(key.to_vec(), bytes, fence).await
+    }
+
+    /// The stored bytes at `key`, as written by [`Keyspace::apply`] (not decoded: for values
+    /// that are not JSON, such as the chunks of [`crate::Blobs`]).
+    pub async fn get_bytes(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.backend.get(key.to_vec()).await
+    }
+
+    /// Up to `limit` keys with `prefix` that sort after `after`, in key order, without their
+    /// values' decoding.
+    pub async fn scan_bytes(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.backend
+            .scan(prefix.to_vec(), after.map(<[u8]>::to_vec), Some(limit))
+            .await
     }
 
     /// Removes `key`, durably.

@@ -14,12 +14,13 @@
 //! - [`Recorded`], an event as the log holds it;
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
 //! - [`Checkpoint`], a signed statement of the log's head;
-//! - [`Keyspace`], durable key-value maps beside the log, and [`Lease`], which of several
+//! - [`Keyspace`], durable key-value maps beside the log, [`Blobs`], files kept in one as
+//!   chunks, and [`Lease`], which of several
 //!   processes on one store does the work that must run in one place;
 //! - [`snapshot`], whole-store snapshots and imports, for copies between backends and backups.
 //!
 //! Where things live: the backend-neutral parts at the top (`types`, `log`, [`chain`], `batch`
-//! — the group commit both backends stage with —, `keyspace`, [`lease`], [`checkpoint`],
+//! — the group commit both backends stage with —, `keyspace`, `blobs`, [`lease`], [`checkpoint`],
 //! `disk_space`, [`snapshot`]); each backend in a folder of its own, one file per job:
 //! `sled/{log,keyspace,durability,snapshot}.rs` and
 //! `postgres/{log,keyspace,pool,lease,tls,migrations,snapshot}.rs`.
@@ -33,6 +34,7 @@
 #![warn(missing_docs)]
 
 mod batch;
+mod blobs;
 pub mod chain;
 pub mod checkpoint;
 #[cfg(feature = "testing")]
@@ -46,6 +48,7 @@ mod sled;
 pub mod snapshot;
 mod types;
 
+pub use blobs::Blobs;
 pub use chain::{ChainError, ChainVerifier};
 pub use checkpoint::Checkpoint;
 pub use disk_space::{Shortage, SpaceGuard};

@@ -39,6 +39,10 @@ pub const SNAPSHOT_FORMAT: u32 = 1;
 /// How many records one step of a reader or one page of a source reads at most.
 pub const SNAPSHOT_PAGE: usize = 1_000;
 
+/// How many entries one step reads at most of a keyspace read after the head
+/// ([`SnapshotReader::after_head`]): those hold large values (chunks of files).
+pub const SNAPSHOT_LARGE_PAGE: usize = 16;
+
 /// A keyspace entry as stored: key and value bytes.
 pub type RawEntry = (Vec<u8>, Vec<u8>);
 
@@ -188,6 +192,7 @@ pub struct SnapshotReader {
     source: std::sync::Arc<dyn SnapshotSource>,
     skip: Vec<String>,
     revocation: Option<Revocation>,
+    after_head: Vec<String>,
     stage: Stage,
     verifier: ChainVerifier,
     counts: SnapshotCounts,
@@ -203,6 +208,10 @@ enum Stage {
     },
     Revocable {
         revoked: std::collections::HashSet<Vec<u8>>,
+        after: Option<Vec<u8>>,
+    },
+    AfterHead {
+        index: usize,
         after: Option<Vec<u8>>,
     },
     Idempotency {
@@ -235,6 +244,7 @@ impl SnapshotReader {
             source,
             skip: skip.iter().map(|name| (*name).to_owned()).collect(),
             revocation: None,
+            after_head: Vec::new(),
             stage: Stage::Begin,
             verifier: ChainVerifier::new(),
             counts: SnapshotCounts::default(),
@@ -246,6 +256,16 @@ impl SnapshotReader {
     /// register names.
     pub fn revoking(mut self, revocation: Revocation) -> SnapshotReader {
         self.revocation = Some(revocation);
+        self
+    }
+
+    /// This reader, reading the keyspaces `names` after the head (and after the revocable
+    /// keys), [`SNAPSHOT_LARGE_PAGE`] entries at a time: for what is written before the event
+    /// that refers to it (a file's chunks before its event), so every event up to the head
+    /// finds it in the copy. What was written for an event after the head comes along too;
+    /// its owner tells such leftovers from the rest.
+    pub fn after_head(mut self, names: &[&str]) -> SnapshotReader {
+        self.after_head = names.iter().map(|name| (*name).to_owned()).collect();
         self
     }
 
@@ -271,6 +291,7 @@ impl SnapshotReader {
                         .await?
                         .into_iter()
                         .filter(|name| !self.skip.contains(name))
+                        .filter(|name| !self.after_head.contains(name))
                         .filter(|name| {
                             self.revocation
                                 .as_ref()
@@ -306,7 +327,10 @@ impl SnapshotReader {
                                 .await?,
                                 after: None,
                             },
-                            None => Stage::Idempotency { after: None },
+                            None => Stage::AfterHead {
+                                index: 0,
+                                after: None,
+                            },
                         };
                         continue;
                     };
@@ -335,7 +359,10 @@ impl SnapshotReader {
                 }
                 Stage::Revocable { revoked, after } => {
                     let Some(revocation) = self.revocation.clone() else {
-                        self.stage = Stage::Idempotency { after: None };
+                        self.stage = Stage::AfterHead {
+                            index: 0,
+                            after: None,
+                        };
                         continue;
                     };
                     let page = self
@@ -354,13 +381,44 @@ impl SnapshotReader {
                         })
                         .collect();
                     if done {
-                        self.stage = Stage::Idempotency { after: None };
+                        self.stage = Stage::AfterHead {
+                            index: 0,
+                            after: None,
+                        };
                     }
                     if records.is_empty() {
                         continue;
                     }
                     self.counts.keyspace_entries += records.len() as u64;
                     return Ok(Some(records));
+                }
+                Stage::AfterHead { index, after } => {
+                    let Some(space) = self.after_head.get(*index).cloned() else {
+                        self.stage = Stage::Idempotency { after: None };
+                        continue;
+                    };
+                    let page = self
+                        .source
+                        .keyspace_page(&space, after.take(), SNAPSHOT_LARGE_PAGE)
+                        .await?;
+                    if page.len() < SNAPSHOT_LARGE_PAGE {
+                        *index += 1;
+                    } else {
+                        *after = page.last().map(|(key, _)| key.clone());
+                    }
+                    if page.is_empty() {
+                        continue;
+                    }
+                    self.counts.keyspace_entries += page.len() as u64;
+                    return Ok(Some(
+                        page.into_iter()
+                            .map(|(key, value)| SnapshotRecord::Keyspace {
+                                space: space.clone(),
+                                key,
+                                value,
+                            })
+                            .collect(),
+                    ));
                 }
                 Stage::Idempotency { after } => {
                     let page = self

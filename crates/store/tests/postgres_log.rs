@@ -247,6 +247,17 @@ async fn two_instances_on_one_database_interleave_into_one_gapless_chain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_creations_and_blobs_across_instances() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
+    let database = ScratchDatabase::create().await;
+    let first = PostgresLog::open(database.url(), options()).await.unwrap();
+    let second = PostgresLog::open(database.url(), options()).await.unwrap();
+    conformance::creations_and_blobs(&first.keyspace("files"), &second.keyspace("files")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guarded_keyspace_writes_never_go_backwards_across_instances() {
     if !postgres_or_skip("store: the PostgreSQL log").await {
         return;

@@ -46,6 +46,14 @@ async fn guarded_keyspace_writes_never_go_backwards() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_creations_and_blobs() {
+    let dir = TempDir::new().unwrap();
+    let log = SledLog::open(dir.path(), Default::default()).unwrap();
+    let keyspace = log.keyspace("files").unwrap();
+    conformance::creations_and_blobs(&keyspace, &keyspace.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_passes_the_conformance_suite() {
     conformance::run_all(&mut SledHarness { dirs: Vec::new() }).await;
 }

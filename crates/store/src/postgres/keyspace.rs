@@ -275,6 +275,32 @@ impl KeyspaceBackend for PostgresKeyspace {
             .await
     }
 
+    async fn insert_new(
+        &self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        fence: Option<Fence>,
+    ) -> Result<bool, StoreError> {
+        let mut client = pooled(&self.pool).await?;
+        let transaction = client.transaction().await.map_err(pg_error)?;
+        if let Some(fence) = &fence {
+            check_fence(&transaction, fence).await?;
+        }
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO keyspace_entries (space, key, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (space, key) DO NOTHING",
+            )
+            .await
+            .map_err(pg_error)?;
+        let inserted = transaction
+            .execute(&statement, &[&self.space, &key, &value])
+            .await
+            .map_err(pg_error)?;
+        transaction.commit().await.map_err(pg_error)?;
+        Ok(inserted == 1)
+    }
+
     async fn clear(&self, fence: Option<Fence>) -> Result<(), StoreError> {
         let mut client = pooled(&self.pool).await?;
         let transaction = client.transaction().await.map_err(pg_error)?;

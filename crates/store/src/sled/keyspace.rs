@@ -155,6 +155,27 @@ impl KeyspaceBackend for SledKeyspace {
         .await
     }
 
+    async fn insert_new(
+        &self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        _fence: Option<Fence>,
+    ) -> Result<bool, StoreError> {
+        let tree = self.tree.clone();
+        let durability = Arc::clone(&self.durability);
+        blocking(move || {
+            durability.check_writable()?;
+            let stored = tree
+                .compare_and_swap(&key, None::<&[u8]>, Some(value))?
+                .is_ok();
+            if stored {
+                durability.make_durable()?;
+            }
+            Ok(stored)
+        })
+        .await
+    }
+
     async fn clear(&self, _fence: Option<Fence>) -> Result<(), StoreError> {
         let tree = self.tree.clone();
         blocking(move || Ok(tree.clear()?)).await
