@@ -207,6 +207,7 @@ impl Server {
             calendar: Some(calendar),
             timezone: settings.console.timezone,
             printing: Some(printing),
+            attachments: settings.attachments.clone(),
         };
         let app = App::with_setup(storage, settings.policy.clone(), clock, setup)
             .await
@@ -221,6 +222,21 @@ impl Server {
             erased_keys_removed = upkeep.keys_removed,
             "personal-data keys wrapped and erasures reconciled"
         );
+        if !app.storage().shared {
+            // The embedded store is this process's alone: no upload is under way, so every
+            // upload without its event was cut off by a stop and its bytes go now.
+            let sweep = app
+                .sweep_abandoned_uploads(app.now())
+                .await
+                .context("cannot sweep the uploads a stop cut off")?;
+            if sweep.removed > 0 {
+                tracing::warn!(
+                    uploads = sweep.removed,
+                    bytes = sweep.removed_bytes,
+                    "removed the bytes of uploads a stop cut off before their event"
+                );
+            }
+        }
         for warning in app.readiness_warnings() {
             tracing::warn!("{warning}");
         }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use caseledger_app::AppError;
+use caseledger_app::{AppError, UploadRefusal};
 use caseledger_domain::{FieldError, Rejection};
 use serde::Serialize;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response as ResponseDoc, ResponseBuilder};
@@ -174,6 +174,16 @@ impl ApiError {
         )
     }
 
+    /// 416: a byte range outside a file of `size` bytes.
+    pub fn range_not_satisfiable(size: u64) -> Self {
+        Self::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "range-not-satisfiable",
+            "Range not satisfiable",
+            format!("the range asked for lies outside the file's {size} bytes"),
+        )
+    }
+
     /// 408: the client did not send the whole body in time.
     pub fn body_timeout(limit: std::time::Duration) -> Self {
         Self::new(
@@ -323,6 +333,32 @@ impl From<AppError> for ApiError {
                 reason,
                 retry_after_seconds,
             } => ApiError::unavailable(reason, retry_after_seconds),
+            AppError::Upload(refusal) => {
+                let detail = refusal.to_string();
+                match refusal {
+                    UploadRefusal::TooLarge { .. } => ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload-too-large",
+                        "Payload too large",
+                        detail,
+                    ),
+                    UploadRefusal::UnsupportedType { .. } => {
+                        let mut error = ApiError::new(
+                            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                            "unsupported-media-type",
+                            "Unsupported media type",
+                            detail.clone(),
+                        );
+                        error.0.errors.push(ProblemField {
+                            field: "body".into(),
+                            message: detail,
+                        });
+                        error
+                    }
+                    UploadRefusal::CutShort(_) => ApiError::bad_request(detail, None),
+                }
+            }
+            AppError::Gone(detail) => ApiError::new(StatusCode::GONE, "erased", "Erased", detail),
             AppError::Internal(cause) => ApiError::internal(&format!("{cause:#}")),
         }
     }

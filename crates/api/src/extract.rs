@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use caseledger_app::{Caller, Idempotency};
-use caseledger_domain::{CaseId, LetterId};
+use caseledger_domain::{AttachmentId, CaseId, LetterId};
 use serde::de::DeserializeOwned;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{RefOr, Required};
@@ -388,6 +388,20 @@ impl<S: Send + Sync> FromRequestParts<S> for LetterPath {
         let CasePath(case) = CasePath::from_request_parts(parts, state).await?;
         let letter = path_uuid(parts, state, "letter_id", "letter").await?;
         Ok(LetterPath(case, LetterId(letter)))
+    }
+}
+
+/// A case id and an attachment id in the path.
+#[derive(Debug, Clone, Copy)]
+pub struct AttachmentPath(pub CaseId, pub AttachmentId);
+
+impl<S: Send + Sync> FromRequestParts<S> for AttachmentPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let CasePath(case) = CasePath::from_request_parts(parts, state).await?;
+        let attachment = path_uuid(parts, state, "attachment_id", "attachment").await?;
+        Ok(AttachmentPath(case, AttachmentId(attachment)))
     }
 }
 

@@ -24,6 +24,7 @@ Errors are RFC 9457 `application/problem+json`. Case responses carry `ETag: \"<v
     tags(
         (name = "cases", description = "Opening and reading cases."),
         (name = "commands", description = "Everything that changes a case; each appends events to the log."),
+        (name = "attachments", description = "Files attached to cases as evidence: streamed in, kept encrypted, proved by the SHA-256 in the chain."),
         (name = "tokens", description = "API tokens (admins)."),
         (name = "users", description = "People's accounts for the console, with one-time setup links (admins)."),
         (name = "audit", description = "The hash-chained event log."),

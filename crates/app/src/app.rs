@@ -17,6 +17,7 @@ use caseledger_webhooks::DeliveryConfig;
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::SigningKey;
 
+use crate::attachments::kinds::AttachmentLimits;
 use crate::case_cache::CaseCache;
 use crate::error::{AppError, STORE_RETRY_AFTER_SECONDS};
 use crate::letter_documents::LetterPrinting;
@@ -113,6 +114,8 @@ pub struct AppSetup {
     /// How letters are printed (none: the templates and fonts built in, the default
     /// letterhead); `serve` builds it from `[letters]`, `--template-dir` and `--font-dir`.
     pub printing: Option<LetterPrinting>,
+    /// Which files cases take as attachments (`--attachment-max`, `[attachments]`).
+    pub attachments: AttachmentLimits,
 }
 
 impl Default for AppSetup {
@@ -125,6 +128,7 @@ impl Default for AppSetup {
             calendar: None,
             timezone: chrono_tz::Asia::Shanghai,
             printing: None,
+            attachments: AttachmentLimits::default(),
         }
     }
 }
@@ -170,6 +174,8 @@ pub struct App {
     timezone: chrono_tz::Tz,
     /// How letters are typeset, and the letterhead.
     pub(crate) printing: LetterPrinting,
+    /// Which files cases take as attachments.
+    pub(crate) attachment_limits: AttachmentLimits,
 }
 
 impl std::fmt::Debug for App {
@@ -206,6 +212,7 @@ impl App {
             calendar,
             timezone,
             printing,
+            attachments,
         } = setup;
         let printing = match printing {
             Some(printing) => printing,
@@ -252,6 +259,7 @@ impl App {
             calendar,
             timezone,
             printing,
+            attachment_limits: attachments,
         })
     }
 

@@ -29,14 +29,23 @@ pub const REBUILT_KEYSPACES: &[&str] = &["projection.cases"];
 pub const TRANSIENT_KEYSPACES: &[&str] = &["sessions", "sign_in_failures"];
 
 /// The reader of a backup or copy of `source`: without the rebuilt and the transient
-/// keyspaces, and without the key of any case in the erasure register.
+/// keyspaces, without the key of any case in the erasure register, and with attached files'
+/// bytes read after the head (they are stored before their event, so every event in the copy
+/// finds its file; an upload's bytes whose event came later are left for the sweep), then the
+/// uploads' records and the files' keys, each after what it owns or opens.
 pub fn snapshot_reader(source: std::sync::Arc<dyn SnapshotSource>) -> SnapshotReader {
     let skipped: Vec<&str> = REBUILT_KEYSPACES
         .iter()
         .chain(TRANSIENT_KEYSPACES)
         .copied()
         .collect();
-    SnapshotReader::new(source, &skipped).revoking(crate::erasure::revocation())
+    SnapshotReader::new(source, &skipped)
+        .revoking(crate::erasure::revocation())
+        .after_head(&[
+            crate::storage::ATTACHMENT_FILES_KEYSPACE,
+            crate::storage::ATTACHMENT_UPLOADS_KEYSPACE,
+            crate::storage::ATTACHMENT_KEYS_KEYSPACE,
+        ])
 }
 
 impl App {

@@ -328,19 +328,14 @@ impl App {
         Ok(erasures)
     }
 
-    /// The start-up step for personal-data keys, before the service takes requests: wraps every
-    /// key that is in clear or under the previous key-encryption key under the current one (an
-    /// error when a key is wrapped by a KEK the service does not hold), then reconciles the
-    /// register with the log — every erasure in the log since the last start is completed in the
-    /// register, stale pending entries go — and removes the key of every case in the register.
-    pub async fn prepare_personal_data_keys(&self) -> Result<KeyUpkeep, AppError> {
-        let mut upkeep = KeyUpkeep::default();
+    /// Wraps every key of `keyspace` (per-case keys by case id) that is in clear or under the
+    /// previous key-encryption key under the current one; returns how many it rewrapped.
+    async fn rewrap_keys(&self, keyspace: &caseledger_store::Keyspace) -> Result<u64, AppError> {
         let keyring = self.keyring();
+        let mut rewrapped = 0;
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let page = self
-                .storage
-                .personal_data_keys
+            let page = keyspace
                 .scan_after::<StoredCaseKey>(b"", after.as_deref(), PAGE)
                 .await?;
             let full = page.len() == PAGE;
@@ -351,18 +346,34 @@ impl App {
                     continue;
                 }
                 let case = CaseId(Uuid::from_slice(&key).map_err(|_| {
-                    AppError::Internal(anyhow::anyhow!("a personal-data key has a bad case id"))
+                    AppError::Internal(anyhow::anyhow!("a per-case key has a bad case id"))
                 })?);
-                let rewrapped = keyring.store(case, &keyring.open(case, &stored)?)?;
-                changes.push((key, Some(encode(&rewrapped)?)));
+                let stored = keyring.store(case, &keyring.open(case, &stored)?)?;
+                changes.push((key, Some(encode(&stored)?)));
             }
-            upkeep.rewrapped += changes.len() as u64;
+            rewrapped += changes.len() as u64;
             if !changes.is_empty() {
-                self.storage.personal_data_keys.apply(changes, true).await?;
+                keyspace.apply(changes, true).await?;
             }
             if !full {
-                break;
+                return Ok(rewrapped);
             }
+        }
+    }
+
+    /// The start-up step for per-case keys, before the service takes requests: wraps every
+    /// personal-data key and attached files' content key that is in clear or under the
+    /// previous key-encryption key under the current one (an
+    /// error when a key is wrapped by a KEK the service does not hold), then reconciles the
+    /// register with the log — every erasure in the log since the last start is completed in the
+    /// register, stale pending entries go — and removes the key of every case in the register.
+    pub async fn prepare_personal_data_keys(&self) -> Result<KeyUpkeep, AppError> {
+        let mut upkeep = KeyUpkeep::default();
+        for keyspace in [
+            &self.storage.personal_data_keys,
+            &self.storage.attachment_keys,
+        ] {
+            upkeep.rewrapped += self.rewrap_keys(keyspace).await?;
         }
 
         let scanned: u64 = self.storage.erasures.get(SCANNED_KEY).await?.unwrap_or(0);

@@ -55,9 +55,54 @@ pub enum AppError {
         /// Seconds after which to retry.
         retry_after_seconds: u64,
     },
+    /// An upload was refused; nothing of it was recorded or kept.
+    #[error(transparent)]
+    Upload(#[from] UploadRefusal),
+    /// The thing was recorded, but what it held is gone for good (410): a personal file of a
+    /// case whose personal data was erased. Its record and SHA-256 stay.
+    #[error("{0}")]
+    Gone(String),
     /// Something failed inside the service; the cause goes to the logs, never to the client.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
+}
+
+/// Why an upload was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadRefusal {
+    /// Longer than the service takes (413): told by `Content-Length` before reading, or noticed
+    /// while streaming.
+    #[error("the file is larger than the {limit} bytes this service takes (--attachment-max)")]
+    TooLarge {
+        /// The most bytes a file may have.
+        limit: u64,
+    },
+    /// Of a type the service does not take (415), as detected from its bytes.
+    #[error(
+        "the file's bytes are {}, which this service does not take; it takes {}",
+        detected.as_deref().unwrap_or("of no type it recognises"),
+        accepted.join(", ")
+    )]
+    UnsupportedType {
+        /// The type detected, when one was.
+        detected: Option<String>,
+        /// The types taken.
+        accepted: Vec<String>,
+    },
+    /// The body ended with an error before its end (the client went away): 400.
+    #[error("the upload was cut short: {0}")]
+    CutShort(String),
+}
+
+impl UploadRefusal {
+    /// The reason's label for metrics: `too_large`, `unsupported_type` or `cut_short`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            UploadRefusal::TooLarge { .. } => "too_large",
+            UploadRefusal::UnsupportedType { .. } => "unsupported_type",
+            UploadRefusal::CutShort(_) => "cut_short",
+        }
+    }
 }
 
 impl From<caseledger_store::StoreError> for AppError {

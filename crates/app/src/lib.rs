@@ -9,6 +9,7 @@
 mod access;
 pub mod accounts;
 mod app;
+pub mod attachments;
 pub mod audit;
 pub mod backup;
 pub mod calendar;
@@ -36,6 +37,8 @@ pub use accounts::{
 pub use app::{
     App, AppOptions, AppSetup, DEFAULT_IDEMPOTENCY_TTL, DEFAULT_SEARCH_BUDGET, MIN_IDEMPOTENCY_TTL,
 };
+pub use attachments::kinds::AttachmentLimits;
+pub use attachments::{AddedAttachment, AttachmentFile, AttachmentView, NewAttachment};
 pub use audit::Verification;
 pub use caseledger_domain::{ActorRecord, ActorRole, Clock, StoredEvent, SystemClock};
 pub use caseledger_projections::{
@@ -44,7 +47,7 @@ pub use caseledger_projections::{
 };
 pub use caseledger_store::Recorded;
 pub use commands::{request_fingerprint, CommandOutcome, Idempotency, OpenCase};
-pub use error::AppError;
+pub use error::{AppError, UploadRefusal};
 pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};
 pub use letter_documents::{LetterPdf, LetterPrinting, Letterhead};
 pub use links::{is_plain_host, public_base};

@@ -46,7 +46,8 @@ impl CaseKey {
         }
     }
 
-    fn cipher(&self) -> Result<XChaCha20Poly1305, AppError> {
+    /// The cipher of this key (for the chunks of attached files, `crate::attachments`).
+    pub(crate) fn cipher(&self) -> Result<XChaCha20Poly1305, AppError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.key)
             .map_err(|_| AppError::Internal(anyhow::anyhow!("a case key is not base64")))?;
@@ -62,6 +63,31 @@ impl CaseKey {
     ) -> Result<SealedPersonalData, AppError> {
         let plaintext =
             serde_json::to_vec(complainant).map_err(|error| AppError::Internal(error.into()))?;
+        self.seal_bytes(case, &plaintext)
+    }
+
+    /// Opens what [`CaseKey::seal`] sealed for `case`.
+    pub fn open(
+        &self,
+        case: CaseId,
+        sealed: &SealedPersonalData,
+    ) -> Result<ComplainantInput, AppError> {
+        let plaintext = self.open_bytes(case, sealed)?;
+        serde_json::from_slice(&plaintext).map_err(|error| AppError::Internal(error.into()))
+    }
+
+    /// Seals a text for `case` (a personal file's name).
+    pub fn seal_text(&self, case: CaseId, text: &str) -> Result<SealedPersonalData, AppError> {
+        self.seal_bytes(case, text.as_bytes())
+    }
+
+    /// Opens what [`CaseKey::seal_text`] sealed for `case`.
+    pub fn open_text(&self, case: CaseId, sealed: &SealedPersonalData) -> Result<String, AppError> {
+        String::from_utf8(self.open_bytes(case, sealed)?)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a sealed text is not UTF-8")))
+    }
+
+    fn seal_bytes(&self, case: CaseId, plaintext: &[u8]) -> Result<SealedPersonalData, AppError> {
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let ciphertext = self
@@ -69,7 +95,7 @@ impl CaseKey {
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
-                    msg: &plaintext,
+                    msg: plaintext,
                     aad: case.0.as_bytes(),
                 },
             )
@@ -81,12 +107,7 @@ impl CaseKey {
         })
     }
 
-    /// Opens what [`CaseKey::seal`] sealed for `case`.
-    pub fn open(
-        &self,
-        case: CaseId,
-        sealed: &SealedPersonalData,
-    ) -> Result<ComplainantInput, AppError> {
+    fn open_bytes(&self, case: CaseId, sealed: &SealedPersonalData) -> Result<Vec<u8>, AppError> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&sealed.sealed)
             .map_err(|_| AppError::Internal(anyhow::anyhow!("sealed data is not base64")))?;
@@ -96,8 +117,7 @@ impl CaseKey {
             )));
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_BYTES);
-        let plaintext = self
-            .cipher()?
+        self.cipher()?
             .decrypt(
                 XNonce::from_slice(nonce),
                 Payload {
@@ -105,8 +125,7 @@ impl CaseKey {
                     aad: case.0.as_bytes(),
                 },
             )
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("sealed data does not open")))?;
-        serde_json::from_slice(&plaintext).map_err(|error| AppError::Internal(error.into()))
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("sealed data does not open")))
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use caseledger_store::snapshot::SnapshotSource;
 use caseledger_store::{
-    EventLog, Keyspace, Lease, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
+    Blobs, EventLog, Keyspace, Lease, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
 };
 
 use caseledger_domain::StoredEvent;
@@ -36,6 +36,15 @@ pub struct Storage {
     pub counters: Keyspace,
     /// Letters' PDFs, by their SHA-256 (`crate::letter_documents`).
     pub documents: Keyspace,
+    /// The encrypted bytes of files attached to cases, by attachment id (`crate::attachments`).
+    pub attachment_files: Blobs,
+    /// Every stored file's upload, by attachment id: its case, when it began, and whether its
+    /// event is known to be recorded — what the sweep checks, removing the bytes of an upload
+    /// no event followed.
+    pub attachment_uploads: Keyspace,
+    /// Per-case content keys of attached files not marked personal, wrapped like the
+    /// personal-data keys.
+    pub attachment_keys: Keyspace,
     /// The case projection's rows and checkpoint.
     pub case_projection: Keyspace,
     /// Signed checkpoints of the log, by position. Fenced by [`Storage::leader`]: only the
@@ -57,6 +66,16 @@ pub struct Storage {
     /// The whole store read raw, for backups (`crate::backup`).
     pub snapshot: Arc<dyn SnapshotSource>,
 }
+
+/// The keyspace of [`Storage::attachment_files`]: snapshots read it after the log's head.
+pub const ATTACHMENT_FILES_KEYSPACE: &str = "attachments.files";
+
+/// The keyspace of [`Storage::attachment_uploads`]: snapshots read it after the files, so
+/// every file's bytes in a copy come with their upload's record.
+pub const ATTACHMENT_UPLOADS_KEYSPACE: &str = "attachments.uploads";
+
+/// The keyspace of [`Storage::attachment_keys`]: snapshots read it after the files it opens.
+pub const ATTACHMENT_KEYS_KEYSPACE: &str = "attachments.keys";
 
 /// The name of the lease of [`Storage::leader`].
 pub const LEADER_LEASE: &str = "leader";
@@ -90,6 +109,9 @@ impl Storage {
             erasures: log.keyspace("erasures")?,
             counters: log.keyspace("counters")?,
             documents: log.keyspace("documents")?,
+            attachment_files: Blobs::new(log.keyspace(ATTACHMENT_FILES_KEYSPACE)?),
+            attachment_uploads: log.keyspace(ATTACHMENT_UPLOADS_KEYSPACE)?,
+            attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE)?,
             case_projection: log.keyspace("projection.cases")?,
             checkpoints: log.keyspace("audit.checkpoints")?.fenced_by(leader.clone()),
             webhook_endpoints: log.keyspace("webhooks.endpoints")?,
@@ -120,6 +142,9 @@ impl Storage {
             erasures: log.keyspace("erasures"),
             counters: log.keyspace("counters"),
             documents: log.keyspace("documents"),
+            attachment_files: Blobs::new(log.keyspace(ATTACHMENT_FILES_KEYSPACE)),
+            attachment_uploads: log.keyspace(ATTACHMENT_UPLOADS_KEYSPACE),
+            attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE),
             case_projection: log.keyspace("projection.cases"),
             checkpoints: log.keyspace("audit.checkpoints").fenced_by(leader.clone()),
             webhook_endpoints: log.keyspace("webhooks.endpoints"),

@@ -92,8 +92,8 @@ pub fn spawn_workers(
     // Idempotency records past their period go, shortly after start and then every hour (a
     // key is kept at least its period, at most an hour longer), and so do console sessions
     // past their idle or absolute limit (refused at their next use whether swept or not: the
-    // sweep only keeps the store small). Every instance may sweep: a sweep removes only
-    // records past their cut-off.
+    // sweep only keeps the store small), and the bytes of uploads no event followed within an
+    // hour. Every instance may sweep: a sweep removes only records past their cut-off.
     let sweeper = {
         let app = Arc::clone(app);
         tokio::spawn(every(
@@ -133,6 +133,12 @@ pub fn spawn_workers(
                             %error,
                             "the session sweep failed; retrying in an hour"
                         ),
+                    }
+                    let cut_off = app.now()
+                        - chrono::Duration::from_std(crate::attachments::ABANDONED_UPLOAD_AGE)
+                            .unwrap_or(chrono::Duration::hours(1));
+                    if let Err(error) = app.sweep_abandoned_uploads(cut_off).await {
+                        tracing::warn!(%error, "the upload sweep failed; retrying in an hour");
                     }
                 }
             },

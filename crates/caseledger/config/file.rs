@@ -53,6 +53,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Supervision letters.
     pub letters: LettersConfig,
+    /// Files attached to cases.
+    pub attachments: AttachmentsConfig,
     /// Default members of each joint-mechanism tier.
     pub tiers: TiersConfig,
     /// Webhook delivery to partner departments.
@@ -224,6 +226,28 @@ pub struct LimitsConfig {
     pub idempotency_ttl_hours: u64,
 }
 
+/// `[attachments]`: files attached to cases as evidence (contract §10).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// The largest file taken; a larger one is answered 413 (`--attachment-max`). Default
+    /// 25 MiB.
+    #[serde(deserialize_with = "units::bytes")]
+    pub max_bytes: u64,
+    /// The media types taken, as detected from a file's bytes; others are answered 415.
+    pub accepted_types: Vec<String>,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        let limits = caseledger_app::AttachmentLimits::default();
+        AttachmentsConfig {
+            max_bytes: limits.max_bytes,
+            accepted_types: limits.accepted,
+        }
+    }
+}
+
 /// `[letters]`: supervision letters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -362,6 +386,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             limits: LimitsConfig::default(),
             letters: LettersConfig::default(),
+            attachments: AttachmentsConfig::default(),
             tiers: TiersConfig::default(),
             webhooks: WebhooksConfig::default(),
             guards: GuardsConfig::default(),

@@ -114,6 +114,16 @@ pub struct ServeArgs {
     #[arg(long, env = "CASELEDGER_FONT_DIR", value_name = "DIR")]
     pub font_dir: Option<PathBuf>,
 
+    /// The largest file a case takes as an attachment, e.g. 25MiB; a larger one is answered
+    /// 413 while it streams [config: attachments.max_bytes] [default: 25MiB]
+    #[arg(
+        long,
+        env = "CASELEDGER_ATTACHMENT_MAX",
+        value_name = "SIZE",
+        value_parser = parse_size
+    )]
+    pub attachment_max: Option<u64>,
+
     /// A file holding the bearer token GET /metrics then requires (401 without it), read at
     /// start [config: metrics_token_file] [default: /metrics is open]
     #[arg(long, env = "CASELEDGER_METRICS_TOKEN_FILE", value_name = "FILE")]

@@ -105,6 +105,8 @@ pub struct Settings {
     pub calendar_dir: Option<PathBuf>,
     /// How letters are printed: the letterhead, and the template and font directories.
     pub printing: PrintingSettings,
+    /// Which files cases take as attachments.
+    pub attachments: caseledger_app::AttachmentLimits,
     /// Commands are refused while the data dir's filesystem has less free space (embedded
     /// store; 0: no reserve).
     pub min_free_space_bytes: u64,
@@ -308,6 +310,27 @@ impl Config {
                 ))
             }
         };
+        if flags.attachment_max.unwrap_or(self.attachments.max_bytes) == 0 {
+            return Err(ConfigError::new(
+                "attachments.max_bytes",
+                "must be at least 1 byte",
+            ));
+        }
+        if self.attachments.accepted_types.is_empty() {
+            return Err(ConfigError::new(
+                "attachments.accepted_types",
+                "must name at least one media type",
+            ));
+        }
+        if let Some(bad) = self.attachments.accepted_types.iter().find(|kind| {
+            let mut parts = kind.split('/');
+            !matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None) if !a.is_empty() && !b.is_empty() && kind.is_ascii())
+        }) {
+            return Err(ConfigError::new(
+                "attachments.accepted_types",
+                format!("'{bad}' is not a media type such as application/pdf"),
+            ));
+        }
         if limits.request_timeout_ms == 0 {
             return Err(ConfigError::new(
                 "limits.request_timeout_ms",
@@ -495,6 +518,10 @@ impl Config {
                 },
                 template_dir: flags.template_dir.or(self.letters.template_dir.clone()),
                 font_dir: flags.font_dir.or(self.letters.font_dir.clone()),
+            },
+            attachments: caseledger_app::AttachmentLimits {
+                max_bytes: flags.attachment_max.unwrap_or(self.attachments.max_bytes),
+                accepted: self.attachments.accepted_types.clone(),
             },
             min_free_space_bytes: flags
                 .min_free_space

@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use caseledger_app::AppError;
+use caseledger_app::{AppError, UploadRefusal};
 use caseledger_domain::Rejection;
 use serde::Serialize;
 
@@ -155,6 +155,26 @@ impl ConsoleError {
                     "problem-sign-in-title",
                     "sign-in-locked",
                     None,
+                ),
+                AppError::Upload(refusal) => (
+                    match refusal {
+                        UploadRefusal::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                        UploadRefusal::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        UploadRefusal::CutShort(_) => StatusCode::BAD_REQUEST,
+                    },
+                    "problem-refused-title",
+                    match refusal {
+                        UploadRefusal::TooLarge { .. } => "problem-file-too-large",
+                        UploadRefusal::UnsupportedType { .. } => "problem-file-type",
+                        UploadRefusal::CutShort(_) => "problem-file-cut-short",
+                    },
+                    Some(refusal.to_string()),
+                ),
+                AppError::Gone(detail) => (
+                    StatusCode::GONE,
+                    "problem-refused-title",
+                    "problem-file-erased",
+                    Some(detail.clone()),
                 ),
                 AppError::Unavailable { .. } => (
                     StatusCode::SERVICE_UNAVAILABLE,

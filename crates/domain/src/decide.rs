@@ -519,21 +519,30 @@ pub fn decide(
                 rectified,
             }
         }
-        Command::ErasePersonalData => match case.complainant {
-            ComplainantRecord::Sealed(_) => CaseEvent::PersonalDataErased {},
-            ComplainantRecord::None => {
-                return Err(Rejection::conflict(
+        Command::ErasePersonalData => {
+            match case.complainant {
+                ComplainantRecord::Sealed(_) => CaseEvent::PersonalDataErased {},
+                // Files marked personal are personal data too, with or without a complainant.
+                ComplainantRecord::None
+                    if case
+                        .attachments
+                        .iter()
+                        .any(|attachment| attachment.personal) =>
+                {
+                    CaseEvent::PersonalDataErased {}
+                }
+                ComplainantRecord::None => return Err(Rejection::conflict(
                     Rule::NoPersonalData,
-                    "the case was opened without complainant details",
-                ))
+                    "the case was opened without complainant details and holds no personal files",
+                )),
+                ComplainantRecord::Erased => {
+                    return Err(Rejection::conflict(
+                        Rule::PersonalDataAlreadyErased,
+                        "the complainant's details are already erased",
+                    ))
+                }
             }
-            ComplainantRecord::Erased => {
-                return Err(Rejection::conflict(
-                    Rule::PersonalDataAlreadyErased,
-                    "the complainant's details are already erased",
-                ))
-            }
-        },
+        }
     };
     Ok(vec![event])
 }

@@ -2165,6 +2165,26 @@ fn attachments() {
             Conflict(Rule::PersonalDataErased),
         ),
         scenario(
+            "a case without a complainant but with a personal file can be erased",
+            vec![
+                CaseEvent::CaseOpened {
+                    title: "No complainant".to_owned(),
+                    category: caseledger_domain::Category::WageArrears,
+                    description: "Anonymous tip.".to_owned(),
+                    source: caseledger_domain::Source::Inspection,
+                    employer: Employer::default(),
+                    region: None,
+                    industry: None,
+                    workers_affected: None,
+                    complainant: None,
+                },
+                attached(1, 'a', true),
+            ],
+            admin(),
+            Command::ErasePersonalData,
+            Events(vec![CaseEvent::PersonalDataErased {}]),
+        ),
+        scenario(
             "an auditor attaches nothing",
             opened_and(vec![]),
             auditor(),

@@ -259,11 +259,12 @@ impl SnapshotReader {
         self
     }
 
-    /// This reader, reading the keyspaces `names` after the head (and after the revocable
-    /// keys), [`SNAPSHOT_LARGE_PAGE`] entries at a time: for what is written before the event
-    /// that refers to it (a file's chunks before its event), so every event up to the head
-    /// finds it in the copy. What was written for an event after the head comes along too;
-    /// its owner tells such leftovers from the rest.
+    /// This reader, reading the keyspaces `names` after the head, in this order and before the
+    /// revocable keys, [`SNAPSHOT_LARGE_PAGE`] entries at a time: for what is written before
+    /// the event that refers to it (a file's chunks before its event), so every event up to the
+    /// head finds it in the copy, and for what must be read after such entries (the keys that
+    /// open them, the records that own them). What was written for an event after the head
+    /// comes along too; its owner tells such leftovers from the rest.
     pub fn after_head(mut self, names: &[&str]) -> SnapshotReader {
         self.after_head = names.iter().map(|name| (*name).to_owned()).collect();
         self
@@ -316,21 +317,9 @@ impl SnapshotReader {
                         // Every keyspace is read: the log is copied up to the head that is
                         // committed now, so nothing read so far refers past it.
                         self.head = self.source.committed_head().await?;
-                        self.stage = match self.revocation.clone() {
-                            // The register after the head, the revocable keys after the
-                            // register: what the log up to the head revoked is left out.
-                            Some(revocation) => Stage::Revocable {
-                                revoked: revoked_keys(
-                                    std::sync::Arc::clone(&self.source),
-                                    &revocation,
-                                )
-                                .await?,
-                                after: None,
-                            },
-                            None => Stage::AfterHead {
-                                index: 0,
-                                after: None,
-                            },
+                        self.stage = Stage::AfterHead {
+                            index: 0,
+                            after: None,
                         };
                         continue;
                     };
@@ -359,10 +348,7 @@ impl SnapshotReader {
                 }
                 Stage::Revocable { revoked, after } => {
                     let Some(revocation) = self.revocation.clone() else {
-                        self.stage = Stage::AfterHead {
-                            index: 0,
-                            after: None,
-                        };
+                        self.stage = Stage::Idempotency { after: None };
                         continue;
                     };
                     let page = self
@@ -381,10 +367,7 @@ impl SnapshotReader {
                         })
                         .collect();
                     if done {
-                        self.stage = Stage::AfterHead {
-                            index: 0,
-                            after: None,
-                        };
+                        self.stage = Stage::Idempotency { after: None };
                     }
                     if records.is_empty() {
                         continue;
@@ -394,7 +377,21 @@ impl SnapshotReader {
                 }
                 Stage::AfterHead { index, after } => {
                     let Some(space) = self.after_head.get(*index).cloned() else {
-                        self.stage = Stage::Idempotency { after: None };
+                        self.stage = match self.revocation.clone() {
+                            // The register after the head, the revocable keys after the
+                            // register (and after every keyspace read after the head, whose
+                            // entries such a key may open): what the log up to the head
+                            // revoked is left out.
+                            Some(revocation) => Stage::Revocable {
+                                revoked: revoked_keys(
+                                    std::sync::Arc::clone(&self.source),
+                                    &revocation,
+                                )
+                                .await?,
+                                after: None,
+                            },
+                            None => Stage::Idempotency { after: None },
+                        };
                         continue;
                     };
                     let page = self

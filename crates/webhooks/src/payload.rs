@@ -69,9 +69,11 @@ pub struct CaseEventData {
     /// shared the case with the receiving department.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case: Option<CaseSnapshot>,
-    /// The PDF of a letter addressed to a department (contract §9): where the addressed
-    /// department reads it with its token. Only in `case.SupervisionLetterIssued` and
-    /// `case.LetterApproved` messages of letters that name a department and have a document.
+    /// The PDF of a letter addressed to a department (contract §9), or a shared file attached
+    /// to the case (§10): where the department reads it with its token. Only in
+    /// `case.SupervisionLetterIssued` and `case.LetterApproved` messages of letters that name
+    /// a department and have a document, and in `case.AttachmentAdded` messages (which reach
+    /// departments only for shared files not marked personal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<DocumentLink>,
 }
@@ -79,17 +81,34 @@ pub struct CaseEventData {
 /// Where a letter's PDF is read, and what it must hash to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentLink {
-    /// The path on the service: `/v1/cases/{id}/letters/{letter_id}/document`.
+    /// The path on the service: `/v1/cases/{id}/letters/{letter_id}/document`, or
+    /// `/v1/cases/{id}/attachments/{attachment_id}`.
     pub path: String,
-    /// Its media type, `application/pdf`.
+    /// Its media type (`application/pdf` for a letter).
     pub media_type: String,
     /// The SHA-256 of its bytes, as the event records it.
     pub sha256: String,
 }
 
 impl DocumentLink {
-    /// The link of the document `event` issues to a department, if it does.
+    /// The link of the document `event` issues to a department, or of the file it attaches
+    /// for departments, if it does.
     pub fn of(case_id: Uuid, event: &CaseEvent) -> Option<DocumentLink> {
+        if let CaseEvent::AttachmentAdded {
+            attachment_id,
+            content_type,
+            sha256,
+            personal: false,
+            shared: true,
+            ..
+        } = event
+        {
+            return Some(DocumentLink {
+                path: format!("/v1/cases/{case_id}/attachments/{}", attachment_id.0),
+                media_type: content_type.clone(),
+                sha256: sha256.clone(),
+            });
+        }
         let (CaseEvent::SupervisionLetterIssued {
             letter_id,
             department: Some(_),

@@ -3,6 +3,7 @@
 //! `#[utoipa::path]`, and the router and the OpenAPI document both read them from there.
 
 pub mod admin;
+pub mod attachments;
 pub mod audit;
 pub mod cases;
 pub mod commands;
@@ -27,6 +28,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(cases::routes())
         .merge(commands::routes())
+        .merge(attachments::routes())
         .merge(events::routes())
         .merge(audit::routes())
         .merge(admin::routes())
