@@ -12,6 +12,7 @@
     reason = "tests fail loudly on purpose; an unwrap is an assertion here"
 )]
 
+mod attachments;
 mod backup;
 mod bad_input;
 mod calendar;

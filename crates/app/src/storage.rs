@@ -36,7 +36,8 @@ pub struct Storage {
     pub counters: Keyspace,
     /// Letters' PDFs, by their SHA-256 (`crate::letter_documents`).
     pub documents: Keyspace,
-    /// The encrypted bytes of files attached to cases, by attachment id (`crate::attachments`).
+    /// The encrypted bytes of files attached to cases, by attachment id (`crate::attachments`):
+    /// files in the data dir on sled, rows on PostgreSQL.
     pub attachment_files: Blobs,
     /// Every stored file's upload, by attachment id: its case, when it began, and whether its
     /// event is known to be recorded — what the sweep checks, removing the bytes of an upload
@@ -67,8 +68,9 @@ pub struct Storage {
     pub snapshot: Arc<dyn SnapshotSource>,
 }
 
-/// The keyspace of [`Storage::attachment_files`]: snapshots read it after the log's head.
-pub const ATTACHMENT_FILES_KEYSPACE: &str = "attachments.files";
+/// The blob space of [`Storage::attachment_files`] (sled: files in its directory; PostgreSQL:
+/// rows): snapshots read it after the log's head.
+pub const ATTACHMENT_FILES_KEYSPACE: &str = "files.attachments";
 
 /// The keyspace of [`Storage::attachment_uploads`]: snapshots read it after the files, so
 /// every file's bytes in a copy come with their upload's record.
@@ -109,7 +111,7 @@ impl Storage {
             erasures: log.keyspace("erasures")?,
             counters: log.keyspace("counters")?,
             documents: log.keyspace("documents")?,
-            attachment_files: Blobs::new(log.keyspace(ATTACHMENT_FILES_KEYSPACE)?),
+            attachment_files: log.blobs(ATTACHMENT_FILES_KEYSPACE),
             attachment_uploads: log.keyspace(ATTACHMENT_UPLOADS_KEYSPACE)?,
             attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE)?,
             case_projection: log.keyspace("projection.cases")?,
@@ -142,7 +144,7 @@ impl Storage {
             erasures: log.keyspace("erasures"),
             counters: log.keyspace("counters"),
             documents: log.keyspace("documents"),
-            attachment_files: Blobs::new(log.keyspace(ATTACHMENT_FILES_KEYSPACE)),
+            attachment_files: log.blobs(ATTACHMENT_FILES_KEYSPACE),
             attachment_uploads: log.keyspace(ATTACHMENT_UPLOADS_KEYSPACE),
             attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE),
             case_projection: log.keyspace("projection.cases"),

@@ -896,6 +896,7 @@ mod tests {
             calendar_dir: Some(PathBuf::from("/etc/caseledger/calendar")),
             template_dir: Some(PathBuf::from("/etc/caseledger/templates")),
             font_dir: None,
+            attachment_max: Some(5 * 1024 * 1024),
             idempotency_ttl: Some(Duration::from_secs(48 * 60 * 60)),
             min_free_space: Some(0),
             case_cache: Some(1024),
@@ -915,6 +916,7 @@ mod tests {
         let from_flags = config.resolve(overrides).unwrap();
         assert_eq!(from_flags.app.search_budget, Duration::from_millis(250));
         assert_eq!(from_flags.policy.max_case_events, 50);
+        assert_eq!(from_flags.attachments.max_bytes, 5 * 1024 * 1024);
         assert_eq!(
             from_flags.api.token_rate,
             caseledger_api::guards::Rate::new(10, 20)

@@ -65,6 +65,10 @@ pub(crate) trait KeyspaceBackend: Send + Sync + 'static {
         value: Vec<u8>,
         fence: Option<Fence>,
     ) -> Result<bool, StoreError>;
+    /// Removes every key that starts with `prefix`, durably, without reading the values out;
+    /// returns how many bytes the values held.
+    async fn remove_prefix(&self, prefix: Vec<u8>, fence: Option<Fence>)
+        -> Result<u64, StoreError>;
     /// Removes every key, without waiting for durability.
     async fn clear(&self, fence: Option<Fence>) -> Result<(), StoreError>;
     /// Adds one to the big-endian `u64` at `key` (0 when absent), durably, and returns it.
@@ -253,6 +257,13 @@ impl Keyspace {
         self.backend
             .scan(prefix.to_vec(), after.map(<[u8]>::to_vec), Some(limit))
             .await
+    }
+
+    /// Removes every key that starts with `prefix`, durably, in one step and without reading
+    /// the values out (for large ones); returns how many bytes the values held.
+    pub async fn remove_prefix(&self, prefix: &[u8]) -> Result<u64, StoreError> {
+        let fence = self.current_fence()?;
+        self.backend.remove_prefix(prefix.to_vec(), fence).await
     }
 
     /// Removes `key`, durably.

@@ -14,15 +14,15 @@
 //! - [`Recorded`], an event as the log holds it;
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
 //! - [`Checkpoint`], a signed statement of the log's head;
-//! - [`Keyspace`], durable key-value maps beside the log, [`Blobs`], files kept in one as
-//!   chunks, and [`Lease`], which of several
+//! - [`Keyspace`], durable key-value maps beside the log, [`Blobs`], files kept as chunks
+//!   (sled: files in its directory; PostgreSQL: rows), and [`Lease`], which of several
 //!   processes on one store does the work that must run in one place;
 //! - [`snapshot`], whole-store snapshots and imports, for copies between backends and backups.
 //!
 //! Where things live: the backend-neutral parts at the top (`types`, `log`, [`chain`], `batch`
 //! — the group commit both backends stage with —, `keyspace`, `blobs`, [`lease`], [`checkpoint`],
 //! `disk_space`, [`snapshot`]); each backend in a folder of its own, one file per job:
-//! `sled/{log,keyspace,durability,snapshot}.rs` and
+//! `sled/{log,keyspace,files,durability,snapshot}.rs` and
 //! `postgres/{log,keyspace,pool,lease,tls,migrations,snapshot}.rs`.
 //!
 //! Errors follow sled's nested style: the outer `Result` carries fail-stop [`StoreError`]s, the
@@ -48,7 +48,7 @@ mod sled;
 pub mod snapshot;
 mod types;
 
-pub use blobs::Blobs;
+pub use blobs::{Blobs, BLOB_SPACE_PREFIX};
 pub use chain::{ChainError, ChainVerifier};
 pub use checkpoint::Checkpoint;
 pub use disk_space::{Shortage, SpaceGuard};

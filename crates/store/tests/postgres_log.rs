@@ -254,7 +254,12 @@ async fn keyspace_creations_and_blobs_across_instances() {
     let database = ScratchDatabase::create().await;
     let first = PostgresLog::open(database.url(), options()).await.unwrap();
     let second = PostgresLog::open(database.url(), options()).await.unwrap();
-    conformance::creations_and_blobs(&first.keyspace("files"), &second.keyspace("files")).await;
+    conformance::creations_and_blobs(
+        &first.keyspace("keys"),
+        &second.keyspace("keys"),
+        (first.blobs("files.test"), second.blobs("files.test")),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,8 +49,9 @@ async fn guarded_keyspace_writes_never_go_backwards() {
 async fn keyspace_creations_and_blobs() {
     let dir = TempDir::new().unwrap();
     let log = SledLog::open(dir.path(), Default::default()).unwrap();
-    let keyspace = log.keyspace("files").unwrap();
-    conformance::creations_and_blobs(&keyspace, &keyspace.clone()).await;
+    let keyspace = log.keyspace("keys").unwrap();
+    let blobs = (log.blobs("files.test"), log.blobs("files.test"));
+    conformance::creations_and_blobs(&keyspace, &keyspace.clone(), blobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -301,6 +301,40 @@ impl KeyspaceBackend for PostgresKeyspace {
         Ok(inserted == 1)
     }
 
+    async fn remove_prefix(
+        &self,
+        prefix: Vec<u8>,
+        fence: Option<Fence>,
+    ) -> Result<u64, StoreError> {
+        let mut client = pooled(&self.pool).await?;
+        let transaction = client.transaction().await.map_err(pg_error)?;
+        if let Some(fence) = &fence {
+            check_fence(&transaction, fence).await?;
+        }
+        // Keys that start with the prefix: from the prefix up to (not including) the prefix
+        // with its last byte that is not 0xff increased; unbounded when all of it is 0xff.
+        let mut upper = prefix.clone();
+        while upper.last() == Some(&0xff) {
+            upper.pop();
+        }
+        let upper = upper.last_mut().map(|last| *last += 1).map(|()| upper);
+        let statement = transaction
+            .prepare_cached(
+                "WITH removed AS (DELETE FROM keyspace_entries WHERE space = $1 AND key >= $2 \
+                 AND ($3::bytea IS NULL OR key < $3) RETURNING octet_length(value) AS bytes) \
+                 SELECT coalesce(sum(bytes), 0)::int8 FROM removed",
+            )
+            .await
+            .map_err(pg_error)?;
+        let row = transaction
+            .query_one(&statement, &[&self.space, &prefix, &upper])
+            .await
+            .map_err(pg_error)?;
+        transaction.commit().await.map_err(pg_error)?;
+        let removed: i64 = row.get(0);
+        Ok(u64::try_from(removed).unwrap_or(0))
+    }
+
     async fn clear(&self, fence: Option<Fence>) -> Result<(), StoreError> {
         let mut client = pooled(&self.pool).await?;
         let transaction = client.transaction().await.map_err(pg_error)?;

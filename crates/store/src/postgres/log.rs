@@ -52,6 +52,7 @@ use crate::batch::{
     decode_recorded, encode_events, envelope_hash, stage_batch, AppendOutcome, AppendRequest,
     Lookups, StagedBatch,
 };
+use crate::blobs::{Blobs, KeyspaceBlobs};
 use crate::chain::{ChainError, ChainVerifier};
 use crate::keyspace::Keyspace;
 use crate::lease::Lease;
@@ -224,6 +225,12 @@ impl PostgresLog {
             name,
             Arc::new(PostgresKeyspace::new(self.shared.pool.clone(), name)),
         )
+    }
+
+    /// The blob space `name` (which starts with [`crate::BLOB_SPACE_PREFIX`]): one row a chunk,
+    /// in the database every instance reads.
+    pub fn blobs(&self, name: &str) -> Blobs {
+        Blobs::new(name, Arc::new(KeyspaceBlobs::new(self.keyspace(name))))
     }
 
     /// The lease `name` among every instance on this database (an advisory lock on a

@@ -176,6 +176,29 @@ impl KeyspaceBackend for SledKeyspace {
         .await
     }
 
+    async fn remove_prefix(
+        &self,
+        prefix: Vec<u8>,
+        _fence: Option<Fence>,
+    ) -> Result<u64, StoreError> {
+        let tree = self.tree.clone();
+        let durability = Arc::clone(&self.durability);
+        blocking(move || {
+            durability.check_writable()?;
+            let mut batch = sled::Batch::default();
+            let mut removed = 0u64;
+            for entry in tree.scan_prefix(&prefix) {
+                let (key, value) = entry?;
+                removed += value.len() as u64;
+                batch.remove(key);
+            }
+            tree.apply_batch(batch)?;
+            durability.make_durable()?;
+            Ok(removed)
+        })
+        .await
+    }
+
     async fn clear(&self, _fence: Option<Fence>) -> Result<(), StoreError> {
         let tree = self.tree.clone();
         blocking(move || Ok(tree.clear()?)).await

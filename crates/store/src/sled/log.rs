@@ -31,6 +31,7 @@ use crate::batch::{
     decode_recorded, encode_events, envelope_hash, stage_batch, AppendOutcome, AppendRequest,
     Lookups, Staged,
 };
+use crate::blobs::Blobs;
 use crate::chain::{ChainError, ChainVerifier};
 use crate::keyspace::Keyspace;
 use crate::log::{EventLog, LogEvent};
@@ -89,6 +90,8 @@ pub(super) struct LogTrees {
 
 pub(super) struct Shared {
     pub(super) db: sled::Db,
+    /// The store's directory (blob spaces live in files inside it).
+    pub(super) dir: std::path::PathBuf,
     pub(super) trees: LogTrees,
     head: watch::Receiver<Head>,
     durability: Arc<Durability>,
@@ -207,6 +210,7 @@ impl SledLog {
         Ok(SledLog {
             shared: Arc::new(Shared {
                 db,
+                dir: dir.to_owned(),
                 trees,
                 head: head_receiver,
                 durability,
@@ -224,6 +228,17 @@ impl SledLog {
         let tree = self.shared.db.open_tree(keyspace_tree_name(name))?;
         let backend = SledKeyspace::new(tree, Arc::clone(&self.shared.durability));
         Ok(Keyspace::new(name, Arc::new(backend)))
+    }
+
+    /// The blob space `name` (which starts with [`crate::BLOB_SPACE_PREFIX`]): files in the
+    /// store's directory, checked against the store's durability like every write.
+    pub fn blobs(&self, name: &str) -> Blobs {
+        let files = super::files::FileBlobs::new(
+            &self.shared.dir,
+            name,
+            Some(Arc::clone(&self.shared.durability)),
+        );
+        Blobs::new(name, Arc::new(files))
     }
 
     /// Fault injection, for tests of the fail-stop path: the next `count` syncs of this store

@@ -5,11 +5,13 @@
 //! - `durability`: flush and `fdatasync` per batch, the store's poison after a failed sync, the
 //!   free-space reserve;
 //! - `keyspace`: keyspaces as trees beside the log's;
+//! - `files`: blob spaces as files in the store's directory;
 //! - `snapshot`: the sled side of whole-store copies ([`crate::snapshot`]).
 //!
 //! Only the log's handle and options leave this folder; everything else stays inside the crate.
 
 mod durability;
+mod files;
 mod keyspace;
 mod log;
 mod snapshot;

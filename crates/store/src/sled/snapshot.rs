@@ -13,11 +13,13 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::durability::{blocking, sync_directory, Durability};
+use super::files::{blob_spaces, FileBlobs};
 use super::keyspace::{keyspace_tree_name, KEYSPACE_TREE_PREFIX};
 use super::log::{
     decode_position, stream_index_key, SledLog, EVENTS_TREE, IDEMPOTENCY_TREE, STREAM_HEADS_TREE,
     STREAM_INDEX_TREE,
 };
+use crate::blobs::BLOB_SPACE_PREFIX;
 use crate::snapshot::{
     CheckedRecords, EnvelopeVersion, ImportError, ImportTarget, Importer, LogRow, LogRows,
     RawEntry, SnapshotSource,
@@ -32,6 +34,7 @@ impl SnapshotSource for SledLog {
 
     async fn keyspace_names(&self) -> Result<Vec<String>, StoreError> {
         let db = self.shared.db.clone();
+        let dir = self.shared.dir.clone();
         blocking(move || {
             let mut names = Vec::new();
             for name in db.tree_names() {
@@ -45,6 +48,7 @@ impl SnapshotSource for SledLog {
                     names.push(space.to_owned());
                 }
             }
+            names.extend(blob_spaces(&dir)?);
             names.sort();
             Ok(names)
         })
@@ -57,6 +61,10 @@ impl SnapshotSource for SledLog {
         after: Option<Vec<u8>>,
         limit: usize,
     ) -> Result<Vec<RawEntry>, StoreError> {
+        if space.starts_with(BLOB_SPACE_PREFIX) {
+            let files = FileBlobs::new(&self.shared.dir, space, None);
+            return blocking(move || files.page(after, limit)).await;
+        }
         let tree = self.shared.db.open_tree(keyspace_tree_name(space))?;
         blocking(move || tree_page(&tree, after, limit)).await
     }
@@ -269,7 +277,8 @@ struct SledTarget {
 impl ImportTarget for SledTarget {
     async fn write(&mut self, records: CheckedRecords) -> Result<(), StoreError> {
         let db = self.db.clone();
-        blocking(move || sled_write(&db, records)).await
+        let staging = self.staging.clone();
+        blocking(move || sled_write(&db, &staging, records)).await
     }
 
     async fn finish(
@@ -289,7 +298,7 @@ impl ImportTarget for SledTarget {
     }
 }
 
-fn sled_write(db: &sled::Db, records: CheckedRecords) -> Result<(), StoreError> {
+fn sled_write(db: &sled::Db, staging: &Path, records: CheckedRecords) -> Result<(), StoreError> {
     let CheckedRecords {
         entries,
         idempotency,
@@ -297,6 +306,10 @@ fn sled_write(db: &sled::Db, records: CheckedRecords) -> Result<(), StoreError> 
     } = records;
     let mut by_space: HashMap<String, sled::Batch> = HashMap::new();
     for (space, key, value) in entries {
+        if space.starts_with(BLOB_SPACE_PREFIX) {
+            FileBlobs::new(staging, &space, None).import(&key, &value)?;
+            continue;
+        }
         by_space.entry(space).or_default().insert(key, value);
     }
     for (space, batch) in by_space {
@@ -338,6 +351,9 @@ fn sled_finish(
     }
     db.open_tree(STREAM_HEADS_TREE)?.apply_batch(batch)?;
     Durability::open(db.clone(), staging)?.make_durable()?;
+    for space in blob_spaces(staging)? {
+        FileBlobs::new(staging, &space, None).sync_all()?;
+    }
     drop(db);
     // Renaming the directory is atomic: `dir` is the whole store or stays as it was.
     if dir.exists() {
