@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use caseledger_store::conformance::ScratchDatabase;
 
-use crate::support::binary::{initial_admin_token, ServeProcess};
+use crate::support::binary::{args, caseledger, initial_admin_token, text, ServeProcess};
 use crate::support::{
     assert_problem, expect_status, scratch_postgres, spawn_app, spawn_app_on_clock, TestApp,
 };
@@ -749,4 +749,66 @@ fn tokio_stream_of<T: Send + 'static>(
     futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     })
+}
+
+#[tokio::test]
+async fn an_auditor_checks_downloaded_files_against_the_exported_chain() {
+    let app = spawn_app().await;
+    let officer = app.token("officer", None).await;
+    let (case, [shared, internal, _]) = shared_case(&app, &officer).await;
+    let auditor = app.token("auditor", None).await;
+    let folder = tempfile::tempdir().unwrap();
+    for (n, id) in [&shared, &internal].into_iter().enumerate() {
+        let (status, _, bytes) = download(
+            &app,
+            &format!("{}/{id}", attachments_path(case)),
+            &auditor,
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        // Names do not matter: the bytes do.
+        std::fs::write(folder.path().join(format!("evidence-{n}.bin")), bytes).unwrap();
+    }
+    let export = app
+        .get("/v1/audit/export", &auditor)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let export_file = folder.path().with_extension("ndjson");
+    std::fs::write(&export_file, &export).unwrap();
+    let verify = || {
+        caseledger(args(&[
+            &"audit",
+            &"verify",
+            &export_file,
+            &"--attachments",
+            &folder.path(),
+        ]))
+    };
+    let output = verify().await;
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("is attachment {shared} of case {case}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("attachments: 2 of 2 files recorded"),
+        "{stdout}"
+    );
+
+    // A file changed by one byte is recorded nowhere.
+    let mut forged = pdf_bytes(1000);
+    forged[500] ^= 1;
+    std::fs::write(folder.path().join("evidence-0.bin"), forged).unwrap();
+    let output = verify().await;
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("evidence-0.bin: SHA-256") && stdout.contains("is in no AttachmentAdded"),
+        "{stdout}"
+    );
+    std::fs::remove_file(export_file).unwrap();
 }

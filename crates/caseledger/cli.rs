@@ -239,6 +239,11 @@ pub struct VerifyArgs {
     /// one `audit.checkpoint` webhook message, a line).
     #[arg(long, value_name = "FILE2", requires = "public_key")]
     pub checkpoints: Option<PathBuf>,
+
+    /// A folder of downloaded attachments: every file in it (and its subfolders) must hash,
+    /// by SHA-256, to an AttachmentAdded event of the export, whatever it is named
+    #[arg(long, value_name = "DIR")]
+    pub attachments: Option<PathBuf>,
 }
 
 /// Arguments of `caseledger audit export`.
@@ -549,7 +554,7 @@ mod tests {
         let cli = Cli::try_parse_from(["caseledger", "audit", "verify", "export.ndjson"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Audit(AuditCommand::Verify(VerifyArgs { ref file, public_key: None, checkpoints: None }))
+            Command::Audit(AuditCommand::Verify(VerifyArgs { ref file, public_key: None, checkpoints: None, attachments: None }))
                 if file == &PathBuf::from("export.ndjson")
         ));
         assert!(Cli::try_parse_from([

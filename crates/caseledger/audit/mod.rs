@@ -1,7 +1,9 @@
-//! The audit tools that work offline: `caseledger audit verify` ([`verify`]) and `caseledger
-//! audit replay` ([`replay`]) on an export, with no server and no data dir, and `caseledger
-//! audit export` ([`export`]) from a stopped service's data dir.
+//! The audit tools that work offline: `caseledger audit verify` ([`verify`], with downloaded
+//! files checked against the chain by [`attachments`]) and `caseledger audit replay`
+//! ([`replay`]) on an export, with no server and no data dir, and `caseledger audit export`
+//! ([`export`]) from a stopped service's data dir.
 
+pub mod attachments;
 pub mod export;
 pub mod replay;
 pub mod verify;

@@ -1,5 +1,6 @@
-//! `caseledger audit verify FILE [--public-key KEY --checkpoints FILE2]`: checks the hash chain
-//! of an export offline, and that it agrees with the service's signed checkpoints.
+//! `caseledger audit verify FILE [--public-key KEY --checkpoints FILE2] [--attachments DIR]`:
+//! checks the hash chain of an export offline, that it agrees with the service's signed
+//! checkpoints, and that downloaded files are recorded in it (`super::attachments`).
 //!
 //! This module owns reading an NDJSON export line by line ([`ExportLines`]), in constant memory
 //! whatever its size, feeding each line to the store's [`ChainVerifier`], checking every signed
@@ -338,14 +339,34 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let mut lines = verdict.lines();
+    let mut exit = verdict.exit_code();
+    if let Some(dir) = &args.attachments {
+        if matches!(verdict, Verdict::Intact { .. }) {
+            let recorded = super::attachments::recorded_attachments(open_export(&args.file)?)?;
+            let checks = super::attachments::check_folder(dir, &recorded)?;
+            let unknown = checks.iter().filter(|check| !check.is_recorded()).count();
+            lines.extend(checks.iter().map(super::attachments::FileCheck::line));
+            lines.push(format!(
+                "attachments: {} of {} files recorded in the export",
+                checks.len() - unknown,
+                checks.len()
+            ));
+            if unknown > 0 {
+                exit = ExitCode::FAILURE;
+            }
+        } else {
+            lines.push("attachments: not checked against a broken chain".to_owned());
+        }
+    }
     let mut stdout = io::stdout().lock();
-    for line in verdict.lines() {
+    for line in lines {
         writeln!(stdout, "{line}").context("cannot write the verdict to stdout")?;
     }
     stdout
         .flush()
         .context("cannot write the verdict to stdout")?;
-    Ok(verdict.exit_code())
+    Ok(exit)
 }
 
 /// Verifies the export at `path`, against `witnesses` when given, calling `progress` with the
