@@ -899,3 +899,123 @@ async fn a_long_history_shows_its_newest_events_first_and_says_how_many_there_ar
     assert!(timeline.contains("第6次走访记录。"));
     assert!(!timeline.contains("第5次走访记录。"), "only the newest 200");
 }
+
+/// Posts `bytes` as the upload form of the case page `page` sends it: its token first, then
+/// the boxes, then the file.
+async fn upload_form(
+    browser: &mut Browser,
+    page: &str,
+    url: &str,
+    personal: bool,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let mut form = reqwest::multipart::Form::new().text("_form_token", form_token(page));
+    if personal {
+        form = form.text("personal", "on");
+    }
+    let form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    );
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(url)
+        .header(reqwest::header::COOKIE, browser.cookie_header())
+        .header(reqwest::header::ORIGIN, browser.origin.clone())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn files_are_attached_downloaded_and_withdrawn_in_the_console() {
+    let app = spawn_app().await;
+    let mut admin = set_up_admin(&app).await;
+    let address = app.address.clone();
+    let case = app.open_valid_case(&app.admin_token).await.to_string();
+    let case_path = format!("/console/cases/{case}");
+    let case_url = format!("{address}{case_path}");
+    let upload_url = format!("{case_url}/attachments");
+    // ASCII after the magic: the test client reads answers as text.
+    let payroll = b"%PDF-1.7\n payroll of March".to_vec();
+
+    let (_, _, page) = admin.get(&case_url).await;
+    assert!(page.contains("尚无附件"), "{page}");
+    assert!(page.contains("enctype=\"multipart/form-data\""));
+    let (status, headers, body) = upload_form(
+        &mut admin,
+        &page,
+        &upload_url,
+        true,
+        "张三工资条.pdf",
+        payroll.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert!(location(&headers).ends_with("?done=attached#attachments"));
+    let (_, _, page) = admin
+        .get(&format!("{address}{}", location(&headers)))
+        .await;
+    assert!(page.contains("附件已上传"), "{page}");
+    assert!(page.contains("张三工资条.pdf"));
+    assert!(page.contains("含个人信息"));
+    let file_path = format!("{case_path}/attachments/");
+    let attachment = between(&page, &file_path, "\"").to_owned();
+    let (status, headers, body) = admin
+        .get(&format!("{address}{file_path}{attachment}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.as_bytes(), payroll.as_slice());
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+
+    // An executable is refused with a page that says which files are taken; nothing is kept.
+    let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
+    elf.resize(4096, 0);
+    let (status, _, refused) =
+        upload_form(&mut admin, &page, &upload_url, false, "invoice.pdf", elf).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{refused}");
+    assert!(refused.contains("不接受此类型的文件"), "{refused}");
+    // A form without its token (another site's) reads no file.
+    let (status, _, _) = upload_form(
+        &mut admin,
+        "name=\"_form_token\" value=\"forged\"",
+        &upload_url,
+        false,
+        "a.pdf",
+        payroll.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Withdrawn with a reason: listed still, marked.
+    let withdraw = format!("{case_path}/attachments/{attachment}/withdraw");
+    let (status, headers, body) = post_form(
+        &mut admin,
+        &page,
+        &address,
+        &withdraw,
+        &[("reason", "重复上传")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let (_, _, page) = admin
+        .get(&format!("{address}{}", location(&headers)))
+        .await;
+    assert!(page.contains("附件已撤回"), "{page}");
+    assert!(page.contains("重复上传"));
+    let events = app.event_types(&case, &app.admin_token).await;
+    assert_eq!(
+        events,
+        ["CaseOpened", "AttachmentAdded", "AttachmentWithdrawn"]
+    );
+}

@@ -160,6 +160,9 @@ fn form_name(action: &str) -> Option<String> {
             };
             Some(format!("{form}-{letter}"))
         }
+        ["console", "cases", _, "attachments", attachment, "withdraw"] => {
+            Some(format!("withdraw-{attachment}"))
+        }
         ["console", "cases", _, command] => Some((*command).to_owned()),
         _ => None,
     }
@@ -192,7 +195,7 @@ impl Browser {
         assert_eq!(status, StatusCode::OK, "{url}");
         assert!(
             fetched.contains(&format!("action=\"{action}\"")),
-            "{url} has no form posting to {action}"
+            "{url} has no form posting to {action}: {fetched}"
         );
         fetched
     }

@@ -24,6 +24,7 @@ mod security;
 mod session;
 mod state;
 mod templates;
+mod upload;
 mod views;
 
 pub use config::ConsoleConfig;

@@ -6,7 +6,7 @@
 use caseledger_app::{ComplainantView, Recorded, StoredEvent};
 use caseledger_domain::{
     Case, CaseStatus, Category, DeadlineRule, FollowUp, LastDay, Letter, LetterAnswer, LetterKind,
-    LetterService, Outcome, Policy, ServiceMethod, Source, Tier, Urgency,
+    LetterService, Outcome, Policy, Role, ServiceMethod, Source, Tier, Urgency,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -204,6 +204,61 @@ pub enum LetterState {
     Rectified,
     /// Answered: not corrected.
     NotRectified,
+}
+
+/// A file attached to the case, as the case page lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentShown {
+    pub attachment_id: String,
+    /// `None`: a personal file's name the reader may not see, or one erased.
+    pub filename: Option<String>,
+    pub content_type: String,
+    /// The size for people: `812 B`, `34.5 KB`, `20.0 MB`.
+    pub size: String,
+    pub sha256: String,
+    pub personal: bool,
+    pub shared: bool,
+    pub added_at: DateTime<Utc>,
+    pub withdrawn: Option<caseledger_domain::AttachmentWithdrawal>,
+    pub erased: bool,
+    /// Whether the reader may download its bytes (not an auditor for a personal file, nobody
+    /// once erased).
+    pub downloadable: bool,
+}
+
+impl AttachmentShown {
+    /// What the page shows of `view` to a reader of `role`.
+    pub fn new(view: caseledger_app::AttachmentView, role: Role) -> AttachmentShown {
+        AttachmentShown {
+            attachment_id: view.attachment_id.0.to_string(),
+            downloadable: !view.erased && !(view.personal && role == Role::Auditor),
+            filename: view.filename,
+            content_type: view.content_type,
+            size: size_for_people(view.size),
+            sha256: view.sha256,
+            personal: view.personal,
+            shared: view.shared,
+            added_at: view.added_at,
+            withdrawn: view.withdrawn,
+            erased: view.erased,
+        }
+    }
+}
+
+/// A size in bytes as people read it, in units of 1024.
+pub fn size_for_people(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    const MB: u64 = 1024 * 1024;
+    // The integer part and one decimal, rounded down.
+    let tenths = |unit: u64, name: &str| {
+        let tenths = bytes.saturating_mul(10) / unit;
+        format!("{}.{} {name}", tenths / 10, tenths % 10)
+    };
+    match bytes {
+        bytes if bytes < KB => format!("{bytes} B"),
+        bytes if bytes < MB => tenths(KB, "KB"),
+        _ => tenths(MB, "MB"),
+    }
 }
 
 /// A letter as the case page shows it.

@@ -409,3 +409,26 @@ rule-attachment_already_added = This file is attached to the case already.
 rule-attachment_already_withdrawn = This attachment is withdrawn already.
 rule-personal_data_erased = This case's personal data was erased; it takes no new personal files.
 rule-case_event_limit_reached = The case holds as many records as allowed.
+
+# Files attached to a case (contract §10).
+case-attachments = Files
+attachments-none = No files are attached yet.
+attachment-file = File
+attachment-size = Size
+attachment-added = Attached
+attachment-state = Marked
+attachment-name-withheld = (name withheld: personal data)
+attachment-personal = Personal data
+attachment-shared = Shared with departments
+attachment-erased = Erased
+attachment-withdrawn = Withdrawn
+command-attach = Attach the file
+command-withdraw = Withdraw
+command-withdraw-attachment = Withdraw { $name }
+field-withdraw-reason = Why it is not relevant
+field-attachment-file = File
+field-attachment-file-hint = PDF, photos (JPEG, PNG, WebP, HEIC), Word, Excel, ODT or plain text, up to 25 MB; the type is read from the file itself.
+field-attachment-personal = Holds personal data (sealed with the complainant's data, erased with it, never shown to partners or auditors)
+field-attachment-shared = Partner departments the case is shared with may read it (files without personal data only)
+done-attached = The file is attached; its SHA-256 is recorded in the log.
+done-withdrawn = The file is withdrawn; it stays listed.

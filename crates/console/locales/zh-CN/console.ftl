@@ -409,3 +409,26 @@ rule-attachment_already_added = 该文件已作为附件上传过。
 rule-attachment_already_withdrawn = 该附件已撤回。
 rule-personal_data_erased = 本案的个人信息已删除，不能再上传含个人信息的文件。
 rule-case_event_limit_reached = 这个案件的记录已达上限，不能再添加。
+
+# Files attached to a case (contract §10).
+case-attachments = 附件
+attachments-none = 尚无附件。
+attachment-file = 文件
+attachment-size = 大小
+attachment-added = 上传时间
+attachment-state = 标记
+attachment-name-withheld = （含个人信息，名称不显示）
+attachment-personal = 含个人信息
+attachment-shared = 已向部门共享
+attachment-erased = 已删除
+attachment-withdrawn = 已撤回
+command-attach = 上传附件
+command-withdraw = 撤回
+command-withdraw-attachment = 撤回 { $name }
+field-withdraw-reason = 撤回原因
+field-attachment-file = 文件
+field-attachment-file-hint = 可上传 PDF、照片（JPEG、PNG、WebP、HEIC）、Word、Excel、ODT 或纯文本，最大 25 MB；文件类型按文件内容识别。
+field-attachment-personal = 含个人信息（与投诉人信息一同加密，随之删除，不向合作部门和审计人员显示）
+field-attachment-shared = 允许已共享本案的合作部门查看（仅限不含个人信息的文件）
+done-attached = 附件已上传，其 SHA-256 已记入日志。
+done-withdrawn = 附件已撤回，仍保留在列表中。

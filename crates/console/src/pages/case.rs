@@ -20,7 +20,8 @@ use crate::pages::render::render_page;
 use crate::session::{SignedForm, SignedIn};
 use crate::state::ConsoleState;
 use crate::views::{
-    tiers_above, timeline, Choices, ComplainantShown, LetterShown, TimelineEntry, TIMELINE_LIMIT,
+    tiers_above, timeline, AttachmentShown, Choices, ComplainantShown, LetterShown, TimelineEntry,
+    TIMELINE_LIMIT,
 };
 
 /// A form that was posted and not carried out, shown again on the page.
@@ -58,6 +59,7 @@ struct CasePage<'a> {
     overdue: bool,
     closed: bool,
     letters: Vec<LetterShown>,
+    attachments: Vec<AttachmentShown>,
     complainant: ComplainantShown,
     timeline: Vec<TimelineEntry>,
     events: usize,
@@ -83,7 +85,7 @@ struct CasePage<'a> {
 }
 
 /// The case id of a path, or the page does not exist.
-fn case_id(text: &str) -> Result<CaseId, ConsoleError> {
+pub(super) fn case_id(text: &str) -> Result<CaseId, ConsoleError> {
     Uuid::try_parse(text)
         .map(CaseId)
         .map_err(|_| ConsoleError::PageNotFound)
@@ -137,12 +139,29 @@ async fn case_page(
             keys.insert(format!("answer-{id}"), Uuid::new_v4().to_string());
         }
     }
+    for attachment in case
+        .attachments
+        .iter()
+        .filter(|file| file.withdrawn.is_none())
+    {
+        keys.insert(
+            format!("withdraw-{}", attachment.attachment_id.0),
+            Uuid::new_v4().to_string(),
+        );
+    }
     for draft in case.drafts.iter().filter(|draft| draft.returned.is_none()) {
         let id = draft.letter_id.0;
         keys.insert(format!("approve-{id}"), Uuid::new_v4().to_string());
         keys.insert(format!("return-{id}"), Uuid::new_v4().to_string());
     }
     let works = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
+    let attachments = state
+        .app
+        .attachments(caller, id)
+        .await?
+        .into_iter()
+        .map(|view| AttachmentShown::new(view, caller.role))
+        .collect();
     let page = CasePage {
         id: case.id.0.to_string(),
         status: case.status(),
@@ -154,6 +173,7 @@ async fn case_page(
             .iter()
             .map(|letter| LetterShown::new(letter, now))
             .collect(),
+        attachments,
         complainant: view.complainant.clone().into(),
         timeline: timeline(&newest.events),
         events: usize::try_from(case.version).unwrap_or(usize::MAX),
@@ -224,7 +244,15 @@ pub async fn show(
         .or_else(|| {
             matches!(
                 query.done.as_str(),
-                "opened" | "answer" | "service" | "follow_up" | "approve" | "return" | "drafted"
+                "opened"
+                    | "answer"
+                    | "service"
+                    | "follow_up"
+                    | "approve"
+                    | "return"
+                    | "drafted"
+                    | "attached"
+                    | "withdrawn"
             )
             .then(|| query.done.clone())
         });
@@ -247,7 +275,7 @@ pub async fn show(
 
 /// Runs `command` from a posted form: on success back to the case page, which then says it is
 /// done; otherwise the page again with the form as filled in and what stopped it.
-async fn run(
+pub(super) async fn run(
     state: &ConsoleState,
     form: SignedForm<CommandForm>,
     id: CaseId,

@@ -1,6 +1,7 @@
 //! The console's routes and the layers every console answer passes through. One module per
 //! part of the console; each handler reads its request, calls the app, and renders.
 
+mod attachments;
 mod auth;
 mod case;
 mod cases;
@@ -31,6 +32,19 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console/cases", get(cases::list).post(cases::open_case))
         .route("/console/cases/new", get(cases::new_case))
         .route("/console/cases/{id}", get(case::show))
+        .route(
+            "/console/cases/{id}/attachments",
+            // The file streams into the store, which keeps to --attachment-max itself.
+            post(attachments::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/console/cases/{id}/attachments/{attachment_id}",
+            get(attachments::download),
+        )
+        .route(
+            "/console/cases/{id}/attachments/{attachment_id}/withdraw",
+            post(attachments::withdraw),
+        )
         .route("/console/cases/{id}/{command}", post(case::command))
         .route(
             "/console/cases/{id}/letters/{letter_id}/document",
