@@ -959,9 +959,7 @@ async fn files_are_attached_downloaded_and_withdrawn_in_the_console() {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     assert!(location(&headers).ends_with("?done=attached#attachments"));
-    let (_, _, page) = admin
-        .get(&format!("{address}{}", location(&headers)))
-        .await;
+    let (_, _, page) = admin.get(&format!("{address}{}", location(&headers))).await;
     assert!(page.contains("附件已上传"), "{page}");
     assert!(page.contains("张三工资条.pdf"));
     assert!(page.contains("含个人信息"));
@@ -1008,9 +1006,7 @@ async fn files_are_attached_downloaded_and_withdrawn_in_the_console() {
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
-    let (_, _, page) = admin
-        .get(&format!("{address}{}", location(&headers)))
-        .await;
+    let (_, _, page) = admin.get(&format!("{address}{}", location(&headers))).await;
     assert!(page.contains("附件已撤回"), "{page}");
     assert!(page.contains("重复上传"));
     let events = app.event_types(&case, &app.admin_token).await;

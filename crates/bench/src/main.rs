@@ -8,16 +8,19 @@
 //! a search — each also as a ratio to the ceiling. Every scenario is bounded by time and by a
 //! request count, and the service is stopped with SIGTERM at the end.
 //!
-//! `--only console` measures the console's pages beside the JSON API instead (see [`console`]).
+//! `--only console` measures the console's pages beside the JSON API instead (see [`console`]);
+//! `--only files` the attachments' upload and download against a plain file copy ([`files`]).
 //!
 //! Modules: [`server`] (the process), [`client`] (one keep-alive connection), [`load`] (the
-//! workloads and their timing), [`console`] (the console set), [`report`] (the table's rows),
+//! workloads and their timing), [`console`] (the console set), [`files`] (the attachments'
+//! set), [`report`] (the table's rows),
 //! [`service_calls`] (requests made around the measurements). This file owns the command line
 //! and the order of scenarios.
 
 mod client;
 mod console;
 mod duration;
+mod files;
 mod load;
 mod report;
 mod server;
@@ -45,6 +48,8 @@ const BAR_P99_MS: f64 = 25.0;
 
 /// The `--only` name of the console set.
 const CONSOLE_SET: &str = "console";
+/// The `--only` name of the attachments' set.
+const FILES_SET: &str = "files";
 
 /// Drives a real `caseledger serve` over HTTP and reports throughput and latency per scenario,
 /// each against the `GET /healthz` ceiling measured in the same run.
@@ -88,7 +93,8 @@ struct Args {
     /// Run only these scenarios (comma-separated): healthz, open, notes, hot, hot-if-match,
     /// read, list, search. Cases are still opened, unmeasured, when a later scenario needs them.
     /// `console` (alone) is a set of its own: `--cases` cases seeded, then each console page of
-    /// an officer beside the JSON API read of the same data, in one run.
+    /// an officer beside the JSON API read of the same data, in one run. `files` (alone):
+    /// a 20 MB attachment uploaded and downloaded against a plain copy of it on the same disk.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -110,10 +116,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(url) = &args.compare_store {
         return compare_stores(&args, url).await;
     }
-    anyhow::ensure!(
-        !args.only.iter().any(|name| name == CONSOLE_SET) || args.only.len() == 1,
-        "--only {CONSOLE_SET} is a set of its own: name no other scenario with it"
-    );
+    for set in [CONSOLE_SET, FILES_SET] {
+        anyhow::ensure!(
+            !args.only.iter().any(|name| name == set) || args.only.len() == 1,
+            "--only {set} is a set of its own: name no other scenario with it"
+        );
+    }
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|only| only == name);
     let bounds = Bounds {
         connections: args.connections,
@@ -140,6 +148,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     let result = if args.only.iter().any(|name| name == CONSOLE_SET) {
         console::run(&service, args.cases, bounds).await
+    } else if args.only.iter().any(|name| name == FILES_SET) {
+        files::run(&service).await
     } else {
         scenarios(&service, &args, bounds, &wanted).await
     };

@@ -125,6 +125,12 @@ impl Service {
     }
 
     /// The service's process id.
+    /// The service's data dir.
+    pub fn data_dir(&self) -> &Path {
+        self._data_dir.path()
+    }
+
+    /// The service's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
