@@ -812,3 +812,67 @@ async fn an_auditor_checks_downloaded_files_against_the_exported_chain() {
     );
     std::fs::remove_file(export_file).unwrap();
 }
+
+#[tokio::test]
+async fn a_letters_receipt_of_service_is_an_attached_file() {
+    let app = spawn_app().await;
+    let officer = app.token("officer", None).await;
+    let case = app.open_valid_case(&officer).await;
+    app.command(
+        case,
+        "letters",
+        &officer,
+        &json!({"kind": "opinion", "recipient": "涪城建材有限公司",
+                "content": "为研磨车间全部员工配发防尘口罩。"}),
+        StatusCode::OK,
+    )
+    .await;
+    let view = app.case(case, &officer).await;
+    let letter = view["letters"][0]["letter_id"].as_str().unwrap().to_owned();
+    let receipt = expect_status(
+        upload(
+            &app,
+            case,
+            &officer,
+            "filename=%E9%80%81%E8%BE%BE%E5%9B%9E%E8%AF%81.pdf&personal=false",
+            pdf_bytes(4000),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await["attachment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let service = |receipt: &str| {
+        json!({"method": "in_person", "served_at": chrono::Utc::now(),
+               "received_by": "李伟", "receipt_attachment_id": receipt})
+    };
+    let refused = assert_problem(
+        app.post(
+            &format!("/v1/cases/{case}/letters/{letter}/service"),
+            &officer,
+            &service(&Uuid::now_v7().to_string()),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(
+        refused["errors"][0]["field"], "receipt_attachment_id",
+        "{refused}"
+    );
+    app.command(
+        case,
+        &format!("letters/{letter}/service"),
+        &officer,
+        &service(&receipt),
+        StatusCode::OK,
+    )
+    .await;
+    let view = app.case(case, &officer).await;
+    assert_eq!(
+        view["letters"][0]["service"]["receipt_attachment_id"],
+        json!(receipt)
+    );
+}

@@ -67,6 +67,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/webhooks/{webhook_id}/resume"),
     ("post", "/v1/webhooks/{webhook_id}/rotate-secret"),
     ("get", "/v1/feed"),
+    ("post", "/v1/cases/{id}/attachments"),
+    ("get", "/v1/cases/{id}/attachments"),
+    ("get", "/v1/cases/{id}/attachments/{attachment_id}"),
+    (
+        "post",
+        "/v1/cases/{id}/attachments/{attachment_id}/withdraw",
+    ),
 ];
 
 /// The static files of the docs page: served by the router, but assets of the page rather

@@ -43,6 +43,7 @@ pub fn snapshot_reader(source: std::sync::Arc<dyn SnapshotSource>) -> SnapshotRe
         .revoking(crate::erasure::revocation())
         .after_head(&[
             crate::storage::ATTACHMENT_FILES_KEYSPACE,
+            crate::storage::DOCUMENT_FILES_KEYSPACE,
             crate::storage::ATTACHMENT_UPLOADS_KEYSPACE,
             crate::storage::ATTACHMENT_KEYS_KEYSPACE,
         ])

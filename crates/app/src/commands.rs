@@ -533,7 +533,7 @@ impl App {
             };
             let sha256 = self
                 .printing
-                .print_and_keep(document, &self.storage.documents)
+                .print_and_keep(document, &self.storage.document_files)
                 .await?;
             if let CaseEvent::SupervisionLetterIssued {
                 document_sha256, ..

@@ -1,7 +1,7 @@
 //! Letters as documents (contract §9): what an issued opinion or recommendation letter prints —
 //! built from its `SupervisionLetterIssued` (or, with sign-off, `LetterApproved` and its draft)
 //! event, the case and the office's letterhead —,
-//! typeset to PDF by `caseledger-documents`, kept by its SHA-256 in the `documents` keyspace,
+//! typeset to PDF by `caseledger-documents`, kept by its SHA-256 among the store's files,
 //! and read back byte for byte. The write path (`commands`) prints a letter when it is issued;
 //! the read path (`reads`) answers it with the case's visibility.
 //!
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use caseledger_documents::{Deadline, LetterDocument, Typesetter};
 use caseledger_domain::{Case, CaseEvent, DeadlineRule, LetterKind, PeriodStart, PeriodUnit};
-use caseledger_store::Keyspace;
+use caseledger_store::{Blobs, Keyspace};
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -95,7 +95,8 @@ pub struct LetterPdf {
     pub number: String,
 }
 
-/// A document as the `documents` keyspace keeps it, under its SHA-256.
+/// A document as the `documents` keyspace kept it, under its SHA-256, before documents were
+/// kept among the store's files (read only).
 #[derive(Debug, Serialize, Deserialize)]
 struct KeptDocument {
     /// The media type (`application/pdf`).
@@ -270,13 +271,13 @@ pub fn letter_document(
 }
 
 impl LetterPrinting {
-    /// The PDF of `document`, typeset on the blocking pool, kept in `documents` under its
-    /// SHA-256, which it returns. A character no font has is refused as a field error of the
-    /// letter's text.
+    /// The PDF of `document`, typeset on the blocking pool, kept among the store's files
+    /// (`files`, the same store as attachments') under its SHA-256, which it returns. A
+    /// character no font has is refused as a field error of the letter's text.
     pub(crate) async fn print_and_keep(
         &self,
         document: LetterDocument,
-        documents: &Keyspace,
+        files: &Blobs,
     ) -> Result<String, AppError> {
         let typesetter = Arc::clone(&self.typesetter);
         let rendered = tokio::task::spawn_blocking(move || typesetter.render(&document))
@@ -290,11 +291,9 @@ impl LetterPrinting {
             other => AppError::Internal(anyhow::anyhow!("typesetting the letter: {other}")),
         })?;
         let sha256 = sha256_hex(&bytes);
-        let kept = KeptDocument {
-            media_type: "application/pdf".to_owned(),
-            base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
-        };
-        documents.put(sha256.as_bytes(), &kept).await?;
+        files
+            .put_chunk(document_file_id(&sha256)?, 0, bytes, true)
+            .await?;
         Ok(sha256)
     }
 
@@ -304,22 +303,36 @@ impl LetterPrinting {
     }
 }
 
-/// The document kept under `sha256` in `documents`, checked against it; `number` names the
-/// letter in the errors (a document missing or not matching is the store's fault, never the
-/// reader's).
+/// The name of the file holding the document of this SHA-256: the UUID of its first 16 bytes.
+fn document_file_id(sha256: &str) -> Result<uuid::Uuid, AppError> {
+    let bytes = hex::decode(sha256).map_err(|error| AppError::Internal(error.into()))?;
+    uuid::Uuid::from_slice(bytes.get(..16).unwrap_or_default())
+        .map_err(|error| AppError::Internal(error.into()))
+}
+
+/// The document kept under `sha256` — among the store's `files`, or, for letters issued
+/// before documents were kept there, in the `documents` keyspace — checked against it;
+/// `number` names the letter in the errors (a document missing or not matching is the store's
+/// fault, never the reader's).
 pub(crate) async fn kept_document(
+    files: &Blobs,
     documents: &Keyspace,
     sha256: &str,
     number: &str,
 ) -> Result<Vec<u8>, AppError> {
-    let kept: KeptDocument = documents.get(sha256.as_bytes()).await?.ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!(
-            "the document {sha256} of letter {number} is not in the store"
-        ))
-    })?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(kept.base64.as_bytes())
-        .map_err(|error| AppError::Internal(error.into()))?;
+    let bytes = match files.chunk(document_file_id(sha256)?, 0).await? {
+        Some(bytes) => bytes,
+        None => {
+            let kept: KeptDocument = documents.get(sha256.as_bytes()).await?.ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!(
+                    "the document {sha256} of letter {number} is not in the store"
+                ))
+            })?;
+            base64::engine::general_purpose::STANDARD
+                .decode(kept.base64.as_bytes())
+                .map_err(|error| AppError::Internal(error.into()))?
+        }
+    };
     if sha256_hex(&bytes) != sha256 {
         return Err(AppError::Internal(anyhow::anyhow!(
             "the kept document of letter {number} does not match its recorded SHA-256"

@@ -329,7 +329,13 @@ impl App {
             .document_sha256
             .clone()
             .ok_or_else(|| AppError::NotFound("letter document".into()))?;
-        let bytes = kept_document(&self.storage.documents, &sha256, &letter.number).await?;
+        let bytes = kept_document(
+            &self.storage.document_files,
+            &self.storage.documents,
+            &sha256,
+            &letter.number,
+        )
+        .await?;
         Ok(LetterPdf {
             bytes,
             sha256,

@@ -34,8 +34,12 @@ pub struct Storage {
     pub erasures: Keyspace,
     /// Counters (letter numbers).
     pub counters: Keyspace,
-    /// Letters' PDFs, by their SHA-256 (`crate::letter_documents`).
+    /// Letters' PDFs kept before they were kept among the files, by their SHA-256 (read only,
+    /// `crate::letter_documents`).
     pub documents: Keyspace,
+    /// Letters' PDFs, one file each named by the first 16 bytes of its SHA-256
+    /// (`crate::letter_documents`): the same store as attachments'.
+    pub document_files: Blobs,
     /// The encrypted bytes of files attached to cases, by attachment id (`crate::attachments`):
     /// files in the data dir on sled, rows on PostgreSQL.
     pub attachment_files: Blobs,
@@ -71,6 +75,10 @@ pub struct Storage {
 /// The blob space of [`Storage::attachment_files`] (sled: files in its directory; PostgreSQL:
 /// rows): snapshots read it after the log's head.
 pub const ATTACHMENT_FILES_KEYSPACE: &str = "files.attachments";
+
+/// The blob space of [`Storage::document_files`]: snapshots read it after the log's head, as
+/// a letter is printed before its event.
+pub const DOCUMENT_FILES_KEYSPACE: &str = "files.documents";
 
 /// The keyspace of [`Storage::attachment_uploads`]: snapshots read it after the files, so
 /// every file's bytes in a copy come with their upload's record.
@@ -112,6 +120,7 @@ impl Storage {
             counters: log.keyspace("counters")?,
             documents: log.keyspace("documents")?,
             attachment_files: log.blobs(ATTACHMENT_FILES_KEYSPACE),
+            document_files: log.blobs(DOCUMENT_FILES_KEYSPACE),
             attachment_uploads: log.keyspace(ATTACHMENT_UPLOADS_KEYSPACE)?,
             attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE)?,
             case_projection: log.keyspace("projection.cases")?,
@@ -145,6 +154,7 @@ impl Storage {
             counters: log.keyspace("counters"),
             documents: log.keyspace("documents"),
             attachment_files: log.blobs(ATTACHMENT_FILES_KEYSPACE),
+            document_files: log.blobs(DOCUMENT_FILES_KEYSPACE),
             attachment_uploads: log.keyspace(ATTACHMENT_UPLOADS_KEYSPACE),
             attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE),
             case_projection: log.keyspace("projection.cases"),

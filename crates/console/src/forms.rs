@@ -382,6 +382,8 @@ pub struct CommandForm {
     /// A ticked box: any value means yes.
     pub refused: String,
     pub tracking_number: String,
+    /// The attachment holding the receipt of service (empty: none).
+    pub receipt_attachment_id: String,
     pub visited_at: String,
     pub findings: String,
 }
@@ -579,6 +581,12 @@ impl CommandForm {
             LetterCommandName::Service => {
                 let method = reading.choice::<ServiceMethod>("method", &self.method);
                 let served_at = reading.required_local_time("served_at", &self.served_at, zone);
+                let receipt = match self.receipt_attachment_id.trim() {
+                    "" => Some(None),
+                    text => reading
+                        .choice::<uuid::Uuid>("receipt_attachment_id", text)
+                        .map(|id| Some(caseledger_domain::AttachmentId(id))),
+                };
                 reading.finish(|| {
                     Some(Command::ServeLetter {
                         letter_id,
@@ -587,6 +595,7 @@ impl CommandForm {
                         received_by: optional(&self.received_by),
                         refused: !self.refused.is_empty(),
                         tracking_number: optional(&self.tracking_number),
+                        receipt_attachment_id: receipt?,
                     })
                 })
             }

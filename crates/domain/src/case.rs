@@ -65,6 +65,9 @@ pub struct LetterService {
     pub refused: bool,
     /// The postal tracking number.
     pub tracking_number: Option<String>,
+    /// The attachment holding the receipt of service, when one is attached.
+    #[serde(default)]
+    pub receipt_attachment_id: Option<AttachmentId>,
 }
 
 /// A follow-up visit (回访) on a letter.
@@ -481,6 +484,7 @@ impl Case {
                 tracking_number,
                 deadline,
                 last_day,
+                receipt_attachment_id,
             } => {
                 if let Some(letter) = self.letter_mut(*letter_id) {
                     letter.served = Some(LetterService {
@@ -489,6 +493,7 @@ impl Case {
                         received_by: received_by.clone(),
                         refused: *refused,
                         tracking_number: tracking_number.clone(),
+                        receipt_attachment_id: *receipt_attachment_id,
                     });
                     if deadline.is_some() {
                         letter.deadline = *deadline;

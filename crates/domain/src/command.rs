@@ -303,6 +303,8 @@ pub enum Command {
         refused: bool,
         /// The postal tracking number.
         tracking_number: Option<String>,
+        /// The case's attachment holding the receipt of service, when there is one.
+        receipt_attachment_id: Option<AttachmentId>,
     },
     /// Record a follow-up visit on a letter (`FollowUpRecorded`).
     RecordFollowUp {

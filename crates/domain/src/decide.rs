@@ -463,11 +463,24 @@ pub fn decide(
             received_by,
             refused,
             tracking_number,
+            receipt_attachment_id,
         } => {
             ensure_not_closed(case)?;
             let letter = find_letter(case, letter_id)?;
             let mut fields = Fields::default();
             fields.past_since("served_at", served_at, letter, context);
+            // The receipt is evidence of the case: one of its files, not withdrawn.
+            if let Some(receipt) = receipt_attachment_id {
+                if case
+                    .attachment(receipt)
+                    .is_none_or(|attachment| attachment.withdrawn.is_some())
+                {
+                    fields.push(
+                        "receipt_attachment_id",
+                        format!("{receipt} is no attached file of this case"),
+                    );
+                }
+            }
             let received_by = fields.optional("received_by", received_by, limits::NAME_MAX);
             let tracking_number =
                 fields.optional("tracking_number", tracking_number, limits::NAME_MAX);
@@ -498,6 +511,7 @@ pub fn decide(
                 tracking_number,
                 deadline,
                 last_day,
+                receipt_attachment_id,
             }
         }
         Command::RecordFollowUp {

@@ -56,10 +56,13 @@ pub const EVENT_TYPES: &[&str] = &[
 
 /// Fields added to an event type after events of it were recorded: left out of the JSON when
 /// absent (never `null`), so the events recorded before keep their bytes and their hashes.
-pub const ADDED_FIELDS: &[(&str, &[&str])] = &[(
-    "SupervisionLetterIssued",
-    &["deadline_rule", "last_day", "document_sha256"],
-)];
+pub const ADDED_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "SupervisionLetterIssued",
+        &["deadline_rule", "last_day", "document_sha256"],
+    ),
+    ("LetterServed", &["receipt_attachment_id"]),
+];
 
 /// An event of a case's stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +212,10 @@ pub enum CaseEvent {
         deadline: Option<DateTime<Utc>>,
         /// Its last day, on which calendar.
         last_day: Option<LastDay>,
+        /// The attachment holding the receipt of service (送达回证), when one is attached.
+        /// Added by §10.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt_attachment_id: Option<AttachmentId>,
     },
     /// A follow-up visit (回访) checked whether a letter's demands were met.
     FollowUpRecorded {

@@ -786,6 +786,7 @@ fn serve_letter() {
             provisional: false,
             calendar_version: "test-calendar".to_owned(),
         }),
+        receipt_attachment_id: None,
     };
     run(vec![
         scenario(
@@ -809,6 +810,7 @@ fn serve_letter() {
                 received_by: Some("Li Wei, site manager".to_owned()),
                 refused: false,
                 tracking_number: None,
+                receipt_attachment_id: None,
             }]),
         ),
         scenario(
@@ -2075,6 +2077,31 @@ fn attached(id: u128, sha: char, personal: bool) -> CaseEvent {
     }
 }
 
+/// Serve letter 1 now, with attachment `receipt` as the receipt of service.
+fn with_receipt(receipt: u128) -> Command {
+    let Command::ServeLetter {
+        letter_id,
+        method,
+        served_at,
+        received_by,
+        refused,
+        tracking_number,
+        ..
+    } = serve(1, now())
+    else {
+        unreachable!("serve makes ServeLetter")
+    };
+    Command::ServeLetter {
+        letter_id,
+        method,
+        served_at,
+        received_by,
+        refused,
+        tracking_number,
+        receipt_attachment_id: Some(attachment_id(receipt)),
+    }
+}
+
 fn withdraw(id: u128, reason: &str) -> Command {
     Command::WithdrawAttachment {
         attachment_id: attachment_id(id),
@@ -2183,6 +2210,20 @@ fn attachments() {
             admin(),
             Command::ErasePersonalData,
             Events(vec![CaseEvent::PersonalDataErased {}]),
+        ),
+        scenario(
+            "a letter's receipt of service is one of the case's files",
+            opened_and(vec![opinion_awaiting_service(), attached(1, 'a', false)]),
+            officer(),
+            with_receipt(1),
+            EventType("LetterServed"),
+        ),
+        scenario(
+            "a receipt must be attached first",
+            opened_and(vec![opinion_awaiting_service()]),
+            officer(),
+            with_receipt(9),
+            Invalid(vec!["receipt_attachment_id"]),
         ),
         scenario(
             "an auditor attaches nothing",

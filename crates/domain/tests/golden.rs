@@ -120,6 +120,7 @@ fn examples() -> Vec<CaseEvent> {
                 provisional: false,
                 calendar_version: "holiday-cn@d4e53bf".to_owned(),
             }),
+            receipt_attachment_id: None,
         },
         CaseEvent::FollowUpRecorded {
             letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8193),
@@ -178,6 +179,30 @@ fn examples() -> Vec<CaseEvent> {
 /// `tests/golden/<EventType>.<variant>.json` beside the first form.
 fn later_forms() -> Vec<(&'static str, CaseEvent)> {
     vec![
+        (
+            "receipt",
+            CaseEvent::LetterServed {
+                letter_id: letter_id(0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8193),
+                method: ServiceMethod::Post,
+                served_at: at(27, 2),
+                received_by: Some("Li Wei, site manager".to_owned()),
+                refused: false,
+                tracking_number: Some("EMS 1178 9032 4411".to_owned()),
+                deadline: Some(
+                    Utc.with_ymd_and_hms(2026, 12, 18, 16, 0, 0)
+                        .single()
+                        .expect("a valid time"),
+                ),
+                last_day: Some(LastDay {
+                    date: NaiveDate::from_ymd_opt(2026, 12, 18).expect("a valid date"),
+                    provisional: false,
+                    calendar_version: "holiday-cn@d4e53bf".to_owned(),
+                }),
+                receipt_attachment_id: Some(attachment_id(
+                    0x0190_f5a3_7c1e_7d2a_9b3c_4d5e_6f70_8199,
+                )),
+            },
+        ),
         (
             "personal",
             CaseEvent::AttachmentAdded {

@@ -212,6 +212,7 @@ fn build(plan: Plan, now: DateTime<Utc>) -> Command {
             received_by,
             refused,
             tracking_number: None,
+            receipt_attachment_id: None,
         },
         Plan::FollowUp(letter, minutes, rectified, findings) => Command::RecordFollowUp {
             letter_id: letter_id(u128::from(letter)),
@@ -379,6 +380,7 @@ fn event() -> impl Strategy<Value = CaseEvent> {
                 tracking_number: Some("EMS 1".to_owned()),
                 deadline,
                 last_day: None,
+                receipt_attachment_id: None,
             }
         ),
         (letter.clone(), time.clone(), any::<bool>()).prop_map(

@@ -432,3 +432,6 @@ field-attachment-personal = Holds personal data (sealed with the complainant's d
 field-attachment-shared = Partner departments the case is shared with may read it (files without personal data only)
 done-attached = The file is attached; its SHA-256 is recorded in the log.
 done-withdrawn = The file is withdrawn; it stays listed.
+field-receipt = Receipt of service (an attached file)
+field-receipt-none = None attached
+letter-receipt = receipt of service

@@ -432,3 +432,6 @@ field-attachment-personal = 含个人信息（与投诉人信息一同加密，�
 field-attachment-shared = 允许已共享本案的合作部门查看（仅限不含个人信息的文件）
 done-attached = 附件已上传，其 SHA-256 已记入日志。
 done-withdrawn = 附件已撤回，仍保留在列表中。
+field-receipt = 送达回证（附件）
+field-receipt-none = 未上传
+letter-receipt = 送达回证

@@ -60,6 +60,8 @@ struct CasePage<'a> {
     closed: bool,
     letters: Vec<LetterShown>,
     attachments: Vec<AttachmentShown>,
+    /// The files a service may name as its receipt: `[id, name]`, the files not withdrawn.
+    receipt_choices: Vec<[String; 2]>,
     complainant: ComplainantShown,
     timeline: Vec<TimelineEntry>,
     events: usize,
@@ -161,6 +163,17 @@ async fn case_page(
         .await?
         .into_iter()
         .map(|view| AttachmentShown::new(view, caller.role))
+        .collect::<Vec<_>>();
+    let receipt_choices = attachments
+        .iter()
+        .filter(|file| file.withdrawn.is_none())
+        .map(|file| {
+            let name = file
+                .filename
+                .clone()
+                .unwrap_or_else(|| format!("{}…", file.sha256.get(..12).unwrap_or_default()));
+            [file.attachment_id.clone(), name]
+        })
         .collect();
     let page = CasePage {
         id: case.id.0.to_string(),
@@ -174,6 +187,7 @@ async fn case_page(
             .map(|letter| LetterShown::new(letter, now))
             .collect(),
         attachments,
+        receipt_choices,
         complainant: view.complainant.clone().into(),
         timeline: timeline(&newest.events),
         events: usize::try_from(case.version).unwrap_or(usize::MAX),

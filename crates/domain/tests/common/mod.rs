@@ -43,6 +43,7 @@ pub fn serve(n: u128, served_at: DateTime<Utc>) -> Command {
         received_by: Some("Li Wei, site manager".to_owned()),
         refused: false,
         tracking_number: None,
+        receipt_attachment_id: None,
     }
 }
 

@@ -257,6 +257,8 @@ pub struct LetterServiceView {
     pub refused: bool,
     /// The postal tracking number.
     pub tracking_number: Option<String>,
+    /// The attachment holding the receipt of service, when one was named.
+    pub receipt_attachment_id: Option<Uuid>,
 }
 
 /// A follow-up visit on a letter.
@@ -518,6 +520,9 @@ impl CaseResponse {
                         received_by: service.received_by,
                         refused: service.refused,
                         tracking_number: service.tracking_number,
+                        receipt_attachment_id: service
+                            .receipt_attachment_id
+                            .map(|attachment| attachment.0),
                     }),
                     follow_ups: letter
                         .follow_ups

@@ -4,7 +4,9 @@
 use axum::extract::{OriginalUri, State};
 use axum::http::{Method, StatusCode};
 use caseledger_app::{Caller, Idempotency};
-use caseledger_domain::{CaseId, Command, LetterId, LetterKind, Outcome, ServiceMethod, Tier};
+use caseledger_domain::{
+    AttachmentId, CaseId, Command, LetterId, LetterKind, Outcome, ServiceMethod, Tier,
+};
 use uuid::Uuid;
 
 use super::wire::{
@@ -193,6 +195,7 @@ pub async fn serve_letter(
             received_by: body.received_by,
             refused: body.refused,
             tracking_number: body.tracking_number,
+            receipt_attachment_id: body.receipt_attachment_id.map(AttachmentId),
         })
     })?;
     run(

@@ -84,6 +84,11 @@ pub struct LetterServiceRequest {
     /// The postal tracking number.
     #[serde(default)]
     pub tracking_number: Option<String>,
+    /// The case's attachment holding the receipt of service (送达回证), uploaded first with
+    /// `POST /v1/cases/{id}/attachments`; 422 when the case has no such file (or it is
+    /// withdrawn).
+    #[serde(default)]
+    pub receipt_attachment_id: Option<Uuid>,
 }
 
 /// `POST /v1/cases/{id}/letters/{letter_id}/follow-up`.
