@@ -525,16 +525,47 @@ async fn an_officer_handles_a_case_from_opening_to_closing_in_a_real_browser() {
     );
     browser.check_page("case-letter-issued.zh-CN").await;
 
+    // The signed receipt of service is scanned and attached, as a file without personal data.
+    let scan = tempfile::Builder::new()
+        .prefix("送达回证-")
+        .suffix(".pdf")
+        .tempfile()
+        .unwrap();
+    std::fs::write(scan.path(), b"%PDF-1.7\n% receipt of service, signed\n").unwrap();
+    browser
+        .field("含个人信息（与投诉人信息一同加密，随之删除，不向合作部门和审计人员显示）")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .field("文件")
+        .await
+        .send_keys(&scan.path().display().to_string())
+        .await
+        .unwrap();
+    browser.click_button("上传附件").await;
+    wait_for_done(browser, "附件已上传，其 SHA-256 已记入日志。").await;
+    let text = browser.main_text().await;
+    assert!(text.contains("送达回证-"), "{text}");
+    browser.check_page("case-attachment.zh-CN").await;
+
     // The letter is handed over in person now (the form's default time): the deadline is
-    // counted, and shown as its last day.
+    // counted, and shown as its last day; the receipt is the file just attached.
     open_form(browser, "记录送达").await;
     choose(browser, "送达方式", "in_person").await;
     browser.fill("签收人", "李伟").await;
+    browser
+        .field("送达回证（附件）")
+        .await
+        .select_by_index(1)
+        .await
+        .unwrap();
     browser.click_button("记录送达").await;
     wait_for_done(browser, "送达已记录，答复期限从送达之日起计算。").await;
     let text = browser.main_text().await;
     assert!(
-        text.contains("直接送达") && text.contains("签收人 李伟"),
+        text.contains("直接送达") && text.contains("签收人 李伟") && text.contains("送达回证"),
         "{text}"
     );
     assert!(text.contains("当日结束前"), "{text}");
