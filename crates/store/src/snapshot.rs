@@ -8,9 +8,12 @@
 //! positions with the same hashes. The order makes an online snapshot consistent: keyspaces
 //! first, then the committed head is read, then the idempotency records and the log up to that
 //! head. Nothing a keyspace holds can refer past the log it travels with, and no idempotency
-//! record names an event the snapshot lacks. A [`Revocation`] reads one keyspace (data keys)
-//! after that head, leaving out every key that a register keyspace names: a register entry
-//! written before an event means the snapshot never holds both that event and the key.
+//! record names an event the snapshot lacks. Keyspaces named by [`SnapshotReader::after_head`]
+//! are read after that head, in their order — what is written before the event that names it
+//! (files), and what owns or opens those — so every event up to the head finds them. A
+//! [`Revocation`] reads one keyspace (data keys) after all of those, leaving out every key that
+//! a register keyspace names: a register entry written before an event means the snapshot
+//! never holds both that event and the key.
 //!
 //! Both sides verify: the reader walks the chain as it reads (a broken source stops the copy at
 //! the first bad position), and the importer checks positions, stream versions and the chain
@@ -323,28 +326,13 @@ impl SnapshotReader {
                         };
                         continue;
                     };
-                    let page = self
-                        .source
-                        .keyspace_page(&space, after.take(), SNAPSHOT_PAGE)
-                        .await?;
-                    if page.len() < SNAPSHOT_PAGE {
-                        *index += 1;
-                    } else {
-                        *after = page.last().map(|(key, _)| key.clone());
-                    }
-                    if page.is_empty() {
+                    let records =
+                        keyspace_step(&*self.source, &space, index, after, SNAPSHOT_PAGE).await?;
+                    if records.is_empty() {
                         continue;
                     }
-                    self.counts.keyspace_entries += page.len() as u64;
-                    return Ok(Some(
-                        page.into_iter()
-                            .map(|(key, value)| SnapshotRecord::Keyspace {
-                                space: space.clone(),
-                                key,
-                                value,
-                            })
-                            .collect(),
-                    ));
+                    self.counts.keyspace_entries += records.len() as u64;
+                    return Ok(Some(records));
                 }
                 Stage::Revocable { revoked, after } => {
                     let Some(revocation) = self.revocation.clone() else {
@@ -394,28 +382,14 @@ impl SnapshotReader {
                         };
                         continue;
                     };
-                    let page = self
-                        .source
-                        .keyspace_page(&space, after.take(), SNAPSHOT_LARGE_PAGE)
-                        .await?;
-                    if page.len() < SNAPSHOT_LARGE_PAGE {
-                        *index += 1;
-                    } else {
-                        *after = page.last().map(|(key, _)| key.clone());
-                    }
-                    if page.is_empty() {
+                    let records =
+                        keyspace_step(&*self.source, &space, index, after, SNAPSHOT_LARGE_PAGE)
+                            .await?;
+                    if records.is_empty() {
                         continue;
                     }
-                    self.counts.keyspace_entries += page.len() as u64;
-                    return Ok(Some(
-                        page.into_iter()
-                            .map(|(key, value)| SnapshotRecord::Keyspace {
-                                space: space.clone(),
-                                key,
-                                value,
-                            })
-                            .collect(),
-                    ));
+                    self.counts.keyspace_entries += records.len() as u64;
+                    return Ok(Some(records));
                 }
                 Stage::Idempotency { after } => {
                     let page = self
@@ -504,6 +478,32 @@ impl SnapshotReader {
             envelope,
         })
     }
+}
+
+/// One page of at most `limit` entries of the keyspace `space`, as records: `after` moves past
+/// the page, or, once the keyspace is read to its end, `index` moves on to the next keyspace.
+/// Empty when the page is.
+async fn keyspace_step(
+    source: &dyn SnapshotSource,
+    space: &str,
+    index: &mut usize,
+    after: &mut Option<Vec<u8>>,
+    limit: usize,
+) -> Result<Vec<SnapshotRecord>, StoreError> {
+    let page = source.keyspace_page(space, after.take(), limit).await?;
+    if page.len() < limit {
+        *index += 1;
+    } else {
+        *after = page.last().map(|(key, _)| key.clone());
+    }
+    Ok(page
+        .into_iter()
+        .map(|(key, value)| SnapshotRecord::Keyspace {
+            space: space.to_owned(),
+            key,
+            value,
+        })
+        .collect())
 }
 
 /// The keys the register of `revocation` names, read whole.
