@@ -1,7 +1,8 @@
 //! The real binary's whole-store commands: `caseledger backup --url` from a running service
 //! while commands are being written, `caseledger restore` into a fresh data dir, then the
 //! restored service verifies its chain and serves the backed-up cases and tokens; `caseledger
-//! store copy` sled → PostgreSQL → sled gives a byte-identical export, and refuses a target
+//! store copy` sled → PostgreSQL → sled gives a byte-identical export and carries attached
+//! files (a personal one and one not) that read back byte for byte, and refuses a target
 //! that holds anything; a backup with a non-admin token is refused; an online backup of a
 //! PostgreSQL store restores into sled.
 //!
@@ -303,6 +304,26 @@ async fn store_copy_sled_to_postgres_and_back_is_exact() {
     for _ in 0..5 {
         open_case(&client, &service.address, &admin).await.unwrap();
     }
+    // Two files on a sixth case, a personal one and one not: sealed under different keys.
+    let case = open_case(&client, &service.address, &admin).await.unwrap();
+    let mut files = Vec::new();
+    for (n, personal) in [(1u8, true), (2, false)] {
+        let mut bytes = b"%PDF-1.7\n".to_vec();
+        bytes.extend((0..300_000u32).map(|i| (i % 251) as u8 ^ n));
+        let response = client
+            .post(format!(
+                "{}/v1/cases/{case}/attachments?filename=evidence-{n}.pdf&personal={personal}",
+                service.address
+            ))
+            .bearer_auth(&admin)
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let added: Value = response.json().await.unwrap();
+        files.push((added["attachment_id"].as_str().unwrap().to_owned(), bytes));
+    }
     service.stop();
 
     // The offline backup of a stopped service works too.
@@ -329,7 +350,7 @@ async fn store_copy_sled_to_postgres_and_back_is_exact() {
     assert!(to_postgres.status.success(), "{}", text(&to_postgres));
     let summary = String::from_utf8_lossy(&to_postgres.stdout).into_owned();
     assert!(summary.contains("heads match"), "{summary}");
-    assert!(summary.contains("copied 5 events"), "{summary}");
+    assert!(summary.contains("copied 8 events"), "{summary}");
 
     // A second copy into the same database is refused.
     let refused = caseledger(args(&[
@@ -365,12 +386,26 @@ async fn store_copy_sled_to_postgres_and_back_is_exact() {
     let service = ServeProcess::start(&back, &[]);
     let (status, list) = get(
         &client,
-        format!("{}/v1/cases?min_position=5", service.address),
+        format!("{}/v1/cases?min_position=8", service.address),
         &admin,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(list["items"].as_array().unwrap().len(), 5, "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 6, "{list}");
+    // The files came through PostgreSQL and back, each opening with its key, byte for byte.
+    for (id, bytes) in &files {
+        let response = client
+            .get(format!(
+                "{}/v1/cases/{case}/attachments/{id}",
+                service.address
+            ))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.bytes().await.unwrap() == bytes.as_slice());
+    }
     service.stop();
 }
 

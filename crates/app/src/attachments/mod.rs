@@ -113,7 +113,8 @@ impl std::fmt::Debug for AttachmentFile {
 
 impl AttachmentFile {
     /// The bytes of `range` (within the file's size), a chunk's worth at a time, each chunk
-    /// opened and checked as it is read.
+    /// opened and checked as it is read; the next chunk is read and opened (on another thread)
+    /// while one is sent.
     pub fn read(
         &self,
         range: Range<u64>,
@@ -123,39 +124,45 @@ impl AttachmentFile {
         let blob = self.attachment.attachment_id.0;
         let chunks = chunk_count(self.attachment.size);
         let end = range.end.min(self.attachment.size);
+        let start = range.start.min(end);
         let chunk = CHUNK_BYTES as u64;
-        futures_util::stream::try_unfold(range.start, move |at| {
-            let sealer = std::sync::Arc::clone(&sealer);
-            let files = files.clone();
-            async move {
-                if at >= end {
-                    return Ok(None);
-                }
-                let index = u32::try_from(at / chunk).map_err(|_| {
-                    AppError::Internal(anyhow::anyhow!("a file beyond 4 billion chunks"))
-                })?;
-                let sealed = files.chunk(blob, index).await?.ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!(
-                        "chunk {index} of attachment {blob} is missing from the store"
-                    ))
-                })?;
-                let plain = sealer.open(index, index + 1 == chunks, &sealed)?;
-                let chunk_start = u64::from(index) * chunk;
-                let from = usize::try_from(at - chunk_start).unwrap_or(usize::MAX);
-                let to = usize::try_from(end.min(chunk_start + chunk) - chunk_start)
-                    .unwrap_or(usize::MAX);
-                let piece = plain
-                    .get(from..to)
-                    .ok_or_else(|| {
+        // The chunks the range touches (none for an empty range).
+        let first = u32::try_from(start / chunk).unwrap_or(u32::MAX);
+        let after_last = if start == end {
+            first
+        } else {
+            u32::try_from(end.div_ceil(chunk)).unwrap_or(u32::MAX)
+        };
+        futures_util::stream::iter(first..after_last)
+            .map(move |index| {
+                let sealer = std::sync::Arc::clone(&sealer);
+                let files = files.clone();
+                async move {
+                    let opened = tokio::spawn(async move {
+                        let sealed = files.chunk(blob, index).await?.ok_or_else(|| {
+                            AppError::Internal(anyhow::anyhow!(
+                                "chunk {index} of attachment {blob} is missing from the store"
+                            ))
+                        })?;
+                        sealer.open(index, index + 1 == chunks, &sealed)
+                    })
+                    .await
+                    .map_err(|error| {
+                        AppError::Internal(anyhow::anyhow!("reading a chunk failed: {error}"))
+                    })??;
+                    // The part of the chunk inside the range.
+                    let chunk_start = u64::from(index) * chunk;
+                    let from = usize::try_from(start.saturating_sub(chunk_start)).unwrap_or(0);
+                    let to = usize::try_from(end.min(chunk_start + chunk) - chunk_start)
+                        .unwrap_or(usize::MAX);
+                    opened.get(from..to).map(<[u8]>::to_vec).ok_or_else(|| {
                         AppError::Internal(anyhow::anyhow!(
                             "chunk {index} of attachment {blob} is shorter than its size says"
                         ))
-                    })?
-                    .to_vec();
-                let next = chunk_start + to as u64;
-                Ok(Some((piece, next)))
-            }
-        })
+                    })
+                }
+            })
+            .buffered(2)
     }
 }
 
@@ -177,6 +184,44 @@ pub struct UploadSweep {
     pub removed: u64,
     /// The bytes those held.
     pub removed_bytes: u64,
+}
+
+/// An upload's chunk writes: each sealed and written on a task of its own, in order, one at
+/// a time, while the next chunk is read.
+struct ChunkWrites {
+    sealer: std::sync::Arc<FileSealer>,
+    files: caseledger_store::Blobs,
+    blob: Uuid,
+    in_flight: Option<tokio::task::JoinHandle<Result<(), AppError>>>,
+}
+
+impl ChunkWrites {
+    /// Waits for the chunk before (chunks land in order), then starts sealing and writing this
+    /// one; the last is written durably.
+    async fn start(&mut self, index: u32, last: bool, plain: Vec<u8>) -> Result<(), AppError> {
+        self.settle().await?;
+        let (sealer, files, blob) = (
+            std::sync::Arc::clone(&self.sealer),
+            self.files.clone(),
+            self.blob,
+        );
+        self.in_flight = Some(tokio::spawn(async move {
+            let sealed = sealer.seal(index, last, &plain)?;
+            files.put_chunk(blob, index, sealed, last).await?;
+            Ok(())
+        }));
+        Ok(())
+    }
+
+    /// Waits for the write under way, if any.
+    async fn settle(&mut self) -> Result<(), AppError> {
+        match self.in_flight.take() {
+            Some(write) => write.await.map_err(|error| {
+                AppError::Internal(anyhow::anyhow!("a chunk write failed: {error}"))
+            })?,
+            None => Ok(()),
+        }
+    }
 }
 
 /// What a file's bytes came to once stored.
@@ -409,13 +454,39 @@ impl App {
     }
 
     /// Reads `body` into the store a chunk at a time: counted, typed, hashed, sealed, written;
-    /// the last chunk durably.
+    /// the last chunk durably. One chunk is sealed and written (on another thread) while the
+    /// next is read, so receiving, sealing and the disk overlap; at most two chunks are held.
     async fn store_file<S, B, E>(
         &self,
         key: &CaseKey,
         case_id: CaseId,
         attachment_id: AttachmentId,
+        body: S,
+    ) -> Result<StoredFile, AppError>
+    where
+        S: Stream<Item = Result<B, E>> + Send + Unpin,
+        B: AsRef<[u8]> + Send,
+        E: std::fmt::Display,
+    {
+        let mut writes = ChunkWrites {
+            sealer: std::sync::Arc::new(FileSealer::new(key, case_id, attachment_id)?),
+            files: self.storage.attachment_files.clone(),
+            blob: attachment_id.0,
+            in_flight: None,
+        };
+        let stored = self.read_chunks(body, &mut writes).await;
+        // Whatever happened, no write of this upload runs on after this returns (a refusal
+        // then removes what was written, and nothing may land after that).
+        let written = writes.settle().await;
+        let stored = stored?;
+        written?;
+        Ok(stored)
+    }
+
+    async fn read_chunks<S, B, E>(
+        &self,
         mut body: S,
+        writes: &mut ChunkWrites,
     ) -> Result<StoredFile, AppError>
     where
         S: Stream<Item = Result<B, E>> + Send + Unpin,
@@ -423,7 +494,6 @@ impl App {
         E: std::fmt::Display,
     {
         let limit = self.attachment_limits.max_bytes;
-        let sealer = FileSealer::new(key, case_id, attachment_id)?;
         let mut hasher = Sha256::new();
         let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
         let mut size = 0u64;
@@ -440,32 +510,22 @@ impl App {
             while !bytes.is_empty() {
                 if buffer.len() == CHUNK_BYTES {
                     // More follows: the full chunk is not the last.
-                    self.write_chunk(
-                        &sealer,
-                        attachment_id,
-                        index,
-                        false,
-                        &buffer,
-                        &mut content_type,
-                    )
-                    .await?;
+                    if index == 0 {
+                        content_type = Some(self.accepted_type(&buffer)?);
+                    }
+                    let full = std::mem::replace(&mut buffer, Vec::with_capacity(CHUNK_BYTES));
+                    writes.start(index, false, full).await?;
                     index += 1;
-                    buffer.clear();
                 }
                 let take = (CHUNK_BYTES - buffer.len()).min(bytes.len());
                 buffer.extend_from_slice(&bytes[..take]);
                 bytes = &bytes[take..];
             }
         }
-        self.write_chunk(
-            &sealer,
-            attachment_id,
-            index,
-            true,
-            &buffer,
-            &mut content_type,
-        )
-        .await?;
+        if index == 0 {
+            content_type = Some(self.accepted_type(&buffer)?);
+        }
+        writes.start(index, true, buffer).await?;
         Ok(StoredFile {
             size,
             sha256: hex::encode(hasher.finalize()),
@@ -473,35 +533,16 @@ impl App {
         })
     }
 
-    /// Seals and writes one chunk; the first is typed before anything is written.
-    async fn write_chunk(
-        &self,
-        sealer: &FileSealer,
-        attachment_id: AttachmentId,
-        index: u32,
-        last: bool,
-        plain: &[u8],
-        content_type: &mut Option<String>,
-    ) -> Result<(), AppError> {
-        if index == 0 {
-            let detected = detect(plain);
-            match detected {
-                Some(kind) if self.attachment_limits.accepts(&kind) => *content_type = Some(kind),
-                detected => {
-                    return Err(UploadRefusal::UnsupportedType {
-                        detected,
-                        accepted: self.attachment_limits.accepted.clone(),
-                    }
-                    .into())
-                }
+    /// The media type of a file beginning with `head`, when the service takes it.
+    fn accepted_type(&self, head: &[u8]) -> Result<String, AppError> {
+        match detect(head) {
+            Some(kind) if self.attachment_limits.accepts(&kind) => Ok(kind),
+            detected => Err(UploadRefusal::UnsupportedType {
+                detected,
+                accepted: self.attachment_limits.accepted.clone(),
             }
+            .into()),
         }
-        let sealed = sealer.seal(index, last, plain)?;
-        self.storage
-            .attachment_files
-            .put_chunk(attachment_id.0, index, sealed, last)
-            .await?;
-        Ok(())
     }
 
     /// Removes what an upload wrote: its chunks, then its record. A failure is logged; the
