@@ -144,7 +144,7 @@ impl AttachmentFile {
                                 "chunk {index} of attachment {blob} is missing from the store"
                             ))
                         })?;
-                        sealer.open(index, index + 1 == chunks, &sealed)
+                        sealer.open(index, index + 1 == chunks, sealed)
                     })
                     .await
                     .map_err(|error| {
@@ -186,41 +186,131 @@ pub struct UploadSweep {
     pub removed_bytes: u64,
 }
 
-/// An upload's chunk writes: each sealed and written on a task of its own, in order, one at
-/// a time, while the next chunk is read.
+/// An upload's chunk writes: each chunk sealed on a task of its own as soon as it is read (so
+/// two chunks are sealed at once on two cores), and written in order — a chunk's task waits
+/// for the one before it to be written. At most [`CHUNKS_IN_FLIGHT`] are under way.
 struct ChunkWrites {
     sealer: std::sync::Arc<FileSealer>,
     files: caseledger_store::Blobs,
     blob: Uuid,
-    in_flight: Option<tokio::task::JoinHandle<Result<(), AppError>>>,
+    /// The upload record's write, until it is known to be durable.
+    record: Option<RecordWrite>,
+    /// The chunks' tasks, oldest first.
+    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<(), AppError>>>,
+    /// Fires when the newest chunk started is written (none before the first).
+    written: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// The SHA-256 of the chunks so far, computed on a task of its own.
+    hashing: Hashing,
 }
 
+/// How many chunks an upload seals and writes at once.
+const CHUNKS_IN_FLIGHT: usize = 3;
+
+/// The SHA-256 of a file, computed on a task of its own from its chunks in order, beside
+/// their sealing and writing.
+struct Hashing {
+    chunks: Option<tokio::sync::mpsc::Sender<std::sync::Arc<Vec<u8>>>>,
+    digest: tokio::task::JoinHandle<String>,
+}
+
+impl Hashing {
+    fn start() -> Hashing {
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<std::sync::Arc<Vec<u8>>>(2);
+        let digest = tokio::spawn(async move {
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = received.recv().await {
+                hasher.update(chunk.as_slice());
+            }
+            hex::encode(hasher.finalize())
+        });
+        Hashing {
+            chunks: Some(chunks),
+            digest,
+        }
+    }
+}
+
+/// The write of an upload's record, under way.
+type RecordWrite = tokio::task::JoinHandle<Result<(), caseledger_store::StoreError>>;
+
 impl ChunkWrites {
-    /// Waits for the chunk before (chunks land in order), then starts sealing and writing this
-    /// one; the last is written durably.
+    /// Starts sealing this chunk at once and writing it after the one before; the last is
+    /// written durably. The upload's record is durable before the first chunk is written.
     async fn start(&mut self, index: u32, last: bool, plain: Vec<u8>) -> Result<(), AppError> {
-        self.settle().await?;
+        if let Some(record) = self.record.take() {
+            record.await.map_err(|error| {
+                AppError::Internal(anyhow::anyhow!("an upload record's write failed: {error}"))
+            })??;
+        }
+        let plain = std::sync::Arc::new(plain);
+        if let Some(chunks) = &self.hashing.chunks {
+            chunks
+                .send(std::sync::Arc::clone(&plain))
+                .await
+                .map_err(|_| AppError::Internal(anyhow::anyhow!("the upload's hashing stopped")))?;
+        }
+        while self.in_flight.len() >= CHUNKS_IN_FLIGHT {
+            self.wait_oldest().await?;
+        }
         let (sealer, files, blob) = (
             std::sync::Arc::clone(&self.sealer),
             self.files.clone(),
             self.blob,
         );
-        self.in_flight = Some(tokio::spawn(async move {
+        let before = self.written.take();
+        let (done, written) = tokio::sync::oneshot::channel();
+        self.written = Some(written);
+        self.in_flight.push_back(tokio::spawn(async move {
             let sealed = sealer.seal(index, last, &plain)?;
+            if let Some(before) = before {
+                // The chunk before failed when its task ended without saying it was written.
+                before.await.map_err(|_| {
+                    AppError::Internal(anyhow::anyhow!("an earlier chunk was not written"))
+                })?;
+            }
             files.put_chunk(blob, index, sealed, last).await?;
+            let _ = done.send(());
             Ok(())
         }));
         Ok(())
     }
 
-    /// Waits for the write under way, if any.
-    async fn settle(&mut self) -> Result<(), AppError> {
-        match self.in_flight.take() {
+    async fn wait_oldest(&mut self) -> Result<(), AppError> {
+        match self.in_flight.pop_front() {
             Some(write) => write.await.map_err(|error| {
                 AppError::Internal(anyhow::anyhow!("a chunk write failed: {error}"))
             })?,
             None => Ok(()),
         }
+    }
+
+    /// The SHA-256 of every chunk started, lowercase hex, once all are hashed.
+    async fn digest(&mut self) -> Result<String, AppError> {
+        self.hashing.chunks = None;
+        (&mut self.hashing.digest).await.map_err(|error| {
+            AppError::Internal(anyhow::anyhow!("hashing an upload failed: {error}"))
+        })
+    }
+
+    /// Waits for every write under way (and the upload record's), all of them even when one
+    /// failed; the first failure is the answer.
+    async fn settle(&mut self) -> Result<(), AppError> {
+        let mut outcome = Ok(());
+        if let Some(record) = self.record.take() {
+            outcome = record
+                .await
+                .map_err(|error| {
+                    AppError::Internal(anyhow::anyhow!("an upload record's write failed: {error}"))
+                })
+                .and_then(|written| written.map_err(AppError::from));
+        }
+        while !self.in_flight.is_empty() {
+            let written = self.wait_oldest().await;
+            if outcome.is_ok() {
+                outcome = written;
+            }
+        }
+        outcome
     }
 }
 
@@ -366,18 +456,21 @@ impl App {
             .await?
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a case key was not created")))?;
         let attachment_id = AttachmentId(Uuid::now_v7());
-        self.storage
-            .attachment_uploads
-            .put(
-                attachment_id.0.as_bytes(),
-                &UploadRecord {
-                    case_id,
-                    started_at: self.now(),
-                    recorded: false,
-                },
-            )
-            .await?;
-        let stored = match self.store_file(&key, case_id, attachment_id, body).await {
+        // The upload's record is written (durably) while the first chunk arrives; no chunk is
+        // written before it is durable, so every stored byte has a record the sweep finds.
+        let record = {
+            let uploads = self.storage.attachment_uploads.clone();
+            let record = UploadRecord {
+                case_id,
+                started_at: self.now(),
+                recorded: false,
+            };
+            tokio::spawn(async move { uploads.put(attachment_id.0.as_bytes(), &record).await })
+        };
+        let stored = match self
+            .store_file(&key, case_id, attachment_id, record, body)
+            .await
+        {
             Ok(stored) => stored,
             Err(error) => {
                 self.discard_upload(attachment_id).await;
@@ -461,6 +554,7 @@ impl App {
         key: &CaseKey,
         case_id: CaseId,
         attachment_id: AttachmentId,
+        record: RecordWrite,
         body: S,
     ) -> Result<StoredFile, AppError>
     where
@@ -472,7 +566,10 @@ impl App {
             sealer: std::sync::Arc::new(FileSealer::new(key, case_id, attachment_id)?),
             files: self.storage.attachment_files.clone(),
             blob: attachment_id.0,
-            in_flight: None,
+            record: Some(record),
+            in_flight: std::collections::VecDeque::new(),
+            written: None,
+            hashing: Hashing::start(),
         };
         let stored = self.read_chunks(body, &mut writes).await;
         // Whatever happened, no write of this upload runs on after this returns (a refusal
@@ -494,7 +591,6 @@ impl App {
         E: std::fmt::Display,
     {
         let limit = self.attachment_limits.max_bytes;
-        let mut hasher = Sha256::new();
         let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
         let mut size = 0u64;
         let mut index = 0u32;
@@ -506,7 +602,6 @@ impl App {
             if size > limit {
                 return Err(UploadRefusal::TooLarge { limit }.into());
             }
-            hasher.update(bytes);
             while !bytes.is_empty() {
                 if buffer.len() == CHUNK_BYTES {
                     // More follows: the full chunk is not the last.
@@ -528,7 +623,7 @@ impl App {
         writes.start(index, true, buffer).await?;
         Ok(StoredFile {
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: writes.digest().await?,
             content_type: content_type.unwrap_or_default(),
         })
     }

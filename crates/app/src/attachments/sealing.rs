@@ -5,8 +5,8 @@
 //! short or lengthened does not open. A stored chunk is `nonce (24 bytes) ‖ ciphertext`.
 
 use caseledger_domain::{AttachmentId, CaseId};
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
 use crate::personal_data::CaseKey;
@@ -16,6 +16,7 @@ use crate::AppError;
 pub const CHUNK_BYTES: usize = 256 * 1024;
 
 const NONCE_BYTES: usize = 24;
+const TAG_BYTES: usize = 16;
 
 /// How many chunks a file of `size` bytes has: at least one (an empty file is one empty
 /// chunk, so that its end is sealed too).
@@ -64,52 +65,49 @@ impl FileSealer {
         aad
     }
 
-    /// Chunk `index` sealed, `last` when no chunk follows.
+    /// Chunk `index` sealed, `last` when no chunk follows: `nonce ‖ ciphertext ‖ tag`, sealed
+    /// in place in the buffer it is returned in (one copy of the chunk, no more).
     pub fn seal(&self, index: u32, last: bool, plaintext: &[u8]) -> Result<Vec<u8>, AppError> {
         let mut nonce = [0u8; NONCE_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let aad = self.associated_data(index, last);
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("sealing a file's chunk failed")))?;
-        let mut sealed = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
+        let mut sealed = Vec::with_capacity(NONCE_BYTES + plaintext.len() + TAG_BYTES);
         sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(&ciphertext);
+        sealed.extend_from_slice(plaintext);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(XNonce::from_slice(&nonce), &aad, &mut sealed[NONCE_BYTES..])
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("sealing a file's chunk failed")))?;
+        sealed.extend_from_slice(&tag);
         Ok(sealed)
     }
 
-    /// Opens chunk `index` as sealed, `last` when no chunk follows.
-    pub fn open(&self, index: u32, last: bool, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
-        if sealed.len() < NONCE_BYTES {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "a stored chunk of attachment {} is too short",
+    /// Opens chunk `index` as sealed, `last` when no chunk follows, in the buffer it came in.
+    pub fn open(&self, index: u32, last: bool, mut sealed: Vec<u8>) -> Result<Vec<u8>, AppError> {
+        let broken = || {
+            AppError::Internal(anyhow::anyhow!(
+                "chunk {index} of attachment {} does not open: its bytes were changed, moved or \
+                 cut",
                 self.attachment
-            )));
+            ))
+        };
+        if sealed.len() < NONCE_BYTES + TAG_BYTES {
+            return Err(broken());
         }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
+        let tag = sealed.split_off(sealed.len() - TAG_BYTES);
+        let mut nonce = [0u8; NONCE_BYTES];
+        nonce.copy_from_slice(&sealed[..NONCE_BYTES]);
         let aad = self.associated_data(index, last);
         self.cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
+            .decrypt_in_place_detached(
+                XNonce::from_slice(&nonce),
+                &aad,
+                &mut sealed[NONCE_BYTES..],
+                Tag::from_slice(&tag),
             )
-            .map_err(|_| {
-                AppError::Internal(anyhow::anyhow!(
-                    "chunk {index} of attachment {} does not open: its bytes were changed, \
-                     moved or cut",
-                    self.attachment
-                ))
-            })
+            .map_err(|_| broken())?;
+        sealed.drain(..NONCE_BYTES);
+        Ok(sealed)
     }
 }
 
@@ -127,13 +125,25 @@ mod tests {
         let sealer = FileSealer::new(&key, case, attachment).unwrap();
         let sealed = sealer.seal(3, false, b"payroll").unwrap();
         assert!(!sealed.windows(7).any(|window| window == b"payroll"));
-        assert_eq!(sealer.open(3, false, &sealed).unwrap(), b"payroll");
-        assert!(sealer.open(4, false, &sealed).is_err(), "another index");
-        assert!(sealer.open(3, true, &sealed).is_err(), "cut to end there");
+        assert_eq!(sealer.open(3, false, sealed.clone()).unwrap(), b"payroll");
+        assert!(
+            sealer.open(4, false, sealed.clone()).is_err(),
+            "another index"
+        );
+        assert!(
+            sealer.open(3, true, sealed.clone()).is_err(),
+            "cut to end there"
+        );
         let other = FileSealer::new(&key, case, AttachmentId(uuid::Uuid::now_v7())).unwrap();
-        assert!(other.open(3, false, &sealed).is_err(), "another file");
+        assert!(
+            other.open(3, false, sealed.clone()).is_err(),
+            "another file"
+        );
         let stranger = FileSealer::new(&CaseKey::generate(), case, attachment).unwrap();
-        assert!(stranger.open(3, false, &sealed).is_err(), "another key");
+        assert!(
+            stranger.open(3, false, sealed.clone()).is_err(),
+            "another key"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! blob, its chunks one after another, each framed as `length (u32, big-endian) ‖ bytes`.
 //! Every chunk but the last has the same length, so chunk `i` starts at `i × (4 + length of
 //! chunk 0)`. Writes check the store's [`Durability`] first (no write after a failed sync, none
-//! below the free-space reserve); a durable write syncs the file and its directory.
+//! below the free-space reserve); creating a file syncs its directory, a durable write the
+//! file.
 //!
 //! This module owns the files and their layout; [`crate::Blobs`] owns the API, and the sled
 //! snapshot reads and writes a space's files as entries ([`FileBlobs::page`]).
@@ -66,16 +67,18 @@ impl FileBlobs {
             OpenOptions::new().append(true).open(&path)
         }
         .map_err(|error| storage(&path, error))?;
-        let mut frame = Vec::with_capacity(4 + bytes.len());
-        frame.extend_from_slice(&length.to_be_bytes());
-        frame.extend_from_slice(bytes);
-        file.write_all(&frame)
-            .map_err(|error| storage(&path, error))?;
-        if durable {
-            file.sync_data().map_err(|error| storage(&path, error))?;
+        if index == 0 {
+            // The new file's name is made durable at once (while later chunks are still on
+            // their way), so a durable last chunk needs only the file's own sync.
             File::open(&self.dir)
                 .and_then(|dir| dir.sync_all())
                 .map_err(|error| storage(&self.dir, error))?;
+        }
+        file.write_all(&length.to_be_bytes())
+            .and_then(|()| file.write_all(bytes))
+            .map_err(|error| storage(&path, error))?;
+        if durable {
+            file.sync_data().map_err(|error| storage(&path, error))?;
         }
         Ok(())
     }
