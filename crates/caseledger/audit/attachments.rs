@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::verify::{ExportLine, ExportLines};
+use super::lines::{ExportLine, ExportLines};
 
 /// An attachment as the export records it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,5 +5,6 @@
 
 pub mod attachments;
 pub mod export;
+pub mod lines;
 pub mod replay;
 pub mod verify;

@@ -2,8 +2,9 @@
 //! checks the hash chain of an export offline, that it agrees with the service's signed
 //! checkpoints, and that downloaded files are recorded in it (`super::attachments`).
 //!
-//! This module owns reading an NDJSON export line by line ([`ExportLines`]), in constant memory
-//! whatever its size, feeding each line to the store's [`ChainVerifier`], checking every signed
+//! This module owns verifying an NDJSON export read line by line ([`ExportLines`], from
+//! `super::lines`), in constant memory whatever its size: feeding each line to the store's
+//! [`ChainVerifier`], checking every signed
 //! checkpoint the export covers ([`Witnesses`]) as the stream passes its position, and turning
 //! the result into a [`Verdict`] and an exit code. It needs no server and no data dir, and it
 //! trusts nothing in its input: a broken export is a `bad:` verdict (exit 1), an unreadable key
@@ -22,11 +23,8 @@ use base64::Engine as _;
 use caseledger_store::{ChainVerifier, Checkpoint, Head};
 use serde::Deserialize;
 
+pub use super::lines::{ExportLine, ExportLines, MAX_LINE_BYTES};
 use crate::cli::VerifyArgs;
-
-/// The longest line accepted. Envelopes are far smaller (request bodies are limited to about
-/// 1 MiB); the cap keeps memory bounded on a file that is not an export at all.
-pub const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How many events between two progress lines on a terminal.
 pub const PROGRESS_EVERY: u64 = 100_000;
@@ -406,50 +404,6 @@ pub fn verify_reader(
     progress: impl FnMut(u64),
 ) -> io::Result<Verdict> {
     verify_lines(reader, witnesses, PROGRESS_EVERY, progress)
-}
-
-/// The lines of an export, one buffer for all of them: memory stays at the longest line,
-/// whatever the file's size.
-#[derive(Debug)]
-pub struct ExportLines<R> {
-    reader: R,
-    line: Vec<u8>,
-}
-
-/// One line of an export.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ExportLine<'a> {
-    /// The line, without its newline.
-    Line(&'a [u8]),
-    /// A line longer than [`MAX_LINE_BYTES`]: not an envelope.
-    TooLong,
-}
-
-impl<R: BufRead> ExportLines<R> {
-    /// Lines of `reader`.
-    pub fn new(reader: R) -> Self {
-        ExportLines {
-            reader,
-            line: Vec::new(),
-        }
-    }
-
-    /// The next line, `None` at the end.
-    pub fn next_line(&mut self) -> io::Result<Option<ExportLine<'_>>> {
-        self.line.clear();
-        let read = (&mut self.reader)
-            .take(MAX_LINE_BYTES + 1)
-            .read_until(b'\n', &mut self.line)?;
-        if read == 0 {
-            return Ok(None);
-        }
-        if self.line.last() == Some(&b'\n') {
-            self.line.pop();
-        } else if read as u64 > MAX_LINE_BYTES {
-            return Ok(Some(ExportLine::TooLong));
-        }
-        Ok(Some(ExportLine::Line(&self.line)))
-    }
 }
 
 fn verify_lines(

@@ -231,7 +231,7 @@ impl AttachmentShown {
     pub fn new(view: caseledger_app::AttachmentView, role: Role) -> AttachmentShown {
         AttachmentShown {
             attachment_id: view.attachment_id.0.to_string(),
-            downloadable: !view.erased && !(view.personal && role == Role::Auditor),
+            downloadable: !(view.erased || (view.personal && role == Role::Auditor)),
             filename: view.filename,
             content_type: view.content_type,
             size: size_for_people(view.size),
