@@ -843,3 +843,80 @@ mod tests {
         assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
     }
 }
+
+/// The stored Merkle tree follows the log from two handles (two instances on PostgreSQL): its
+/// roots are the roots of the log's chain hashes, every proof it answers verifies, and a tree
+/// whose last leaf no longer names the log's event is rebuilt from the log.
+pub async fn merkle_tree_follows_the_log<L: EventLog<TestEvent>>(
+    log: &L,
+    (one, other): (&crate::Keyspace, &crate::Keyspace),
+) {
+    use crate::tree::{leaf_hash, verify_consistency, verify_inclusion, Frontier};
+    use crate::MerkleTree;
+
+    let stream = stream();
+    for n in 1..=37 {
+        let expected = if n == 1 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exact(Version(n - 1))
+        };
+        append_one(log, stream, expected, n).await.unwrap();
+    }
+    let hashes: Vec<crate::ChainHash> = log
+        .read_all(Position(0), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|recorded| recorded.hash)
+        .collect();
+    assert_eq!(hashes.len(), 37);
+    let mut roots = vec![crate::tree::EMPTY_ROOT];
+    let mut frontier = Frontier::new();
+    for hash in &hashes {
+        frontier.push(&hash.0);
+        roots.push(frontier.root());
+    }
+
+    let first = MerkleTree::new(one.clone());
+    assert_eq!(first.catch_up(log, Position(20)).await.unwrap(), 20);
+    // The other instance takes over from what the first stored.
+    let second = MerkleTree::new(other.clone());
+    assert_eq!(second.catch_up(log, Position(37)).await.unwrap(), 37);
+    assert_eq!(first.catch_up(log, Position(37)).await.unwrap(), 37);
+    assert_eq!(second.size().await.unwrap(), 37);
+    for size in [1u64, 2, 7, 16, 20, 37] {
+        assert_eq!(first.root(size).await.unwrap(), roots[size as usize]);
+        assert_eq!(second.root(size).await.unwrap(), roots[size as usize]);
+    }
+    for (leaf, size) in [(0u64, 1u64), (4, 20), (19, 20), (36, 37), (0, 37)] {
+        let proof = first.inclusion_proof(leaf, size).await.unwrap().unwrap();
+        let leaf_hash = leaf_hash(&hashes[leaf as usize].0);
+        assert_eq!(
+            verify_inclusion(leaf, size, &leaf_hash, &proof, &roots[size as usize]),
+            Ok(()),
+            "inclusion of {leaf} in {size}"
+        );
+    }
+    for (from, to) in [(1u64, 37u64), (20, 37), (16, 20), (37, 37)] {
+        let proof = second.consistency_proof(from, to).await.unwrap().unwrap();
+        assert_eq!(
+            verify_consistency(from, to, &roots[from as usize], &roots[to as usize], &proof),
+            Ok(()),
+            "consistency from {from} to {to}"
+        );
+    }
+    assert!(first.inclusion_proof(37, 37).await.unwrap().is_err());
+    assert!(first.consistency_proof(0, 37).await.unwrap().is_err());
+
+    // A tree whose last leaf is not the log's (as after the log was rewritten offline) is
+    // thrown away and built again by a process that opens it.
+    let mut key = vec![b'n', 0];
+    key.extend_from_slice(&36u64.to_be_bytes());
+    one.apply(vec![(key, Some(vec![7; 32]))], true)
+        .await
+        .unwrap();
+    let reopened = MerkleTree::new(one.clone());
+    assert_eq!(reopened.catch_up(log, Position(37)).await.unwrap(), 37);
+    assert_eq!(reopened.root(37).await.unwrap(), roots[37]);
+}

@@ -14,6 +14,8 @@
 //! - [`Recorded`], an event as the log holds it;
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
 //! - [`Checkpoint`], a signed statement of the log's head;
+//! - [`tree`], the log as a Merkle tree (RFC 9162): proofs and their verification, and
+//!   [`MerkleTree`], the tree's perfect subtrees kept in a keyspace as the log grows;
 //! - [`Keyspace`], durable key-value maps beside the log, [`Blobs`], files kept as chunks
 //!   (sled: files in its directory; PostgreSQL: rows), and [`Lease`], which of several
 //!   processes on one store does the work that must run in one place;
@@ -43,9 +45,11 @@ mod disk_space;
 mod keyspace;
 pub mod lease;
 mod log;
+mod merkle;
 mod postgres;
 mod sled;
 pub mod snapshot;
+pub mod tree;
 mod types;
 
 pub use blobs::{Blobs, BLOB_SPACE_PREFIX};
@@ -55,6 +59,7 @@ pub use disk_space::{Shortage, SpaceGuard};
 pub use keyspace::{Keyspace, KeyspaceChange};
 pub use lease::{Fence, Lease};
 pub use log::{EventLog, LogEvent, AVAILABILITY_CHECK_TIMEOUT};
+pub use merkle::MerkleTree;
 pub use postgres::{postgres_sslmode_warning, PostgresLog, PostgresLogOptions, NOTIFY_CHANNEL};
 pub use sled::{SledLog, SledLogOptions, DEFAULT_MIN_FREE_SPACE_BYTES, DEFAULT_SLED_CACHE_BYTES};
 pub use types::{

@@ -263,6 +263,24 @@ async fn keyspace_creations_and_blobs_across_instances() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merkle_tree_follows_the_log_across_instances() {
+    if !postgres_or_skip("store: the PostgreSQL log").await {
+        return;
+    }
+    let database = ScratchDatabase::create().await;
+    let first = PostgresLog::open(database.url(), options()).await.unwrap();
+    let second = PostgresLog::open(database.url(), options()).await.unwrap();
+    conformance::merkle_tree_follows_the_log(
+        &first,
+        (
+            &first.keyspace("audit.tree"),
+            &second.keyspace("audit.tree"),
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guarded_keyspace_writes_never_go_backwards_across_instances() {
     if !postgres_or_skip("store: the PostgreSQL log").await {
         return;

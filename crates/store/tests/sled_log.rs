@@ -55,6 +55,14 @@ async fn keyspace_creations_and_blobs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merkle_tree_follows_the_log() {
+    let dir = TempDir::new().unwrap();
+    let log = SledLog::open(dir.path(), Default::default()).unwrap();
+    let keyspace = log.keyspace("audit.tree").unwrap();
+    conformance::merkle_tree_follows_the_log(&log, (&keyspace, &keyspace.clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_passes_the_conformance_suite() {
     conformance::run_all(&mut SledHarness { dirs: Vec::new() }).await;
 }
