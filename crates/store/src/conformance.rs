@@ -861,12 +861,14 @@ pub async fn merkle_tree_follows_the_log<L: EventLog<TestEvent>>(
         } else {
             ExpectedVersion::Exact(Version(n - 1))
         };
-        append_one(log, stream, expected, n).await.unwrap();
+        append_one(log, stream, expected, n)
+            .await
+            .expect("the store answers");
     }
     let hashes: Vec<crate::ChainHash> = log
         .read_all(Position(0), 100)
         .await
-        .unwrap()
+        .expect("the store answers")
         .into_iter()
         .map(|recorded| recorded.hash)
         .collect();
@@ -879,18 +881,46 @@ pub async fn merkle_tree_follows_the_log<L: EventLog<TestEvent>>(
     }
 
     let first = MerkleTree::new(one.clone());
-    assert_eq!(first.catch_up(log, Position(20)).await.unwrap(), 20);
+    assert_eq!(
+        first
+            .catch_up(log, Position(20))
+            .await
+            .expect("the store answers"),
+        20
+    );
     // The other instance takes over from what the first stored.
     let second = MerkleTree::new(other.clone());
-    assert_eq!(second.catch_up(log, Position(37)).await.unwrap(), 37);
-    assert_eq!(first.catch_up(log, Position(37)).await.unwrap(), 37);
-    assert_eq!(second.size().await.unwrap(), 37);
+    assert_eq!(
+        second
+            .catch_up(log, Position(37))
+            .await
+            .expect("the store answers"),
+        37
+    );
+    assert_eq!(
+        first
+            .catch_up(log, Position(37))
+            .await
+            .expect("the store answers"),
+        37
+    );
+    assert_eq!(second.size().await.expect("the store answers"), 37);
     for size in [1u64, 2, 7, 16, 20, 37] {
-        assert_eq!(first.root(size).await.unwrap(), roots[size as usize]);
-        assert_eq!(second.root(size).await.unwrap(), roots[size as usize]);
+        assert_eq!(
+            first.root(size).await.expect("the store answers"),
+            roots[size as usize]
+        );
+        assert_eq!(
+            second.root(size).await.expect("the store answers"),
+            roots[size as usize]
+        );
     }
     for (leaf, size) in [(0u64, 1u64), (4, 20), (19, 20), (36, 37), (0, 37)] {
-        let proof = first.inclusion_proof(leaf, size).await.unwrap().unwrap();
+        let proof = first
+            .inclusion_proof(leaf, size)
+            .await
+            .expect("the store answers")
+            .expect("a proof of these sizes exists");
         let leaf_hash = leaf_hash(&hashes[leaf as usize].0);
         assert_eq!(
             verify_inclusion(leaf, size, &leaf_hash, &proof, &roots[size as usize]),
@@ -899,15 +929,27 @@ pub async fn merkle_tree_follows_the_log<L: EventLog<TestEvent>>(
         );
     }
     for (from, to) in [(1u64, 37u64), (20, 37), (16, 20), (37, 37)] {
-        let proof = second.consistency_proof(from, to).await.unwrap().unwrap();
+        let proof = second
+            .consistency_proof(from, to)
+            .await
+            .expect("the store answers")
+            .expect("a proof of these sizes exists");
         assert_eq!(
             verify_consistency(from, to, &roots[from as usize], &roots[to as usize], &proof),
             Ok(()),
             "consistency from {from} to {to}"
         );
     }
-    assert!(first.inclusion_proof(37, 37).await.unwrap().is_err());
-    assert!(first.consistency_proof(0, 37).await.unwrap().is_err());
+    assert!(first
+        .inclusion_proof(37, 37)
+        .await
+        .expect("the store answers")
+        .is_err());
+    assert!(first
+        .consistency_proof(0, 37)
+        .await
+        .expect("the store answers")
+        .is_err());
 
     // A tree whose last leaf is not the log's (as after the log was rewritten offline) is
     // thrown away and built again by a process that opens it.
@@ -915,8 +957,17 @@ pub async fn merkle_tree_follows_the_log<L: EventLog<TestEvent>>(
     key.extend_from_slice(&36u64.to_be_bytes());
     one.apply(vec![(key, Some(vec![7; 32]))], true)
         .await
-        .unwrap();
+        .expect("the store answers");
     let reopened = MerkleTree::new(one.clone());
-    assert_eq!(reopened.catch_up(log, Position(37)).await.unwrap(), 37);
-    assert_eq!(reopened.root(37).await.unwrap(), roots[37]);
+    assert_eq!(
+        reopened
+            .catch_up(log, Position(37))
+            .await
+            .expect("the store answers"),
+        37
+    );
+    assert_eq!(
+        reopened.root(37).await.expect("the store answers"),
+        roots[37]
+    );
 }
