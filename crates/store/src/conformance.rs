@@ -813,37 +813,6 @@ pub async fn creations_and_blobs(
     assert_eq!(reader.chunk(blob, 0).await.expect("answers"), None);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{database_url, without_password};
-
-    #[test]
-    fn messages_name_the_server_without_its_password() {
-        assert_eq!(
-            without_password("postgres://u:secret@h:5432/db?sslmode=require"),
-            "postgres://u:***@h:5432/db?sslmode=require"
-        );
-        assert_eq!(
-            without_password("postgres://postgres@127.0.0.1:5432/postgres"),
-            "postgres://postgres@127.0.0.1:5432/postgres"
-        );
-        assert_eq!(without_password("host=h user=u"), "host=h user=u");
-    }
-
-    #[test]
-    fn the_scratch_database_replaces_the_servers_database() {
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
-            "postgres://u:p@h/t1?sslmode=disable"
-        );
-        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
-    }
-}
-
 /// The stored Merkle tree follows the log from two handles (two instances on PostgreSQL): its
 /// roots are the roots of the log's chain hashes, every proof it answers verifies, and a tree
 /// whose last leaf no longer names the log's event is rebuilt from the log.
@@ -970,4 +939,35 @@ pub async fn merkle_tree_follows_the_log<L: EventLog<TestEvent>>(
         reopened.root(37).await.expect("the store answers"),
         roots[37]
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{database_url, without_password};
+
+    #[test]
+    fn messages_name_the_server_without_its_password() {
+        assert_eq!(
+            without_password("postgres://u:secret@h:5432/db?sslmode=require"),
+            "postgres://u:***@h:5432/db?sslmode=require"
+        );
+        assert_eq!(
+            without_password("postgres://postgres@127.0.0.1:5432/postgres"),
+            "postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert_eq!(without_password("host=h user=u"), "host=h user=u");
+    }
+
+    #[test]
+    fn the_scratch_database_replaces_the_servers_database() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
+        assert_eq!(database_url("postgres://u@h", "t1"), "postgres://u@h/t1");
+    }
 }
