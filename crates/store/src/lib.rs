@@ -13,7 +13,8 @@
 //!   transaction under the `log_head` row lock, so any number of instances share one log;
 //! - [`Recorded`], an event as the log holds it;
 //! - [`chain`], the hash chain and its verification, shared with offline verifiers;
-//! - [`Checkpoint`], a signed statement of the log's head;
+//! - [`Checkpoint`], a signed statement of the log's head, and [`note`], the same head as a C2SP
+//!   tlog checkpoint with its witnesses' cosignatures;
 //! - [`tree`], the log as a Merkle tree (RFC 9162): proofs and their verification, and
 //!   [`MerkleTree`], the tree's perfect subtrees kept in a keyspace as the log grows;
 //! - [`Keyspace`], durable key-value maps beside the log, [`Blobs`], files kept as chunks
@@ -23,7 +24,7 @@
 //!
 //! Where things live: the backend-neutral parts at the top (`types`, `log`, [`chain`], `batch`
 //! — the group commit both backends stage with —, `keyspace`, `blobs`, [`lease`], [`checkpoint`],
-//! `disk_space`, [`snapshot`]); each backend in a folder of its own, one file per job:
+//! [`note`], `disk_space`, [`snapshot`]); each backend in a folder of its own, one file per job:
 //! `sled/{log,keyspace,files,durability,snapshot}.rs` and
 //! `postgres/{log,keyspace,pool,lease,tls,migrations,snapshot}.rs`.
 //!
@@ -46,6 +47,7 @@ mod keyspace;
 pub mod lease;
 mod log;
 mod merkle;
+pub mod note;
 mod postgres;
 mod sled;
 pub mod snapshot;
