@@ -35,6 +35,7 @@
 
 mod batch;
 mod blobs;
+mod canonical;
 pub mod chain;
 pub mod checkpoint;
 #[cfg(feature = "testing")]
