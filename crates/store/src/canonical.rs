@@ -153,6 +153,46 @@ static ENDS_STRING_RUN: [bool; 256] = {
     table
 };
 
+/// How many bytes at the start of `bytes` are literal string content, if a byte that ends the
+/// run follows (see [`ENDS_STRING_RUN`]).
+///
+/// String bodies are most of an envelope, so they are scanned eight bytes at a time: in each
+/// little-endian word, a byte's top bit is flagged when the byte is a quote, a backslash or
+/// below 0x20 (the usual "has a zero byte" arithmetic on the word XOR the quote, the word XOR
+/// the backslash, and the word less 0x20 in every byte). A borrow can flag a byte above a
+/// real match, never one below, so the lowest flag is always a real match; and a false flag
+/// could only end the scan early, where `Scanner::string` would refuse the line, never let a
+/// special byte through.
+fn literal_run_length(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const TOPS: u64 = u64::from_le_bytes([0x80; 8]);
+    const QUOTES: u64 = u64::from_le_bytes([b'"'; 8]);
+    const BACKSLASHES: u64 = u64::from_le_bytes([b'\\'; 8]);
+    const SPACES: u64 = u64::from_le_bytes([0x20; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for word in &mut words {
+        let word = u64::from_le_bytes(word.try_into().ok()?);
+        let quote = word ^ QUOTES;
+        let backslash = word ^ BACKSLASHES;
+        let flags = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(SPACES) & !word);
+        let flags = flags & TOPS;
+        if flags != 0 {
+            return Some(offset + (flags.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let rest = words.remainder();
+    Some(
+        offset
+            + rest
+                .iter()
+                .position(|&byte| ENDS_STRING_RUN[usize::from(byte)])?,
+    )
+}
+
 impl<'a> Scanner<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
@@ -251,10 +291,7 @@ impl<'a> Scanner<'a> {
         let start = self.at + 1;
         let mut at = start;
         loop {
-            at += bytes
-                .get(at..)?
-                .iter()
-                .position(|&byte| ENDS_STRING_RUN[usize::from(byte)])?;
+            at += literal_run_length(bytes.get(at..)?)?;
             match bytes[at] {
                 b'"' => {
                     self.at = at + 1;
