@@ -3,13 +3,17 @@
 //! `hash = hex(SHA-256(prev_hash + "\n" + canonical(envelope without "hash")))`, where
 //! `canonical` is RFC 8785 JSON and the first event's `prev_hash` is 64 zeros. The log stores
 //! every envelope as its canonical bytes (hash included), so an export is the stored bytes and a
-//! verifier needs nothing but this module: it parses each envelope as plain JSON, so it checks
-//! exactly what an auditor's own verifier in another language would check.
+//! verifier needs nothing but this module. Its reference check parses each envelope as plain
+//! JSON, so it checks exactly what an auditor's own verifier in another language would check;
+//! lines whose bytes are already canonical are checked faster by hashing the bytes themselves
+//! (see `canonical`), with the same outcome.
 //!
 //! This module owns sealing an envelope and verifying a sequence of them; it does no I/O.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::canonical;
 
 // `ChainHash` lives with the other values of the log; re-exported here, where the chain's
 // users have always found it.
@@ -19,11 +23,30 @@ use crate::types::{Head, Position, Recorded, StoreError, Version};
 /// The chain hash of an envelope, given the previous hash and the canonical bytes of the
 /// envelope without its `hash` member.
 pub fn link_hash(prev_hash: &ChainHash, canonical_without_hash: &[u8]) -> ChainHash {
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.to_hex().as_bytes());
-    hasher.update(b"\n");
+    let mut hasher = link_hasher(prev_hash);
     hasher.update(canonical_without_hash);
     ChainHash(hasher.finalize().into())
+}
+
+/// A SHA-256 state that has taken the part of the hash input before the envelope: the previous
+/// hash in lowercase hex and a newline.
+fn link_hasher(prev_hash: &ChainHash) -> Sha256 {
+    let mut hasher = Sha256::new();
+    hasher.update(lowercase_hex(prev_hash));
+    hasher.update(b"\n");
+    hasher
+}
+
+/// The 64 lowercase hex digits of `hash`, on the stack: verifying an envelope writes two of
+/// these and should allocate nothing for them.
+fn lowercase_hex(hash: &ChainHash) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 64];
+    for (pair, byte) in hex.chunks_exact_mut(2).zip(hash.0) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+    hex
 }
 
 /// Builds the envelope of `event` at `position`/`version` after `prev_hash`, and returns it
@@ -224,7 +247,77 @@ impl ChainVerifier {
     }
 
     /// Checks the next envelope, given as its JSON bytes, and advances on success.
+    ///
+    /// A line that is already canonical JSON (as the log writes every line) is checked without
+    /// being parsed: its own bytes, less the `hash` member, are what gets hashed. Any other
+    /// line, and any line that fails the check, goes through [`verify_reparsing`], so the
+    /// outcome is always the one that method gives — the same head, or the same error at the
+    /// same position.
+    ///
+    /// [`verify_reparsing`]: ChainVerifier::verify_reparsing
     pub fn verify(&mut self, envelope: &[u8]) -> Result<Head, ChainError> {
+        match self.verify_canonical(envelope) {
+            Some(head) => {
+                self.head = head;
+                Ok(head)
+            }
+            None => self.verify_reparsing(envelope),
+        }
+    }
+
+    /// The fast path of [`verify`](ChainVerifier::verify): the head after `envelope` if its
+    /// bytes are canonical and it continues the chain; `None` if the scanner cannot vouch for
+    /// the bytes or anything at all is wrong, leaving the verdict to the slow path. It never
+    /// reports a fault itself, so the faults and their precedence live in one place.
+    fn verify_canonical(&self, envelope: &[u8]) -> Option<Head> {
+        let scan = canonical::scan_envelope(envelope)?;
+        let expected = self.head.position.next();
+        if scan.position != expected.0 {
+            return None;
+        }
+        // The hashes are compared as the lowercase hex the log writes rather than decoded:
+        // decoding cost as much as a third of the hashing. Other spellings that decode to the
+        // same hash (uppercase digits) are left to the slow path, which accepts them.
+        if scan.prev_hash.as_bytes() != lowercase_hex(&self.head.hash) {
+            return None;
+        }
+        // Canonical bytes less the `hash` member are the canonical form of the envelope
+        // without it, so the two slices around the member are the hash input as they stand.
+        let mut hasher = link_hasher(&self.head.hash);
+        hasher.update(&envelope[..scan.hash_member.start]);
+        hasher.update(&envelope[scan.hash_member.end..]);
+        let hash = ChainHash(hasher.finalize().into());
+        if scan.hash.as_bytes() != lowercase_hex(&hash) {
+            return None;
+        }
+        Some(Head {
+            position: expected,
+            hash,
+        })
+    }
+
+    /// Checks the next envelope the way any outside verifier would, and advances on success:
+    /// parses the line as JSON, removes `hash`, and writes the rest as RFC 8785 JSON to hash
+    /// it. [`verify`](ChainVerifier::verify) gives the same results faster; this is the
+    /// reference it falls back to and is tested against.
+    ///
+    /// ```
+    /// use caseledger_store::chain::{seal, ChainVerifier, ChainFault};
+    /// use caseledger_store::{Position, Version};
+    ///
+    /// let event = serde_json::json!({"type": "NoteAdded", "data": {"text": "hello"}});
+    /// let (first, line) = seal(Position(1), Version(1), &event, Default::default()).unwrap();
+    /// // Spaces and key order do not matter here: the value is what is hashed.
+    /// let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    /// let pretty = serde_json::to_vec_pretty(&value).unwrap();
+    /// let mut verifier = ChainVerifier::new();
+    /// assert_eq!(verifier.verify_reparsing(&pretty).unwrap().hash, first.hash);
+    ///
+    /// // The same line again is out of sequence.
+    /// let error = verifier.verify_reparsing(&line).unwrap_err();
+    /// assert_eq!(error.fault, ChainFault::PositionOutOfSequence { expected: 2, found: 1 });
+    /// ```
+    pub fn verify_reparsing(&mut self, envelope: &[u8]) -> Result<Head, ChainError> {
         let expected = self.head.position.next();
         let fail = |fault| ChainError {
             position: expected,
@@ -420,5 +513,228 @@ mod tests {
     fn a_truncated_chain_is_a_valid_prefix() {
         let lines = chain_of(5);
         assert_eq!(verify_all(&lines[..3]).unwrap().position, Position(3));
+    }
+
+    #[test]
+    fn the_fast_path_and_the_reparsing_path_agree_on_every_tamper() {
+        let lines = chain_of(4);
+        let mut cases: Vec<Vec<Vec<u8>>> = vec![lines.clone()];
+        // Every single-byte edit of the third line: each must end exactly as the slow path
+        // says, whether the scanner vouches for the edited bytes or not.
+        for index in 0..lines[2].len() {
+            for replacement in [b' ', b'0', b'9', b'"', b'\\', b'a', b'}', 0xff] {
+                let mut edited = lines.clone();
+                edited[2][index] = replacement;
+                cases.push(edited);
+            }
+        }
+        for case in cases {
+            let mut fast = ChainVerifier::new();
+            let mut slow = ChainVerifier::new();
+            for line in &case {
+                let outcome = fast.verify(line);
+                assert_eq!(outcome, slow.verify_reparsing(line));
+                if outcome.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_hash_in_uppercase_hex_is_left_to_the_slow_path_which_accepts_it() {
+        // The `hash` member is not part of what is hashed, so its spelling is free; the fast
+        // path compares it as lowercase hex and must hand any other spelling on. (`prev_hash`
+        // is hashed, so another spelling of it is a content change.)
+        let lines = chain_of(2);
+        let mut verifier = ChainVerifier::new();
+        verifier.verify(&lines[0]).unwrap();
+        let mut reference = ChainVerifier::new();
+        reference.verify(&lines[0]).unwrap();
+        let expected = reference.verify(&lines[1]).unwrap();
+        let hash = expected.hash.to_hex();
+        let upper = String::from_utf8(lines[1].clone())
+            .unwrap()
+            .replace(&hash, &hash.to_uppercase())
+            .into_bytes();
+        assert_ne!(upper, lines[1]);
+        assert_eq!(verifier.verify_canonical(&upper), None);
+        let mut slow = verifier.clone();
+        assert_eq!(verifier.verify(&upper), Ok(expected));
+        assert_eq!(slow.verify_reparsing(&upper), Ok(expected));
+    }
+
+    #[test]
+    fn canonical_envelopes_take_the_fast_path() {
+        let lines = chain_of(3);
+        let mut verifier = ChainVerifier::new();
+        for line in &lines {
+            let head = verifier.verify_canonical(line).unwrap();
+            assert_eq!(verifier.verify_reparsing(line).unwrap(), head);
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use serde_json::{Map, Number, Value};
+
+        /// Strings rich in what canonical JSON treats specially: controls, quotes, backslashes,
+        /// `/`, DEL, and characters on both sides of the UTF-8/UTF-16 order difference.
+        fn json_string() -> impl Strategy<Value = String> {
+            let special = prop::sample::select(vec![
+                '"',
+                '\\',
+                '/',
+                '\u{7f}',
+                ' ',
+                'é',
+                '粉',
+                '\u{d7ff}',
+                '\u{e000}',
+                '\u{f8ff}',
+                '\u{ffff}',
+                '\u{10000}',
+                '\u{1f600}',
+                '\u{10ffff}',
+            ]);
+            let character = prop_oneof![
+                4 => proptest::char::range('a', 'e'),
+                1 => proptest::char::range('\u{0}', '\u{1f}'),
+                2 => special,
+                1 => any::<char>(),
+            ];
+            proptest::collection::vec(character, 0..5).prop_map(String::from_iter)
+        }
+
+        const EXACT: i64 = 1 << 53;
+
+        fn json_number() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                (-1000i64..1000).prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                (EXACT - 3..=EXACT + 3).prop_map(Value::from),
+                (-EXACT - 3..=-EXACT + 3).prop_map(Value::from),
+                (-1000i32..1000).prop_map(|n| Value::from(f64::from(n))),
+                (-1000i32..1000).prop_map(|n| Value::from(f64::from(n) / 8.0)),
+                any::<f64>().prop_filter_map("finite", |f| Number::from_f64(f).map(Value::Number)),
+            ]
+        }
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                json_number(),
+                json_string().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    proptest::collection::btree_map(json_string(), inner, 0..6)
+                        .prop_map(|members| Value::Object(members.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// An event: an object without the envelope's own members. Keys are often short so
+        /// that some sort before `hash` and some after it.
+        fn json_event() -> impl Strategy<Value = Map<String, Value>> {
+            proptest::collection::btree_map(json_string(), json_value(), 0..6).prop_map(|members| {
+                members
+                    .into_iter()
+                    .filter(|(key, _)| {
+                        !["position", "version", "prev_hash", "hash"].contains(&key.as_str())
+                    })
+                    .collect()
+            })
+        }
+
+        /// Whether every number in `value` is one `serde_jcs` writes as an integer the scanner
+        /// accepts. `serde_jcs` writes each number through an `f64`, so what counts is that
+        /// `f64`: integral and no larger in magnitude than 2^53 (2^53 + 1 is written as 2^53).
+        fn in_fast_subset(value: &Value) -> bool {
+            match value {
+                Value::Number(number) => number
+                    .as_f64()
+                    .is_some_and(|float| float.fract() == 0.0 && float.abs() <= EXACT as f64),
+                Value::Array(values) => values.iter().all(in_fast_subset),
+                Value::Object(members) => members.values().all(in_fast_subset),
+                _ => true,
+            }
+        }
+
+        /// The line as written by `encoding`: 0 as sealed, 1 compact `serde_json` (keys in
+        /// byte order), 2 pretty-printed.
+        fn encode(line: &[u8], encoding: u8) -> Vec<u8> {
+            let value: Value = serde_json::from_slice(line).unwrap();
+            match encoding {
+                0 => line.to_vec(),
+                1 => serde_json::to_vec(&value).unwrap(),
+                _ => serde_json::to_vec_pretty(&value).unwrap(),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn canonical_lines_take_the_fast_path_with_the_slow_paths_hash(
+                event in json_event(),
+                position in 1u64..1_000_000,
+                prev in any::<[u8; 32]>(),
+            ) {
+                let prev = ChainHash(prev);
+                let fast_subset = in_fast_subset(&Value::Object(event.clone()));
+                let (hash, line) =
+                    seal_object(Position(position), Version(1), event, prev).unwrap();
+                let head = Head { position: Position(position - 1), hash: prev };
+                let scanned = canonical::scan_envelope(&line);
+                prop_assert_eq!(scanned.is_some(), fast_subset);
+                let expected = Head { position: Position(position), hash };
+                if fast_subset {
+                    prop_assert_eq!(
+                        ChainVerifier::resume(head).verify_canonical(&line),
+                        Some(expected)
+                    );
+                }
+                prop_assert_eq!(ChainVerifier::resume(head).verify_reparsing(&line), Ok(expected));
+                let mut verifier = ChainVerifier::resume(head);
+                prop_assert_eq!(verifier.verify(&line), Ok(expected));
+                prop_assert_eq!(verifier.head(), expected);
+            }
+
+            #[test]
+            fn every_encoding_and_tamper_gives_the_slow_paths_verdict(
+                event in json_event(),
+                position in 1u64..1_000,
+                encoding in 0u8..3,
+                tamper in 0u8..5,
+                index in any::<prop::sample::Index>(),
+                byte in prop_oneof![any::<u8>(), prop::sample::select(b" 0123456789\",:{}[]\\hpa".to_vec())],
+            ) {
+                let prev = ChainHash([position as u8; 32]);
+                let (_, sealed) = seal_object(Position(position), Version(1), event, prev).unwrap();
+                let mut line = encode(&sealed, encoding);
+                let mut head = Head { position: Position(position - 1), hash: prev };
+                match tamper {
+                    0 => {}
+                    1 => {
+                        let at = index.index(line.len());
+                        line[at] = byte;
+                    }
+                    2 => {
+                        line.remove(index.index(line.len()));
+                    }
+                    3 => head.position = Position(position),
+                    _ => head.hash = ChainHash([!(position as u8); 32]),
+                }
+                let mut fast = ChainVerifier::resume(head);
+                let mut slow = ChainVerifier::resume(head);
+                prop_assert_eq!(fast.verify(&line), slow.verify_reparsing(&line));
+                prop_assert_eq!(fast.head(), slow.head());
+            }
+        }
     }
 }

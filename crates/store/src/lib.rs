@@ -38,6 +38,7 @@
 
 mod batch;
 mod blobs;
+mod canonical;
 pub mod chain;
 pub mod checkpoint;
 #[cfg(feature = "testing")]
