@@ -3,15 +3,20 @@
 //! once attested — and partner departments, receiving each checkpoint, hold witnesses of the
 //! log that the service cannot take back.
 //!
-//! The signed bytes are the RFC 8785 canonical JSON of `{"at","hash","position"}`; the signature
-//! and the public key are standard base64 (Ed25519, RFC 8032). `at` is kept as the exact text
-//! that was signed. This module does no I/O.
+//! The signed bytes are the RFC 8785 canonical JSON of `{"at","hash","position"}` — with
+//! `"root_hash","tree_size"` besides, for checkpoints made since the log is also a Merkle tree
+//! (contract §11); the signature and the public key are standard base64 (Ed25519, RFC 8032).
+//! `at` is kept as the exact text that was signed. Such a checkpoint also carries the same tree
+//! head as a C2SP `tlog-checkpoint` signed note ([`crate::note`]), signed with the same key
+//! under the log's origin, the form witnesses co-sign. This module does no I/O.
 
 use base64::Engine as _;
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use crate::note::{sign_note, CheckpointBody, SignedNote, VerifierKey};
+use crate::tree::TreeHash;
 use crate::types::{ChainHash, Head, Position};
 
 /// A signed statement that the log's event at `position` has hash `hash`.
@@ -25,6 +30,16 @@ pub struct Checkpoint {
     pub at: String,
     /// Base64 Ed25519 signature over [`Checkpoint::signed_bytes`].
     pub signature: String,
+    /// The Merkle tree's size: the position (absent from checkpoints made before the tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
+    /// The tree's root hash at that size, standard base64 (absent before the tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_hash: Option<String>,
+    /// The same tree head as a C2SP `tlog-checkpoint` signed note, with the service's
+    /// signature line (absent before the tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -32,6 +47,10 @@ struct SignedPart<'a> {
     at: &'a str,
     hash: &'a ChainHash,
     position: Position,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root_hash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tree_size: Option<u64>,
 }
 
 /// Why a checkpoint does not verify.
@@ -46,15 +65,38 @@ pub enum CheckpointError {
     /// The signature does not match.
     #[error("the signature of checkpoint {0} is not valid for this public key")]
     BadSignature(Position),
+    /// The checkpoint's signed note does not state its tree head, or is not signed by the key.
+    #[error("the signed note of checkpoint {0} does not state its tree head under this key")]
+    BadNote(Position),
 }
 
 impl Checkpoint {
     /// The bytes the signature covers: canonical JSON of `{"at","hash","position"}`.
     pub fn signed_bytes(position: Position, hash: &ChainHash, at: &str) -> Vec<u8> {
-        serde_jcs::to_vec(&SignedPart { at, hash, position }).unwrap_or_default()
+        serde_jcs::to_vec(&SignedPart {
+            at,
+            hash,
+            position,
+            root_hash: None,
+            tree_size: None,
+        })
+        .unwrap_or_default()
     }
 
-    /// Signs `head` at `at` with `key`.
+    /// The bytes this checkpoint's signature covers: [`Checkpoint::signed_bytes`], with the
+    /// tree's size and root when it carries them.
+    pub fn own_signed_bytes(&self) -> Vec<u8> {
+        serde_jcs::to_vec(&SignedPart {
+            at: &self.at,
+            hash: &self.hash,
+            position: self.position,
+            root_hash: self.root_hash.as_deref(),
+            tree_size: self.tree_size,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Signs `head` at `at` with `key` (the form made before the log was a Merkle tree).
     pub fn sign(key: &SigningKey, head: Head, at: String) -> Checkpoint {
         let signature = key.sign(&Self::signed_bytes(head.position, &head.hash, &at));
         Checkpoint {
@@ -62,7 +104,60 @@ impl Checkpoint {
             hash: head.hash,
             at,
             signature: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
+            tree_size: None,
+            root_hash: None,
+            note: None,
         }
+    }
+
+    /// Signs `head` at `at` with `key`, with the Merkle tree's `root` at the head's size: the
+    /// JSON checkpoint and the `tlog-checkpoint` note of the log named `origin`.
+    pub fn sign_tree(
+        key: &SigningKey,
+        origin: &str,
+        head: Head,
+        root: &TreeHash,
+        at: String,
+    ) -> Checkpoint {
+        let root_hash = base64::engine::general_purpose::STANDARD.encode(root);
+        let mut checkpoint = Checkpoint {
+            position: head.position,
+            hash: head.hash,
+            at,
+            signature: String::new(),
+            tree_size: Some(head.position.0),
+            root_hash: Some(root_hash),
+            note: None,
+        };
+        let signature = key.sign(&checkpoint.own_signed_bytes());
+        checkpoint.signature =
+            base64::engine::general_purpose::STANDARD.encode(signature.to_bytes());
+        let body = CheckpointBody {
+            origin: origin.to_owned(),
+            tree_size: head.position.0,
+            root_hash: *root,
+            extensions: Vec::new(),
+        }
+        .to_text();
+        let line = sign_note(&body, origin, key);
+        checkpoint.note = Some(
+            SignedNote {
+                text: body,
+                signatures: vec![line],
+            }
+            .to_text(),
+        );
+        checkpoint
+    }
+
+    /// The tree's root hash, decoded (`None` for a checkpoint made before the tree, or one
+    /// whose root is not 32 bytes of base64).
+    pub fn root(&self) -> Option<TreeHash> {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.root_hash.as_deref()?)
+            .ok()?
+            .try_into()
+            .ok()
     }
 
     /// Checks the signature against a base64 public key, strictly (`verify_strict`): a weak
@@ -89,11 +184,30 @@ impl Checkpoint {
             .ok()
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or(CheckpointError::MalformedSignature(self.position))?;
-        key.verify_strict(
-            &Self::signed_bytes(self.position, &self.hash, &self.at),
-            &Signature::from_bytes(&bytes),
-        )
-        .map_err(|_| CheckpointError::BadSignature(self.position))
+        key.verify_strict(&self.own_signed_bytes(), &Signature::from_bytes(&bytes))
+            .map_err(|_| CheckpointError::BadSignature(self.position))?;
+        self.verify_note(&key)
+    }
+
+    /// Checks that the note, when there is one, states this checkpoint's tree head and is
+    /// signed by `key` under the origin it names.
+    fn verify_note(&self, key: &VerifyingKey) -> Result<(), CheckpointError> {
+        let (Some(note), Some(tree_size), Some(root)) = (&self.note, self.tree_size, self.root())
+        else {
+            return match (&self.note, self.tree_size, &self.root_hash) {
+                (None, None, None) => Ok(()),
+                _ => Err(CheckpointError::BadNote(self.position)),
+            };
+        };
+        let bad = || CheckpointError::BadNote(self.position);
+        let note = SignedNote::parse(note).map_err(|_| bad())?;
+        let body = CheckpointBody::parse(&note.text).map_err(|_| bad())?;
+        if body.tree_size != tree_size || body.root_hash != root || tree_size != self.position.0 {
+            return Err(bad());
+        }
+        note.verify(&VerifierKey::ed25519(&body.origin, *key))
+            .map_err(|_| bad())?;
+        Ok(())
     }
 }
 
@@ -144,8 +258,61 @@ mod strict_tests {
                 hash: ChainHash([9; 32]),
                 at: "2026-12-04T00:00:00Z".into(),
                 signature: encode(&signature),
+                tree_size: None,
+                root_hash: None,
+                note: None,
             },
         )
+    }
+
+    #[test]
+    fn a_tree_checkpoint_signs_its_root_as_json_and_as_a_note() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let public_key = public_key_base64(&key);
+        let head = Head {
+            position: Position(1000),
+            hash: ChainHash([1; 32]),
+        };
+        let root = [5u8; 32];
+        let checkpoint = Checkpoint::sign_tree(
+            &key,
+            "caseledger/test",
+            head,
+            &root,
+            "2026-12-06T00:00:00Z".into(),
+        );
+        assert_eq!(checkpoint.verify(&public_key), Ok(()));
+        assert_eq!(checkpoint.root(), Some(root));
+        let note = checkpoint.note.clone().unwrap();
+        assert!(note.starts_with("caseledger/test\n1000\nBQUF"), "{note}");
+
+        // The root is under the JSON signature: another root is a bad signature.
+        let other_root = Checkpoint {
+            root_hash: Some(base64::engine::general_purpose::STANDARD.encode([6u8; 32])),
+            ..checkpoint.clone()
+        };
+        assert_eq!(
+            other_root.verify(&public_key),
+            Err(CheckpointError::BadSignature(Position(1000)))
+        );
+        // A note of another tree head, or signed by another key, is refused.
+        let stranger = SigningKey::from_bytes(&[4; 32]);
+        let foreign = Checkpoint::sign_tree(&stranger, "caseledger/test", head, &root, "x".into());
+        let swapped = Checkpoint {
+            note: foreign.note,
+            ..checkpoint.clone()
+        };
+        assert_eq!(
+            swapped.verify(&public_key),
+            Err(CheckpointError::BadNote(Position(1000)))
+        );
+        // An old checkpoint, without the tree, still verifies as it always did.
+        let old = Checkpoint::sign(&key, head, "2026-12-06T00:00:00Z".into());
+        assert_eq!(old.verify(&public_key), Ok(()));
+        assert_eq!(
+            Checkpoint::signed_bytes(head.position, &head.hash, &old.at),
+            old.own_signed_bytes()
+        );
     }
 
     #[test]

@@ -332,6 +332,12 @@ impl NoteSignature {
         format!("{SIGNATURE_PREFIX}{} {}\n", self.name, BASE64.encode(bytes))
     }
 
+    /// Parses one signature line, as [`NoteSignature::to_line`] writes it (the final newline
+    /// may be there or not): what a witness posts.
+    pub fn parse(text: &str) -> Result<Self, NoteError> {
+        Self::parse_line(text.strip_suffix('\n').unwrap_or(text), 1)
+    }
+
     /// Parses one signature line without its newline; `line` numbers it in errors.
     fn parse_line(text: &str, line: usize) -> Result<Self, NoteError> {
         let malformed = |reason| NoteError::MalformedSignatureLine { line, reason };
