@@ -4,7 +4,8 @@
 //! Checkpoints are made at least every [`CHECKPOINT_EVERY_EVENTS`] events or every
 //! [`CHECKPOINT_EVERY`], whichever comes first, whenever anything was appended since the last
 //! one; they are signed with the service's Ed25519 key, stored by position, and given out with
-//! the public key so an auditor can check an export without trusting the server.
+//! the public key so an auditor can check an export without trusting the server. Each states
+//! the Merkle tree's root at its position too, as JSON and as a signed note (`crate::proofs`).
 
 use std::time::Duration;
 
@@ -160,16 +161,25 @@ impl App {
         };
         let mut made = Vec::new();
         let at = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let origin = crate::proofs::log_origin(&key.verifying_key());
         while head.position.0 >= last_position + CHECKPOINT_EVERY_EVENTS {
             let position = Position(last_position + CHECKPOINT_EVERY_EVENTS);
             let hash = self.hash_at(position).await?;
-            made.push(Checkpoint::sign(key, Head { position, hash }, at.clone()));
+            let root = self.tree_root(position.0).await?;
+            made.push(Checkpoint::sign_tree(
+                key,
+                &origin,
+                Head { position, hash },
+                &root,
+                at.clone(),
+            ));
             last_position = position.0;
         }
         let stale = last_at
             .is_none_or(|last_at| (now - last_at).to_std().unwrap_or_default() >= CHECKPOINT_EVERY);
         if head.position.0 > last_position && made.is_empty() && stale {
-            made.push(Checkpoint::sign(key, head, at.clone()));
+            let root = self.tree_root(head.position.0).await?;
+            made.push(Checkpoint::sign_tree(key, &origin, head, &root, at.clone()));
         }
         for checkpoint in &made {
             self.storage
@@ -200,6 +210,12 @@ impl App {
             Some(left) if !left.is_zero() => (last.position.0 + CHECKPOINT_EVERY_EVENTS, left),
             _ => (last.position.0 + 1, CHECKPOINT_EVERY),
         })
+    }
+
+    /// The Merkle tree's root at `size` leaves, the tree brought up to it first.
+    async fn tree_root(&self, size: u64) -> Result<caseledger_store::tree::TreeHash, AppError> {
+        self.tree_up_to(size).await?;
+        Ok(self.storage.tree.root(size).await?)
     }
 
     async fn hash_at(&self, position: Position) -> Result<caseledger_store::ChainHash, AppError> {

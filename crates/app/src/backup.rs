@@ -22,7 +22,7 @@ use crate::access::require_role;
 use crate::{App, AppError, Caller};
 
 /// The keyspaces a backup or copy leaves out because the service rebuilds them from the log.
-pub const REBUILT_KEYSPACES: &[&str] = &["projection.cases"];
+pub const REBUILT_KEYSPACES: &[&str] = &["projection.cases", crate::storage::TREE_KEYSPACE];
 
 /// The keyspaces a backup or copy leaves out because they only matter while the service runs:
 /// console sessions (people sign in again) and recent sign-in failures (the lockout's window).

@@ -22,6 +22,7 @@ pub mod letter_documents;
 pub mod letter_numbers;
 mod links;
 pub mod personal_data;
+pub mod proofs;
 mod reads;
 pub mod storage;
 pub mod tokens;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use caseledger_store::snapshot::SnapshotSource;
 use caseledger_store::{
-    Blobs, EventLog, Keyspace, Lease, PostgresLog, PostgresLogOptions, SledLog, SledLogOptions,
+    Blobs, EventLog, Keyspace, Lease, MerkleTree, PostgresLog, PostgresLogOptions, SledLog,
+    SledLogOptions,
 };
 
 use caseledger_domain::StoredEvent;
@@ -55,6 +56,14 @@ pub struct Storage {
     /// Signed checkpoints of the log, by position. Fenced by [`Storage::leader`]: only the
     /// lease's current holder writes them.
     pub checkpoints: Keyspace,
+    /// The log's Merkle tree (contract §11): every perfect subtree's hash, derived from the
+    /// log and rebuilt from it when missing.
+    pub tree: Arc<MerkleTree>,
+    /// Witnesses of the log registered by admins: their names and public keys.
+    pub witnesses: Keyspace,
+    /// Witnesses' cosignatures of checkpoints, by tree size and witness name (unfenced: a
+    /// witness posts through any instance).
+    pub cosignatures: Keyspace,
     /// Webhook endpoints, with their secrets.
     pub webhook_endpoints: Keyspace,
     /// Webhook delivery cursors and attempt logs (unfenced: admins change them through any
@@ -86,6 +95,9 @@ pub const ATTACHMENT_UPLOADS_KEYSPACE: &str = "attachments.uploads";
 
 /// The keyspace of [`Storage::attachment_keys`]: snapshots read it after the files it opens.
 pub const ATTACHMENT_KEYS_KEYSPACE: &str = "attachments.keys";
+
+/// The keyspace of [`Storage::tree`].
+pub const TREE_KEYSPACE: &str = "audit.tree";
 
 /// The name of the lease of [`Storage::leader`].
 pub const LEADER_LEASE: &str = "leader";
@@ -125,6 +137,9 @@ impl Storage {
             attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE)?,
             case_projection: log.keyspace("projection.cases")?,
             checkpoints: log.keyspace("audit.checkpoints")?.fenced_by(leader.clone()),
+            tree: Arc::new(MerkleTree::new(log.keyspace(TREE_KEYSPACE)?)),
+            witnesses: log.keyspace("audit.witnesses")?,
+            cosignatures: log.keyspace("audit.cosignatures")?,
             webhook_endpoints: log.keyspace("webhooks.endpoints")?,
             webhook_state: log.keyspace("webhooks.state")?,
             feed: log.keyspace("webhooks.feed")?.fenced_by(leader.clone()),
@@ -159,6 +174,9 @@ impl Storage {
             attachment_keys: log.keyspace(ATTACHMENT_KEYS_KEYSPACE),
             case_projection: log.keyspace("projection.cases"),
             checkpoints: log.keyspace("audit.checkpoints").fenced_by(leader.clone()),
+            tree: Arc::new(MerkleTree::new(log.keyspace(TREE_KEYSPACE))),
+            witnesses: log.keyspace("audit.witnesses"),
+            cosignatures: log.keyspace("audit.cosignatures"),
             webhook_endpoints: log.keyspace("webhooks.endpoints"),
             webhook_state: log.keyspace("webhooks.state"),
             feed: log.keyspace("webhooks.feed").fenced_by(leader.clone()),

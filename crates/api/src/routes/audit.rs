@@ -219,8 +219,20 @@ pub struct CheckpointView {
     pub hash: String,
     /// When it was signed (RFC 3339); part of the signed bytes exactly as written.
     pub at: String,
-    /// Base64 Ed25519 signature over the RFC 8785 canonical JSON of `{"at","hash","position"}`.
+    /// Base64 Ed25519 signature over the RFC 8785 canonical JSON of `{"at","hash","position"}`,
+    /// with `"root_hash","tree_size"` too when the checkpoint carries them.
     pub signature: String,
+    /// The Merkle tree's size (= `position`); absent from checkpoints made before the tree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree_size: Option<u64>,
+    /// The tree's root hash, standard base64; absent before the tree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_hash: Option<String>,
+    /// Extension: the same tree head as a C2SP `tlog-checkpoint` signed note with the service's
+    /// signature and every witness's cosignature received (what `caseledger audit verify
+    /// --witness` counts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `GET /v1/audit/checkpoints`.
@@ -250,18 +262,23 @@ pub async fn list_checkpoints(
             Some(("limit", format!("must be between 1 and {MAX_CHECKPOINTS}"))),
         ));
     }
-    let checkpoints = state
+    let mut checkpoints = Vec::new();
+    for checkpoint in state
         .app
         .checkpoints(query.after.unwrap_or(0), limit)
         .await?
-        .into_iter()
-        .map(|checkpoint| CheckpointView {
+    {
+        let note = state.app.note_with_cosignatures(&checkpoint).await?;
+        checkpoints.push(CheckpointView {
             position: checkpoint.position.0,
             hash: checkpoint.hash.to_hex(),
             at: checkpoint.at,
             signature: checkpoint.signature,
-        })
-        .collect();
+            tree_size: checkpoint.tree_size,
+            root_hash: checkpoint.root_hash,
+            note,
+        });
+    }
     Ok(Json(CheckpointsResponse { checkpoints }))
 }
 

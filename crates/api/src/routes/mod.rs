@@ -10,6 +10,7 @@ pub mod commands;
 pub mod docs;
 pub mod events;
 pub mod feed;
+pub mod proofs;
 pub mod system;
 pub mod tokens;
 pub mod users;
@@ -31,6 +32,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .merge(attachments::routes())
         .merge(events::routes())
         .merge(audit::routes())
+        .merge(proofs::routes())
         .merge(admin::routes())
         .merge(webhooks::routes())
         .merge(feed::routes())
