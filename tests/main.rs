@@ -31,6 +31,7 @@ mod lifecycle;
 mod openapi;
 mod postgres;
 mod privacy;
+mod proofs;
 mod resilience;
 mod roles;
 mod smaller;

@@ -100,6 +100,58 @@ pub enum Command {
     /// people's tokens to <DATA_DIR>/demo-tokens (mode 0600), then start `caseledger serve` on
     /// the same data dir.
     Demo(DemoArgs),
+    /// Witness a caseledger log: check that it only grew since the checkpoint this witness last
+    /// signed, then co-sign its newest checkpoint (C2SP tlog-cosignature) and post it.
+    ///
+    /// Run by a partner department (or anyone an admin registered with `POST
+    /// /v1/audit/witnesses`) on its own machine, e.g. hourly from cron. Fetches GET
+    /// /v1/audit/checkpoint, checks the service's signature, asks for a consistency proof from
+    /// the tree size in its state file and verifies it, signs, posts to POST
+    /// /v1/audit/checkpoints/{tree_size}/cosignatures, and only then records the new size and
+    /// root in its state file. Prints `co-signed <origin> tree size N root R` and exits 0;
+    /// refuses with `REFUSED: …` on stderr and exits 1 when the log did not only grow (a smaller
+    /// size, another root for the same size, a proof that fails) or the checkpoint's signature
+    /// is bad; exits 2 on any other error. `--init` makes the key file and prints the public
+    /// key to register.
+    Witness(WitnessArgs),
+}
+
+/// Arguments of `caseledger witness`.
+#[derive(Debug, Clone, Args)]
+pub struct WitnessArgs {
+    /// The witness's private key file (the 32-byte Ed25519 seed, base64, mode 0600); made by
+    /// --init.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+
+    /// The witness's name, as registered (e.g. hrss.example.gov.cn/witness).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+
+    /// Make the key file (refusing to replace one) and print the public key and the verifier
+    /// key to register; contacts no service.
+    #[arg(long)]
+    pub init: bool,
+
+    /// The service's base URL (e.g. https://caseledger.example.org).
+    #[arg(long, value_name = "URL", required_unless_present = "init")]
+    pub url: Option<String>,
+
+    /// A file holding the API token to post with (a partner or auditor token).
+    #[arg(long, value_name = "FILE", required_unless_present = "init")]
+    pub token_file: Option<PathBuf>,
+
+    /// The witness's state: the log's origin and public key, and the last tree size and root it
+    /// signed (JSON; default: the key file's path with `.state.json` added). The first run
+    /// trusts the key and checkpoint it finds and records them; every later run holds the log
+    /// to them.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// The service's checkpoint public key (base64, or a file holding it or the JSON of GET
+    /// /v1/audit/public-key), instead of trusting the one the service gives on the first run.
+    #[arg(long, value_name = "KEY")]
+    pub public_key: Option<String>,
 }
 
 /// `caseledger store …`.
@@ -207,6 +259,75 @@ pub enum AuditCommand {
     /// after that event. Complainants' details stay sealed, as in the export. Exits 2 when the
     /// file cannot be read or holds no event of the case.
     Replay(ReplayArgs),
+    /// Check offline that one event is in the log, with nothing but its envelope, an inclusion
+    /// proof, a signed checkpoint and the keys.
+    ///
+    /// EVENT_LINE is a file holding the event's envelope (a line of the export, or an event of
+    /// GET /v1/cases/{id}/history), or that JSON itself. Checks that the envelope's hash is its
+    /// content's, that the checkpoint note (GET /v1/audit/checkpoint) is signed by the service's
+    /// key, that the proof (GET /v1/audit/proof/inclusion) leads from the event's hash to the
+    /// checkpoint's root, and, with --witness, that enough witnesses co-signed it. Prints `ok:
+    /// …` and exits 0, or `bad: …` naming what failed and exits 1; exits 2 when a file cannot
+    /// be read.
+    VerifyInclusion(VerifyInclusionArgs),
+    /// Check offline that the log only grew between two signed checkpoints.
+    ///
+    /// Checks both checkpoint notes' signatures and the consistency proof (GET
+    /// /v1/audit/proof/consistency?from=M&to=N) between their tree sizes and roots. Prints `ok:
+    /// …` and exits 0, or `bad: …` naming the sizes and exits 1; exits 2 when a file cannot be
+    /// read.
+    VerifyConsistency(VerifyConsistencyArgs),
+}
+
+/// Arguments of `caseledger audit verify-inclusion`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyInclusionArgs {
+    /// The event's envelope: a file holding it, or the JSON itself.
+    #[arg(value_name = "EVENT_LINE")]
+    pub event: String,
+
+    /// The inclusion proof: the JSON of GET /v1/audit/proof/inclusion.
+    #[arg(long, value_name = "FILE")]
+    pub proof: PathBuf,
+
+    /// The signed checkpoint: the text of GET /v1/audit/checkpoint, for the proof's tree size.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+
+    /// The service's checkpoint public key: base64, or a file holding it or the JSON of GET
+    /// /v1/audit/public-key.
+    #[arg(long, value_name = "KEY")]
+    pub public_key: String,
+
+    /// A witness's verifier key (`name+keyid+base64`, as GET /v1/audit/witnesses lists it);
+    /// repeat for several.
+    #[arg(long = "witness", value_name = "KEY")]
+    pub witnesses: Vec<String>,
+
+    /// How many of the --witness keys must have co-signed the checkpoint (default: all).
+    #[arg(long, value_name = "K")]
+    pub min_witnesses: Option<usize>,
+}
+
+/// Arguments of `caseledger audit verify-consistency`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyConsistencyArgs {
+    /// The older signed checkpoint (text of GET /v1/audit/checkpoint).
+    #[arg(long, value_name = "FILE")]
+    pub old: PathBuf,
+
+    /// The newer signed checkpoint.
+    #[arg(long, value_name = "FILE")]
+    pub new: PathBuf,
+
+    /// The consistency proof: the JSON of GET /v1/audit/proof/consistency.
+    #[arg(long, value_name = "FILE")]
+    pub proof: PathBuf,
+
+    /// The service's checkpoint public key: base64, or a file holding it or the JSON of GET
+    /// /v1/audit/public-key.
+    #[arg(long, value_name = "KEY")]
+    pub public_key: String,
 }
 
 /// `caseledger projections …`.
@@ -244,6 +365,17 @@ pub struct VerifyArgs {
     /// by SHA-256, to an AttachmentAdded event of the export, whatever it is named
     #[arg(long, value_name = "DIR")]
     pub attachments: Option<PathBuf>,
+
+    /// A witness's verifier key (`name+keyid+base64`, as GET /v1/audit/witnesses lists it);
+    /// repeat for several. With --checkpoints, some checkpoint the export covers must carry
+    /// cosignatures of --min-witnesses of them (the checkpoints' `note`, as GET
+    /// /v1/audit/checkpoints gives it, carries the cosignatures).
+    #[arg(long = "witness", value_name = "KEY", requires = "checkpoints")]
+    pub witnesses: Vec<String>,
+
+    /// How many of the --witness keys must have co-signed a covered checkpoint (default: all).
+    #[arg(long, value_name = "K", requires = "checkpoints")]
+    pub min_witnesses: Option<usize>,
 }
 
 /// Arguments of `caseledger audit export`.
@@ -301,7 +433,13 @@ impl Command {
     /// `audit verify` and `audit replay`, whose exit 1 means "the chain is broken", 1 otherwise.
     pub fn failure_exit_code(&self) -> ExitCode {
         match self {
-            Command::Audit(AuditCommand::Verify(_) | AuditCommand::Replay(_)) => ExitCode::from(2),
+            Command::Audit(
+                AuditCommand::Verify(_)
+                | AuditCommand::Replay(_)
+                | AuditCommand::VerifyInclusion(_)
+                | AuditCommand::VerifyConsistency(_),
+            )
+            | Command::Witness(_) => ExitCode::from(2),
             Command::Serve(_)
             | Command::Audit(AuditCommand::Export(_))
             | Command::Projections(_)
@@ -554,8 +692,8 @@ mod tests {
         let cli = Cli::try_parse_from(["caseledger", "audit", "verify", "export.ndjson"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Audit(AuditCommand::Verify(VerifyArgs { ref file, public_key: None, checkpoints: None, attachments: None }))
-                if file == &PathBuf::from("export.ndjson")
+            Command::Audit(AuditCommand::Verify(VerifyArgs { ref file, public_key: None, checkpoints: None, attachments: None, ref witnesses, min_witnesses: None }))
+                if file == &PathBuf::from("export.ndjson") && witnesses.is_empty()
         ));
         assert!(Cli::try_parse_from([
             "caseledger",

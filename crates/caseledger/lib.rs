@@ -22,3 +22,4 @@ pub mod store;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+pub mod witness;

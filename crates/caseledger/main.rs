@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use caseledger::audit::{export, replay, verify};
+use caseledger::audit::{export, proofs, replay, verify};
 use caseledger::cli::{AuditCommand, Cli, Command, ProjectionsCommand, StoreCommand};
 use caseledger::store::{backup, copy, restore};
-use caseledger::{demo, projections, serve, telemetry};
+use caseledger::{demo, projections, serve, telemetry, witness};
 use clap::Parser as _;
 
 /// mimalloc rather than the system allocator: the service allocates and frees many small and
@@ -48,6 +48,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit(AuditCommand::Verify(args)) => verify::run(&args),
         Command::Audit(AuditCommand::Replay(args)) => replay::run(&args),
+        Command::Audit(AuditCommand::VerifyInclusion(args)) => proofs::run_inclusion(&args),
+        Command::Audit(AuditCommand::VerifyConsistency(args)) => proofs::run_consistency(&args),
+        Command::Witness(args) => offline_runtime()?.block_on(witness::run(&args)),
         Command::Audit(AuditCommand::Export(args)) => {
             offline_runtime()?.block_on(export::run(&args))?;
             Ok(ExitCode::SUCCESS)

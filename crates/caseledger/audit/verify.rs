@@ -20,6 +20,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use base64::Engine as _;
+use caseledger_store::note::{SignedNote, VerifierKey};
+use caseledger_store::tree::Frontier;
 use caseledger_store::{ChainVerifier, Checkpoint, Head};
 use serde::Deserialize;
 
@@ -40,6 +42,12 @@ pub struct CheckpointTally {
     pub verified: u64,
     /// Checkpoints after the export's last position (a truncated export is a valid prefix).
     pub beyond: u64,
+    /// Of the verified checkpoints, those that also stated the Merkle tree's root, checked
+    /// against the root computed from the export.
+    pub roots: u64,
+    /// The largest tree size whose checkpoint enough witnesses co-signed, when witnesses
+    /// were asked for.
+    pub witnessed: Option<u64>,
 }
 
 /// The outcome of verifying an export.
@@ -67,6 +75,14 @@ pub enum Verdict {
         /// The checkpoint's position.
         position: u64,
     },
+    /// The chain is intact and agrees with its checkpoints, but no checkpoint it covers was
+    /// co-signed by as many of the given witnesses as required.
+    NotWitnessed {
+        /// How many were required.
+        required: usize,
+        /// The most any covered checkpoint had.
+        best: usize,
+    },
 }
 
 impl Verdict {
@@ -81,6 +97,10 @@ impl Verdict {
             Verdict::BadCheckpointSignature { position } => {
                 format!("bad: checkpoint at position {position}: bad signature")
             }
+            Verdict::NotWitnessed { required, best } => format!(
+                "bad: no checkpoint the export covers is co-signed by {required} of the given \
+                 witnesses (at most {best})"
+            ),
         }
     }
 
@@ -94,9 +114,12 @@ impl Verdict {
         } = self
         {
             lines.push(format!(
-                "checkpoints: {} verified, {} beyond the export",
-                tally.verified, tally.beyond
+                "checkpoints: {} verified ({} with the Merkle root), {} beyond the export",
+                tally.verified, tally.roots, tally.beyond
             ));
+            if let Some(size) = tally.witnessed {
+                lines.push(format!("witnessed: tree size {size} co-signed"));
+            }
         }
         lines
     }
@@ -105,7 +128,9 @@ impl Verdict {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Verdict::Intact { .. } => ExitCode::SUCCESS,
-            Verdict::Broken { .. } | Verdict::BadCheckpointSignature { .. } => ExitCode::FAILURE,
+            Verdict::Broken { .. }
+            | Verdict::BadCheckpointSignature { .. }
+            | Verdict::NotWitnessed { .. } => ExitCode::FAILURE,
         }
     }
 }
@@ -117,6 +142,9 @@ impl Verdict {
 pub struct Witnesses {
     public_key: String,
     by_position: BTreeMap<u64, Vec<Checkpoint>>,
+    /// Independent witnesses whose cosignatures a covered checkpoint must carry, and how many.
+    cosigners: Vec<VerifierKey>,
+    min_cosigners: usize,
 }
 
 /// `GET /v1/audit/public-key`.
@@ -140,7 +168,25 @@ impl Witnesses {
         Witnesses {
             public_key: public_key.to_owned(),
             by_position,
+            cosigners: Vec::new(),
+            min_cosigners: 0,
         }
+    }
+
+    /// Requires some covered checkpoint to be co-signed by `min` of `cosigners`.
+    pub fn with_cosigners(mut self, cosigners: Vec<VerifierKey>, min: usize) -> Self {
+        self.cosigners = cosigners;
+        self.min_cosigners = min;
+        self
+    }
+
+    /// How many of the required witnesses co-signed `checkpoint`'s note.
+    fn cosignatures(&self, checkpoint: &Checkpoint) -> usize {
+        checkpoint
+            .note
+            .as_deref()
+            .and_then(|note| SignedNote::parse(note).ok())
+            .map_or(0, |note| note.count_cosignatures(&self.cosigners))
     }
 
     /// Reads `--public-key KEY` and `--checkpoints FILE2`.
@@ -285,7 +331,36 @@ fn checkpoint_from(mut value: serde_json::Value) -> anyhow::Result<Checkpoint> {
     Ok(checkpoint)
 }
 
-fn read_capped(path: &Path, limit: u64) -> anyhow::Result<String> {
+/// Parses `--witness` verifier keys (`name+keyid+base64` of a cosignature key).
+pub fn read_verifier_keys(keys: &[String]) -> anyhow::Result<Vec<VerifierKey>> {
+    keys.iter()
+        .map(|text| {
+            let key = VerifierKey::parse(text.trim())
+                .with_context(|| format!("--witness {text} is not a verifier key"))?;
+            anyhow::ensure!(
+                key.kind == caseledger_store::note::KeyKind::Cosignature,
+                "--witness {text} is not a witness's cosignature key (type 0x04)"
+            );
+            Ok(key)
+        })
+        .collect()
+}
+
+/// `--min-witnesses`, checked against how many `--witness` keys there are (all by default).
+pub fn min_witnesses(given: Option<usize>, keys: usize) -> anyhow::Result<usize> {
+    let min = given.unwrap_or(keys);
+    anyhow::ensure!(
+        min <= keys,
+        "--min-witnesses {min} asks for more witnesses than the {keys} --witness keys given"
+    );
+    anyhow::ensure!(
+        given.is_none() || keys > 0,
+        "--min-witnesses needs --witness keys"
+    );
+    Ok(min)
+}
+
+pub(crate) fn read_capped(path: &Path, limit: u64) -> anyhow::Result<String> {
     let file = File::open(path)?;
     if file.metadata()?.is_dir() {
         anyhow::bail!("it is a directory");
@@ -302,7 +377,11 @@ fn read_capped(path: &Path, limit: u64) -> anyhow::Result<String> {
 /// An error (a file cannot be read or makes no sense) is for `main` to report with exit code 2.
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let witnesses = match (&args.public_key, &args.checkpoints) {
-        (Some(public_key), Some(checkpoints)) => Some(Witnesses::load(public_key, checkpoints)?),
+        (Some(public_key), Some(checkpoints)) => {
+            let cosigners = read_verifier_keys(&args.witnesses)?;
+            let min = min_witnesses(args.min_witnesses, cosigners.len())?;
+            Some(Witnesses::load(public_key, checkpoints)?.with_cosigners(cosigners, min))
+        }
         (None, None) => None,
         _ => anyhow::bail!("--public-key and --checkpoints go together"),
     };
@@ -323,6 +402,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         Verdict::Broken { position, .. } | Verdict::BadCheckpointSignature { position } => {
             position.saturating_sub(1)
         }
+        Verdict::NotWitnessed { .. } => 0,
     };
     let seconds = started.elapsed().as_secs_f64();
     eprintln!("checked {events} events in {seconds:.2} s");
@@ -413,6 +493,9 @@ fn verify_lines(
     mut progress: impl FnMut(u64),
 ) -> io::Result<Verdict> {
     let mut verifier = ChainVerifier::new();
+    // The Merkle tree of the chain's hashes so far, to check the roots checkpoints state.
+    let mut tree = Frontier::new();
+    let mut best_cosigned = 0usize;
     let mut lines = ExportLines::new(reader);
     // The checkpoints in position order; the next one waits for its position to come by.
     let mut pending = witnesses
@@ -441,6 +524,9 @@ fn verify_lines(
             }
         };
         events = position;
+        if witnesses.is_some() {
+            tree.push(&head.hash.0);
+        }
         if let Some(checkpoints) = pending.next_if(|(at, _)| **at == position).map(|(_, c)| c) {
             for checkpoint in checkpoints {
                 if checkpoint.verify(public_key).is_err() {
@@ -452,6 +538,25 @@ fn verify_lines(
                         reason: format!("disagrees with signed checkpoint at position {position}"),
                     });
                 }
+                if checkpoint.root_hash.is_some() {
+                    if checkpoint.root() != Some(tree.root()) {
+                        return Ok(Verdict::Broken {
+                            position,
+                            reason: format!(
+                                "the Merkle root of the export's first {position} events \
+                                 disagrees with the signed checkpoint at tree size {position}"
+                            ),
+                        });
+                    }
+                    tally.roots += 1;
+                }
+                if let Some(witnesses) = witnesses.filter(|w| !w.cosigners.is_empty()) {
+                    let count = witnesses.cosignatures(checkpoint);
+                    best_cosigned = best_cosigned.max(count);
+                    if count >= witnesses.min_cosigners {
+                        tally.witnessed = Some(position);
+                    }
+                }
                 tally.verified += 1;
             }
         }
@@ -462,6 +567,14 @@ fn verify_lines(
     tally.beyond = pending
         .map(|(_, checkpoints)| checkpoints.len() as u64)
         .sum();
+    if let Some(witnesses) = witnesses.filter(|w| !w.cosigners.is_empty()) {
+        if tally.witnessed.is_none() {
+            return Ok(Verdict::NotWitnessed {
+                required: witnesses.min_cosigners,
+                best: best_cosigned,
+            });
+        }
+    }
     Ok(Verdict::Intact {
         events,
         head: verifier.head(),
