@@ -133,7 +133,7 @@ pub struct WitnessArgs {
     #[arg(long)]
     pub init: bool,
 
-    /// The service's base URL (e.g. https://caseledger.example.org).
+    /// The service's base URL (e.g. `https://caseledger.example.org`).
     #[arg(long, value_name = "URL", required_unless_present = "init")]
     pub url: Option<String>,
 
