@@ -475,34 +475,19 @@ async fn a_log_rewritten_behind_the_services_back_is_refused_by_its_witness() {
             .json(&body)
             .send()
     };
-    let officer = expect_status(
-        post(
-            "/v1/tokens",
-            &admin,
-            json!({"name": "o", "role": "officer"}),
+    let admin = admin.as_str();
+    let token = |body: Value| async move {
+        expect_status(
+            post("/v1/tokens", admin, body).await.unwrap(),
+            StatusCode::CREATED,
         )
-        .await
-        .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let partner = expect_status(
-        post(
-            "/v1/tokens",
-            &admin,
-            json!({"name": "w", "role": "partner", "department": "hrss"}),
-        )
-        .await
-        .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let officer = token(json!({"name": "o", "role": "officer"})).await;
+    let partner = token(json!({"name": "w", "role": "partner", "department": "hrss"})).await;
     for _ in 0..3 {
         expect_status(
             post("/v1/cases", &officer, crate::support::valid_case_body())
@@ -513,21 +498,7 @@ async fn a_log_rewritten_behind_the_services_back_is_refused_by_its_witness() {
         .await;
     }
     // The first checkpoint is signed as soon as there is an event.
-    let get = |path: String| {
-        client
-            .get(format!("{url}{path}"))
-            .bearer_auth(&partner)
-            .send()
-    };
-    let mut old_note = String::new();
-    for _ in 0..200 {
-        let response = get("/v1/audit/checkpoint".into()).await.unwrap();
-        if response.status() == StatusCode::OK {
-            old_note = response.text().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let old_note = served_note(&client, &url, &partner).await;
     assert!(!old_note.is_empty(), "a checkpoint note is served");
     let old_size: u64 = old_note.lines().nth(1).unwrap().parse().unwrap();
 
@@ -535,7 +506,7 @@ async fn a_log_rewritten_behind_the_services_back_is_refused_by_its_witness() {
     expect_status(
         post(
             "/v1/audit/witnesses",
-            &admin,
+            admin,
             json!({"name": "hrss.example.gov.cn/witness", "public_key": public_key}),
         )
         .await
@@ -589,20 +560,7 @@ async fn a_log_rewritten_behind_the_services_back_is_refused_by_its_witness() {
 
     let server = ServeProcess::start(&forged_data, &[]);
     let url = format!("http://{}", server.socket());
-    let mut new_note = String::new();
-    for _ in 0..200 {
-        let response = client
-            .get(format!("{url}/v1/audit/checkpoint"))
-            .bearer_auth(&partner)
-            .send()
-            .await
-            .unwrap();
-        if response.status() == StatusCode::OK {
-            new_note = response.text().await.unwrap();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let new_note = served_note(&client, &url, &partner).await;
     assert!(!new_note.is_empty(), "the forged log signs a checkpoint");
     assert_ne!(new_note, old_note);
 
@@ -647,6 +605,23 @@ async fn a_log_rewritten_behind_the_services_back_is_refused_by_its_witness() {
         "{said}"
     );
     server.stop();
+}
+
+/// The newest checkpoint note the service at `url` serves, once it has signed one.
+async fn served_note(client: &reqwest::Client, url: &str, token: &str) -> String {
+    for _ in 0..200 {
+        let response = client
+            .get(format!("{url}/v1/audit/checkpoint"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::OK {
+            return response.text().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    String::new()
 }
 
 /// The checkpoints' public key of the data dir's signing key.
