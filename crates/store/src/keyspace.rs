@@ -26,6 +26,8 @@ pub(crate) type Entry = (Vec<u8>, Vec<u8>);
 pub(crate) trait KeyspaceBackend: Send + Sync + 'static {
     /// The bytes at `key`.
     async fn get(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The bytes at each of `keys`, in their order, in one round trip.
+    async fn get_many(&self, keys: Vec<Vec<u8>>) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
     /// Up to `limit` (all when `None`) entries whose key starts with `prefix` and sorts after
     /// `after` (every one when `None`), in key order.
     async fn scan(
@@ -238,6 +240,16 @@ impl Keyspace {
             serde_json::to_vec(value).map_err(|error| StoreError::Encode(error.to_string()))?;
         let fence = self.current_fence()?;
         self.backend.insert_new(key.to_vec(), bytes, fence).await
+    }
+
+    /// The stored bytes at each of `keys`, in their order, in one round trip to the store (one
+    /// blocking call on sled, one query on PostgreSQL): for reads of many small values at once,
+    /// such as the subtrees of a Merkle proof.
+    pub async fn get_many_bytes(
+        &self,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.backend.get_many(keys).await
     }
 
     /// The stored bytes at `key`, as written by [`Keyspace::apply`] (not decoded: for values

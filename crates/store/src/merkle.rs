@@ -162,16 +162,19 @@ impl MerkleTree {
             .and_then(|bytes| bytes.try_into().ok()))
     }
 
+    /// The hashes of `nodes`, read in one round trip.
     async fn nodes(&self, nodes: &[NodeId]) -> Result<Vec<TreeHash>, StoreError> {
-        let mut hashes = Vec::with_capacity(nodes.len());
-        for node in nodes {
-            hashes.push(
-                self.node(*node)
-                    .await?
-                    .ok_or_else(|| missing(node.end_leaf()))?,
-            );
-        }
-        Ok(hashes)
+        let keys = nodes.iter().map(|node| node_key(*node)).collect();
+        let values = self.keyspace.get_many_bytes(keys).await?;
+        nodes
+            .iter()
+            .zip(values)
+            .map(|(node, value)| {
+                value
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or_else(|| missing(node.end_leaf()))
+            })
+            .collect()
     }
 
     /// The root hash of the tree of the first `tree_size` leaves; `tree_size` must be at most

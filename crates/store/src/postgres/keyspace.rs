@@ -193,6 +193,25 @@ impl KeyspaceBackend for PostgresKeyspace {
         Ok(row.map(|row| row.get(0)))
     }
 
+    async fn get_many(&self, keys: Vec<Vec<u8>>) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let client = pooled(&self.pool).await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT key, value FROM keyspace_entries WHERE space = $1 AND key = ANY($2)",
+            )
+            .await
+            .map_err(pg_error)?;
+        let rows = client
+            .query(&statement, &[&self.space, &keys])
+            .await
+            .map_err(pg_error)?;
+        let found: std::collections::HashMap<Vec<u8>, Vec<u8>> = rows
+            .into_iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
     async fn scan(
         &self,
         prefix: Vec<u8>,

@@ -45,6 +45,16 @@ impl KeyspaceBackend for SledKeyspace {
         blocking(move || Ok(tree.get(&key)?.map(|bytes| bytes.to_vec()))).await
     }
 
+    async fn get_many(&self, keys: Vec<Vec<u8>>) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let tree = self.tree.clone();
+        blocking(move || {
+            keys.iter()
+                .map(|key| Ok(tree.get(key)?.map(|bytes| bytes.to_vec())))
+                .collect()
+        })
+        .await
+    }
+
     async fn scan(
         &self,
         prefix: Vec<u8>,
