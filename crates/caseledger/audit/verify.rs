@@ -114,9 +114,15 @@ impl Verdict {
         } = self
         {
             lines.push(format!(
-                "checkpoints: {} verified ({} with the Merkle root), {} beyond the export",
-                tally.verified, tally.roots, tally.beyond
+                "checkpoints: {} verified, {} beyond the export",
+                tally.verified, tally.beyond
             ));
+            if tally.roots > 0 {
+                lines.push(format!(
+                    "merkle roots: {} checkpoints' roots agree with the export",
+                    tally.roots
+                ));
+            }
             if let Some(size) = tally.witnessed {
                 lines.push(format!("witnessed: tree size {size} co-signed"));
             }
