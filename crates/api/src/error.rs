@@ -469,3 +469,20 @@ impl IntoResponses for ListProblems {
         responses
     }
 }
+
+/// The problems a proof can answer: those of a read, and 422 naming the position or tree size
+/// that is outside the log (`/v1/audit/proof/*`).
+#[derive(Debug)]
+pub struct ProofProblems;
+
+impl IntoResponses for ProofProblems {
+    fn responses() -> BTreeMap<String, RefOr<ResponseDoc>> {
+        let mut responses = ReadProblems::responses();
+        responses.extend(problem_responses(&[(
+            422,
+            "A position or tree size outside the log, or `from` after `to`; the problem names \
+             the parameter.",
+        )]));
+        responses
+    }
+}

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, CommandProblems, ReadProblems};
+use crate::error::{ApiError, CommandProblems, ProofProblems, ReadProblems};
 use crate::extract::{ApiJson, ApiQuery, Authenticated};
 use crate::state::AppState;
 
@@ -102,7 +102,7 @@ pub struct InclusionProofResponse {
 /// Roles: auditor, admin; partner, for events in its department's feed (others are 404).
 #[utoipa::path(get, path = "/v1/audit/proof/inclusion", tag = "audit", security(("bearer" = [])),
     params(InclusionQuery),
-    responses((status = 200, description = "The proof.", body = InclusionProofResponse), ReadProblems))]
+    responses((status = 200, description = "The proof.", body = InclusionProofResponse), ProofProblems))]
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -147,7 +147,7 @@ pub struct ConsistencyProofResponse {
 /// Roles: auditor, admin, partner.
 #[utoipa::path(get, path = "/v1/audit/proof/consistency", tag = "audit", security(("bearer" = [])),
     params(ConsistencyQuery),
-    responses((status = 200, description = "The proof.", body = ConsistencyProofResponse), ReadProblems))]
+    responses((status = 200, description = "The proof.", body = ConsistencyProofResponse), ProofProblems))]
 pub async fn consistency_proof(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
