@@ -16,11 +16,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
+use caseledger_store::encoding;
 use caseledger_store::note::{cosign, CheckpointBody, SignedNote, VerifierKey};
 use caseledger_store::tree::{self, TreeHash};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::proofs::{decode_proof_hashes, Bad};
 use crate::audit::verify::read_public_key;
 use crate::cli::WitnessArgs;
 
@@ -280,25 +282,17 @@ pub async fn witness_once(
             ))));
         }
     }
-    let key_bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(&public_key)
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .context("the log's public key is not base64 of 32 bytes")?;
-    let log_key = ed25519_dalek::VerifyingKey::from_bytes(&key_bytes)
-        .context("the log's public key is not an Ed25519 key")?;
+    let log_key = encoding::parse_ed25519_public_key(&public_key)
+        .context("the log's public key is not usable")?;
     if let Err(error) = note.verify(&VerifierKey::ed25519(&body.origin, log_key)) {
         return Ok(Err(Refusal(format!(
             "the checkpoint of tree size {} is not signed by the log's key: {error}",
             body.tree_size
         ))));
     }
-    let root_b64 = base64::engine::general_purpose::STANDARD.encode(body.root_hash);
+    let root_b64 = encoding::encode_base64_32(&body.root_hash);
     if let Some(state) = state {
-        let old_root: TreeHash = base64::engine::general_purpose::STANDARD
-            .decode(&state.root_hash)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
+        let old_root: TreeHash = encoding::decode_base64_32(&state.root_hash)
             .context("the witness state's root_hash is not base64 of 32 bytes")?;
         if body.tree_size < state.tree_size {
             return Ok(Err(Refusal(format!(
@@ -323,18 +317,8 @@ pub async fn witness_once(
                     .await?,
             )
             .context("GET /v1/audit/proof/consistency: not the JSON the service gives")?;
-            let hashes: Option<Vec<TreeHash>> = proof
-                .hashes
-                .iter()
-                .map(|hash| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(hash)
-                        .ok()
-                        .and_then(|bytes| bytes.try_into().ok())
-                })
-                .collect();
-            let verified = hashes
-                .ok_or_else(|| "a proof hash is not base64 of 32 bytes".to_owned())
+            let verified = decode_proof_hashes(&proof.hashes)
+                .map_err(|Bad(reason)| reason)
                 .and_then(|hashes| {
                     tree::verify_consistency(
                         state.tree_size,

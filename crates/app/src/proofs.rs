@@ -9,6 +9,7 @@
 
 use base64::Engine as _;
 use caseledger_domain::Role;
+use caseledger_store::encoding::{parse_ed25519_public_key, PublicKeyError};
 use caseledger_store::note::{NoteSignature, SignedNote, VerifierKey};
 use caseledger_store::tree::TreeHash;
 use caseledger_store::Checkpoint;
@@ -423,17 +424,11 @@ fn parse_public_key(text: &str) -> Result<ed25519_dalek::VerifyingKey, AppError>
             "must be a 32-byte Ed25519 public key in standard base64",
         )
     };
-    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or_else(bad)?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?;
-    if key.is_weak() {
-        return Err(invalid(
+    parse_ed25519_public_key(text).map_err(|error| match error {
+        PublicKeyError::Weak => invalid(
             "public_key",
             "is a weak (small-order) key, which would verify forged signatures",
-        ));
-    }
-    Ok(key)
+        ),
+        PublicKeyError::NotBase64Of32 | PublicKeyError::NotOnCurve => bad(),
+    })
 }

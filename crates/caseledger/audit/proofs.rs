@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use base64::Engine as _;
+use caseledger_store::encoding;
 use caseledger_store::note::{CheckpointBody, SignedNote, VerifierKey};
 use caseledger_store::tree::{self, TreeHash};
 use caseledger_store::{ChainHash, ChainVerifier, Head, Position};
@@ -61,7 +61,7 @@ pub struct CheckedCheckpoint {
 
 /// Why a verification failed: the `bad:` line.
 #[derive(Debug)]
-struct Bad(String);
+pub(crate) struct Bad(pub(crate) String);
 
 fn bad(reason: impl Into<String>) -> Bad {
     Bad(reason.into())
@@ -94,31 +94,23 @@ fn check_checkpoint(text: &str, public_key: &str) -> Result<CheckedCheckpoint, B
 }
 
 fn service_key(origin: &str, public_key: &str) -> Result<VerifierKey, Bad> {
-    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(public_key)
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or_else(|| bad("the public key is not base64 of 32 bytes"))?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| bad("the public key is not an Ed25519 key"))?;
+    let key = encoding::parse_ed25519_public_key(public_key)
+        .map_err(|error| bad(format!("the public key is {error}")))?;
     Ok(VerifierKey::ed25519(origin, key))
 }
 
-fn decode_hashes(hashes: &[String]) -> Result<Vec<TreeHash>, Bad> {
+/// A proof's hashes, each standard base64 of 32 bytes; the first that is not is named.
+pub(crate) fn decode_proof_hashes(hashes: &[String]) -> Result<Vec<TreeHash>, Bad> {
     hashes
         .iter()
         .enumerate()
         .map(|(index, hash)| {
-            base64::engine::general_purpose::STANDARD
-                .decode(hash)
-                .ok()
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "proof hash {} is not base64 of 32 bytes",
-                        index + 1
-                    ))
-                })
+            encoding::decode_base64_32(hash).ok_or_else(|| {
+                bad(format!(
+                    "proof hash {} is not base64 of 32 bytes",
+                    index + 1
+                ))
+            })
         })
         .collect()
 }
@@ -206,7 +198,7 @@ fn check_inclusion(
             proof.tree_size, checkpoint.body.tree_size
         )));
     }
-    let hashes = decode_hashes(&proof.hashes)?;
+    let hashes = decode_proof_hashes(&proof.hashes)?;
     tree::verify_inclusion(
         proof.leaf_index,
         proof.tree_size,
@@ -275,7 +267,7 @@ fn check_consistency(
             proof.to.unwrap_or(to)
         )));
     }
-    let hashes = decode_hashes(&proof.hashes)?;
+    let hashes = decode_proof_hashes(&proof.hashes)?;
     tree::verify_consistency(from, to, &old.body.root_hash, &new.body.root_hash, &hashes).map_err(
         |error| {
             bad(format!(

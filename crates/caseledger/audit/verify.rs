@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use caseledger_store::note::{SignedNote, VerifierKey};
 use caseledger_store::tree::Frontier;
 use caseledger_store::{ChainVerifier, Checkpoint, Head};
@@ -248,16 +247,9 @@ fn parse_public_key(text: &str) -> anyhow::Result<String> {
     } else {
         text.to_owned()
     };
-    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(key.trim())
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .context("not standard base64 of 32 bytes")?;
-    anyhow::ensure!(
-        caseledger_store::checkpoint::is_usable_public_key(&bytes),
-        "not a valid Ed25519 public key (not a curve point, or a weak small-order key)"
-    );
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    let key = caseledger_store::encoding::parse_ed25519_public_key(&key)
+        .map_err(|error| anyhow::anyhow!("the public key is {error}"))?;
+    Ok(caseledger_store::encoding::encode_base64_32(key.as_bytes()))
 }
 
 /// Reads the checkpoints file: the JSON of `GET /v1/audit/checkpoints`

@@ -217,16 +217,7 @@ pub fn public_key_base64(key: &SigningKey) -> String {
 }
 
 fn parse_public_key(text: &str) -> Result<VerifyingKey, CheckpointError> {
-    let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or(CheckpointError::BadPublicKey)?;
-    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| CheckpointError::BadPublicKey)?;
-    if key.is_weak() {
-        return Err(CheckpointError::BadPublicKey);
-    }
-    Ok(key)
+    crate::encoding::parse_ed25519_public_key(text).map_err(|_| CheckpointError::BadPublicKey)
 }
 
 /// Whether `bytes` are an Ed25519 public key that can verify checkpoints: a point on the curve

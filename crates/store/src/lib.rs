@@ -44,6 +44,7 @@ pub mod checkpoint;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod disk_space;
+pub mod encoding;
 mod keyspace;
 pub mod lease;
 mod log;

@@ -229,13 +229,9 @@ impl CheckpointBody {
         let tree_size = parse_decimal(tree_size).ok_or(NoteError::MalformedCheckpoint(
             "the tree size is not a decimal number without leading zeros",
         ))?;
-        let root_hash: [u8; 32] = BASE64
-            .decode(root_hash)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(NoteError::MalformedCheckpoint(
-                "the root hash is not standard base64 of 32 bytes",
-            ))?;
+        let root_hash = crate::encoding::decode_base64_32(root_hash).ok_or(
+            NoteError::MalformedCheckpoint("the root hash is not standard base64 of 32 bytes"),
+        )?;
         if extensions.iter().any(|line| line.is_empty()) {
             return Err(NoteError::MalformedCheckpoint("an extension line is empty"));
         }
