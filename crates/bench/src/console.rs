@@ -1,18 +1,18 @@
-//! `--only console`: the officers' console pages beside the JSON API for the same data, in one
-//! run (issue 13, item 7).
+//! `--only console`: the console's pages beside the JSON API for the same data, in one run
+//! (issue 13, item 7; issue 14's dashboard and auditor history, with [`crate::workbench`]).
 //!
 //! It seeds the cases through `POST /v1/cases` (admin token, many connections, progress on
-//! stderr), makes a console officer and signs them in over plain HTTP as a browser does
-//! (setup link, form token, form cookie, `Origin`, session cookie), gives them a queue
+//! stderr), makes console people and signs them in over plain HTTP as a browser does
+//! (setup link, form token, form cookie, `Origin`, session cookie), gives the officer a queue
 //! (assignments, opinion letters, notes on the case whose page is measured), and then measures
 //! each console page and its API peer with the same connections and duration, alternating them
 //! over [`ROUNDS`] rounds so a neighbour's load falls on both. Every measured answer must be
 //! 200. The report gives throughput, p50 and p99 of each, and the ratio console/API of the time
 //! per request (at the same concurrency, the inverse of throughput).
 //!
-//! This module owns the console's workloads, the officer's sign-in and the comparison table; the
-//! timing itself is [`crate::load`]'s.
-
+//! This module owns the officer's workloads, people's sign-in and the comparison table; the
+//! supervisor's and the auditor's are [`crate::workbench`]'s; the timing itself is
+//! [`crate::load`]'s.
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,11 +31,16 @@ use crate::server::Service;
 const SEED_CONNECTIONS: usize = 32;
 /// Cases opened per seeding step, between two progress lines.
 const SEED_STEP: u64 = 5_000;
-/// The console officer's login and name (the queue reads cases assigned under either).
+/// The console officer's login (the queue reads cases assigned under login or name).
 const OFFICER_LOGIN: &str = "bench.officer";
-const OFFICER_NAME: &str = "Bench Officer";
-/// Long, not a common password.
-const OFFICER_PASSWORD: &str = "bench officer's long passphrase 2026";
+/// The console officer.
+const OFFICER: Person = Person {
+    login: OFFICER_LOGIN,
+    name: "Bench Officer",
+    role: "officer",
+};
+/// Long, not a common password; every person of the benchmark has it.
+const PASSWORD: &str = "bench officer's long passphrase 2026";
 /// Cases assigned to the officer, spread evenly over all the cases.
 const ASSIGNED: usize = 50;
 /// Of those, cases with an opinion letter waiting for an answer.
@@ -49,21 +54,52 @@ const FILTERED_QUERY: &str = "category=ppe_shortfall&q=%E7%9F%BD%E8%82%BA";
 /// The bar of issue 13: a console page's time at most this many times its API peer's.
 const BAR_RATIO: f64 = 2.0;
 
+/// A console account the benchmark makes and signs in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Person {
+    pub login: &'static str,
+    pub name: &'static str,
+    pub role: &'static str,
+}
+
 /// One measured request: a console page or an API read.
 #[derive(Debug, Clone)]
-struct Target {
+pub(crate) struct Target {
     label: String,
     workload: Workload,
     /// The API token, or `None` for a console page (the session cookie is in the workload).
     token: Option<Arc<String>>,
 }
 
+impl Target {
+    /// `GET path` under the console session whose `Cookie` header is `cookie`.
+    pub(crate) fn page(path: String, cookie: &Arc<String>) -> Target {
+        Target {
+            label: format!("GET {path}"),
+            workload: Workload::Page {
+                path,
+                cookie: Arc::clone(cookie),
+            },
+            token: None,
+        }
+    }
+
+    /// `GET path` with the API token `token`.
+    pub(crate) fn api(path: String, token: &Arc<String>) -> Target {
+        Target {
+            label: format!("GET {path}"),
+            workload: Workload::Query { path },
+            token: Some(Arc::clone(token)),
+        }
+    }
+}
+
 /// A console page and the API reads that give the same data.
-struct Pair {
-    name: &'static str,
-    console: Target,
-    api: Vec<Target>,
-    note: &'static str,
+pub(crate) struct Pair {
+    pub name: &'static str,
+    pub console: Target,
+    pub api: Vec<Target>,
+    pub note: &'static str,
 }
 
 /// Runs the console set on `service` with `cases` cases, each scenario within `bounds`.
@@ -74,26 +110,17 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
     let officer_token = Arc::new(crate::service_calls::officer_token(&mut setup, &admin).await?);
 
     let opened = seed_cases(service, &admin, cases).await?;
-    let session = sign_in_officer(&mut setup, &admin, address).await?;
+    let session = sign_in(&mut setup, &admin, address, OFFICER).await?;
     let measured_case = give_queue(&mut setup, &admin, &opened).await?;
+    let workbench = crate::workbench::prepare(&mut setup, &admin, address, &opened).await?;
     crate::service_calls::settle(&mut setup, &admin).await?;
     check_pages(&mut setup, &session, &officer_token, &measured_case).await?;
+    crate::workbench::check(&mut setup, &workbench).await?;
 
     let cookie = Arc::new(session);
-    let page = |path: String| Target {
-        label: format!("GET {path}"),
-        workload: Workload::Page {
-            path,
-            cookie: Arc::clone(&cookie),
-        },
-        token: None,
-    };
-    let api = |path: String| Target {
-        label: format!("GET {path}"),
-        workload: Workload::Query { path },
-        token: Some(Arc::clone(&officer_token)),
-    };
-    let pairs = [
+    let page = |path: String| Target::page(path, &cookie);
+    let api = |path: String| Target::api(path, &officer_token);
+    let mut pairs = vec![
         Pair {
             name: "work queue",
             console: page("/console/".into()),
@@ -122,6 +149,7 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
             note: "the page shows the case and its timeline: against the sum of both reads",
         },
     ];
+    pairs.extend(workbench.pairs());
 
     println!(
         "console pages beside the JSON API: {cases} cases, {} connections, {:?} per scenario after a {:?} warm-up, {ROUNDS} rounds alternating",
@@ -252,7 +280,7 @@ fn print_comparison(pairs: &[Pair], merged: &BTreeMap<String, Outcome>, cases: u
     println!();
     for (name, ratio) in verdicts {
         println!(
-            "issue 13's bar ({name}: at most {BAR_RATIO}× the API's time): {ratio:.2}× — {}",
+            "the bar ({name}: at most {BAR_RATIO}× the API's time): {ratio:.2}× — {}",
             if ratio <= BAR_RATIO { "MET" } else { "NOT MET" }
         );
     }
@@ -301,15 +329,16 @@ async fn seed_cases(
     Ok(opened)
 }
 
-/// Makes the console officer with the admin token and signs them in as a browser does; returns
-/// the `Cookie` header of their session (`caseledger_session=cls_…`).
-async fn sign_in_officer(
+/// Makes `person`'s console account with the admin token and signs them in as a browser does;
+/// returns the `Cookie` header of their session (`caseledger_session=cls_…`).
+pub(crate) async fn sign_in(
     connection: &mut Connection,
     admin: &str,
     address: SocketAddr,
+    person: Person,
 ) -> anyhow::Result<String> {
     let origin = format!("http://{address}");
-    let body = json!({"login": OFFICER_LOGIN, "name": OFFICER_NAME, "role": "officer"});
+    let body = json!({"login": person.login, "name": person.name, "role": person.role});
     let reply = connection
         .send(&Call::post(
             "/v1/users",
@@ -317,7 +346,11 @@ async fn sign_in_officer(
             Bytes::from(body.to_string()),
         ))
         .await?;
-    expect(&reply, StatusCode::CREATED, "creating the console officer")?;
+    expect(
+        &reply,
+        StatusCode::CREATED,
+        &format!("creating the console {}", person.role),
+    )?;
     let value: Value = serde_json::from_slice(&reply.body).context("the new user's answer")?;
     let setup_url = value["setup_url"]
         .as_str()
@@ -329,8 +362,8 @@ async fn sign_in_officer(
     let (form_cookie, form_token) = form_of(connection, setup_path, None).await?;
     let fields = [
         ("_form_token", form_token.as_str()),
-        ("password", OFFICER_PASSWORD),
-        ("password_again", OFFICER_PASSWORD),
+        ("password", PASSWORD),
+        ("password_again", PASSWORD),
     ];
     let reply = connection
         .send(&Call::form(
@@ -343,15 +376,15 @@ async fn sign_in_officer(
     expect(
         &reply,
         StatusCode::SEE_OTHER,
-        "choosing the officer's password",
+        &format!("choosing the {}'s password", person.role),
     )?;
 
     let (sign_in_cookie, form_token) =
         form_of(connection, "/console/sign-in", Some(&form_cookie)).await?;
     let fields = [
         ("_form_token", form_token.as_str()),
-        ("login", OFFICER_LOGIN),
-        ("password", OFFICER_PASSWORD),
+        ("login", person.login),
+        ("password", PASSWORD),
         ("next", "/console/"),
     ];
     let reply = connection
@@ -362,7 +395,11 @@ async fn sign_in_officer(
             encode_form(&fields),
         ))
         .await?;
-    expect(&reply, StatusCode::SEE_OTHER, "signing the officer in")?;
+    expect(
+        &reply,
+        StatusCode::SEE_OTHER,
+        &format!("signing the {} in", person.role),
+    )?;
     anyhow::ensure!(
         reply.location.as_deref() == Some("/console/"),
         "signing in led to {:?}, not the work queue",
@@ -426,7 +463,7 @@ fn encode_form(fields: &[(&str, &str)]) -> Bytes {
     Bytes::from(serializer.finish())
 }
 
-fn expect(reply: &Reply, status: StatusCode, what: &str) -> anyhow::Result<()> {
+pub(crate) fn expect(reply: &Reply, status: StatusCode, what: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         reply.status == status,
         "{what} answered {} (expected {status}): {}",
@@ -439,7 +476,7 @@ fn expect(reply: &Reply, status: StatusCode, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn expect_success(reply: &Reply, what: &str) -> anyhow::Result<()> {
+pub(crate) fn expect_success(reply: &Reply, what: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         reply.status.is_success(),
         "{what} answered {}: {}",
@@ -567,7 +604,7 @@ async fn check_pages(
     Ok(())
 }
 
-async fn page_text(
+pub(crate) async fn page_text(
     connection: &mut Connection,
     path: &str,
     session: &str,

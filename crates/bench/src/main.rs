@@ -12,7 +12,8 @@
 //! `--only files` the attachments' upload and download against a plain file copy ([`files`]).
 //!
 //! Modules: [`server`] (the process), [`client`] (one keep-alive connection), [`load`] (the
-//! workloads and their timing), [`console`] (the console set), [`files`] (the attachments'
+//! workloads and their timing), [`console`] (the console set), [`workbench`] (its supervisor's
+//! and auditor's pages), [`files`] (the attachments'
 //! set), [`report`] (the table's rows),
 //! [`service_calls`] (requests made around the measurements). This file owns the command line
 //! and the order of scenarios.
@@ -26,6 +27,7 @@ mod report;
 mod server;
 mod service_calls;
 mod soak;
+mod workbench;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -93,7 +95,8 @@ struct Args {
     /// Run only these scenarios (comma-separated): healthz, open, notes, hot, hot-if-match,
     /// read, list, search. Cases are still opened, unmeasured, when a later scenario needs them.
     /// `console` (alone) is a set of its own: `--cases` cases seeded, then each console page of
-    /// an officer beside the JSON API read of the same data, in one run. `files` (alone):
+    /// an officer, the supervisors' dashboard and the auditor's history of a 1,000-event case
+    /// beside the JSON API read of the same data, in one run. `files` (alone):
     /// a 20 MB attachment uploaded and downloaded against a plain copy of it on the same disk.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,

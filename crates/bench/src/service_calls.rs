@@ -1,4 +1,4 @@
-//! Requests the scenarios make around their measurements: an officer's token, one case, the
+//! Requests the scenarios make around their measurements: a token of a role, one case, the
 //! wait for the projections to catch up, the count of cases. Shared by the full set
 //! (`main.rs`) and the console set (`console.rs`).
 
@@ -14,14 +14,24 @@ use crate::load;
 
 /// A new officer token, issued with the admin token.
 pub async fn officer_token(connection: &mut Connection, admin: &str) -> anyhow::Result<String> {
+    token_for_role(connection, admin, "officer").await
+}
+
+/// A new token of `role` (not `partner`, which needs a department), issued with the admin
+/// token.
+pub async fn token_for_role(
+    connection: &mut Connection,
+    admin: &str,
+    role: &str,
+) -> anyhow::Result<String> {
     let body =
-        Bytes::from(json!({"name": "load-benchmark officer", "role": "officer"}).to_string());
+        Bytes::from(json!({"name": format!("load-benchmark {role}"), "role": role}).to_string());
     let reply = connection
         .send(&Call::post("/v1/tokens", admin, body))
         .await?;
     anyhow::ensure!(
         reply.status == StatusCode::CREATED,
-        "issuing the officer's token answered {}: {}",
+        "issuing the {role}'s token answered {}: {}",
         reply.status,
         String::from_utf8_lossy(&reply.body)
     );
