@@ -20,6 +20,7 @@ mod concurrency;
 mod console_accounts;
 mod console_browser;
 mod console_cases;
+mod console_dashboard;
 mod crash;
 mod database_loss;
 mod demo;

@@ -455,6 +455,12 @@ impl ConsoleSession {
         Some(session)
     }
 
+    /// The first start's admin token, for seeding through the API.
+    #[allow(dead_code, reason = "only the tests that seed through the API read it")]
+    pub fn admin_token(&self) -> String {
+        super::binary::initial_admin_token(self._data_dir.path())
+    }
+
     /// `path` (e.g. `/console/`) on the server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.address)

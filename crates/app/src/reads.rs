@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use caseledger_domain::{
-    Case, CaseId, ComplainantInput, ComplainantRecord, LetterId, Role, StoredEvent,
+    Case, CaseId, Category, ComplainantInput, ComplainantRecord, LetterId, Role, StoredEvent,
 };
 use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
 use caseledger_store::{Position, Recorded, StreamId, Version};
@@ -22,6 +22,19 @@ use crate::personal_data::StoredCaseKey;
 use crate::tokens::Caller;
 
 /// The most events read from a stream at once.
+/// Who may read statistics.
+pub const STATS_ROLES: &[Role] = &[Role::Admin, Role::Supervisor, Role::Auditor];
+
+/// What statistics cover besides their period: the cases of one region (compared as the case
+/// list's `region` filter does, case-insensitively) and of one category; `None` for every one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsScope {
+    /// Only cases of this region.
+    pub region: Option<String>,
+    /// Only cases of this category.
+    pub category: Option<Category>,
+}
+
 pub(crate) const STREAM_READ_LIMIT: usize = 1_000_000;
 
 /// Which state of a case to read.
@@ -277,16 +290,37 @@ impl App {
         }
     }
 
-    /// The figures unions report upward (supervisors, admins and auditors). A scan of every
-    /// case's summary: callers on an async runtime run it on a blocking thread.
+    /// The figures unions report upward (supervisors, admins and auditors), over every case.
+    /// A scan of every case's summary: callers on an async runtime run it on a blocking thread.
     pub fn stats(&self, caller: &Caller, period: Period) -> Result<Stats, AppError> {
-        require_role(
-            caller,
-            &[Role::Admin, Role::Supervisor, Role::Auditor],
-            "read statistics",
-        )?;
+        self.stats_within(caller, period, &StatsScope::default())
+    }
+
+    /// Whether `caller` may read statistics: `Forbidden` when not (what a page asks before
+    /// reading anything else of a request for figures).
+    pub fn check_may_read_stats(&self, caller: &Caller) -> Result<(), AppError> {
+        require_role(caller, STATS_ROLES, "read statistics")
+    }
+
+    /// The figures unions report upward for `period` over the cases of `scope` (one region,
+    /// one category), with months counted in the office's time zone — what `GET /v1/stats`
+    /// answers and the console's dashboard shows and downloads. Supervisors, admins and
+    /// auditors; a scan of every case's summary, so callers on an async runtime run it on a
+    /// blocking thread.
+    pub fn stats_within(
+        &self,
+        caller: &Caller,
+        period: Period,
+        scope: &StatsScope,
+    ) -> Result<Stats, AppError> {
+        self.check_may_read_stats(caller)?;
+        let filter = CaseFilter {
+            region: scope.region.clone(),
+            category: scope.category,
+            ..CaseFilter::default()
+        };
         self.cases
-            .stats(&CaseFilter::default(), period)
+            .stats(&filter, period, &self.timezone())
             .map_err(|error| AppError::Internal(error.into()))
     }
 

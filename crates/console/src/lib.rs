@@ -10,16 +10,20 @@
 //! headers and the `Origin` check (`security.rs`), pages (`pages/`), the templates
 //! (`templates.rs`, `templates/`), the catalogs (`i18n.rs`, `locales/`), static assets
 //! (`assets.rs`, `assets/`), what the case forms post and how it becomes the app's input
-//! (`forms.rs`), what pages show of cases (`views.rs`), what can go wrong (`error.rs`) and how a problem becomes a page (`problems.rs`). What it leaves
+//! (`forms.rs`), what pages show of cases (`views.rs`), the dashboard's figures as rows (`figures.rs`), its charts as
+//! SVG (`charts.rs`) and its downloads (`reports.rs`), what can go wrong (`error.rs`) and how a problem becomes a page (`problems.rs`). What it leaves
 //! out: JSON, tokens, and anything the app decides.
 
 mod assets;
+mod charts;
 mod config;
 mod error;
+mod figures;
 mod forms;
 mod i18n;
 mod pages;
 mod problems;
+mod reports;
 mod security;
 mod session;
 mod state;

@@ -35,6 +35,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("case.html", include_str!("../templates/case.html")),
     ("users.html", include_str!("../templates/users.html")),
+    (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
 ];
 
 /// What the layout needs on every page.

@@ -464,7 +464,7 @@ async fn run(cases: usize, passes: usize) {
     }
     let latency = measure(async || {
         projection
-            .stats(&CaseFilter::default(), Period::default())
+            .stats(&CaseFilter::default(), Period::default(), &chrono::Utc)
             .unwrap()
             .cases as usize
     })

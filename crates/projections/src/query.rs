@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use caseledger_domain::{
     Case, CaseId, CaseStatus, Category, Department, LetterKind, Outcome, Tier,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -73,7 +73,7 @@ pub struct Page {
 }
 
 /// A period for statistics: `[from, to)`, either end open.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Period {
     /// From this instant on.
     pub from: Option<DateTime<Utc>>,
@@ -236,6 +236,50 @@ pub struct Stats {
     pub opinion_letters_rectification_confirmed: u64,
     /// confirmed / issued, for opinion letters of the period.
     pub confirmed_rectification_rate: Option<f64>,
+    /// Letters of open cases whose deadline passed unanswered (now, whatever the period).
+    pub overdue_letters: u64,
+    /// Cases opened in the period, by region (lower-cased, as the `region` filter compares
+    /// it); cases without a region are not counted.
+    pub by_region: std::collections::BTreeMap<String, u64>,
+    /// Cases opened in the period, by month (`YYYY-MM`, in the office's time zone): every
+    /// month from the first to the last that saw a case opened or closed, zero included.
+    pub opened_by_month: std::collections::BTreeMap<String, u64>,
+    /// Cases closed in the period, by month, over the same months as `opened_by_month`.
+    pub closed_by_month: std::collections::BTreeMap<String, u64>,
+}
+
+/// A month as the statistics count it: (year, month 1–12).
+type Month = (i32, u32);
+
+/// The month of `at` in `zone`.
+fn month_in<Z: TimeZone>(at: DateTime<Utc>, zone: &Z) -> Month {
+    let local = at.with_timezone(zone);
+    (local.year(), local.month())
+}
+
+/// `opened` and `closed` over every month from the first to the last either names, zero
+/// included, keyed `YYYY-MM`.
+fn monthly(
+    opened: &BTreeMap<Month, u64>,
+    closed: &BTreeMap<Month, u64>,
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let first = opened.keys().chain(closed.keys()).min().copied();
+    let last = opened.keys().chain(closed.keys()).max().copied();
+    let (mut opened_by_month, mut closed_by_month) = (BTreeMap::new(), BTreeMap::new());
+    let (Some(mut month), Some(last)) = (first, last) else {
+        return (opened_by_month, closed_by_month);
+    };
+    while month <= last {
+        let key = format!("{:04}-{:02}", month.0, month.1);
+        opened_by_month.insert(key.clone(), opened.get(&month).copied().unwrap_or(0));
+        closed_by_month.insert(key, closed.get(&month).copied().unwrap_or(0));
+        month = if month.1 == 12 {
+            (month.0 + 1, 1)
+        } else {
+            (month.0, month.1 + 1)
+        };
+    }
+    (opened_by_month, closed_by_month)
 }
 
 impl CaseProjection {
@@ -330,9 +374,14 @@ impl CaseProjection {
         }
     }
 
-    /// Statistics over the cases visible through `filter` (a partner's department, say),
-    /// for `period`.
-    pub fn stats(&self, filter: &CaseFilter, period: Period) -> Result<Stats, ProjectionError> {
+    /// Statistics over the cases matching `filter` (a region, a category), for `period`, in
+    /// one scan; months are counted in `zone`, the office's time zone.
+    pub fn stats<Z: TimeZone>(
+        &self,
+        filter: &CaseFilter,
+        period: Period,
+        zone: &Z,
+    ) -> Result<Stats, ProjectionError> {
         let compiled = CompiledFilter::new(filter);
         let table = self.table()?;
         let mut stats = Stats::default();
@@ -353,9 +402,18 @@ impl CaseProjection {
             .iter()
             .map(|outcome| (outcome.as_str(), 0))
             .collect();
+        let mut by_region: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut opened_by_month: BTreeMap<Month, u64> = BTreeMap::new();
+        let mut closed_by_month: BTreeMap<Month, u64> = BTreeMap::new();
         for case in table.rows.values().filter(|case| compiled.matches(case)) {
-            if case.opened_at.is_some_and(|at| period.contains(at)) {
+            if let Some(opened_at) = case.opened_at.filter(|at| period.contains(*at)) {
                 stats.cases += 1;
+                *opened_by_month
+                    .entry(month_in(opened_at, zone))
+                    .or_default() += 1;
+                if let Some(region) = case.region.as_deref() {
+                    *by_region.entry(region).or_default() += 1;
+                }
                 *by_status.entry(case.status.as_str()).or_default() += 1;
                 if let Some(category) = case.category {
                     *by_category.entry(category.as_str()).or_default() += 1;
@@ -367,10 +425,12 @@ impl CaseProjection {
             // Closed first: most cases are closed, and it spares the walk over their letters.
             if !case.is_closed() && case.overdue {
                 stats.overdue += 1;
+                stats.overdue_letters += u64::from(case.overdue_letters);
             }
             if let (Some(opened), Some(closed)) = (case.opened_at, case.closed_at) {
                 if period.contains(closed) {
                     stats.closed += 1;
+                    *closed_by_month.entry(month_in(closed, zone)).or_default() += 1;
                     if let Some(outcome) = case.outcome {
                         *closed_by_outcome.entry(outcome.as_str()).or_default() += 1;
                     }
@@ -411,6 +471,12 @@ impl CaseProjection {
         stats.letters_issued = owned(letters_issued);
         stats.by_tier = owned(by_tier);
         stats.closed_by_outcome = owned(closed_by_outcome);
+        stats.by_region = by_region
+            .into_iter()
+            .map(|(region, count)| (region.to_owned(), count))
+            .collect();
+        (stats.opened_by_month, stats.closed_by_month) =
+            monthly(&opened_by_month, &closed_by_month);
         stats.median_days_to_close = median(&mut days_to_close);
         if stats.opinion_letters > 0 {
             let issued = stats.opinion_letters as f64;
@@ -434,4 +500,42 @@ fn median(values: &mut [f64]) -> Option<f64> {
     } else {
         values[middle]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_run_from_the_first_to_the_last_with_zeros_between() {
+        let opened = BTreeMap::from([((2025, 11), 2), ((2026, 2), 1)]);
+        let closed = BTreeMap::from([((2026, 1), 3)]);
+        let (opened_by_month, closed_by_month) = monthly(&opened, &closed);
+        let months: Vec<&str> = opened_by_month.keys().map(String::as_str).collect();
+        assert_eq!(months, ["2025-11", "2025-12", "2026-01", "2026-02"]);
+        assert_eq!(
+            opened_by_month.values().copied().collect::<Vec<_>>(),
+            [2, 0, 0, 1]
+        );
+        assert_eq!(
+            closed_by_month.values().copied().collect::<Vec<_>>(),
+            [0, 0, 3, 0]
+        );
+    }
+
+    #[test]
+    fn no_cases_no_months() {
+        let (opened, closed) = monthly(&BTreeMap::new(), &BTreeMap::new());
+        assert!(opened.is_empty() && closed.is_empty());
+    }
+
+    #[test]
+    fn a_month_is_the_office_s() {
+        let at = DateTime::parse_from_rfc3339("2026-01-31T17:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(month_in(at, &Utc), (2026, 1));
+        let shanghai = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+        assert_eq!(month_in(at, &shanghai), (2026, 2));
+    }
 }

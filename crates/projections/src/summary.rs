@@ -35,6 +35,8 @@ pub(crate) struct CaseSummary {
     pub(crate) outcome: Option<Outcome>,
     /// Whether an open letter's deadline was recorded as missed.
     pub(crate) overdue: bool,
+    /// How many open letters' deadlines were recorded as missed.
+    pub(crate) overdue_letters: u16,
     pub(crate) assignee: Option<Box<str>>,
     /// The region, lowercased, as the `region` filter compares it.
     pub(crate) region: Option<Box<str>>,
@@ -72,6 +74,12 @@ impl CaseSummary {
             tier: case.escalation.as_ref().map(|escalation| escalation.tier),
             outcome: case.outcome,
             overdue: case.overdue(),
+            overdue_letters: case
+                .open_letters()
+                .filter(|letter| letter.deadline_missed)
+                .count()
+                .try_into()
+                .unwrap_or(u16::MAX),
             assignee: case.assignee.as_deref().map(Box::from),
             region: case
                 .region

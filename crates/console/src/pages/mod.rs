@@ -5,6 +5,7 @@ mod attachments;
 mod auth;
 mod case;
 mod cases;
+mod dashboard;
 mod queue;
 mod render;
 mod users;
@@ -54,6 +55,9 @@ pub fn routes(state: ConsoleState) -> Router {
             "/console/cases/{id}/letters/{letter_id}/{command}",
             post(case::letter_command),
         )
+        .route("/console/dashboard", get(dashboard::show))
+        .route("/console/dashboard.csv", get(dashboard::download_csv))
+        .route("/console/dashboard.xlsx", get(dashboard::download_xlsx))
         .route("/console/users", get(users::list).post(users::create))
         .route("/console/users/{id}/disable", post(users::disable))
         .route("/console/users/{id}/reset", post(users::reset))

@@ -672,6 +672,19 @@ pub struct StatsResponse {
     pub opinion_letters_rectification_confirmed: u64,
     /// The confirmed rectification rate (confirmed / issued).
     pub confirmed_rectification_rate: Option<f64>,
+    /// Extension: letters of open cases whose deadline passed unanswered, now (whatever the
+    /// period).
+    pub overdue_letters: u64,
+    /// Extension: cases opened in the period by region (lower-cased, as the `region` filter
+    /// compares it); cases without a region are not counted.
+    pub by_region: std::collections::BTreeMap<String, u64>,
+    /// Extension: cases opened in the period by month (`YYYY-MM` in the office's time zone),
+    /// every month from the first to the last in which a case was opened or closed, zero
+    /// included.
+    pub opened_by_month: std::collections::BTreeMap<String, u64>,
+    /// Extension: cases closed in the period by month, over the same months as
+    /// `opened_by_month`.
+    pub closed_by_month: std::collections::BTreeMap<String, u64>,
 }
 
 impl From<caseledger_app::Stats> for StatsResponse {
@@ -694,6 +707,10 @@ impl From<caseledger_app::Stats> for StatsResponse {
             opinion_letters_followed_up: stats.opinion_letters_followed_up,
             opinion_letters_rectification_confirmed: stats.opinion_letters_rectification_confirmed,
             confirmed_rectification_rate: stats.confirmed_rectification_rate,
+            overdue_letters: stats.overdue_letters,
+            by_region: stats.by_region,
+            opened_by_month: stats.opened_by_month,
+            closed_by_month: stats.closed_by_month,
         }
     }
 }
