@@ -35,6 +35,34 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("case.html", include_str!("../templates/case.html")),
     ("users.html", include_str!("../templates/users.html")),
+    (
+        "audit_nav.html",
+        include_str!("../templates/audit_nav.html"),
+    ),
+    (
+        "audit_log.html",
+        include_str!("../templates/audit_log.html"),
+    ),
+    (
+        "audit_history.html",
+        include_str!("../templates/audit_history.html"),
+    ),
+    (
+        "audit_versions.html",
+        include_str!("../templates/audit_versions.html"),
+    ),
+    (
+        "audit_run.html",
+        include_str!("../templates/audit_run.html"),
+    ),
+    (
+        "audit_verify.html",
+        include_str!("../templates/audit_verify.html"),
+    ),
+    (
+        "audit_checkpoints.html",
+        include_str!("../templates/audit_checkpoints.html"),
+    ),
 ];
 
 /// What the layout needs on every page.
