@@ -155,8 +155,7 @@ impl App {
             LogWindow::After(after) => {
                 let start = after.min(head);
                 let mut cursor = start;
-                'scan: while cursor < head && found.len() < limit && looked_at < EVENT_SCAN_BUDGET
-                {
+                'scan: while cursor < head && found.len() < limit && looked_at < EVENT_SCAN_BUDGET {
                     let page = self
                         .storage
                         .log

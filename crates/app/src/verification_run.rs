@@ -140,9 +140,9 @@ impl App {
                 run.finished = Some((app.now(), outcome));
             }
         });
-        self.verification_runs.status().ok_or_else(|| {
-            AppError::Internal(anyhow::anyhow!("the verification did not start"))
-        })
+        self.verification_runs
+            .status()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the verification did not start")))
     }
 
     /// The running or last verification run of this instance, if any (auditors and admins).

@@ -41,9 +41,7 @@ async fn every_page_of_the_log_holds_exactly_the_matching_events_it_covers() {
                 let note = Command::AddNote {
                     text: format!("note {round} on case {index}"),
                 };
-                app.execute(&admin, *case, note, None, None)
-                    .await
-                    .unwrap();
+                app.execute(&admin, *case, note, None, None).await.unwrap();
             }
         }
     }
@@ -80,7 +78,10 @@ async fn every_page_of_the_log_holds_exactly_the_matching_events_it_covers() {
             let mut windows: Vec<LogWindow> = (0..=head + 1).map(LogWindow::After).collect();
             windows.extend((0..=head + 2).map(LogWindow::Before));
             for window in windows {
-                let page = app.browse_log(&auditor, window, filter, limit).await.unwrap();
+                let page = app
+                    .browse_log(&auditor, window, filter, limit)
+                    .await
+                    .unwrap();
                 let shown: Vec<u64> = page.events.iter().map(|e| e.position.0).collect();
                 let context = format!("{filter:?} {window:?} limit {limit}");
                 assert!(shown.len() <= limit, "{context}");
@@ -116,7 +117,10 @@ async fn every_page_of_the_log_holds_exactly_the_matching_events_it_covers() {
             let mut seen = Vec::new();
             let mut window = LogWindow::After(0);
             loop {
-                let page = app.browse_log(&auditor, window, filter, limit).await.unwrap();
+                let page = app
+                    .browse_log(&auditor, window, filter, limit)
+                    .await
+                    .unwrap();
                 seen.extend(page.events.iter().map(|e| e.position.0));
                 if !page.has_later {
                     break;
@@ -128,7 +132,10 @@ async fn every_page_of_the_log_holds_exactly_the_matching_events_it_covers() {
             let mut seen = Vec::new();
             let mut window = LogWindow::Before(u64::MAX);
             loop {
-                let page = app.browse_log(&auditor, window, filter, limit).await.unwrap();
+                let page = app
+                    .browse_log(&auditor, window, filter, limit)
+                    .await
+                    .unwrap();
                 let mut earlier: Vec<u64> = page.events.iter().map(|e| e.position.0).collect();
                 earlier.extend(seen);
                 seen = earlier;
