@@ -157,10 +157,11 @@ impl HistoryRows {
             let pretty = serde_json::to_string_pretty(&data).unwrap_or_default();
             let _ = write!(
                 html,
-                "</td><td><details class=\"data\"><summary>{}</summary><pre>{}</pre></details></td></tr>\n",
+                "</td><td><details class=\"data\"><summary>{}</summary><pre>{}</pre></details></td></tr>",
                 E(&data_label),
                 E(&pretty),
             );
+            html.push('\n');
         }
         HistoryRows {
             len: events.len(),
