@@ -18,6 +18,7 @@ mod bad_input;
 mod calendar;
 mod concurrency;
 mod console_accounts;
+mod console_audit;
 mod console_browser;
 mod console_cases;
 mod console_dashboard;

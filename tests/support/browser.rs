@@ -461,6 +461,11 @@ impl ConsoleSession {
         super::binary::initial_admin_token(self._data_dir.path())
     }
 
+    /// The server's data dir (its `initial-admin-token`, for a test that also uses the API).
+    pub fn data_dir(&self) -> &Path {
+        self._data_dir.path()
+    }
+
     /// `path` (e.g. `/console/`) on the server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.address)

@@ -11,6 +11,7 @@ pub mod accounts;
 mod app;
 pub mod attachments;
 pub mod audit;
+pub mod audit_browse;
 pub mod backup;
 pub mod calendar;
 mod case_cache;
@@ -26,6 +27,7 @@ pub mod proofs;
 mod reads;
 pub mod storage;
 pub mod tokens;
+pub mod verification_run;
 mod webhook_parts;
 pub mod webhooks;
 mod work_queue;
@@ -41,6 +43,7 @@ pub use app::{
 pub use attachments::kinds::AttachmentLimits;
 pub use attachments::{AddedAttachment, AttachmentFile, AttachmentView, NewAttachment};
 pub use audit::Verification;
+pub use audit_browse::{CheckedCheckpoint, EventFilter, LogPage, LogWindow};
 pub use caseledger_domain::{ActorRecord, ActorRole, Clock, StoredEvent, SystemClock};
 pub use caseledger_projections::{
     search_text_problem, CaseFilter, Cursor, Page, Period, Stats, MAX_SEARCH_TERMS,
@@ -55,5 +58,6 @@ pub use links::{is_plain_host, public_base};
 pub use reads::{CaseView, ChainPoint, ComplainantView, StatsScope, TimeTravel, STATS_ROLES};
 pub use storage::Storage;
 pub use tokens::{Caller, CallerId, IssuedToken, TokenRecord};
+pub use verification_run::{RunOutcome, VerificationStatus};
 pub use work_queue::{QueuedCase, WORK_QUEUE_LIMIT};
 pub use workers::{spawn_workers, Workers, IDEMPOTENCY_SWEEP_EVERY};

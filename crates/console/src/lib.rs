@@ -10,11 +10,14 @@
 //! headers and the `Origin` check (`security.rs`), pages (`pages/`), the templates
 //! (`templates.rs`, `templates/`), the catalogs (`i18n.rs`, `locales/`), static assets
 //! (`assets.rs`, `assets/`), what the case forms post and how it becomes the app's input
-//! (`forms.rs`), what pages show of cases (`views.rs`), the dashboard's figures as rows (`figures.rs`), its charts as
-//! SVG (`charts.rs`) and its downloads (`reports.rs`), what can go wrong (`error.rs`) and how a problem becomes a page (`problems.rs`). What it leaves
-//! out: JSON, tokens, and anything the app decides.
+//! (`forms.rs`), what pages show of cases (`views.rs`) and of the log to auditors
+//! (`audit_views.rs`), the dashboard's figures as rows (`figures.rs`), its charts as SVG
+//! (`charts.rs`) and its downloads (`reports.rs`), what can go wrong (`error.rs`) and how a
+//! problem becomes a page (`problems.rs`). What it leaves out: JSON, tokens, and anything the
+//! app decides.
 
 mod assets;
+mod audit_views;
 mod charts;
 mod config;
 mod error;

@@ -39,6 +39,34 @@ const TEMPLATES: &[(&str, &str)] = &[
         "dashboard.html",
         include_str!("../templates/dashboard.html"),
     ),
+    (
+        "audit_nav.html",
+        include_str!("../templates/audit_nav.html"),
+    ),
+    (
+        "audit_log.html",
+        include_str!("../templates/audit_log.html"),
+    ),
+    (
+        "audit_history.html",
+        include_str!("../templates/audit_history.html"),
+    ),
+    (
+        "audit_versions.html",
+        include_str!("../templates/audit_versions.html"),
+    ),
+    (
+        "audit_run.html",
+        include_str!("../templates/audit_run.html"),
+    ),
+    (
+        "audit_verify.html",
+        include_str!("../templates/audit_verify.html"),
+    ),
+    (
+        "audit_checkpoints.html",
+        include_str!("../templates/audit_checkpoints.html"),
+    ),
 ];
 
 /// What the layout needs on every page.

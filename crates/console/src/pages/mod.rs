@@ -2,6 +2,7 @@
 //! part of the console; each handler reads its request, calls the app, and renders.
 
 mod attachments;
+mod audit;
 mod auth;
 mod case;
 mod cases;
@@ -58,6 +59,17 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console/dashboard", get(dashboard::show))
         .route("/console/dashboard.csv", get(dashboard::download_csv))
         .route("/console/dashboard.xlsx", get(dashboard::download_xlsx))
+        .route("/console/audit", get(audit::home))
+        .route("/console/audit/log", get(audit::log))
+        .route("/console/audit/cases/{id}/history", get(audit::history))
+        .route("/console/audit/cases/{id}/versions", get(audit::versions))
+        .route(
+            "/console/audit/verify",
+            get(audit::verify).post(audit::start_verify),
+        )
+        .route("/console/audit/verify/status", get(audit::verify_status))
+        .route("/console/audit/checkpoints", get(audit::checkpoints))
+        .route("/console/audit/export", get(audit::export))
         .route("/console/users", get(users::list).post(users::create))
         .route("/console/users/{id}/disable", post(users::disable))
         .route("/console/users/{id}/reset", post(users::reset))
