@@ -52,7 +52,7 @@ pub use error::{AppError, UploadRefusal};
 pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};
 pub use letter_documents::{LetterPdf, LetterPrinting, Letterhead};
 pub use links::{is_plain_host, public_base};
-pub use reads::{CaseView, ChainPoint, ComplainantView, TimeTravel};
+pub use reads::{letter_document_readable, CaseView, ChainPoint, ComplainantView, TimeTravel};
 pub use storage::Storage;
 pub use tokens::{Caller, CallerId, IssuedToken, TokenRecord};
 pub use work_queue::{QueuedCase, WORK_QUEUE_LIMIT};
