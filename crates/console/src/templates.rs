@@ -35,6 +35,20 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("case.html", include_str!("../templates/case.html")),
     ("users.html", include_str!("../templates/users.html")),
+    ("tokens.html", include_str!("../templates/tokens.html")),
+    (
+        "token_revoke.html",
+        include_str!("../templates/token_revoke.html"),
+    ),
+    ("webhooks.html", include_str!("../templates/webhooks.html")),
+    ("webhook.html", include_str!("../templates/webhook.html")),
+    (
+        "webhook_delete.html",
+        include_str!("../templates/webhook_delete.html"),
+    ),
+    ("erase.html", include_str!("../templates/erase.html")),
+    ("erasures.html", include_str!("../templates/erasures.html")),
+    ("feed.html", include_str!("../templates/feed.html")),
 ];
 
 /// What the layout needs on every page.
@@ -385,8 +399,12 @@ mod tests {
             "reopen",
             "service",
             "follow_up",
+            "erased",
         ] {
             keys.push(format!("done-{done}"));
+        }
+        for status in ["active", "failing"] {
+            keys.push(format!("webhook-status-{status}"));
         }
         let missing: Vec<_> = keys.iter().filter(|key| !catalogs.has(key)).collect();
         assert!(missing.is_empty(), "missing in the catalogs: {missing:?}");
