@@ -862,3 +862,261 @@ async fn erasure_asks_for_the_case_by_name_and_a_wrong_confirmation_erases_nothi
     )
     .await;
 }
+
+/// Waits for an element `xpath` finds on the page the browser shows.
+pub(crate) async fn wait_for_xpath(browser: &crate::support::browser::Browser, xpath: &str) {
+    if let Err(error) = browser
+        .client()
+        .wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(fantoccini::Locator::XPath(xpath))
+        .await
+    {
+        panic!(
+            "nothing matches {xpath} on {}: {error}",
+            browser.url().await
+        );
+    }
+}
+
+/// Chooses `value` in the select a label names.
+pub(crate) async fn choose_option(
+    browser: &crate::support::browser::Browser,
+    label: &str,
+    value: &str,
+) {
+    browser
+        .field(label)
+        .await
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|error| panic!("cannot choose {value} in «{label}»: {error}"));
+}
+
+/// The value of the input `css` on the page shown.
+pub(crate) async fn value_of(browser: &crate::support::browser::Browser, css: &str) -> String {
+    browser
+        .find(css)
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Switches the console's language to `tag` and comes back to the page shown.
+pub(crate) async fn switch_language(browser: &crate::support::browser::Browser, tag: &str) {
+    let url = browser.url().await;
+    let url = url.split('?').next().unwrap_or_default();
+    let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+    let base: String = url.split('/').take(3).collect::<Vec<_>>().join("/");
+    browser
+        .goto(&format!("{base}/console/language/{tag}?back=/{path}"))
+        .await;
+    wait_for_xpath(browser, &format!("//html[@lang='{tag}']")).await;
+}
+
+/// The admin issues a token of `role` on the tokens page and reads it off the answer.
+pub(crate) async fn token_from_the_tokens_page(
+    browser: &crate::support::browser::Browser,
+    name: &str,
+    role: &str,
+) -> String {
+    browser.click_button("令牌").await;
+    browser.wait_for_heading("API 令牌").await;
+    browser.fill("名称", name).await;
+    choose_option(browser, "角色", role).await;
+    browser.click_button("创建令牌").await;
+    wait_for_xpath(browser, "//input[@id='issued-token']").await;
+    value_of(browser, "#issued-token").await
+}
+
+#[tokio::test]
+async fn an_admin_creates_an_endpoint_sees_its_deliveries_and_erases_a_case_in_a_real_browser() {
+    let Some(session) = crate::support::browser::ConsoleSession::admin(
+        "console_admin::an_admin_creates_an_endpoint_sees_its_deliveries_and_erases_a_case_in_a_real_browser",
+    )
+    .await
+    else {
+        return;
+    };
+    let browser = &session.browser;
+    let receiver = Receiver::start().await;
+
+    // A token for the API, issued on the tokens page and shown once.
+    let officer_token = token_from_the_tokens_page(browser, "维权系统对接", "officer").await;
+    assert!(officer_token.starts_with("clt_"));
+    browser.check_page("tokens-issued.zh-CN").await;
+    browser.goto(&session.url("/console/tokens")).await;
+    browser.wait_for_heading("API 令牌").await;
+    assert!(!browser.main_text().await.contains(&officer_token));
+    browser.check_page("tokens.zh-CN").await;
+
+    // The endpoint, created on the webhooks page; its secret shown once.
+    browser.click_button("推送端点").await;
+    browser.wait_for_heading("推送端点").await;
+    browser.check_page("webhooks.zh-CN").await;
+    browser.fill("接收地址（URL）", &receiver.url).await;
+    choose_option(browser, "部门", "hrss").await;
+    browser.fill("说明", "人社局接口").await;
+    browser.click_button("创建端点").await;
+    wait_for_xpath(browser, "//input[@id='webhook-secret']").await;
+    let secret = value_of(browser, "#webhook-secret").await;
+    assert!(secret.starts_with("whsec_"));
+    browser.check_page("webhook-created.zh-CN").await;
+    // The secret is on the answer to the form alone; the endpoint's own page is in the list.
+    browser.click_button("推送端点").await;
+    browser.wait_for_heading("推送端点").await;
+    let link = browser
+        .client()
+        .find(fantoccini::Locator::XPath(&format!(
+            "//a[normalize-space(.)='{}']",
+            receiver.url
+        )))
+        .await
+        .unwrap();
+    let endpoint_page = session.url(&link.attr("href").await.unwrap().unwrap());
+    assert!(!browser.main_text().await.contains(&secret));
+
+    // A case shared with the department, over the API with the token from the page.
+    let client = reqwest::Client::new();
+    let address = session.server.address.clone();
+    let opened: Value = client
+        .post(format!("{address}/v1/cases"))
+        .bearer_auth(&officer_token)
+        .json(&crate::support::valid_case_body())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let case = opened["case_id"].as_str().unwrap().to_owned();
+    let referred = client
+        .post(format!("{address}/v1/cases/{case}/refer"))
+        .bearer_auth(&officer_token)
+        .json(&json!({"department": "hrss", "reason": "请依法处理"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(referred.status(), StatusCode::OK);
+    let delivered = receiver.wait_for("case.ReferredToDepartment", 0).await;
+    assert!(delivered.signed_by(&secret));
+
+    // The endpoint's page lists the delivery with its status code and latency.
+    let started = std::time::Instant::now();
+    loop {
+        browser.goto(&endpoint_page).await;
+        browser
+            .wait_for_heading(&format!("推送端点 {}", receiver.url))
+            .await;
+        let text = browser.main_text().await;
+        if text.contains("case.ReferredToDepartment") && text.contains("200 · 已送达") {
+            assert!(text.contains("毫秒"), "{text}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!browser.main_text().await.contains("whsec_"));
+    browser.check_page("webhook.zh-CN").await;
+
+    // Replay from a position, then rotate the secret.
+    browser.fill("从日志位置", "1").await;
+    browser.click_button("从某一位置重新推送").await;
+    wait_for_xpath(
+        browser,
+        "//p[@role='status' and contains(., '已从该位置重新开始推送')]",
+    )
+    .await;
+    browser.click_button("更换签名密钥").await;
+    wait_for_xpath(browser, "//h2[normalize-space(.)='新的签名密钥']").await;
+    let rotated = value_of(browser, "#webhook-secret").await;
+    assert!(rotated.starts_with("whsec_") && rotated != secret);
+    browser.check_page("webhook-rotated.zh-CN").await;
+    browser.goto(&format!("{endpoint_page}/delete")).await;
+    browser.wait_for_heading("删除端点").await;
+    browser.check_page("webhook-delete.zh-CN").await;
+
+    // Erasure: the confirmation names the case; a wrong id is refused beside the field.
+    browser
+        .goto(&session.url(&format!("/console/cases/{case}")))
+        .await;
+    browser.click_button("删除本案个人信息…").await;
+    browser.wait_for_heading("删除案件的个人信息").await;
+    assert!(browser.main_text().await.contains(&case));
+    browser.check_page("erase.zh-CN").await;
+    browser.fill("请输入案件编号以确认", "0000").await;
+    browser
+        .click_button("永久删除“Missing dust masks at the grinding line”的个人信息")
+        .await;
+    let error = browser.find("#confirm_case-error").await;
+    assert_eq!(
+        error.text().await.unwrap(),
+        "输入的编号不是本案的编号，没有删除任何内容。"
+    );
+    browser.check_page("erase-refused.zh-CN").await;
+    browser.fill("请输入案件编号以确认", &case).await;
+    browser
+        .click_button("永久删除“Missing dust masks at the grinding line”的个人信息")
+        .await;
+    wait_for_xpath(browser, "//p[@id='done']").await;
+    let text = browser.main_text().await;
+    assert!(!text.contains(crate::support::COMPLAINANT_NAME), "{text}");
+    assert!(text.contains("已删除"), "{text}");
+    browser.click_button("个人信息删除").await;
+    browser.wait_for_heading("个人信息删除登记").await;
+    assert!(browser.main_text().await.contains(&case));
+    browser.check_page("erasures.zh-CN").await;
+
+    // The same pages in English.
+    switch_language(browser, "en").await;
+    browser.wait_for_heading("Erasure register").await;
+    browser.check_page("erasures.en").await;
+    browser.goto(&endpoint_page).await;
+    browser
+        .wait_for_heading(&format!("Webhook endpoint {}", receiver.url))
+        .await;
+    assert!(browser.main_text().await.contains("200 · delivered"));
+    browser.check_page("webhook.en").await;
+    browser.goto(&format!("{endpoint_page}/delete")).await;
+    browser.wait_for_heading("Delete the endpoint").await;
+    browser.check_page("webhook-delete.en").await;
+    browser.goto(&session.url("/console/webhooks")).await;
+    browser.wait_for_heading("Webhook endpoints").await;
+    browser.check_page("webhooks.en").await;
+    browser.goto(&session.url("/console/tokens")).await;
+    browser.wait_for_heading("API tokens").await;
+    browser.check_page("tokens.en").await;
+    browser.click_button("Revoke").await;
+    browser.wait_for_heading("Revoke a token").await;
+    browser.check_page("token-revoke.en").await;
+    browser.click_button("Revoke “维权系统对接”").await;
+    wait_for_xpath(browser, "//p[@role='status' and contains(., 'is revoked')]").await;
+    let refused = client
+        .get(format!("{address}/v1/cases/{case}"))
+        .bearer_auth(&officer_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    browser
+        .goto(&session.url(&format!("/console/cases/{case}/erase")))
+        .await;
+    browser
+        .wait_for_heading("Erase a case's personal data")
+        .await;
+    browser.check_page("erase.en").await;
+    switch_language(browser, "zh-CN").await;
+    browser.wait_for_heading("删除案件的个人信息").await;
+    browser.goto(&session.url("/console/tokens")).await;
+    browser.click_button("撤销").await;
+    browser.wait_for_heading("撤销令牌").await;
+    browser.check_page("token-revoke.zh-CN").await;
+
+    let crate::support::browser::ConsoleSession {
+        browser, server, ..
+    } = session;
+    browser.close().await;
+    server.stop();
+}

@@ -452,3 +452,201 @@ async fn a_partner_sees_only_shared_cases_without_personal_data_and_posts_feedba
     );
     assert!(!officers_view.contains("class=\"panel shared-event\""));
 }
+
+#[tokio::test]
+async fn a_partner_reads_a_shared_case_posts_feedback_and_reads_its_feed_in_a_real_browser() {
+    use crate::console_admin::{
+        choose_option, switch_language, token_from_the_tokens_page, value_of, wait_for_xpath,
+    };
+    use crate::support::browser::{ConsoleSession, ADMIN_PASSWORD};
+
+    let Some(session) = ConsoleSession::admin(
+        "console_partner::a_partner_reads_a_shared_case_posts_feedback_and_reads_its_feed_in_a_real_browser",
+    )
+    .await
+    else {
+        return;
+    };
+    let browser = &session.browser;
+    let address = session.server.address.clone();
+
+    // The admin makes the partner's account and a token for the office's own tool.
+    browser.click_button("账号").await;
+    browser.wait_for_heading("账号").await;
+    browser.fill("登录名", "hrss.zhang").await;
+    browser.fill("姓名", "张科长").await;
+    choose_option(browser, "角色", "partner").await;
+    choose_option(browser, "部门", "hrss").await;
+    browser.click_button("创建账号").await;
+    wait_for_xpath(browser, "//input[@id='setup-url']").await;
+    let setup_url = value_of(browser, "#setup-url").await;
+    let token = token_from_the_tokens_page(browser, "维权系统对接", "officer").await;
+
+    // Two cases: one referred to HRSS, with an internal note; one not shared.
+    let client = reqwest::Client::new();
+    let mut cases = Vec::new();
+    for _ in 0..2 {
+        let opened: Value = client
+            .post(format!("{address}/v1/cases"))
+            .bearer_auth(&token)
+            .json(&crate::support::valid_case_body())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        cases.push(opened["case_id"].as_str().unwrap().to_owned());
+    }
+    let (shared, unshared) = (cases[0].clone(), cases[1].clone());
+    for (command, body) in [
+        ("notes", json!({"text": INTERNAL_NOTE})),
+        (
+            "refer",
+            json!({"department": "hrss", "reason": "企业拖欠工资，请依法查处"}),
+        ),
+    ] {
+        let response = client
+            .post(format!("{address}/v1/cases/{shared}/{command}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{command}");
+    }
+
+    // The partner chooses a password and signs in: its front page lists the shared case.
+    browser.click_button("退出登录").await;
+    browser.wait_for_heading("登录").await;
+    browser.goto(&setup_url).await;
+    browser.wait_for_heading("设置密码").await;
+    browser.fill("新密码", ADMIN_PASSWORD).await;
+    browser.fill("再次输入新密码", ADMIN_PASSWORD).await;
+    browser.click_button("保存密码").await;
+    browser.wait_for_heading("登录").await;
+    session.sign_in("hrss.zhang", ADMIN_PASSWORD).await;
+    browser.wait_for_heading("我的待办").await;
+    let home = browser.main_text().await;
+    assert!(
+        home.contains("Missing dust masks at the grinding line"),
+        "{home}"
+    );
+    assert!(!home.contains(COMPLAINANT_NAME));
+    browser.check_page("partner-home.zh-CN").await;
+
+    // The case: the sharing event on top, no personal data, no internal note.
+    browser
+        .goto(&session.url(&format!("/console/cases/{shared}")))
+        .await;
+    browser
+        .wait_for_heading("Missing dust masks at the grinding line")
+        .await;
+    let text = browser.main_text().await;
+    assert!(text.contains("与人力资源和社会保障局共享的方式"), "{text}");
+    assert!(text.contains("企业拖欠工资，请依法查处"), "{text}");
+    for secret in [
+        COMPLAINANT_NAME,
+        COMPLAINANT_PHONE,
+        VALID_ID_NUMBER,
+        INTERNAL_NOTE,
+    ] {
+        assert!(!text.contains(secret), "{secret}: {text}");
+    }
+    browser.check_page("partner-case.zh-CN").await;
+
+    // Its feedback, through the form.
+    let summary = "//summary[normalize-space(.)='记录部门反馈']";
+    browser
+        .client()
+        .find(fantoccini::Locator::XPath(summary))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_xpath(browser, &format!("{summary}/parent::details//form")).await;
+    browser
+        .fill("反馈内容", "已立案调查，责令企业七日内支付工资。")
+        .await;
+    browser.fill("部门处理结果", "已立案").await;
+    browser
+        .client()
+        .find(fantoccini::Locator::XPath(&format!(
+            "{summary}/parent::details//button[@type='submit']"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_xpath(
+        browser,
+        "//p[@id='done' and normalize-space(.)='反馈已记录。']",
+    )
+    .await;
+    let timeline = browser.find("ol.timeline").await.text().await.unwrap();
+    assert!(
+        timeline.contains("已立案调查，责令企业七日内支付工资。") && timeline.contains("张科长"),
+        "{timeline}"
+    );
+    browser.check_page("partner-feedback-done.zh-CN").await;
+
+    // A case not shared with it: not found, as any unknown case.
+    browser
+        .goto(&session.url(&format!("/console/cases/{unshared}")))
+        .await;
+    browser.wait_for_heading("找不到").await;
+    let hidden = browser.main_text().await;
+    browser
+        .goto(&session.url(&format!("/console/cases/{}", Uuid::new_v4())))
+        .await;
+    browser.wait_for_heading("找不到").await;
+    assert_eq!(browser.main_text().await, hidden);
+
+    // Its feed.
+    browser.goto(&session.url("/console/")).await;
+    browser.click_button("本部门推送").await;
+    browser.wait_for_heading("本部门推送").await;
+    let started = std::time::Instant::now();
+    while !browser
+        .main_text()
+        .await
+        .contains("case.DepartmentFeedbackRecorded")
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        browser.goto(&session.url("/console/feed")).await;
+        browser.wait_for_heading("本部门推送").await;
+    }
+    let feed = browser.main_text().await;
+    assert!(feed.contains("case.ReferredToDepartment") && !feed.contains(COMPLAINANT_NAME));
+    browser.check_page("partner-feed.zh-CN").await;
+
+    // In English.
+    switch_language(browser, "en").await;
+    browser.wait_for_heading("Our feed").await;
+    browser.check_page("partner-feed.en").await;
+    browser.goto(&session.url("/console/")).await;
+    browser.wait_for_heading("My work queue").await;
+    browser.check_page("partner-home.en").await;
+    browser
+        .goto(&session.url(&format!("/console/cases/{shared}")))
+        .await;
+    browser
+        .wait_for_heading("Missing dust masks at the grinding line")
+        .await;
+    assert!(browser
+        .main_text()
+        .await
+        .contains("How the case was shared with Human Resources and Social Security"));
+    browser.check_page("partner-case.en").await;
+    browser.set_width(360).await;
+    browser.check_page("partner-case-360.en").await;
+
+    let ConsoleSession {
+        browser, server, ..
+    } = session;
+    browser.close().await;
+    server.stop();
+}
