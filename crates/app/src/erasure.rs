@@ -306,6 +306,12 @@ impl App {
             .is_some())
     }
 
+    /// `Forbidden` unless the caller may erase personal data (admins): for a page that asks
+    /// to confirm an erasure before anything is erased.
+    pub fn check_may_erase(&self, caller: &Caller) -> Result<(), AppError> {
+        require_role(caller, &[Role::Admin], "erase personal data")
+    }
+
     /// The erasure register (admins only): every completed erasure, in log order, without any
     /// personal data.
     pub async fn erasures(&self, caller: &Caller) -> Result<Vec<Erasure>, AppError> {

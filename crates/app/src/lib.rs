@@ -55,7 +55,10 @@ pub use error::{AppError, UploadRefusal};
 pub use history::{HistoryAccess, HistoryPage, ReplayCursor, HISTORY_PAGE};
 pub use letter_documents::{LetterPdf, LetterPrinting, Letterhead};
 pub use links::{is_plain_host, public_base};
-pub use reads::{CaseView, ChainPoint, ComplainantView, StatsScope, TimeTravel, STATS_ROLES};
+pub use reads::{
+    letter_document_readable, CaseView, ChainPoint, ComplainantView, StatsScope, TimeTravel,
+    STATS_ROLES,
+};
 pub use storage::Storage;
 pub use tokens::{Caller, CallerId, IssuedToken, TokenRecord};
 pub use verification_run::{RunOutcome, VerificationStatus};

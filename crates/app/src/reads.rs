@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use caseledger_domain::{
-    Case, CaseId, Category, ComplainantInput, ComplainantRecord, LetterId, Role, StoredEvent,
+    Case, CaseId, Category, ComplainantInput, ComplainantRecord, Letter, LetterId, Role,
+    StoredEvent,
 };
 use caseledger_projections::{CaseFilter, Cursor, Page, Period, Stats};
 use caseledger_store::{Position, Recorded, StreamId, Version};
@@ -140,8 +141,14 @@ impl App {
         case_id: CaseId,
         at: TimeTravel,
     ) -> Result<CaseView, AppError> {
-        let (case, last) = self.load(case_id, at).await?;
+        let (mut case, last) = self.load(case_id, at).await?;
         self.ensure_visible(caller, &case)?;
+        if caller.role == Role::Partner {
+            // The union's internal notes and its unsigned drafts are not a department's to
+            // read, on any page or answer.
+            case.notes.clear();
+            case.drafts.clear();
+        }
         // A partner sees a case from the moment it was shared, so time travel to before
         // that moment shows nothing to it.
         let last = last.ok_or_else(|| AppError::NotFound("case".into()))?;
@@ -340,6 +347,13 @@ impl App {
     }
 }
 
+/// Whether `caller` may read the PDF of `letter` (of a case it may see): partners only the
+/// documents of letters addressed to their department, every other role all of them.
+pub fn letter_document_readable(caller: &Caller, letter: &Letter) -> bool {
+    caller.role != Role::Partner
+        || (letter.department.is_some() && letter.department == caller.department)
+}
+
 impl App {
     /// The PDF of letter `letter_id` of case `case_id`, as kept when it was issued. Partners
     /// read only the documents of letters addressed to their department, and a letter without
@@ -354,10 +368,7 @@ impl App {
         let letter = view
             .case
             .letter(letter_id)
-            .filter(|letter| {
-                caller.role != Role::Partner
-                    || (letter.department.is_some() && letter.department == caller.department)
-            })
+            .filter(|letter| letter_document_readable(caller, letter))
             .ok_or_else(|| AppError::NotFound("letter".into()))?;
         let sha256 = letter
             .document_sha256

@@ -17,10 +17,10 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use caseledger_webhooks::{
-    parse_cidr, AttemptOutcome, DeliveryAttempt, DeliveryConfig, DeliveryOutcome, EgressPolicy,
-    EndpointStatus, EndpointView, EndpointWithSecret, FeedEntry, FeedPage, HostLookup,
-    InvalidSchedule, IpNet, NewEndpoint, NoJitter, RetrySchedule, StaticLookup,
-    DEFAULT_RETRY_SCHEDULE,
+    message_types, parse_cidr, sign, AttemptOutcome, DeliveryAttempt, DeliveryConfig,
+    DeliveryOutcome, EgressPolicy, EndpointStatus, EndpointView, EndpointWithSecret, FeedEntry,
+    FeedPage, HostLookup, InvalidSchedule, IpNet, NewEndpoint, NoJitter, RetrySchedule, Secret,
+    StaticLookup, DEFAULT_RETRY_SCHEDULE,
 };
 
 use crate::access::require_role;
@@ -137,7 +137,8 @@ impl App {
             .map_err(webhook_error)
     }
 
-    /// Delivers the endpoint's feed again from log position `from_position` on (admins).
+    /// Delivers the endpoint's feed again from log position `from_position` on (admins); a
+    /// position past the log's next one is refused (`from_position`), as it would skip events.
     pub async fn replay_webhook(
         &self,
         caller: &Caller,
@@ -145,6 +146,15 @@ impl App {
         from_position: u64,
     ) -> Result<EndpointView, AppError> {
         require_role(caller, &[Role::Admin], "manage webhooks")?;
+        // A replay from beyond the log's head would pass over the events still to come:
+        // nothing is skipped, so it is refused.
+        let head = self.storage.log.head().position.0;
+        if from_position > head + 1 {
+            return Err(AppError::Invalid {
+                field: "from_position".into(),
+                message: format!("must be at most {}, the log's next position", head + 1),
+            });
+        }
         let cursor = FeedCursor::after_position(from_position.saturating_sub(1));
         self.webhooks
             .registry

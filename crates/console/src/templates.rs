@@ -67,6 +67,20 @@ const TEMPLATES: &[(&str, &str)] = &[
         "audit_checkpoints.html",
         include_str!("../templates/audit_checkpoints.html"),
     ),
+    ("tokens.html", include_str!("../templates/tokens.html")),
+    (
+        "token_revoke.html",
+        include_str!("../templates/token_revoke.html"),
+    ),
+    ("webhooks.html", include_str!("../templates/webhooks.html")),
+    ("webhook.html", include_str!("../templates/webhook.html")),
+    (
+        "webhook_delete.html",
+        include_str!("../templates/webhook_delete.html"),
+    ),
+    ("erase.html", include_str!("../templates/erase.html")),
+    ("erasures.html", include_str!("../templates/erasures.html")),
+    ("feed.html", include_str!("../templates/feed.html")),
 ];
 
 /// What the layout needs on every page.
@@ -417,8 +431,12 @@ mod tests {
             "reopen",
             "service",
             "follow_up",
+            "erased",
         ] {
             keys.push(format!("done-{done}"));
+        }
+        for status in ["active", "failing"] {
+            keys.push(format!("webhook-status-{status}"));
         }
         let missing: Vec<_> = keys.iter().filter(|key| !catalogs.has(key)).collect();
         assert!(missing.is_empty(), "missing in the catalogs: {missing:?}");

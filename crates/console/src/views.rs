@@ -279,15 +279,17 @@ pub struct LetterShown {
     pub answered: Option<LetterAnswer>,
     pub served: Option<LetterService>,
     pub follow_ups: Vec<FollowUp>,
-    /// Whether its PDF is kept (letters issued before contract §9 have none).
+    /// Whether its PDF is kept (letters issued before contract §9 have none) and the reader
+    /// may read it.
     pub has_document: bool,
     pub state: LetterState,
     pub open: bool,
 }
 
 impl LetterShown {
-    /// `letter` as it stands at `now`.
-    pub fn new(letter: &Letter, now: DateTime<Utc>) -> LetterShown {
+    /// `letter` as it stands at `now`; `document_readable`: whether the reader may read its
+    /// PDF (the app says: a partner only those addressed to it).
+    pub fn new(letter: &Letter, now: DateTime<Utc>, document_readable: bool) -> LetterShown {
         let passed = letter.deadline.is_some_and(|deadline| deadline <= now);
         let state = match &letter.answered {
             Some(answer) if answer.rectified => LetterState::Rectified,
@@ -316,7 +318,7 @@ impl LetterShown {
             answered: letter.answered.clone(),
             served: letter.served.clone(),
             follow_ups: letter.follow_ups.clone(),
-            has_document: letter.document_sha256.is_some(),
+            has_document: letter.document_sha256.is_some() && document_readable,
             state,
             open: letter.is_open(),
         }

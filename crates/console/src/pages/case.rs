@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use caseledger_app::TimeTravel;
+use caseledger_app::{letter_document_readable, TimeTravel};
 use caseledger_domain::{Case, CaseId, LetterId, Role};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -48,6 +48,8 @@ struct Offered {
     feedback: bool,
     /// Approving and returning drafted letters.
     sign_off: bool,
+    /// Erasing the complainant's personal data (a page of its own that asks to confirm).
+    erase: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +64,11 @@ struct CasePage<'a> {
     attachments: Vec<AttachmentShown>,
     /// The files a service may name as its receipt: `[id, name]`, the files not withdrawn.
     receipt_choices: Vec<[String; 2]>,
+    /// The ids of the files the reader may download.
+    downloadable: Vec<String>,
+    /// For a partner department: the event that shared the case with it (what follows it is
+    /// the timeline it sees).
+    shared_event: Option<TimelineEntry>,
     complainant: ComplainantShown,
     timeline: Vec<TimelineEntry>,
     events: usize,
@@ -157,6 +164,17 @@ async fn case_page(
         keys.insert(format!("return-{id}"), Uuid::new_v4().to_string());
     }
     let works = matches!(caller.role, Role::Officer | Role::Supervisor | Role::Admin);
+    // A partner sees the case from the event that shared it with its department on: that
+    // event heads its page, however long the history since.
+    let shared_event = if access.hide_internal {
+        let first = state
+            .app
+            .history_page(&access, access.from_version.saturating_sub(1), 1)
+            .await?;
+        timeline(&first.events).into_iter().next()
+    } else {
+        None
+    };
     let attachments = state
         .app
         .attachments(caller, id)
@@ -164,6 +182,11 @@ async fn case_page(
         .into_iter()
         .map(|view| AttachmentShown::new(view, caller.role))
         .collect::<Vec<_>>();
+    let downloadable = attachments
+        .iter()
+        .filter(|file| file.downloadable)
+        .map(|file| file.attachment_id.clone())
+        .collect();
     let receipt_choices = attachments
         .iter()
         .filter(|file| file.withdrawn.is_none())
@@ -184,7 +207,7 @@ async fn case_page(
         letters: case
             .letters
             .iter()
-            .map(|letter| LetterShown::new(letter, now))
+            .map(|letter| LetterShown::new(letter, now, letter_document_readable(caller, letter)))
             .collect(),
         attachments,
         receipt_choices,
@@ -201,7 +224,11 @@ async fn case_page(
             reopen: matches!(caller.role, Role::Supervisor | Role::Admin),
             feedback: caller.role == Role::Partner,
             sign_off: matches!(caller.role, Role::Supervisor | Role::Admin),
+            erase: caller.role == Role::Admin
+                && !matches!(view.complainant, caseledger_app::ComplainantView::Erased),
         },
+        shared_event,
+        downloadable,
         open_form: shown.open_form,
         // A version ahead of the case's is no version the reader saw.
         form_version: shown
@@ -267,6 +294,7 @@ pub async fn show(
                     | "drafted"
                     | "attached"
                     | "withdrawn"
+                    | "erased"
             )
             .then(|| query.done.clone())
         });

@@ -7,9 +7,13 @@ mod auth;
 mod case;
 mod cases;
 mod dashboard;
+mod erasure;
+mod feed;
 mod queue;
 mod render;
+mod tokens;
 mod users;
+mod webhooks;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -47,6 +51,10 @@ pub fn routes(state: ConsoleState) -> Router {
             "/console/cases/{id}/attachments/{attachment_id}/withdraw",
             post(attachments::withdraw),
         )
+        .route(
+            "/console/cases/{id}/erase",
+            get(erasure::confirm).post(erasure::erase),
+        )
         .route("/console/cases/{id}/{command}", post(case::command))
         .route(
             "/console/cases/{id}/letters/{letter_id}/document",
@@ -73,6 +81,28 @@ pub fn routes(state: ConsoleState) -> Router {
         .route("/console/users", get(users::list).post(users::create))
         .route("/console/users/{id}/disable", post(users::disable))
         .route("/console/users/{id}/reset", post(users::reset))
+        .route("/console/tokens", get(tokens::list).post(tokens::create))
+        .route(
+            "/console/tokens/{id}/revoke",
+            get(tokens::confirm_revoke).post(tokens::revoke),
+        )
+        .route(
+            "/console/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/console/webhooks/{id}", get(webhooks::show))
+        .route("/console/webhooks/{id}/resume", post(webhooks::resume))
+        .route("/console/webhooks/{id}/replay", post(webhooks::replay))
+        .route(
+            "/console/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/console/webhooks/{id}/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
+        )
+        .route("/console/erasures", get(erasure::register))
+        .route("/console/feed", get(feed::feed))
         .route(
             "/console/sign-in",
             get(auth::sign_in_page).post(auth::sign_in),
