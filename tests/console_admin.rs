@@ -582,7 +582,9 @@ async fn an_endpoint_gets_signed_deliveries_its_page_lists_them_and_replay_rotat
     let next = receiver.wait_for("case.FindingRecorded", seen).await;
     assert!(
         next.signed_by(&new_secret) && next.signed_by(&secret),
-        "{next:?}"
+        "signed by the new secret: {}, by the old: {}; {next:?}",
+        next.signed_by(&new_secret),
+        next.signed_by(&secret)
     );
     let shown = page(&mut admin, &endpoint_url, StatusCode::OK).await;
     assert!(!shown.contains(&new_secret));

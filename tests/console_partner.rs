@@ -252,10 +252,7 @@ async fn a_partner_sees_only_shared_cases_without_personal_data_and_posts_feedba
             "a partner is offered {action}"
         );
     }
-    assert!(
-        case_page.contains(&format!("?form=feedback")),
-        "{case_page}"
-    );
+    assert!(case_page.contains("?form=feedback"), "{case_page}");
 
     // A case not shared with it: the same "not found" as a case that does not exist, and the
     // API's 404.

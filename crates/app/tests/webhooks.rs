@@ -904,6 +904,19 @@ async fn replay_sends_again_from_a_position_with_the_same_ids() {
         .unwrap();
     assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Idle);
     assert_eq!(receiver.delivered().len(), 8);
+
+    // From past the log's next position: refused, naming the field, as it would skip the
+    // events still to come; nothing is delivered again.
+    let refused = service
+        .app
+        .replay_webhook(&service.admin, endpoint, second + 2)
+        .await;
+    assert!(
+        matches!(&refused, Err(caseledger_app::AppError::Invalid { field, .. }) if field == "from_position"),
+        "{refused:?}"
+    );
+    assert_eq!(service.deliver(endpoint).await, DeliveryOutcome::Idle);
+    assert_eq!(receiver.delivered().len(), 8);
 }
 
 #[tokio::test]

@@ -839,8 +839,16 @@ impl Registry {
                 Some(entry) => {
                     let mut entry = entry.lock().await;
                     if entry.endpoint != *endpoint {
-                        entry.endpoint = endpoint.clone();
-                        changed = true;
+                        // Read again under the entry's lock: a change made through this
+                        // instance after the scan above (a rotation's new secret) must not be
+                        // replaced by the scan's older copy.
+                        let current: Option<Endpoint> =
+                            self.inner.endpoints.get(id.as_bytes()).await?;
+                        if let Some(current) = current.filter(|current| entry.endpoint != *current)
+                        {
+                            entry.endpoint = current;
+                            changed = true;
+                        }
                     }
                     if state.generation > entry.state.generation {
                         entry.state = state;

@@ -9,7 +9,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use caseledger_app::{AppError, Caller, EventFilter, LogWindow, TimeTravel};
+use caseledger_app::{
+    letter_document_readable, AppError, Caller, EventFilter, LogWindow, TimeTravel,
+};
 use caseledger_domain::{Case, CaseId, EVENT_TYPES};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -428,7 +430,9 @@ pub async fn versions(
             view.case
                 .letters
                 .iter()
-                .map(|letter| LetterShown::new(letter, now))
+                .map(|letter| {
+                    LetterShown::new(letter, now, letter_document_readable(&caller, letter))
+                })
                 .collect()
         }),
         chain_position: view.as_ref().map_or(0, |view| view.chain.position),
