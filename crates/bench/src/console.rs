@@ -51,19 +51,19 @@ const BAR_RATIO: f64 = 2.0;
 
 /// One measured request: a console page or an API read.
 #[derive(Debug, Clone)]
-struct Target {
-    label: String,
-    workload: Workload,
+pub(crate) struct Target {
+    pub(crate) label: String,
+    pub(crate) workload: Workload,
     /// The API token, or `None` for a console page (the session cookie is in the workload).
-    token: Option<Arc<String>>,
+    pub(crate) token: Option<Arc<String>>,
 }
 
 /// A console page and the API reads that give the same data.
-struct Pair {
-    name: &'static str,
-    console: Target,
-    api: Vec<Target>,
-    note: &'static str,
+pub(crate) struct Pair {
+    pub(crate) name: &'static str,
+    pub(crate) console: Target,
+    pub(crate) api: Vec<Target>,
+    pub(crate) note: &'static str,
 }
 
 /// Runs the console set on `service` with `cases` cases, each scenario within `bounds`.
@@ -145,7 +145,11 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
 }
 
 /// Measures one target and insists that every answer was 200.
-async fn measure(service: &Service, target: &Target, bounds: Bounds) -> anyhow::Result<Outcome> {
+pub(crate) async fn measure(
+    service: &Service,
+    target: &Target,
+    bounds: Bounds,
+) -> anyhow::Result<Outcome> {
     let token = target.token.clone().unwrap_or_default();
     let outcome = load::run(
         service.address,
@@ -170,7 +174,9 @@ async fn measure(service: &Service, target: &Target, bounds: Bounds) -> anyhow::
 }
 
 /// The rounds of each target as one outcome: requests and time added up, histograms merged.
-fn merge_rounds(measured: Vec<(String, Outcome)>) -> anyhow::Result<BTreeMap<String, Outcome>> {
+pub(crate) fn merge_rounds(
+    measured: Vec<(String, Outcome)>,
+) -> anyhow::Result<BTreeMap<String, Outcome>> {
     let mut merged: BTreeMap<String, Outcome> = BTreeMap::new();
     for (label, outcome) in measured {
         match merged.get_mut(&label) {
@@ -203,7 +209,7 @@ fn time_per_request(outcome: &Outcome) -> f64 {
     }
 }
 
-fn print_comparison(pairs: &[Pair], merged: &BTreeMap<String, Outcome>, cases: usize) {
+pub(crate) fn print_comparison(pairs: &[Pair], merged: &BTreeMap<String, Outcome>, cases: usize) {
     println!("all rounds together ({cases} cases; time/rq = 1 / throughput at this concurrency):");
     println!(
         "{:<34} {:<62} {:>8} {:>8} {:>8} {:>9}",
@@ -378,7 +384,7 @@ async fn sign_in_officer(
 
 /// Gets a page with a form: the cookies a browser would then send (`cookie` updated with any
 /// it set) and the form's `_form_token`.
-async fn form_of(
+pub(crate) async fn form_of(
     connection: &mut Connection,
     path: &str,
     cookie: Option<&str>,
@@ -420,13 +426,13 @@ fn hidden_value(page: &str, name: &str) -> Option<String> {
     )
 }
 
-fn encode_form(fields: &[(&str, &str)]) -> Bytes {
+pub(crate) fn encode_form(fields: &[(&str, &str)]) -> Bytes {
     let mut serializer = form_urlencoded::Serializer::new(String::new());
     serializer.extend_pairs(fields);
     Bytes::from(serializer.finish())
 }
 
-fn expect(reply: &Reply, status: StatusCode, what: &str) -> anyhow::Result<()> {
+pub(crate) fn expect(reply: &Reply, status: StatusCode, what: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         reply.status == status,
         "{what} answered {} (expected {status}): {}",
@@ -439,7 +445,7 @@ fn expect(reply: &Reply, status: StatusCode, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn expect_success(reply: &Reply, what: &str) -> anyhow::Result<()> {
+pub(crate) fn expect_success(reply: &Reply, what: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         reply.status.is_success(),
         "{what} answered {}: {}",
@@ -567,7 +573,7 @@ async fn check_pages(
     Ok(())
 }
 
-async fn page_text(
+pub(crate) async fn page_text(
     connection: &mut Connection,
     path: &str,
     session: &str,

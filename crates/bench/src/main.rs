@@ -9,14 +9,16 @@
 //! request count, and the service is stopped with SIGTERM at the end.
 //!
 //! `--only console` measures the console's pages beside the JSON API instead (see [`console`]);
-//! `--only files` the attachments' upload and download against a plain file copy ([`files`]).
+//! `--only files` the attachments' upload and download against a plain file copy ([`files`]);
+//! `--only audit` the auditor's history page of a 1,000-event case beside its JSON ([`audit`]).
 //!
 //! Modules: [`server`] (the process), [`client`] (one keep-alive connection), [`load`] (the
-//! workloads and their timing), [`console`] (the console set), [`files`] (the attachments'
-//! set), [`report`] (the table's rows),
+//! workloads and their timing), [`console`] (the console set), [`audit`] (the auditor's set),
+//! [`files`] (the attachments' set), [`report`] (the table's rows),
 //! [`service_calls`] (requests made around the measurements). This file owns the command line
 //! and the order of scenarios.
 
+mod audit;
 mod client;
 mod console;
 mod duration;
@@ -50,6 +52,8 @@ const BAR_P99_MS: f64 = 25.0;
 const CONSOLE_SET: &str = "console";
 /// The `--only` name of the attachments' set.
 const FILES_SET: &str = "files";
+/// The `--only` name of the auditor's set.
+const AUDIT_SET: &str = "audit";
 
 /// Drives a real `caseledger serve` over HTTP and reports throughput and latency per scenario,
 /// each against the `GET /healthz` ceiling measured in the same run.
@@ -95,6 +99,7 @@ struct Args {
     /// `console` (alone) is a set of its own: `--cases` cases seeded, then each console page of
     /// an officer beside the JSON API read of the same data, in one run. `files` (alone):
     /// a 20 MB attachment uploaded and downloaded against a plain copy of it on the same disk.
+    /// `audit` (alone): the auditor's history page of a 1,000-event case beside its JSON history.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -116,7 +121,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(url) = &args.compare_store {
         return compare_stores(&args, url).await;
     }
-    for set in [CONSOLE_SET, FILES_SET] {
+    for set in [CONSOLE_SET, FILES_SET, AUDIT_SET] {
         anyhow::ensure!(
             !args.only.iter().any(|name| name == set) || args.only.len() == 1,
             "--only {set} is a set of its own: name no other scenario with it"
@@ -150,6 +155,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         console::run(&service, args.cases, bounds).await
     } else if args.only.iter().any(|name| name == FILES_SET) {
         files::run(&service).await
+    } else if args.only.iter().any(|name| name == AUDIT_SET) {
+        audit::run(&service, bounds).await
     } else {
         scenarios(&service, &args, bounds, &wanted).await
     };
