@@ -272,7 +272,7 @@ async fn an_auditor_pages_and_filters_the_global_log_and_reads_a_case_s_history(
         "the history shows the API's hashes in order"
     );
     assert!(
-        page.contains("&quot;sealed&quot;"),
+        page.contains("\"complainant\":{\"sealed\":\""),
         "the complainant only sealed"
     );
     assert!(page.contains("雇主称下周整改。"));
