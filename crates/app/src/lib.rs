@@ -58,6 +58,6 @@ pub use links::{is_plain_host, public_base};
 pub use reads::{CaseView, ChainPoint, ComplainantView, TimeTravel};
 pub use storage::Storage;
 pub use tokens::{Caller, CallerId, IssuedToken, TokenRecord};
-pub use verification_run::{RunOutcome, VerificationStatus};
+pub use verification_run::{RunOutcome, VerificationRuns, VerificationStatus};
 pub use work_queue::{QueuedCase, WORK_QUEUE_LIMIT};
 pub use workers::{spawn_workers, Workers, IDEMPOTENCY_SWEEP_EVERY};
