@@ -176,8 +176,6 @@ pub struct App {
     pub(crate) printing: LetterPrinting,
     /// Which files cases take as attachments.
     pub(crate) attachment_limits: AttachmentLimits,
-    /// This instance's current or last verification of the whole chain (the console's).
-    pub(crate) verification_runs: crate::verification_run::VerificationRuns,
 }
 
 impl std::fmt::Debug for App {
@@ -262,7 +260,6 @@ impl App {
             timezone,
             printing,
             attachment_limits: attachments,
-            verification_runs: Default::default(),
         })
     }
 

@@ -61,6 +61,6 @@ pub use reads::{
 };
 pub use storage::Storage;
 pub use tokens::{Caller, CallerId, IssuedToken, TokenRecord};
-pub use verification_run::{RunOutcome, VerificationStatus};
+pub use verification_run::{RunOutcome, VerificationRuns, VerificationStatus};
 pub use work_queue::{QueuedCase, WORK_QUEUE_LIMIT};
 pub use workers::{spawn_workers, Workers, IDEMPOTENCY_SWEEP_EVERY};

@@ -1,7 +1,7 @@
 //! Verifying the whole chain in the background, for the console's auditors: one run at a time
-//! per instance, its progress (events checked of the head at its start) readable while it runs,
-//! and the last run's result kept until the next starts. A second start while one runs answers
-//! the running one.
+//! per [`VerificationRuns`] (the console keeps one per process), its progress (events checked
+//! of the head at its start) readable while it runs, and the last run's result kept until the
+//! next starts. A second start while one runs answers the running one.
 //!
 //! The walk is [`App::verify_log_counting`], the same page-at-a-time check as
 //! `GET /v1/audit/verify`, which adds each page's count to an atomic counter — one store per
@@ -57,25 +57,73 @@ struct Run {
     finished: Option<(DateTime<Utc>, RunOutcome)>,
 }
 
-/// The instance's current or last verification run.
+/// An instance's current or last verification run: the console keeps one for its process.
 #[derive(Debug, Default)]
 pub struct VerificationRuns {
     current: Mutex<Option<Run>>,
 }
 
 impl VerificationRuns {
-    fn status(&self) -> Option<VerificationStatus> {
-        let current = self
-            .current
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Run>> {
+        self.current
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        current.as_ref().map(|run| VerificationStatus {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn snapshot(&self) -> Option<VerificationStatus> {
+        self.lock().as_ref().map(|run| VerificationStatus {
             started_at: run.started_at,
             started_by: run.started_by.clone(),
             total: run.total,
             checked: run.checked.load(Ordering::Relaxed).min(run.total),
             finished: run.finished.clone(),
         })
+    }
+
+    /// Starts verifying `app`'s whole chain in the background, unless a run is going, and
+    /// answers the run that is going (auditors and admins).
+    pub fn start(
+        self: &Arc<Self>,
+        app: &Arc<App>,
+        caller: &Caller,
+    ) -> Result<VerificationStatus, AppError> {
+        require_role(caller, &[Role::Admin, Role::Auditor], "verify the log")?;
+        let checked = Arc::new(AtomicU64::new(0));
+        {
+            let mut current = self.lock();
+            if current.as_ref().is_none_or(|run| run.finished.is_some()) {
+                *current = Some(Run {
+                    started_at: app.now(),
+                    started_by: caller.name.clone(),
+                    total: app.head().position.0,
+                    checked: Arc::clone(&checked),
+                    finished: None,
+                });
+                let runs = Arc::clone(self);
+                let app = Arc::clone(app);
+                let caller = caller.clone();
+                tokio::spawn(async move {
+                    let outcome = match app.verify_log_counting(&caller, &checked).await {
+                        Ok(verification) => RunOutcome::Verified(verification),
+                        Err(error) => {
+                            tracing::error!(%error, "a verification of the chain failed");
+                            RunOutcome::Failed
+                        }
+                    };
+                    if let Some(run) = runs.lock().as_mut() {
+                        run.finished = Some((app.now(), outcome));
+                    }
+                });
+            }
+        }
+        self.snapshot()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the verification did not start")))
+    }
+
+    /// The running or last run, if any (auditors and admins).
+    pub fn status(&self, caller: &Caller) -> Result<Option<VerificationStatus>, AppError> {
+        require_role(caller, &[Role::Admin, Role::Auditor], "verify the log")?;
+        Ok(self.snapshot())
     }
 }
 
@@ -91,66 +139,5 @@ impl App {
             checked.fetch_add(events, Ordering::Relaxed);
         })
         .await
-    }
-
-    /// Starts verifying the whole chain in the background, unless a run is going, and answers
-    /// the run that is going (auditors and admins).
-    pub fn start_verification(
-        self: &Arc<Self>,
-        caller: &Caller,
-    ) -> Result<VerificationStatus, AppError> {
-        require_role(caller, &[Role::Admin, Role::Auditor], "verify the log")?;
-        let checked = Arc::new(AtomicU64::new(0));
-        {
-            let mut current = self
-                .verification_runs
-                .current
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if current.as_ref().is_some_and(|run| run.finished.is_none()) {
-                drop(current);
-                return self.verification_status(caller)?.ok_or_else(|| {
-                    AppError::Internal(anyhow::anyhow!("the running verification vanished"))
-                });
-            }
-            *current = Some(Run {
-                started_at: self.now(),
-                started_by: caller.name.clone(),
-                total: self.head().position.0,
-                checked: Arc::clone(&checked),
-                finished: None,
-            });
-        }
-        let app = Arc::clone(self);
-        let caller = caller.clone();
-        tokio::spawn(async move {
-            let outcome = match app.verify_log_counting(&caller, &checked).await {
-                Ok(verification) => RunOutcome::Verified(verification),
-                Err(error) => {
-                    tracing::error!(%error, "a verification of the chain failed");
-                    RunOutcome::Failed
-                }
-            };
-            let mut current = app
-                .verification_runs
-                .current
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(run) = current.as_mut() {
-                run.finished = Some((app.now(), outcome));
-            }
-        });
-        self.verification_runs
-            .status()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the verification did not start")))
-    }
-
-    /// The running or last verification run of this instance, if any (auditors and admins).
-    pub fn verification_status(
-        &self,
-        caller: &Caller,
-    ) -> Result<Option<VerificationStatus>, AppError> {
-        require_role(caller, &[Role::Admin, Role::Auditor], "verify the log")?;
-        Ok(self.verification_runs.status())
     }
 }

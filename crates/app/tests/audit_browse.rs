@@ -13,7 +13,9 @@ mod common;
 
 use std::sync::Arc;
 
-use caseledger_app::{AppError, AppSetup, EventFilter, LogWindow, RunOutcome, Verification};
+use caseledger_app::{
+    AppError, AppSetup, EventFilter, LogWindow, RunOutcome, Verification, VerificationRuns,
+};
 use caseledger_domain::{CaseId, Command, Role};
 use common::{first_admin, issue, sled_app, wage_arrears_case};
 
@@ -189,22 +191,31 @@ async fn a_background_verification_counts_its_progress_and_ends_with_the_verdict
             .await
             .unwrap();
     }
-    assert_eq!(app.verification_status(&auditor).unwrap(), None);
+    let runs = Arc::new(VerificationRuns::default());
+    assert_eq!(runs.status(&auditor).unwrap(), None);
     assert!(matches!(
-        app.start_verification(&officer),
+        runs.start(&app, &officer),
         Err(AppError::Forbidden(_))
     ));
-    let started = app.start_verification(&auditor).unwrap();
+    assert!(matches!(runs.status(&officer), Err(AppError::Forbidden(_))));
+    let started = runs.start(&app, &auditor).unwrap();
     assert_eq!(started.total, 5);
     assert_eq!(started.started_by, auditor.name);
     let finished = loop {
-        let status = app.verification_status(&auditor).unwrap().unwrap();
+        let status = runs.status(&auditor).unwrap().unwrap();
         if !status.running() {
             break status;
         }
         tokio::task::yield_now().await;
     };
     assert_eq!(finished.checked, 5);
+    // A start after the run ended starts another; a start during one answers the running one
+    // (on this test's single-threaded runtime the new run's task has not run yet).
+    let again = runs.start(&app, &admin).unwrap();
+    assert!(again.running());
+    assert_eq!(again.started_by, admin.name);
+    let during = runs.start(&app, &auditor).unwrap();
+    assert_eq!(during, again, "the running one, not a second");
     let expected = app.verify_log(&auditor).await.unwrap();
     assert!(matches!(expected, Verification::Intact { events: 5, .. }));
     assert_eq!(

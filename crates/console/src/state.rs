@@ -19,6 +19,8 @@ pub struct ConsoleState {
     pub config: Arc<ConsoleConfig>,
     pub(crate) templates: Arc<Templates>,
     pub(crate) catalogs: Arc<Catalogs>,
+    /// This process's current or last verification of the whole chain (the audit pages').
+    pub(crate) verification: Arc<caseledger_app::VerificationRuns>,
 }
 
 impl ConsoleState {
@@ -32,6 +34,7 @@ impl ConsoleState {
             config: Arc::new(config),
             templates,
             catalogs,
+            verification: Arc::default(),
         })
     }
 

@@ -465,7 +465,7 @@ async fn verify_page(
     caller: &Caller,
     fragment: bool,
 ) -> Result<Response, ConsoleError> {
-    let run = state.app.verification_status(caller)?.map(RunShown::from);
+    let run = state.verification.status(caller)?.map(RunShown::from);
     let shown = VerifyPageShown {
         run,
         head: state.app.head().position.0,
@@ -511,7 +511,7 @@ pub async fn start_verify(
     State(state): State<ConsoleState>,
     form: SignedForm<StartForm>,
 ) -> Result<Response, ConsoleError> {
-    state.app.start_verification(form.by.caller())?;
+    state.verification.start(&state.app, form.by.caller())?;
     Ok(Redirect::to("/console/audit/verify").into_response())
 }
 
