@@ -308,6 +308,8 @@ pub fn bars(id: &str, title: &str, rows: &[Bar], rates: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
     use super::*;
 
     #[test]

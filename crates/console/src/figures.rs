@@ -298,6 +298,8 @@ pub fn by_section(rows: &[FigureRow]) -> Vec<(String, Vec<FigureRow>)> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
     use super::*;
     use std::collections::BTreeMap;
 

@@ -175,6 +175,8 @@ pub fn download(bytes: Vec<u8>, content_type: &'static str, file_name: &str) -> 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
     use super::*;
 
     fn rows() -> Vec<FigureRow> {

@@ -598,6 +598,8 @@ pub async fn download_xlsx(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
     use super::*;
 
     fn day(text: &str) -> NaiveDate {

@@ -452,12 +452,14 @@ pub struct StatsQuery {
 
 /// Counts by status and category, overdue count, median days to close, letters issued by
 /// kind, and the employers' reply and rectification rates for opinion letters — optionally
-/// for a period (cases opened, cases closed and letters issued within it), and (extensions)
-/// for one region and one category, with cases opened and closed per month in the office's
-/// time zone (`--timezone`) and cases by region. The console's dashboard shows and downloads
-/// exactly these figures.
+/// for a period (cases opened, cases closed and letters issued within it).
 ///
 /// Roles: admin, supervisor, auditor.
+///
+/// Extensions: `region` and `category` count only the cases of one region and one category;
+/// the answer also holds cases opened and closed per month in the office's time zone
+/// (`--timezone`), cases by region and the letters overdue now, all from the same scan. The
+/// console's dashboard shows and downloads exactly these figures.
 #[utoipa::path(get, path = "/v1/stats", tag = "cases", security(("bearer" = [])),
     params(StatsQuery),
     responses((status = 200, description = "The figures.", body = StatsResponse), ReadProblems))]
