@@ -14,7 +14,6 @@
 //! supervisor's and the auditor's are [`crate::workbench`]'s; the timing itself is
 //! [`crate::load`]'s.
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +22,9 @@ use hyper::body::Bytes;
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use crate::client::{Call, Connection, Reply};
+use crate::client::{Call, Connection};
 use crate::load::{self, Bounds, Outcome, Workload};
+use crate::people::{expect, expect_success, page_text, sign_in, Pair, Person, Target};
 use crate::server::Service;
 
 /// Connections used to seed the cases (not measured).
@@ -39,8 +39,6 @@ const OFFICER: Person = Person {
     name: "Bench Officer",
     role: "officer",
 };
-/// Long, not a common password; every person of the benchmark has it.
-const PASSWORD: &str = "bench officer's long passphrase 2026";
 /// Cases assigned to the officer, spread evenly over all the cases.
 const ASSIGNED: usize = 50;
 /// Of those, cases with an opinion letter waiting for an answer.
@@ -53,54 +51,6 @@ const ROUNDS: usize = 2;
 const FILTERED_QUERY: &str = "category=ppe_shortfall&q=%E7%9F%BD%E8%82%BA";
 /// The bar of issue 13: a console page's time at most this many times its API peer's.
 const BAR_RATIO: f64 = 2.0;
-
-/// A console account the benchmark makes and signs in.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Person {
-    pub login: &'static str,
-    pub name: &'static str,
-    pub role: &'static str,
-}
-
-/// One measured request: a console page or an API read.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    label: String,
-    workload: Workload,
-    /// The API token, or `None` for a console page (the session cookie is in the workload).
-    token: Option<Arc<String>>,
-}
-
-impl Target {
-    /// `GET path` under the console session whose `Cookie` header is `cookie`.
-    pub(crate) fn page(path: String, cookie: &Arc<String>) -> Target {
-        Target {
-            label: format!("GET {path}"),
-            workload: Workload::Page {
-                path,
-                cookie: Arc::clone(cookie),
-            },
-            token: None,
-        }
-    }
-
-    /// `GET path` with the API token `token`.
-    pub(crate) fn api(path: String, token: &Arc<String>) -> Target {
-        Target {
-            label: format!("GET {path}"),
-            workload: Workload::Query { path },
-            token: Some(Arc::clone(token)),
-        }
-    }
-}
-
-/// A console page and the API reads that give the same data.
-pub(crate) struct Pair {
-    pub name: &'static str,
-    pub console: Target,
-    pub api: Vec<Target>,
-    pub note: &'static str,
-}
 
 /// Runs the console set on `service` with `cases` cases, each scenario within `bounds`.
 pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Result<()> {
@@ -329,166 +279,6 @@ async fn seed_cases(
     Ok(opened)
 }
 
-/// Makes `person`'s console account with the admin token and signs them in as a browser does;
-/// returns the `Cookie` header of their session (`caseledger_session=cls_…`).
-pub(crate) async fn sign_in(
-    connection: &mut Connection,
-    admin: &str,
-    address: SocketAddr,
-    person: Person,
-) -> anyhow::Result<String> {
-    let origin = format!("http://{address}");
-    let body = json!({"login": person.login, "name": person.name, "role": person.role});
-    let reply = connection
-        .send(&Call::post(
-            "/v1/users",
-            admin,
-            Bytes::from(body.to_string()),
-        ))
-        .await?;
-    expect(
-        &reply,
-        StatusCode::CREATED,
-        &format!("creating the console {}", person.role),
-    )?;
-    let value: Value = serde_json::from_slice(&reply.body).context("the new user's answer")?;
-    let setup_url = value["setup_url"]
-        .as_str()
-        .context("the new user's answer has no setup_url")?;
-    let setup_path = &setup_url[setup_url
-        .find("/console/setup/")
-        .context("the setup_url has no /console/setup/ path")?..];
-
-    let (form_cookie, form_token) = form_of(connection, setup_path, None).await?;
-    let fields = [
-        ("_form_token", form_token.as_str()),
-        ("password", PASSWORD),
-        ("password_again", PASSWORD),
-    ];
-    let reply = connection
-        .send(&Call::form(
-            setup_path,
-            Some(&form_cookie),
-            &origin,
-            encode_form(&fields),
-        ))
-        .await?;
-    expect(
-        &reply,
-        StatusCode::SEE_OTHER,
-        &format!("choosing the {}'s password", person.role),
-    )?;
-
-    let (sign_in_cookie, form_token) =
-        form_of(connection, "/console/sign-in", Some(&form_cookie)).await?;
-    let fields = [
-        ("_form_token", form_token.as_str()),
-        ("login", person.login),
-        ("password", PASSWORD),
-        ("next", "/console/"),
-    ];
-    let reply = connection
-        .send(&Call::form(
-            "/console/sign-in",
-            Some(&sign_in_cookie),
-            &origin,
-            encode_form(&fields),
-        ))
-        .await?;
-    expect(
-        &reply,
-        StatusCode::SEE_OTHER,
-        &format!("signing the {} in", person.role),
-    )?;
-    anyhow::ensure!(
-        reply.location.as_deref() == Some("/console/"),
-        "signing in led to {:?}, not the work queue",
-        reply.location
-    );
-    reply
-        .set_cookies
-        .iter()
-        .find(|pair| pair.starts_with("caseledger_session=cls_"))
-        .cloned()
-        .context("signing in set no caseledger_session cookie")
-}
-
-/// Gets a page with a form: the cookies a browser would then send (`cookie` updated with any
-/// it set) and the form's `_form_token`.
-async fn form_of(
-    connection: &mut Connection,
-    path: &str,
-    cookie: Option<&str>,
-) -> anyhow::Result<(String, String)> {
-    let reply = connection.send(&Call::page(path, cookie)).await?;
-    expect(&reply, StatusCode::OK, path)?;
-    let mut jar: BTreeMap<String, String> = BTreeMap::new();
-    for pair in cookie
-        .into_iter()
-        .flat_map(|cookie| cookie.split("; "))
-        .chain(reply.set_cookies.iter().map(String::as_str))
-    {
-        if let Some((name, value)) = pair.split_once('=') {
-            jar.insert(name.to_owned(), value.to_owned());
-        }
-    }
-    let cookies: Vec<String> = jar
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect();
-    let page = String::from_utf8_lossy(&reply.body);
-    let token = hidden_value(&page, "_form_token")
-        .with_context(|| format!("{path} has no _form_token field"))?;
-    Ok((cookies.join("; "), token))
-}
-
-/// The `value` of the `<input … name="NAME" value="…">` of `page`, its entities decoded.
-fn hidden_value(page: &str, name: &str) -> Option<String> {
-    let at = page.find(&format!("name=\"{name}\""))?;
-    let rest = &page[at..];
-    let start = rest.find("value=\"")? + "value=\"".len();
-    let end = rest[start..].find('"')? + start;
-    Some(
-        rest[start..end]
-            .replace("&#x2f;", "/")
-            .replace("&#x3d;", "=")
-            .replace("&#x2b;", "+")
-            .replace("&amp;", "&"),
-    )
-}
-
-fn encode_form(fields: &[(&str, &str)]) -> Bytes {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    serializer.extend_pairs(fields);
-    Bytes::from(serializer.finish())
-}
-
-pub(crate) fn expect(reply: &Reply, status: StatusCode, what: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        reply.status == status,
-        "{what} answered {} (expected {status}): {}",
-        reply.status,
-        String::from_utf8_lossy(&reply.body)
-            .chars()
-            .take(400)
-            .collect::<String>()
-    );
-    Ok(())
-}
-
-pub(crate) fn expect_success(reply: &Reply, what: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        reply.status.is_success(),
-        "{what} answered {}: {}",
-        reply.status,
-        String::from_utf8_lossy(&reply.body)
-            .chars()
-            .take(400)
-            .collect::<String>()
-    );
-    Ok(())
-}
-
 /// Assigns [`ASSIGNED`] cases spread over all of them to the officer, issues an opinion letter
 /// on [`WITH_LETTER`] of them, and writes notes on one of those; returns that case, the one
 /// whose page is measured.
@@ -602,14 +392,4 @@ async fn check_pages(
         "the case page does not show the case's notes"
     );
     Ok(())
-}
-
-pub(crate) async fn page_text(
-    connection: &mut Connection,
-    path: &str,
-    session: &str,
-) -> anyhow::Result<String> {
-    let reply = connection.send(&Call::page(path, Some(session))).await?;
-    expect(&reply, StatusCode::OK, path)?;
-    Ok(String::from_utf8_lossy(&reply.body).into_owned())
 }

@@ -13,7 +13,7 @@
 //!
 //! Modules: [`server`] (the process), [`client`] (one keep-alive connection), [`load`] (the
 //! workloads and their timing), [`console`] (the console set), [`workbench`] (its supervisor's
-//! and auditor's pages), [`files`] (the attachments'
+//! and auditor's pages), [`people`] (their sign-in and the measured pairs), [`files`] (the attachments'
 //! set), [`report`] (the table's rows),
 //! [`service_calls`] (requests made around the measurements). This file owns the command line
 //! and the order of scenarios.
@@ -23,6 +23,7 @@ mod console;
 mod duration;
 mod files;
 mod load;
+mod people;
 mod report;
 mod server;
 mod service_calls;

@@ -20,7 +20,7 @@ use hyper::StatusCode;
 use serde_json::{json, Value};
 
 use crate::client::{Call, Connection};
-use crate::console::{expect, expect_success, page_text, sign_in, Pair, Person, Target};
+use crate::people::{expect, expect_success, page_text, sign_in, Pair, Person, Target};
 
 /// Notes written on the long case: with its opening, 1,000 events.
 const LONG_CASE_NOTES: u64 = 999;
