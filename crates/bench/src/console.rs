@@ -10,9 +10,10 @@
 //! 200. The report gives throughput, p50 and p99 of each, and the ratio console/API of the time
 //! per request (at the same concurrency, the inverse of throughput).
 //!
-//! This module owns the officer's workloads, people's sign-in and the comparison table; the
-//! supervisor's and the auditor's are [`crate::workbench`]'s; the timing itself is
-//! [`crate::load`]'s.
+//! This module owns the officer's workloads, the rounds and the comparison table; people's
+//! sign-in is [`crate::people`]'s, the supervisor's and auditor's pages [`crate::workbench`]'s,
+//! the timing itself [`crate::load`]'s.
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
