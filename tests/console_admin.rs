@@ -12,13 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use caseledger_app::webhooks::{sign, Secret};
-use caseledger_app::NewUser;
-use caseledger_domain::{Department, Role};
+use caseledger_domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::console_client::{location, set_up_admin, Browser, PASSWORD};
+use crate::support::console_client::{location, person_signed_in, set_up_admin, Browser};
 use crate::support::wait::until;
 use crate::support::{
     expect_status, spawn_app, spawn_app_on_clock, TestApp, COMPLAINANT_NAME, COMPLAINANT_PHONE,
@@ -43,52 +42,6 @@ pub(crate) fn input_value(page: &str, id: &str) -> String {
     let rest = &page[at..];
     let start = rest.find("value=\"").unwrap() + "value=\"".len();
     unescape(&rest[start..start + rest[start..].find('"').unwrap()])
-}
-
-/// A person of `role` (with `department` for partners), made by the admin, who chose a
-/// password through their setup link and signed in to the console. Returns their browser and
-/// their account's id.
-pub(crate) async fn person_signed_in(
-    app: &TestApp,
-    login: &str,
-    name: &str,
-    role: Role,
-    department: Option<&str>,
-) -> (Browser, Uuid) {
-    let admin = app.app.authenticate(&app.admin_token).unwrap();
-    let created = app
-        .app
-        .create_user(
-            &admin,
-            NewUser {
-                login: login.into(),
-                name: name.into(),
-                role,
-                department: department.map(|d| Department::new(d).unwrap()),
-            },
-        )
-        .await
-        .unwrap();
-    app.app
-        .complete_setup(&created.setup_token, PASSWORD)
-        .await
-        .unwrap();
-    let mut browser = Browser::new(&app.address);
-    let sign_in = format!("{}/console/sign-in", app.address);
-    let (status, headers, page) = browser
-        .submit(
-            &sign_in,
-            &sign_in,
-            &[
-                ("login", login),
-                ("password", PASSWORD),
-                ("next", "/console/"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
-    assert_eq!(location(&headers), "/console/");
-    (browser, created.user.id)
 }
 
 /// `GET url` with the browser, expecting `status`; returns the page.

@@ -6,13 +6,16 @@
 //! name, phone or ID number appears on any of those pages. Officers and partners get the
 //! forbidden page. (The same in a real browser, with the accessibility check, is at the end.)
 
+use caseledger_domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::binary::{args, caseledger, text};
 use crate::support::browser::{ConsoleSession, ADMIN_PASSWORD};
-use crate::support::console_client::{form_token, location, set_up_admin, Browser, PASSWORD};
+use crate::support::console_client::{
+    form_token, location, person_signed_in, set_up_admin, Browser,
+};
 use crate::support::{
     expect_status, spawn_app, TestApp, COMPLAINANT_NAME, COMPLAINANT_PHONE, VALID_ID_NUMBER,
 };
@@ -38,58 +41,12 @@ fn positions(page: &str) -> Vec<u64> {
         .collect()
 }
 
-/// An admin makes an account of `role`; its holder sets the password and signs in.
-async fn signed_in_as(
-    app: &TestApp,
-    admin: &mut Browser,
-    login: &str,
-    role: &str,
-    department: &str,
-) -> Browser {
-    let users = format!("{}/console/users", app.address);
-    let (status, _, page) = admin
-        .submit(
-            &users,
-            &users,
-            &[
-                ("login", login),
-                ("name", &format!("{role} {login}")),
-                ("role", role),
-                ("department", department),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    let setup_url = all_between(
-        &page,
-        "id=\"setup-url\" class=\"copy\" type=\"text\" readonly value=\"",
-        "\"",
-    )[0]
-    .replace("&#x2f;", "/");
-    let mut person = Browser::new(&app.address);
-    let (status, _, _) = person
-        .submit(
-            &setup_url,
-            &setup_url,
-            &[("password", PASSWORD), ("password_again", PASSWORD)],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let sign_in = format!("{}/console/sign-in", app.address);
-    let (status, headers, _) = person
-        .submit(
-            &sign_in,
-            &sign_in,
-            &[
-                ("login", login),
-                ("password", PASSWORD),
-                ("next", "/console/"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location(&headers), "/console/");
-    person
+/// A person of `role` (`department` for a partner), named after the role and login, signed in
+/// to the console.
+async fn signed_in_as(app: &TestApp, login: &str, role: Role, department: Option<&str>) -> Browser {
+    person_signed_in(app, login, &format!("{role} {login}"), role, department)
+        .await
+        .0
 }
 
 /// Two cases with complainants and some history; returns the first's id.
@@ -151,8 +108,7 @@ fn assert_no_personal_data(page: &str, what: &str) {
 #[tokio::test]
 async fn an_auditor_pages_and_filters_the_global_log_and_reads_a_case_s_history() {
     let app = spawn_app().await;
-    let mut admin = set_up_admin(&app).await;
-    let mut auditor = signed_in_as(&app, &mut admin, "shen.ji", "auditor", "").await;
+    let mut auditor = signed_in_as(&app, "shen.ji", Role::Auditor, None).await;
     let case = seed(&app).await;
     let address = app.address.clone();
     let auditor_token = app.token("auditor", None).await;
@@ -307,7 +263,7 @@ async fn an_auditor_pages_and_filters_the_global_log_and_reads_a_case_s_history(
 async fn an_auditor_travels_verifies_checks_checkpoints_exports_and_sees_no_complainant() {
     let app = spawn_app().await;
     let mut admin = set_up_admin(&app).await;
-    let mut auditor = signed_in_as(&app, &mut admin, "shen.ji", "auditor", "").await;
+    let mut auditor = signed_in_as(&app, "shen.ji", Role::Auditor, None).await;
     let case = seed(&app).await;
     let address = app.address.clone();
     let auditor_token = app.token("auditor", None).await;
@@ -525,8 +481,8 @@ async fn officers_and_partners_get_the_forbidden_page_from_every_audit_page() {
     let mut admin = set_up_admin(&app).await;
     let case = seed(&app).await;
     let address = app.address.clone();
-    let mut officer = signed_in_as(&app, &mut admin, "li.ming", "officer", "").await;
-    let mut partner = signed_in_as(&app, &mut admin, "hrss.zhang", "partner", "hrss").await;
+    let mut officer = signed_in_as(&app, "li.ming", Role::Officer, None).await;
+    let mut partner = signed_in_as(&app, "hrss.zhang", Role::Partner, Some("hrss")).await;
     let paths = [
         "/console/audit/log".to_owned(),
         format!("/console/audit/cases/{case}/history"),

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use caseledger_domain::Role;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
 use reqwest::StatusCode;
@@ -17,49 +18,16 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::calendar::StillClock;
-use crate::support::console_client::{location, Browser, PASSWORD};
+use crate::support::console_client::{location, person_signed_in, Browser};
 use crate::support::fixtures::valid_case_body;
 use crate::support::{expect_status, spawn_app_on_clock, TestApp};
 
 /// The office's zone in the tests (the default `--timezone`).
 const OFFICE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
-/// An account of `role` made by the admin over the API (at the service's clock, so its setup
-/// link is fresh however far the test moved the clock), its password chosen, signed in.
-pub(crate) async fn supervisor_signed_in(app: &TestApp, login: &str, role: &str) -> Browser {
-    let response = app
-        .post(
-            "/v1/users",
-            &app.admin_token,
-            &json!({"login": login, "name": "张主管", "role": role}),
-        )
-        .await;
-    let created = expect_status(response, StatusCode::CREATED).await;
-    let setup_url = created["setup_url"].as_str().unwrap().to_owned();
-    let mut person = Browser::new(&app.address);
-    let (status, headers, _) = person
-        .submit(
-            &setup_url,
-            &setup_url,
-            &[("password", PASSWORD), ("password_again", PASSWORD)],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location(&headers), "/console/sign-in?done=1");
-    let sign_in = format!("{}/console/sign-in", app.address);
-    let (status, _, _) = person
-        .submit(
-            &sign_in,
-            &sign_in,
-            &[
-                ("login", login),
-                ("password", PASSWORD),
-                ("next", "/console/"),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    person
+/// A person of `role` named 张主管, signed in to the console.
+pub(crate) async fn signed_in_as(app: &TestApp, login: &str, role: Role) -> Browser {
+    person_signed_in(app, login, "张主管", role, None).await.0
 }
 
 /// An instant in the office's zone.
@@ -412,7 +380,7 @@ async fn the_dashboard_and_its_downloads_hold_exactly_the_figures_of_v1_stats() 
     let seeded = seeded_office().await;
     let app = &seeded.app;
     let supervisor_token = app.token("supervisor", None).await;
-    let mut supervisor = supervisor_signed_in(app, "zhang.zhuguan", "supervisor").await;
+    let mut supervisor = signed_in_as(app, "zhang.zhuguan", Role::Supervisor).await;
 
     let (status, _, queue) = supervisor.get(&format!("{}/console/", app.address)).await;
     assert_eq!(status, StatusCode::OK);
@@ -587,7 +555,7 @@ async fn the_dashboard_and_its_downloads_hold_exactly_the_figures_of_v1_stats() 
 async fn bad_periods_and_filters_get_a_clear_page_and_change_nothing() {
     let clock = StillClock::at(office_time(2026, 5, 6, 10));
     let app = spawn_app_on_clock(clock, |_| {}).await;
-    let mut supervisor = supervisor_signed_in(&app, "zhang.zhuguan", "supervisor").await;
+    let mut supervisor = signed_in_as(&app, "zhang.zhuguan", Role::Supervisor).await;
     let before = app.all_events().await.len();
     for (query, message) in [
         (
@@ -650,7 +618,7 @@ async fn bad_periods_and_filters_get_a_clear_page_and_change_nothing() {
 async fn only_roles_that_read_statistics_see_the_dashboard() {
     let clock = StillClock::at(office_time(2026, 5, 6, 10));
     let app = spawn_app_on_clock(clock, |_| {}).await;
-    let mut officer = supervisor_signed_in(&app, "li.ganbu", "officer").await;
+    let mut officer = signed_in_as(&app, "li.ganbu", Role::Officer).await;
     let (_, _, queue) = officer.get(&format!("{}/console/", app.address)).await;
     assert!(!queue.contains("href=\"/console/dashboard\""));
     for path in [
@@ -696,7 +664,7 @@ async fn libreoffice_reads_the_same_numbers_from_the_xlsx() {
     let seeded = seeded_office().await;
     let app = &seeded.app;
     let token = app.token("supervisor", None).await;
-    let supervisor = supervisor_signed_in(app, "zhang.zhuguan", "supervisor").await;
+    let supervisor = signed_in_as(app, "zhang.zhuguan", Role::Supervisor).await;
     let expected = stats(
         app,
         &token,

@@ -12,8 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::console_admin::person_signed_in;
-use crate::support::console_client::{hidden_fields, location, Browser};
+use crate::support::console_client::{hidden_fields, location, person_signed_in, Browser};
 use crate::support::{
     expect_status, spawn_app, TestApp, COMPLAINANT_NAME, COMPLAINANT_PHONE, VALID_ID_NUMBER,
 };

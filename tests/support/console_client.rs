@@ -3,8 +3,11 @@
 //! forms posted with the token and the hidden fields of the page that offers them; and the first
 //! admin set up and signed in.
 
+use caseledger_app::NewUser;
+use caseledger_domain::{Department, Role};
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
+use uuid::Uuid;
 
 /// The password the tests' people choose.
 pub const PASSWORD: &str = "维权干部的长密码一二三四";
@@ -218,4 +221,50 @@ pub fn hidden_fields(page: &str, action: &str) -> Vec<(String, String)> {
         fields.push((name.to_owned(), value.to_owned()));
     }
     fields
+}
+
+/// A person of `role` (with `department` for partners), made by the admin, who chose a
+/// password through their setup link and signed in to the console. Returns their browser and
+/// their account's id.
+pub async fn person_signed_in(
+    app: &crate::support::TestApp,
+    login: &str,
+    name: &str,
+    role: Role,
+    department: Option<&str>,
+) -> (Browser, Uuid) {
+    let admin = app.app.authenticate(&app.admin_token).unwrap();
+    let created = app
+        .app
+        .create_user(
+            &admin,
+            NewUser {
+                login: login.into(),
+                name: name.into(),
+                role,
+                department: department.map(|d| Department::new(d).unwrap()),
+            },
+        )
+        .await
+        .unwrap();
+    app.app
+        .complete_setup(&created.setup_token, PASSWORD)
+        .await
+        .unwrap();
+    let mut browser = Browser::new(&app.address);
+    let sign_in = format!("{}/console/sign-in", app.address);
+    let (status, headers, page) = browser
+        .submit(
+            &sign_in,
+            &sign_in,
+            &[
+                ("login", login),
+                ("password", PASSWORD),
+                ("next", "/console/"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    assert_eq!(location(&headers), "/console/");
+    (browser, created.user.id)
 }
