@@ -658,7 +658,10 @@ async fn libreoffice_reads_the_same_numbers_from_the_xlsx() {
             "LibreOffice is required under CI=true or CASELEDGER_REQUIRE_LIBREOFFICE=1 \
              (.ci/run installs libreoffice-calc-nogui)"
         );
-        eprintln!("SKIPPED: neither libreoffice nor soffice is installed");
+        eprintln!(
+            "SKIPPED (no LibreOffice): console_dashboard::libreoffice_reads_the_same_numbers_from_the_xlsx \
+             needs libreoffice or soffice (apt-get install libreoffice-calc-nogui)"
+        );
         return;
     };
     let seeded = seeded_office().await;
