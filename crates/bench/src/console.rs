@@ -77,18 +77,21 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
             console: page("/console/".into()),
             api: vec![api(format!("/v1/cases?assignee={OFFICER_LOGIN}&limit=200"))],
             note: "the page lists the cases assigned by login or by name: one list scan",
+            connections: None,
         },
         Pair {
             name: "case list",
             console: page("/console/cases".into()),
             api: vec![api("/v1/cases?limit=50".into())],
             note: "the newest 50 cases",
+            connections: None,
         },
         Pair {
             name: "case list, filtered and searched",
             console: page(format!("/console/cases?{FILTERED_QUERY}")),
             api: vec![api(format!("/v1/cases?{FILTERED_QUERY}&limit=50"))],
             note: "50 cases of about 5,000 read",
+            connections: None,
         },
         Pair {
             name: "case page",
@@ -98,6 +101,7 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
                 api(format!("/v1/cases/{measured_case}/history")),
             ],
             note: "the page shows the case and its timeline: against the sum of both reads",
+            connections: None,
         },
     ];
     pairs.extend(workbench.pairs());
@@ -111,6 +115,10 @@ pub async fn run(service: &Service, cases: usize, bounds: Bounds) -> anyhow::Res
     for round in 1..=ROUNDS {
         for pair in &pairs {
             for target in std::iter::once(&pair.console).chain(&pair.api) {
+                let bounds = Bounds {
+                    connections: pair.connections.unwrap_or(bounds.connections),
+                    ..bounds
+                };
                 let outcome = measure(service, target, bounds).await?;
                 crate::report::print_row(&format!("[{round}] {}", target.label), &outcome, None);
                 measured.push((target.label.clone(), outcome));

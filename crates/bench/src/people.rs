@@ -65,6 +65,9 @@ pub struct Pair {
     pub console: Target,
     pub api: Vec<Target>,
     pub note: &'static str,
+    /// At most this many connections for both sides (`None`: the run's): a read the API lets
+    /// one token run only so many of at once (statistics: 2) is measured at that concurrency.
+    pub connections: Option<usize>,
 }
 
 /// Makes `person`'s console account with the admin token and signs them in as a browser does;
