@@ -253,7 +253,9 @@ pub struct HistoryQuery {
 
 #[derive(Debug, Serialize)]
 struct HistoryPageShown<'a> {
-    case: &'a Case,
+    /// The case's title: the page shows nothing else of its state (the whole state of a long
+    /// case, notes and all, would cost more to hand the template than the rows).
+    title: &'a str,
     id: String,
     errors: Vec<FormError>,
     rows: HistoryRows,
@@ -316,7 +318,7 @@ pub async fn history(
     let version = latest.case.version;
     let shown = HistoryPageShown {
         id: id.0.to_string(),
-        case: &latest.case,
+        title: &latest.case.title,
         errors,
         rows: HistoryRows::new(&events, wording),
         limit,
